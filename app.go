@@ -1,0 +1,128 @@
+package keygate
+
+import (
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Attribution is what a request says about the app sending it: the
+// HTTP-Referer, X-OpenRouter-Title (or legacy X-Title) and
+// X-OpenRouter-Categories headers. Every field is optional and a bad value
+// is dropped, never fatal (OpenRouter app-attribution docs).
+type Attribution struct {
+	Referer    string
+	Title      string
+	Categories string
+}
+
+// Limits on attribution values.
+const (
+	maxCategories   = 10
+	maxCategoryLen  = 32
+	maxAppTitleRune = 100
+)
+
+// NormalizeAppURL returns the identity of an app from a URL: lower-case
+// scheme and host, default port dropped, no user-info, query or fragment,
+// no trailing slash. It returns "" when raw is not an absolute URL with a
+// host, and reports whether the host is loopback.
+func NormalizeAppURL(raw string) (norm string, loopback bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	hostport := host
+	if strings.Contains(host, ":") { // IPv6 literal
+		hostport = "[" + host + "]"
+	}
+	if port != "" {
+		hostport += ":" + port
+	}
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	return scheme + "://" + hostport + path, IsLoopbackHost(host)
+}
+
+// AppFrom derives the app a request is attributed to: identified by the
+// normalized HTTP-Referer, else by the callback URL. Loopback apps get the
+// fixed title "host:port". It returns nil when neither URL identifies an
+// app (headless codes, or no headers at all).
+func AppFrom(a Attribution, callbackURL string) *App {
+	norm, loopback := NormalizeAppURL(a.Referer)
+	if norm == "" {
+		norm, loopback = NormalizeAppURL(callbackURL)
+	}
+	if norm == "" {
+		return nil
+	}
+	u, _ := url.Parse(norm)
+	app := &App{URL: norm, IsLoopback: loopback, Categories: ParseCategories(a.Categories)}
+	switch {
+	case loopback:
+		port := u.Port()
+		if port == "" {
+			port = "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+		}
+		app.Title = net.JoinHostPort(u.Hostname(), port)
+	case cleanTitle(a.Title) != "":
+		app.Title = cleanTitle(a.Title)
+	default:
+		app.Title = u.Hostname()
+	}
+	return app
+}
+
+// cleanTitle drops control characters and cuts the title to 100 runes.
+func cleanTitle(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > maxAppTitleRune {
+		s = string(r[:maxAppTitleRune])
+	}
+	return s
+}
+
+// ParseCategories parses X-OpenRouter-Categories: comma-separated, trimmed,
+// lower-cased, de-duplicated, at most 10, each [a-z0-9-]{1,32}. Entries that
+// do not fit are dropped.
+func ParseCategories(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		c := strings.ToLower(strings.TrimSpace(part))
+		if !validCategory(c) || slices.Contains(out, c) {
+			continue
+		}
+		out = append(out, c)
+		if len(out) == maxCategories {
+			break
+		}
+	}
+	return out
+}
+
+func validCategory(c string) bool {
+	if len(c) == 0 || len(c) > maxCategoryLen {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-') {
+			return false
+		}
+	}
+	return true
+}

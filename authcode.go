@@ -1,0 +1,295 @@
+package keygate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/keygate/keygate/pkce"
+)
+
+// MaxLabelLen is the longest key_label or name, in Unicode code points
+// (OpenRouter spec: key_label maxLength 100).
+const MaxLabelLen = 100
+
+// AuthCodeRequest is a request for an authorization code, from the body of
+// POST /api/v1/auth/keys/code or the query of GET /auth, before validation.
+// Field names are OpenRouter's.
+type AuthCodeRequest struct {
+	CallbackURL         string   // "" only in headless mode
+	CodeChallenge       string   // "" for no PKCE
+	CodeChallengeMethod string   // "S256", "plain", or "" (plain when a challenge is given)
+	Limit               *float64 // USD; nil for no limit
+	ExpiresAt           *string  // RFC 3339 with an offset; nil for none
+	KeyLabel            string
+	UsageLimitType      string // limit_reset: daily, weekly, monthly or ""
+	WorkspaceID         string // "" for the user's default workspace
+	// Headless allows an empty CallbackURL: the code is shown to the user
+	// instead of redirected, so a code_challenge is then required.
+	Headless bool
+}
+
+// AuthCodeSpec is a validated AuthCodeRequest.
+type AuthCodeSpec struct {
+	CallbackURL   string
+	Challenge     string
+	Method        pkce.Method // "" when there is no challenge
+	Limit         *Micros
+	LimitReset    LimitReset
+	KeyExpiresAt  *time.Time
+	KeyLabel      string
+	WorkspaceID   string
+	CallbackIsApp bool
+}
+
+// ValidateAuthCodeRequest checks every field of r against DESIGN.md
+// "Rules" without touching the store, so the browser flow can reject a bad
+// request before anyone logs in. Errors are EINVALID and name the field:
+// callback_url (see CheckCallbackURL), code_challenge_method (exactly S256
+// or plain, RFC 7636 §4.3), code_challenge (RFC 7636 §4.1/§4.2; required
+// with a method, in headless mode and under --require-pkce), limit (>= 0),
+// usage_limit_type, expires_at (RFC 3339 with an offset, in the future),
+// key_label (<= 100 code points) and workspace_id (a UUID).
+func (s *Service) ValidateAuthCodeRequest(r *AuthCodeRequest) (*AuthCodeSpec, error) {
+	spec := &AuthCodeSpec{CallbackURL: r.CallbackURL}
+	if r.CallbackURL != "" || !r.Headless {
+		if _, err := CheckCallbackURL(r.CallbackURL); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.validatePKCE(r, spec); err != nil {
+		return nil, err
+	}
+	if r.Limit != nil {
+		m, err := MicrosFromUSD("limit", *r.Limit)
+		if err != nil {
+			return nil, err
+		}
+		spec.Limit = &m
+	}
+	reset, err := ParseLimitReset("usage_limit_type", r.UsageLimitType)
+	if err != nil {
+		return nil, err
+	}
+	spec.LimitReset = reset
+	if r.ExpiresAt != nil {
+		t, err := s.parseExpiry("expires_at", *r.ExpiresAt, false)
+		if err != nil {
+			return nil, err
+		}
+		spec.KeyExpiresAt = &t
+	}
+	if err := CheckLabel("key_label", r.KeyLabel); err != nil {
+		return nil, err
+	}
+	spec.KeyLabel = r.KeyLabel
+	if r.WorkspaceID != "" {
+		if err := checkUUID("workspace_id", r.WorkspaceID); err != nil {
+			return nil, err
+		}
+	}
+	spec.WorkspaceID = r.WorkspaceID
+	return spec, nil
+}
+
+// validatePKCE applies RFC 7636 §4.3 and DESIGN.md's PKCE rules.
+func (s *Service) validatePKCE(r *AuthCodeRequest, spec *AuthCodeSpec) error {
+	switch {
+	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
+		return Errorf(EINVALID, "code_challenge is required when code_challenge_method is given")
+	case r.CodeChallenge == "" && r.Headless && r.CallbackURL == "":
+		return Errorf(EINVALID, "code_challenge is required without a callback_url")
+	case r.CodeChallenge == "" && s.cfg.RequirePKCE:
+		return Errorf(EINVALID, "code_challenge is required by this server")
+	case r.CodeChallenge == "":
+		return nil
+	}
+	method := pkce.Plain // RFC 7636 §4.3: absent means plain
+	if r.CodeChallengeMethod != "" {
+		m, err := pkce.ParseMethod(r.CodeChallengeMethod)
+		if err != nil {
+			return Errorf(EINVALID, "code_challenge_method must be S256 or plain")
+		}
+		method = m
+	}
+	if err := pkce.CheckChallenge(method, r.CodeChallenge); err != nil {
+		if method == pkce.S256 {
+			return Errorf(EINVALID, "code_challenge must be 43 base64url characters without padding for S256")
+		}
+		return Errorf(EINVALID, "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ for plain")
+	}
+	spec.Challenge, spec.Method = r.CodeChallenge, method
+	return nil
+}
+
+// parseExpiry parses an expiry: RFC 3339 with an offset (utcOnly: the
+// offset must be Z or +00:00), strictly in the future.
+func (s *Service) parseExpiry(field, v string, utcOnly bool) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, Errorf(EINVALID, "%s must be an RFC 3339 date-time with a time zone offset", field)
+	}
+	if _, off := t.Zone(); utcOnly && off != 0 {
+		return time.Time{}, Errorf(EINVALID, "%s must be in UTC", field)
+	}
+	if !t.After(s.Now()) {
+		return time.Time{}, Errorf(EINVALID, "%s must be in the future", field)
+	}
+	return t.UTC(), nil
+}
+
+// CheckLabel enforces the 100-code-point limit on key_label and name, and
+// refuses control characters and invalid UTF-8.
+func CheckLabel(field, v string) error {
+	if !utf8.ValidString(v) {
+		return Errorf(EINVALID, "%s must be valid UTF-8", field)
+	}
+	if utf8.RuneCountInString(v) > MaxLabelLen {
+		return Errorf(EINVALID, "%s must be at most %d characters", field, MaxLabelLen)
+	}
+	for _, r := range v {
+		if r < ' ' || r == 0x7f {
+			return Errorf(EINVALID, "%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+func checkUUID(field, v string) error {
+	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		return Errorf(EINVALID, "%s must be a UUID", field)
+	}
+	return nil
+}
+
+// Actor is who asks for a code: a user, through an API key (API flow) or a
+// browser session (Key is nil).
+type Actor struct {
+	UserID string
+	Key    *APIKey
+}
+
+// CreatedCode is the result of CreateAuthCode. Code is the secret; it is
+// shown once and never stored.
+type CreatedCode struct {
+	Code      string
+	App       *App
+	CreatedAt time.Time
+}
+
+// CreateAuthCode validates r, resolves the workspace and the app, applies
+// delegation limits and stores a new single-use code valid for CodeTTL.
+//
+// Delegation never escalates (DESIGN.md): when the actor's key is not a
+// management key, the minted key's limit is at most what that key has left
+// now, its expiry at most that key's, and it stays bound to it (spending is
+// checked against the whole chain). Errors: those of
+// ValidateAuthCodeRequest, and EINVALID "workspace_id …" when the workspace
+// is not one of the actor's.
+func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRequest, attr Attribution) (*CreatedCode, error) {
+	spec, err := s.ValidateAuthCodeRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.resolveWorkspace(ctx, actor.UserID, spec.WorkspaceID, "workspace_id")
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	code := &AuthCode{
+		UserID:              actor.UserID,
+		WorkspaceID:         ws.ID,
+		CallbackURL:         spec.CallbackURL,
+		CodeChallenge:       spec.Challenge,
+		CodeChallengeMethod: string(spec.Method),
+		Limit:               spec.Limit,
+		LimitReset:          spec.LimitReset,
+		KeyLabel:            spec.KeyLabel,
+		KeyExpiresAt:        spec.KeyExpiresAt,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.cfg.CodeTTL),
+	}
+	if k := actor.Key; k != nil && !k.IsManagement {
+		if err := s.delegate(ctx, k, code); err != nil {
+			return nil, err
+		}
+	}
+	app, err := s.upsertApp(ctx, attr, spec.CallbackURL)
+	if err != nil {
+		return nil, err
+	}
+	code.AppID = app.ID
+	secret := NewCode()
+	code.Hash = HashSecret(secret)
+	if err := s.store.CreateAuthCode(ctx, code); err != nil {
+		return nil, fmt.Errorf("create auth code: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)})
+	return &CreatedCode{Code: secret, App: app, CreatedAt: now}, nil
+}
+
+// delegate bounds the code's key by the parent key k.
+func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
+	c.ParentKeyHash = k.Hash
+	if k.ExpiresAt != nil && (c.KeyExpiresAt == nil || c.KeyExpiresAt.After(*k.ExpiresAt)) {
+		t := *k.ExpiresAt
+		c.KeyExpiresAt = &t
+	}
+	if k.Limit == nil {
+		return nil
+	}
+	u, err := s.store.KeyUsage(ctx, k.Hash, PeriodsAt(s.Now()))
+	if err != nil {
+		return fmt.Errorf("parent usage: %w", err)
+	}
+	left := Remaining(k.Limit, k.LimitReset, k.IncludeBYOK, u)
+	if c.Limit == nil || *c.Limit > *left {
+		c.Limit = left
+	}
+	return nil
+}
+
+// headlessApp is the app of codes made in headless mode without a referer:
+// there is no URL to identify the app by.
+var headlessApp = App{URL: "urn:keygate:headless", Title: "Headless sign-in", IsLoopback: true}
+
+func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (*App, error) {
+	a := AppFrom(attr, callbackURL)
+	if a == nil {
+		h := headlessApp
+		a = &h
+	}
+	a.CreatedAt = s.Now()
+	app, err := s.store.UpsertApp(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("upsert app: %w", err)
+	}
+	return app, nil
+}
+
+// resolveWorkspace returns the workspace id names, or the user's default
+// when id is "". A workspace of another user is reported as EINVALID,
+// exactly like a missing one, so ids cannot be probed.
+func (s *Service) resolveWorkspace(ctx context.Context, userID, id, field string) (*Workspace, error) {
+	if id == "" {
+		ws, err := s.store.DefaultWorkspace(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("default workspace: %w", err)
+		}
+		return ws, nil
+	}
+	if err := checkUUID(field, id); err != nil {
+		return nil, err
+	}
+	ws, err := s.store.Workspace(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && ws.UserID != userID) {
+		return nil, Errorf(EINVALID, "%s is not one of your workspaces", field)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	return ws, nil
+}

@@ -1,0 +1,126 @@
+package keygate
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// MaxCallbackURLLen is the longest callback_url accepted, in bytes.
+const MaxCallbackURLLen = 2048
+
+// forbiddenSchemes run code or read local data in the browser; they are
+// never a place to send an authorization code.
+var forbiddenSchemes = map[string]bool{
+	"javascript": true, "data": true, "file": true,
+	"vbscript": true, "about": true, "blob": true,
+}
+
+// CheckCallbackURL validates a callback (redirect) URL and returns it
+// parsed. The URL is used exactly as given; nothing is trimmed or repaired.
+//
+// Accepted: https with any host; http only on a loopback host (localhost,
+// 127.0.0.0/8, [::1]) on any port (RFC 8252 §7.3, §8.3); private-use schemes
+// of native apps and extensions such as vscode:// or chrome-extension://
+// (RFC 8252 §7.1). Rejected, as EINVALID naming callback_url: relative URLs
+// and URLs without an authority, the script and local schemes javascript,
+// data, file, vbscript, about and blob (in any case), whitespace or control
+// characters, user-info, a fragment (RFC 6749 §3.1.2), ports outside
+// 1–65535, and URLs longer than MaxCallbackURLLen bytes.
+func CheckCallbackURL(raw string) (*url.URL, error) {
+	bad := func(why string) (*url.URL, error) {
+		return nil, Errorf(EINVALID, "callback_url %s", why)
+	}
+	if raw == "" {
+		return bad("is required")
+	}
+	if len(raw) > MaxCallbackURLLen {
+		return bad("is longer than 2048 bytes")
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c == 0x7f {
+			return bad("must not contain whitespace or control characters")
+		}
+	}
+	if strings.Contains(raw, "#") {
+		return bad("must not contain a fragment")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return bad("is not a valid URL")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "":
+		return bad("must be an absolute URL")
+	case forbiddenSchemes[scheme]:
+		return bad("uses a forbidden scheme")
+	case u.Opaque != "" || u.Host == "":
+		return bad("must have a host (scheme://host/...)")
+	case u.User != nil:
+		return bad("must not contain user-info")
+	}
+	if p := u.Port(); p != "" {
+		if !validPort(p) {
+			return bad("has an invalid port")
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return bad("has an invalid port")
+	}
+	if scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return bad("must use https unless its host is loopback (localhost, 127.0.0.1, [::1])")
+	}
+	return u, nil
+}
+
+func validPort(p string) bool {
+	if len(p) == 0 || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n >= 1 && n <= 65535
+}
+
+// IsLoopbackHost reports whether host (without brackets or port) is
+// "localhost" or a loopback IP address: 127.0.0.0/8 or ::1. Names that
+// merely start with a loopback spelling (localhost.evil.example,
+// 127.0.0.1.nip.io) are not loopback.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// AppendQuery returns callback with the given query parameters appended,
+// keeping the callback's own query byte-for-byte: '&' when it already has a
+// query, '?' otherwise. pairs alternates names and values; values are
+// query-escaped.
+func AppendQuery(callback string, pairs ...string) string {
+	var b strings.Builder
+	b.WriteString(callback)
+	sep := byte('?')
+	if strings.Contains(callback, "?") {
+		sep = '&'
+		if strings.HasSuffix(callback, "?") || strings.HasSuffix(callback, "&") {
+			sep = 0
+		}
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if sep != 0 {
+			b.WriteByte(sep)
+		}
+		sep = '&'
+		b.WriteString(url.QueryEscape(pairs[i]))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(pairs[i+1]))
+	}
+	return b.String()
+}

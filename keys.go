@@ -1,0 +1,187 @@
+package keygate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Unauthorized messages. They never echo the presented key.
+var (
+	errMissingAuth = &Error{Code: EUNAUTHORIZED, Message: "Missing Authentication header"}
+	errInvalidKey  = &Error{Code: EUNAUTHORIZED, Message: "Invalid API key"}
+	errDisabledKey = &Error{Code: EUNAUTHORIZED, Message: "API key is disabled"}
+	errExpiredKey  = &Error{Code: EUNAUTHORIZED, Message: "API key has expired"}
+	errManagement  = &Error{Code: EFORBIDDEN, Message: MsgManagement}
+)
+
+// maxChain bounds how many delegation ancestors are followed.
+const maxChain = 8
+
+// Authenticate returns the active key whose secret is key. On the hot path
+// it costs one SHA-256 and one cache lookup. Errors are EUNAUTHORIZED:
+// missing, malformed or unknown key, a disabled or expired key, or a key
+// whose delegation parent is disabled, expired or gone.
+func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error) {
+	if key == "" {
+		return nil, errMissingAuth
+	}
+	if !WellFormedKey(key) {
+		return nil, errInvalidKey
+	}
+	k, err := s.activeKey(ctx, HashSecret(key))
+	if err != nil {
+		return nil, err
+	}
+	// Delegated keys live only as long as every ancestor does.
+	for p, i := k, 0; p.ParentHash != "" && i < maxChain; i++ {
+		if p, err = s.activeKey(ctx, p.ParentHash); err != nil {
+			return nil, errInvalidKey
+		}
+	}
+	return k, nil
+}
+
+// activeKey loads a key through the cache and checks it is usable now.
+func (s *Service) activeKey(ctx context.Context, hash string) (*APIKey, error) {
+	k, err := s.cachedKey(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errInvalidKey
+	} else if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.Disabled:
+		return nil, errDisabledKey
+	case k.Expired(s.Now()):
+		return nil, errExpiredKey
+	}
+	return k, nil
+}
+
+func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
+	now := s.now()
+	if k, ok := s.keys.get(hash, now); ok {
+		return k, nil
+	}
+	k, err := s.store.Key(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.put(k, now)
+	return k, nil
+}
+
+// InvalidateKey drops a key from this replica's cache. Store adapters that
+// hear of changes made by other replicas call it.
+func (s *Service) InvalidateKey(hash string) { s.keys.delete(hash) }
+
+// InvalidateAll drops every cached key, for when change notifications may
+// have been missed.
+func (s *Service) InvalidateAll() { s.keys.clear() }
+
+// RequireManagement returns EFORBIDDEN MsgManagement unless k is a
+// management key (OpenRouter: /keys* need one).
+func RequireManagement(k *APIKey) error {
+	if !k.IsManagement {
+		return errManagement
+	}
+	return nil
+}
+
+// KeyInfo is a key with its usage, as GET /api/v1/key and the management
+// API report it.
+type KeyInfo struct {
+	Key       *APIKey
+	Usage     Usage
+	Remaining *Micros // nil when there is no limit
+}
+
+// KeyInfo returns k's usage and remaining limit now.
+func (s *Service) KeyInfo(ctx context.Context, k *APIKey) (*KeyInfo, error) {
+	u, err := s.store.KeyUsage(ctx, k.Hash, PeriodsAt(s.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("key usage: %w", err)
+	}
+	return &KeyInfo{Key: k, Usage: u, Remaining: Remaining(k.Limit, k.LimitReset, k.IncludeBYOK, u)}, nil
+}
+
+// NewKeyParams describes a key created directly (CLI or POST /api/v1/keys).
+type NewKeyParams struct {
+	UserID       string
+	WorkspaceID  string // "" for the default workspace
+	Name         string
+	IsManagement bool
+	LimitUSD     *float64
+	LimitReset   string
+	ExpiresAt    *string // RFC 3339; UTC only (OpenRouter POST /keys)
+	IncludeBYOK  bool
+}
+
+// CreateKey creates a key and returns its one-time secret with the stored
+// key. Errors are EINVALID naming the field: name, limit, limit_reset,
+// expires_at (UTC, in the future), workspace_id.
+func (s *Service) CreateKey(ctx context.Context, p NewKeyParams) (string, *APIKey, error) {
+	if err := CheckLabel("name", p.Name); err != nil {
+		return "", nil, err
+	}
+	k := &APIKey{UserID: p.UserID, Name: strings.TrimSpace(p.Name), IsManagement: p.IsManagement, IncludeBYOK: p.IncludeBYOK, CreatorUserID: p.UserID}
+	if p.LimitUSD != nil {
+		m, err := MicrosFromUSD("limit", *p.LimitUSD)
+		if err != nil {
+			return "", nil, err
+		}
+		k.Limit = &m
+	}
+	reset, err := ParseLimitReset("limit_reset", p.LimitReset)
+	if err != nil {
+		return "", nil, err
+	}
+	k.LimitReset = reset
+	if p.ExpiresAt != nil {
+		t, err := s.parseExpiry("expires_at", *p.ExpiresAt, true)
+		if err != nil {
+			return "", nil, err
+		}
+		k.ExpiresAt = &t
+	}
+	ws, err := s.resolveWorkspace(ctx, p.UserID, p.WorkspaceID, "workspace_id")
+	if err != nil {
+		return "", nil, err
+	}
+	k.WorkspaceID = ws.ID
+	secret := NewKey(s.cfg.KeyPrefix)
+	k.Hash = HashSecret(secret)
+	k.Label = labelOf(k.Name, secret)
+	k.CreatedAt = s.Now()
+	if err := s.store.CreateKey(ctx, k); err != nil {
+		return "", nil, fmt.Errorf("create key: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: AuditKeyCreated, ActorUserID: p.UserID, KeyHashPrefix: hashPrefix(k.Hash)})
+	return secret, k, nil
+}
+
+// setDisabled enables or disables a key and drops it from the cache.
+func (s *Service) setDisabled(ctx context.Context, hash string, disabled bool) (*APIKey, error) {
+	k, err := s.store.Key(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if k.Disabled == disabled {
+		return k, nil
+	}
+	k.Disabled = disabled
+	now := s.Now()
+	k.UpdatedAt = &now
+	if err := s.store.UpdateKey(ctx, k); err != nil {
+		return nil, err
+	}
+	s.keys.delete(hash)
+	if disabled {
+		s.audit(ctx, AuditEvent{Action: AuditKeyDisabled, ActorUserID: k.UserID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash)})
+	} else {
+		s.audit(ctx, AuditEvent{Action: AuditKeyUpdated, ActorUserID: k.UserID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash), Detail: "enabled"})
+	}
+	return k, nil
+}

@@ -1,0 +1,30 @@
+package keygate
+
+import (
+	"math"
+	"strconv"
+)
+
+// Micros is an amount of money in micro-dollars (1 USD = 1,000,000 Micros).
+// Limits and usage are stored as integers so sums are exact.
+type Micros int64
+
+// MaxLimitUSD is the largest limit keygate accepts, in USD. It keeps every
+// sum of limits and usage far from int64 overflow.
+const MaxLimitUSD = 1e9
+
+// MicrosFromUSD converts a limit in USD to Micros, rounding to the nearest
+// micro-dollar. field names the request field in the error: a negative,
+// non-finite or larger-than-MaxLimitUSD amount is EINVALID.
+func MicrosFromUSD(field string, usd float64) (Micros, error) {
+	if math.IsNaN(usd) || math.IsInf(usd, 0) || usd < 0 {
+		return 0, Errorf(EINVALID, "%s must be a number >= 0", field)
+	}
+	if usd > MaxLimitUSD {
+		return 0, Errorf(EINVALID, "%s must be at most %s", field, strconv.FormatFloat(MaxLimitUSD, 'f', -1, 64))
+	}
+	return Micros(math.Round(usd * 1e6)), nil
+}
+
+// USD returns m in US dollars.
+func (m Micros) USD() float64 { return float64(m) / 1e6 }

@@ -1,0 +1,118 @@
+package keygate
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Config holds the Service's settings. The zero value is not valid; use
+// DefaultConfig and change what is needed.
+type Config struct {
+	KeyPrefix   string        // prefix of minted keys, e.g. "sk-kg-"
+	CodeTTL     time.Duration // how long an authorization code is valid
+	RequirePKCE bool          // refuse codes without a code_challenge
+	// KeyCacheSize bounds the in-process key cache (entries); KeyCacheTTL
+	// bounds how stale an entry may be if an invalidation is missed.
+	KeyCacheSize int
+	KeyCacheTTL  time.Duration
+	// SessionTTL is how long a browser login lasts.
+	SessionTTL time.Duration
+}
+
+// DefaultConfig returns the defaults documented for `keygate serve`.
+func DefaultConfig() Config {
+	return Config{
+		KeyPrefix:    DefaultKeyPrefix,
+		CodeTTL:      10 * time.Minute,
+		KeyCacheSize: 1 << 20,
+		KeyCacheTTL:  30 * time.Second,
+		SessionTTL:   7 * 24 * time.Hour,
+	}
+}
+
+// Service enforces keygate's rules on top of a Store. It is safe for
+// concurrent use.
+type Service struct {
+	store  Store
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	keys   *keyCache
+	hasher PasswordHasher
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock replaces time.Now, so tests can stand on period boundaries.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets the logger for audit lines (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithPasswordHasher replaces the argon2id hasher (tests use cheaper
+// parameters).
+func WithPasswordHasher(h PasswordHasher) Option { return func(s *Service) { s.hasher = h } }
+
+// NewService returns a Service over store.
+func NewService(store Store, cfg Config, opts ...Option) *Service {
+	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher}
+	for _, o := range opts {
+		o(s)
+	}
+	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL)
+	return s
+}
+
+// Store returns the underlying store.
+func (s *Service) Store() Store { return s.store }
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Now returns the service clock's current time in UTC.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+type ctxKey int
+
+const clientIPKey ctxKey = iota
+
+// WithClientIP returns a context carrying the client's IP address, which
+// audit events record.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey, ip)
+}
+
+// ClientIP returns the IP stored by WithClientIP, or "".
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey).(string)
+	return ip
+}
+
+// audit records e in the store and as a structured log line. A failure to
+// store the event is logged, not returned: the action it describes has
+// already happened.
+func (s *Service) audit(ctx context.Context, e AuditEvent) {
+	e.CreatedAt = s.Now()
+	e.ClientIP = ClientIP(ctx)
+	attrs := []any{"action", e.Action, "actor", e.ActorUserID, "key", e.KeyHashPrefix, "client_ip", e.ClientIP}
+	if e.AppID != nil {
+		attrs = append(attrs, "app_id", *e.AppID)
+	}
+	if e.Detail != "" {
+		attrs = append(attrs, "detail", e.Detail)
+	}
+	s.log.InfoContext(ctx, "audit", attrs...)
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
+		s.log.Error("audit: store", "action", e.Action, "err", err)
+	}
+}
+
+// hashPrefix is the part of a key hash that audit events and logs show.
+func hashPrefix(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

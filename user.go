@@ -1,0 +1,65 @@
+package keygate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// MinPasswordLen is the shortest password accepted (NIST SP 800-63B §5.1.1).
+const MinPasswordLen = 8
+
+// NormalizeEmail lower-cases and checks an email address. Errors are
+// EINVALID naming email.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 {
+		return "", Errorf(EINVALID, "email is not a valid address")
+	}
+	return e, nil
+}
+
+// CreateUser creates a user with its default workspace. Errors: EINVALID
+// for a bad email or a password shorter than MinPasswordLen, ECONFLICT when
+// the email is taken.
+func (s *Service) CreateUser(ctx context.Context, email, password string) (*User, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if len([]rune(password)) < MinPasswordLen {
+		return nil, Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.Now()
+	u := &User{ID: uuid.NewString(), Email: e, PasswordHash: hash, CreatedAt: now}
+	ws := &Workspace{ID: uuid.NewString(), UserID: u.ID, Name: "Default", Slug: "default", IsDefault: true, CreatedAt: now}
+	switch err := s.store.CreateUser(ctx, u, ws); {
+	case errors.Is(err, ErrConflict):
+		return nil, Errorf(ECONFLICT, "a user with this email already exists")
+	case err != nil:
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with email, or ENOTFOUND.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByEmail(ctx, e)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ENOTFOUND, "no user with this email")
+	}
+	return u, err
+}
