@@ -1,0 +1,616 @@
+// Runs the official OpenRouter TypeScript SDK (@openrouter/sdk, pinned in
+// package.json) against a live keygate server. The SDK is used exactly as an
+// application would use it; the only thing pointed elsewhere is serverURL.
+//
+// Environment:
+//   KEYGATE_API_URL             API base, e.g. http://127.0.0.1:8080/api/v1
+//   KEYGATE_USER_KEY            an ordinary key of a test user
+//   KEYGATE_MGMT_KEY            a management key of the same user
+//   KEYGATE_CONFORMANCE_GROUPS  comma list of groups to run: core, management
+//                               (default: core)
+//
+// Output: one "ok - name" or "not ok - name: reason" line per check, then
+// "N passed, M failed". The exit code is 1 when any check failed.
+
+import { createHash, randomBytes } from "node:crypto";
+import { OpenRouter, HTTPClient } from "@openrouter/sdk";
+import * as errors from "@openrouter/sdk/models/errors";
+
+// The SDK falls back to these variables when an option is missing; a
+// developer's shell must not change what this suite sends.
+for (const name of [
+  "OPENROUTER_API_KEY",
+  "OPENROUTER_BASE_URL",
+  "OPENROUTER_HTTP_REFERER",
+  "OPENROUTER_APP_TITLE",
+  "OPENROUTER_APP_CATEGORIES",
+  "OPENROUTER_DEBUG",
+]) {
+  delete process.env[name];
+}
+
+const apiURL = requiredEnv("KEYGATE_API_URL");
+const userKey = requiredEnv("KEYGATE_USER_KEY");
+const mgmtKey = requiredEnv("KEYGATE_MGMT_KEY");
+const groups = new Set(
+  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core")
+    .split(",")
+    .map((g) => g.trim())
+    .filter(Boolean),
+);
+const knownGroups = new Set(["core", "management"]);
+for (const g of groups) {
+  if (!knownGroups.has(g)) {
+    console.error(`unknown group ${JSON.stringify(g)}; known: ${[...knownGroups].join(", ")}`);
+    process.exit(2);
+  }
+}
+
+const CALLBACK_URL = "http://localhost:3000/cb";
+const REFERER = "https://conformance.example/app";
+const TITLE = "keygate SDK conformance";
+const CATEGORIES = "cli-agent,programming-app";
+const INVALID_CODE_MESSAGE = "Invalid code or code_verifier";
+const INVALID_METHOD_MESSAGE = "Invalid code_challenge_method";
+
+function requiredEnv(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`${name} must be set`);
+    process.exit(2);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// Transcript: every HTTP exchange of the running check, printed when it fails.
+
+let transcript = [];
+
+function redact(s) {
+  // Keys look like <prefix>v1-<64 hex>; keep only the masked form.
+  return s.replace(/(v1-[0-9a-f]{3})[0-9a-f]{58}([0-9a-f]{3})/g, "$1...$2");
+}
+
+function clip(s, n = 1500) {
+  return s.length > n ? `${s.slice(0, n)}...(${s.length - n} more chars)` : s;
+}
+
+async function recordingFetch(input, init) {
+  const req = input instanceof Request ? input : new Request(input, init);
+  let reqBody = "";
+  try {
+    reqBody = await req.clone().text();
+  } catch {
+    // A body that cannot be read again is simply not shown.
+  }
+  const entry = { method: req.method, url: req.url, reqBody, status: "(no response)", resBody: "" };
+  transcript.push(entry);
+  try {
+    const res = await fetch(req);
+    entry.status = `${res.status} ${res.headers.get("content-type") || ""}`.trim();
+    entry.resBody = await res.clone().text();
+    return res;
+  } catch (err) {
+    entry.status = `(fetch failed: ${err?.cause?.message || err?.message || err})`;
+    throw err;
+  }
+}
+
+function client(apiKey) {
+  return new OpenRouter({
+    serverURL: apiURL,
+    apiKey,
+    httpClient: new HTTPClient({ fetcher: recordingFetch }),
+    // The SDK retries 5xx answers for up to an hour by default; a conformance
+    // run wants the first answer.
+    retryConfig: { strategy: "none" },
+    timeoutMs: 15000,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Checks.
+
+const checks = [];
+
+function check(group, name, fn) {
+  checks.push({ group, name, fn });
+}
+
+class CheckFailure extends Error {}
+
+function fail(msg) {
+  throw new CheckFailure(msg);
+}
+
+function show(v) {
+  if (v instanceof Date) return `Date(${v.toISOString()})`;
+  return JSON.stringify(v);
+}
+
+function assertEqual(what, got, want) {
+  if (got !== want) fail(`${what} = ${show(got)}, want ${show(want)}`);
+}
+
+function assertType(what, got, type) {
+  if (typeof got !== type) fail(`${what} = ${show(got)}, want a ${type}`);
+}
+
+function assertNonEmptyString(what, got) {
+  if (typeof got !== "string" || got === "") fail(`${what} = ${show(got)}, want a non-empty string`);
+}
+
+function assertSameInstant(what, got, want) {
+  const g = got instanceof Date ? got.getTime() : Date.parse(got);
+  const w = want instanceof Date ? want.getTime() : Date.parse(want);
+  if (!(g === w)) fail(`${what} = ${show(got)}, want the instant ${show(want)}`);
+}
+
+// expectError runs fn, which must throw an instance of cls; it returns the error.
+async function expectError(what, fn, cls, status, message) {
+  let err;
+  try {
+    const v = await fn();
+    fail(`${what}: succeeded with ${clip(redact(JSON.stringify(v)), 300)}, want ${cls.name} (${status})`);
+  } catch (e) {
+    if (e instanceof CheckFailure) throw e;
+    err = e;
+  }
+  if (!(err instanceof cls)) {
+    fail(`${what}: threw ${describeError(err)}, want ${cls.name} (${status})`);
+  }
+  if (err.statusCode !== status) {
+    fail(`${what}: status ${err.statusCode}, want ${status}`);
+  }
+  if (message !== undefined && err.message !== message) {
+    fail(`${what}: message ${show(err.message)}, want ${show(message)}`);
+  }
+  return err;
+}
+
+function describeError(err) {
+  if (err == null) return String(err);
+  const name = err.name || err.constructor?.name || "Error";
+  const status = err.statusCode !== undefined ? ` status ${err.statusCode}` : "";
+  let msg = err.message || String(err);
+  if (typeof err.pretty === "function") {
+    try {
+      msg = err.pretty();
+    } catch {
+      // keep the plain message
+    }
+  }
+  if (err instanceof errors.OpenRouterDefaultError) {
+    // Its message repeats the body, which the transcript shows anyway.
+    msg = msg.split(/\.? ?\n?Body: /)[0];
+  }
+  return `${name}${status}: ${redact(msg)}`;
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the checks. Each check builds the state it needs itself,
+// so one failing check never hides or causes another's result.
+
+function s256(verifier) {
+  return createHash("sha256").update(verifier, "ascii").digest("base64url");
+}
+
+function oneYearAhead() {
+  const t = Date.now() + 365 * 24 * 3600 * 1000;
+  return new Date(Math.floor(t / 1000) * 1000);
+}
+
+function suffix() {
+  return randomBytes(4).toString("hex");
+}
+
+// defaultWorkspaceId asks the management API for the user's workspaces and
+// returns one id, or undefined when that API is not there (yet).
+let workspaceIdPromise;
+function defaultWorkspaceId() {
+  workspaceIdPromise ??= (async () => {
+    try {
+      const page = await client(mgmtKey).workspaces.list();
+      const list = page.result?.data ?? [];
+      const pick = list.find((w) => w.slug === "default") ?? list[0];
+      return pick?.id;
+    } catch {
+      return undefined;
+    }
+  })();
+  return workspaceIdPromise;
+}
+
+async function createCode(body = {}, extra = {}) {
+  const pkce = await client().oAuth.createSHA256CodeChallenge();
+  const res = await client(userKey).oAuth.createAuthCode({
+    ...extra,
+    requestBody: {
+      callbackUrl: CALLBACK_URL,
+      codeChallenge: pkce.codeChallenge,
+      codeChallengeMethod: "S256",
+      ...body,
+    },
+  });
+  return { code: res.data.id, appId: res.data.appId, verifier: pkce.codeVerifier, challenge: pkce.codeChallenge };
+}
+
+async function fullFieldsCode() {
+  const workspaceId = await defaultWorkspaceId();
+  const expiresAt = oneYearAhead();
+  const keyLabel = `conformance ${suffix()}`;
+  const body = {
+    limit: 25,
+    expiresAt,
+    keyLabel,
+    usageLimitType: "weekly",
+  };
+  if (workspaceId) body.workspaceId = workspaceId;
+  const c = await createCode(body, { httpReferer: REFERER, appTitle: TITLE, appCategories: CATEGORIES });
+  return { ...c, expiresAt, keyLabel, workspaceId };
+}
+
+// The exchange is done without an API key, as a browser front end does it.
+function exchange(code, verifier, method) {
+  const requestBody = { code };
+  if (verifier !== undefined) requestBody.codeVerifier = verifier;
+  if (method !== undefined) requestBody.codeChallengeMethod = method;
+  return client().oAuth.exchangeAuthCodeForAPIKey({ requestBody });
+}
+
+// ---------------------------------------------------------------------------
+// Part A: the OAuth PKCE flow ("core").
+
+check("core", "pkce: createSHA256CodeChallenge returns a verifier and its S256 challenge", async () => {
+  const r = await client().oAuth.createSHA256CodeChallenge();
+  assertNonEmptyString("codeVerifier", r.codeVerifier);
+  assertNonEmptyString("codeChallenge", r.codeChallenge);
+  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(r.codeVerifier)) fail(`codeVerifier ${show(r.codeVerifier)} is not an RFC 7636 verifier`);
+  assertEqual("codeChallenge", r.codeChallenge, s256(r.codeVerifier));
+  if (!/^[A-Za-z0-9_-]{43}$/.test(r.codeChallenge)) fail(`codeChallenge ${show(r.codeChallenge)} is not 43 base64url characters`);
+});
+
+check("core", "auth url: createAuthorizationUrl points at /auth on the server's origin", async () => {
+  const pkce = await client().oAuth.createSHA256CodeChallenge();
+  const raw = await client().oAuth.createAuthorizationUrl({
+    callbackUrl: CALLBACK_URL,
+    codeChallenge: pkce.codeChallenge,
+    codeChallengeMethod: "S256",
+  });
+  const u = new URL(raw);
+  assertEqual("origin", u.origin, new URL(apiURL).origin);
+  assertEqual("pathname", u.pathname, "/auth");
+  assertEqual("callback_url", u.searchParams.get("callback_url"), CALLBACK_URL);
+  assertEqual("code_challenge", u.searchParams.get("code_challenge"), pkce.codeChallenge);
+  assertEqual("code_challenge_method", u.searchParams.get("code_challenge_method"), "S256");
+});
+
+check("core", "create code: createAuthCode with attribution headers and every body field", async () => {
+  const workspaceId = await defaultWorkspaceId();
+  const pkce = await client().oAuth.createSHA256CodeChallenge();
+  const requestBody = {
+    callbackUrl: CALLBACK_URL,
+    codeChallenge: pkce.codeChallenge,
+    codeChallengeMethod: "S256",
+    limit: 25,
+    expiresAt: oneYearAhead(),
+    keyLabel: `conformance ${suffix()}`,
+    usageLimitType: "weekly",
+  };
+  if (workspaceId) requestBody.workspaceId = workspaceId;
+  const res = await client(userKey).oAuth.createAuthCode({
+    httpReferer: REFERER,
+    appTitle: TITLE,
+    appCategories: CATEGORIES,
+    requestBody,
+  });
+  assertNonEmptyString("data.id", res.data.id);
+  assertType("data.appId", res.data.appId, "number");
+  if (!Number.isInteger(res.data.appId)) fail(`data.appId = ${res.data.appId}, want an integer`);
+  assertNonEmptyString("data.createdAt", res.data.createdAt);
+  if (Number.isNaN(Date.parse(res.data.createdAt))) fail(`data.createdAt = ${show(res.data.createdAt)}, want a date-time`);
+  if (!workspaceId) return "workspaceId omitted: workspaces.list is not available";
+});
+
+check("core", "exchange: exchangeAuthCodeForAPIKey with the verifier returns a key", async () => {
+  const c = await fullFieldsCode();
+  const res = await exchange(c.code, c.verifier, "S256");
+  assertNonEmptyString("key", res.key);
+  assertNonEmptyString("userId", res.userId);
+});
+
+check("core", "key metadata: getCurrentKeyMetadata with the issued key shows what the code asked for", async () => {
+  const c = await fullFieldsCode();
+  const { key } = await exchange(c.code, c.verifier, "S256");
+  const { data } = await client(key).apiKeys.getCurrentKeyMetadata();
+  assertEqual("limit", data.limit, 25);
+  assertEqual("limitReset", data.limitReset, "weekly");
+  assertEqual("label", data.label, c.keyLabel);
+  assertSameInstant("expiresAt", data.expiresAt, c.expiresAt);
+  assertEqual("usage", data.usage, 0);
+  assertEqual("limitRemaining", data.limitRemaining, 25);
+  assertEqual("isManagementKey", data.isManagementKey, false);
+  if (c.workspaceId) assertEqual("workspaceId", data.workspaceId, c.workspaceId);
+});
+
+check("core", "key metadata: an unknown key is UnauthorizedResponseError (401)", async () => {
+  await expectError(
+    "getCurrentKeyMetadata",
+    () => client(`sk-kg-v1-${"0".repeat(64)}`).apiKeys.getCurrentKeyMetadata(),
+    errors.UnauthorizedResponseError,
+    401,
+  );
+});
+
+check("core", "create code: no API key is UnauthorizedResponseError (401)", async () => {
+  const pkce = await client().oAuth.createSHA256CodeChallenge();
+  await expectError(
+    "createAuthCode",
+    () =>
+      client().oAuth.createAuthCode({
+        requestBody: { callbackUrl: CALLBACK_URL, codeChallenge: pkce.codeChallenge, codeChallengeMethod: "S256" },
+      }),
+    errors.UnauthorizedResponseError,
+    401,
+  );
+});
+
+check("core", "exchange error: a wrong verifier is ForbiddenResponseError (403)", async () => {
+  const c = await createCode();
+  const other = await client().oAuth.createSHA256CodeChallenge();
+  await expectError(
+    "exchange with another verifier",
+    () => exchange(c.code, other.codeVerifier, "S256"),
+    errors.ForbiddenResponseError,
+    403,
+    INVALID_CODE_MESSAGE,
+  );
+});
+
+check("core", "exchange error: claiming plain for an S256 code is BadRequestResponseError (400)", async () => {
+  const c = await createCode();
+  // The public challenge is a well-formed plain verifier: a downgrade attempt.
+  await expectError(
+    "exchange with method plain",
+    () => exchange(c.code, c.challenge, "plain"),
+    errors.BadRequestResponseError,
+    400,
+    INVALID_METHOD_MESSAGE,
+  );
+});
+
+check("core", "exchange error: the code survives a method mismatch and redeems with the right method", async () => {
+  const c = await createCode();
+  await expectError(
+    "exchange with method plain",
+    () => exchange(c.code, c.challenge, "plain"),
+    errors.BadRequestResponseError,
+    400,
+  );
+  const res = await exchange(c.code, c.verifier, "S256");
+  assertNonEmptyString("key", res.key);
+});
+
+check("core", "exchange error: a used code is ForbiddenResponseError (403)", async () => {
+  const c = await createCode();
+  await exchange(c.code, c.verifier, "S256");
+  await expectError(
+    "second exchange",
+    () => exchange(c.code, c.verifier, "S256"),
+    errors.ForbiddenResponseError,
+    403,
+    INVALID_CODE_MESSAGE,
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Part B: key and workspace management ("management").
+
+async function newManagedKey(extra = {}) {
+  const name = `conformance ${suffix()}`;
+  const res = await client(mgmtKey).apiKeys.create({ requestBody: { name, ...extra } });
+  return { name, res };
+}
+
+async function bestEffort(fn) {
+  try {
+    await fn();
+  } catch {
+    // Clean-up only; the check has already decided.
+  }
+}
+
+check("management", "keys: apiKeys.list parses", async () => {
+  const res = await client(mgmtKey).apiKeys.list();
+  if (!Array.isArray(res.data)) fail(`data = ${show(res.data)}, want an array`);
+  if (res.data.length === 0) fail("data is empty, want at least the keys the test user holds");
+  for (const k of res.data) assertNonEmptyString("data[].hash", k.hash);
+});
+
+check("management", "keys: apiKeys.create returns the key and its hash", async () => {
+  const expiresAt = oneYearAhead();
+  const { name, res } = await newManagedKey({ limit: 10, limitReset: "monthly", expiresAt });
+  try {
+    assertNonEmptyString("key", res.key);
+    assertNonEmptyString("data.hash", res.data.hash);
+    assertEqual("data.hash", res.data.hash, createHash("sha256").update(res.key).digest("hex"));
+    assertEqual("data.name", res.data.name, name);
+    assertEqual("data.limit", res.data.limit, 10);
+    assertEqual("data.limitReset", res.data.limitReset, "monthly");
+    assertEqual("data.limitRemaining", res.data.limitRemaining, 10);
+    assertEqual("data.disabled", res.data.disabled, false);
+    assertSameInstant("data.expiresAt", res.data.expiresAt, expiresAt);
+    const me = await client(res.key).apiKeys.getCurrentKeyMetadata();
+    assertEqual("new key's own metadata label", me.data.label, name);
+  } finally {
+    await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: res.data.hash }));
+  }
+});
+
+check("management", "keys: apiKeys.list includes a created key", async () => {
+  const { res } = await newManagedKey();
+  try {
+    const list = await client(mgmtKey).apiKeys.list();
+    if (!list.data.some((k) => k.hash === res.data.hash)) fail(`list does not contain hash ${res.data.hash}`);
+  } finally {
+    await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: res.data.hash }));
+  }
+});
+
+check("management", "keys: apiKeys.get by hash", async () => {
+  const { name, res } = await newManagedKey();
+  try {
+    const got = await client(mgmtKey).apiKeys.get({ hash: res.data.hash });
+    assertEqual("data.hash", got.data.hash, res.data.hash);
+    assertEqual("data.name", got.data.name, name);
+  } finally {
+    await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: res.data.hash }));
+  }
+});
+
+check("management", "keys: apiKeys.update echoes name, limit and disabled", async () => {
+  const { res } = await newManagedKey();
+  try {
+    const name = `renamed ${suffix()}`;
+    const up = await client(mgmtKey).apiKeys.update({
+      hash: res.data.hash,
+      requestBody: { name, limit: 7.5, limitReset: "daily", disabled: true },
+    });
+    assertEqual("data.hash", up.data.hash, res.data.hash);
+    assertEqual("data.name", up.data.name, name);
+    assertEqual("data.limit", up.data.limit, 7.5);
+    assertEqual("data.limitReset", up.data.limitReset, "daily");
+    assertEqual("data.disabled", up.data.disabled, true);
+    await expectError(
+      "getCurrentKeyMetadata with the disabled key",
+      () => client(res.key).apiKeys.getCurrentKeyMetadata(),
+      errors.UnauthorizedResponseError,
+      401,
+    );
+  } finally {
+    await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: res.data.hash }));
+  }
+});
+
+check("management", "keys: apiKeys.delete returns deleted true, then get is NotFoundResponseError (404)", async () => {
+  const { res } = await newManagedKey();
+  const del = await client(mgmtKey).apiKeys.delete({ hash: res.data.hash });
+  assertEqual("deleted", del.deleted, true);
+  await expectError(
+    "get after delete",
+    () => client(mgmtKey).apiKeys.get({ hash: res.data.hash }),
+    errors.NotFoundResponseError,
+    404,
+  );
+  await expectError(
+    "getCurrentKeyMetadata with the deleted key",
+    () => client(res.key).apiKeys.getCurrentKeyMetadata(),
+    errors.UnauthorizedResponseError,
+    401,
+  );
+});
+
+check("management", "keys: apiKeys.list with an ordinary key is refused with 403", async () => {
+  // listKeys declares no 403 class, so the SDK raises its default error.
+  await expectError("apiKeys.list", () => client(userKey).apiKeys.list(), errors.OpenRouterError, 403);
+});
+
+check("management", "workspaces: workspaces.list parses", async () => {
+  const page = await client(mgmtKey).workspaces.list();
+  const r = page.result;
+  if (!Array.isArray(r?.data)) fail(`result.data = ${show(r?.data)}, want an array`);
+  if (r.data.length === 0) fail("result.data is empty, want at least the default workspace");
+  assertType("result.totalCount", r.totalCount, "number");
+  if (r.totalCount < r.data.length) fail(`totalCount ${r.totalCount} < ${r.data.length} listed`);
+});
+
+async function newWorkspace() {
+  const s = suffix();
+  const name = `Conformance ${s}`;
+  const slug = `conformance-${s}`;
+  const res = await client(mgmtKey).workspaces.create({
+    createWorkspaceRequest: { name, slug, description: "made by the SDK conformance suite" },
+  });
+  return { name, slug, res };
+}
+
+check("management", "workspaces: workspaces.create returns name and slug", async () => {
+  const { name, slug, res } = await newWorkspace();
+  try {
+    assertNonEmptyString("data.id", res.data.id);
+    assertEqual("data.name", res.data.name, name);
+    assertEqual("data.slug", res.data.slug, slug);
+    assertEqual("data.description", res.data.description, "made by the SDK conformance suite");
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "workspaces: workspaces.get by id", async () => {
+  const { name, slug, res } = await newWorkspace();
+  try {
+    const got = await client(mgmtKey).workspaces.get({ id: res.data.id });
+    assertEqual("data.id", got.data.id, res.data.id);
+    assertEqual("data.name", got.data.name, name);
+    assertEqual("data.slug", got.data.slug, slug);
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "workspaces: workspaces.update echoes name and description", async () => {
+  const { res } = await newWorkspace();
+  try {
+    const name = `Renamed ${suffix()}`;
+    const up = await client(mgmtKey).workspaces.update({
+      id: res.data.id,
+      updateWorkspaceRequest: { name, description: "updated" },
+    });
+    assertEqual("data.id", up.data.id, res.data.id);
+    assertEqual("data.name", up.data.name, name);
+    assertEqual("data.description", up.data.description, "updated");
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "workspaces: workspaces.delete returns deleted true, then get is NotFoundResponseError (404)", async () => {
+  const { res } = await newWorkspace();
+  const del = await client(mgmtKey).workspaces.delete({ id: res.data.id });
+  assertEqual("deleted", del.deleted, true);
+  await expectError(
+    "get after delete",
+    () => client(mgmtKey).workspaces.get({ id: res.data.id }),
+    errors.NotFoundResponseError,
+    404,
+  );
+});
+
+// ---------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+for (const c of checks) {
+  if (!groups.has(c.group)) continue;
+  transcript = [];
+  try {
+    const note = await c.fn();
+    passed++;
+    console.log(`ok - ${c.group}: ${c.name}${note ? ` # ${note}` : ""}`);
+  } catch (err) {
+    failed++;
+    const reason = err instanceof CheckFailure ? err.message : `threw ${describeError(err)}`;
+    const [first, ...rest] = reason.split("\n");
+    console.log(`not ok - ${c.group}: ${c.name}: ${first}`);
+    for (const line of rest) console.log(`  # ${line}`);
+    for (const t of transcript) {
+      console.log(`  # > ${t.method} ${t.url}`);
+      if (t.reqBody) console.log(`  #   ${clip(redact(t.reqBody), 600)}`);
+      console.log(`  # < ${t.status}`);
+      if (t.resBody) console.log(`  #   ${clip(redact(t.resBody))}`);
+    }
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;
