@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "keygate",
+		Short:         "OpenRouter-compatible OAuth PKCE key-provisioning server",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd())
+	return root
+}
+
+// bindEnv gives every flag of cmd that was not set on the command line the
+// value of its environment variable: KEYGATE_ and the flag name in upper
+// snake case (--public-url ← KEYGATE_PUBLIC_URL).
+func bindEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		name := "KEYGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+// addDatabaseFlag adds --database to cmd.
+func addDatabaseFlag(cmd *cobra.Command, dsn *string) {
+	cmd.Flags().StringVar(dsn, "database", defaultDatabase, "SQLite file (path, sqlite:///abs/path.db) or postgres:// URL")
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/server"
+)
+
+// ServeConfig is everything `keygate serve` is configured with.
+type ServeConfig struct {
+	Addr           string
+	Database       string
+	PublicURL      string
+	KeyPrefix      string
+	CodeTTL        time.Duration
+	RequirePKCE    bool
+	Dev            bool
+	RateLimit      float64 // requests per second per client IP; 0 is off
+	TrustedProxies []string
+	LogLevel       string
+}
+
+// Validate reports every problem of c at once.
+func (c *ServeConfig) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("--public-url %q: want an http:// or https:// URL", c.PublicURL))
+	}
+	if c.CodeTTL < time.Second || c.CodeTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("--code-ttl %s: want between 1s and 1h (RFC 6749 §4.1.2 recommends at most 10m)", c.CodeTTL))
+	}
+	if c.KeyPrefix == "" || len(c.KeyPrefix) > 32 || strings.ContainsAny(c.KeyPrefix, " \t\r\n") {
+		errs = append(errs, fmt.Errorf("--key-prefix %q: want 1 to 32 characters without spaces", c.KeyPrefix))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("--rate-limit %v: want >= 0", c.RateLimit))
+	}
+	if _, err := parseCIDRs(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func newServeCmd() *cobra.Command {
+	cfg := &ServeConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the keygate HTTP server",
+		Long: `Run the keygate HTTP server. Every flag can also be set with an environment
+variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			m := &Main{Config: *cfg, Stdout: cmd.OutOrStdout()}
+			return m.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	addDatabaseFlag(cmd, &cfg.Database)
+	f.StringVar(&cfg.PublicURL, "public-url", "", "externally visible base URL (default http://<addr>)")
+	f.StringVar(&cfg.KeyPrefix, "key-prefix", keygate.DefaultKeyPrefix, "prefix of minted keys (sk-or- imitates OpenRouter)")
+	f.DurationVar(&cfg.CodeTTL, "code-ttl", 10*time.Minute, "how long an authorization code is valid")
+	f.BoolVar(&cfg.RequirePKCE, "require-pkce", false, "refuse authorization codes without a code_challenge")
+	f.BoolVar(&cfg.Dev, "dev", false, "create a dev user and management key on first start and print them")
+	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x); 0 turns it off")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
+	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// Main is a running keygate server. Tests boot it on 127.0.0.1:0.
+type Main struct {
+	Config ServeConfig
+	Stdout io.Writer
+
+	svc      *keygate.Service
+	store    keygate.Store
+	listener net.Listener
+	http     *http.Server
+}
+
+// Run opens the store, listens, serves until ctx is done, then drains
+// in-flight requests and closes the store.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.store.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- m.http.Serve(m.listener) }()
+	go m.sweepCodes(ctx)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	slog.Info("shutting down: draining in-flight requests")
+	return m.http.Shutdown(shutdownCtx)
+}
+
+// Open opens the store and the listener and builds the handler.
+func (m *Main) Open(ctx context.Context) error {
+	c := m.Config
+	level, _ := parseLevel(c.LogLevel)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	store, err := openStore(ctx, c.Database)
+	if err != nil {
+		return err
+	}
+	m.store = store
+	kc := keygate.DefaultConfig()
+	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = c.KeyPrefix, c.CodeTTL, c.RequirePKCE
+	m.svc = keygate.NewService(store, kc, keygate.WithLogger(log))
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	m.listener = ln
+	publicURL := c.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	proxies, _ := parseCIDRs(c.TrustedProxies)
+	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: proxies}, log)
+	m.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      10 * time.Minute, // long enough for streamed gateway responses
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("keygate listening", "addr", ln.Addr().String(), "public_url", publicURL, "version", version)
+	if c.Dev {
+		if err := m.devSetup(ctx, publicURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// sweepCodes deletes codes that can no longer be exchanged, keeping used
+// codes for a day so that a late replay is still recognised and revoked.
+func (m *Main) sweepCodes(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := m.store.DeleteExpiredAuthCodes(ctx, m.svc.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				slog.Warn("sweep expired codes", "err", err)
+			}
+		}
+	}
+}
+
+func parseCIDRs(list []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, s := range list {
+		if !strings.Contains(s, "/") {
+			if ip := net.ParseIP(s); ip != nil && ip.To4() != nil {
+				s += "/32"
+			} else {
+				s += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies %q: want an IP or CIDR", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/keygate/keygate"
+)
+
+// Config holds the HTTP layer's settings.
+type Config struct {
+	// PublicURL is the externally visible base URL, e.g.
+	// "https://keys.example.com" (no trailing slash). Cookies are Secure when
+	// it is https, and the /auth example URLs use it.
+	PublicURL string
+	// TrustedProxies lists the networks whose X-Forwarded-For is believed
+	// when finding the client IP.
+	TrustedProxies []*net.IPNet
+}
+
+// Server serves keygate's HTTP API and browser pages.
+type Server struct {
+	svc *keygate.Service
+	cfg Config
+	log *slog.Logger
+	api *http.ServeMux // /api/v1: JSON, CORS-open
+	mux *http.ServeMux // everything, browser routes included
+}
+
+// New returns the HTTP handler of keygate.
+func New(svc *keygate.Service, cfg Config, log *slog.Logger) *Server {
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{svc: svc, cfg: cfg, log: log, api: http.NewServeMux(), mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.apiRoute("/api/v1/auth/keys/code", "POST", s.createAuthCode)
+	s.apiRoute("/api/v1/auth/keys", "POST", s.exchangeAuthCode)
+	s.apiRoute("/api/v1/key", "GET", s.currentKey)
+	s.apiRoute("/api/v1/auth/key", "GET", s.currentKey) // legacy alias
+	s.api.Handle("/api/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+
+	s.mux.Handle("/api/v1/", cors(s.api))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// apiRoute registers h for method on path, and a JSON 405 with Allow for
+// every other method (RFC 9110 §15.5.6). HEAD follows GET.
+func (s *Server) apiRoute(path, method string, h apiHandler) {
+	s.api.Handle(method+" "+path, s.handle(h))
+	allow := method
+	if method == "GET" {
+		allow = "GET, HEAD"
+	}
+	s.api.Handle(path, s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return keygate.Errorf(keygate.EMETHOD, "Method %s is not allowed; use %s", r.Method, method)
+	}))
+}
+
+// ServeHTTP attaches the client IP to the request context and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(keygate.WithClientIP(r.Context(), s.clientIP(r)))
+	s.mux.ServeHTTP(w, r)
+}
+
+// clientIP is the peer address, or the last X-Forwarded-For hop not in a
+// trusted proxy network when the peer itself is a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if net.ParseIP(h) == nil {
+			break
+		}
+		if !s.trusted(h) {
+			return h
+		}
+		host = h
+	}
+	return host
+}
+
+func (s *Server) trusted(ip string) bool {
+	p := net.ParseIP(ip)
+	for _, n := range s.cfg.TrustedProxies {
+		if p != nil && n.Contains(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// cors makes the API callable from any origin: browser apps exchange codes
+// from their front end (DESIGN.md). Credentials are bearer keys, never
+// cookies, so a wildcard origin is safe.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories")
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
