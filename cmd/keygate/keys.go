@@ -76,4 +76,3 @@ func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), erro
 	svc := keygate.NewService(store, keygate.DefaultConfig())
 	return svc, func() { store.Close() }, nil
 }
-
