@@ -1,0 +1,84 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+
+	"github.com/keygate/keygate"
+)
+
+const appColumns = `id, url, title, categories, is_loopback, created_at`
+
+// UpsertApp returns the app stored under a.URL, creating it from a if there
+// is none. An existing app takes a.Title when it is non-empty and
+// different, and a.Categories when they are non-empty and different; its
+// ID, IsLoopback and CreatedAt never change.
+func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, error) {
+	// Most calls name an app that is already stored as is: answer those
+	// from a reader without queueing for the writer. The upsert below is
+	// correct on its own; this is only a shortcut.
+	if cur, err := db.appByURL(ctx, a.URL); err == nil && !appChanges(cur, a) {
+		return cur, nil
+	}
+	cats := encodeCategories(a.Categories)
+	var got *keygate.App
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		// The WHERE clause skips an update that would change nothing, and
+		// then RETURNING gives no row: the stored app is read instead.
+		var err error
+		got, err = scanApp(tx.QueryRowContext(ctx, `
+			INSERT INTO apps (url, title, categories, is_loopback, created_at)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (url) DO UPDATE SET
+				title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE apps.title END,
+				categories = CASE WHEN excluded.categories <> '[]' THEN excluded.categories ELSE apps.categories END
+			WHERE (excluded.title <> '' AND excluded.title <> apps.title)
+			   OR (excluded.categories <> '[]' AND excluded.categories <> apps.categories)
+			RETURNING `+appColumns,
+			a.URL, a.Title, cats, a.IsLoopback, micros(a.CreatedAt)))
+		if errors.Is(err, sql.ErrNoRows) {
+			got, err = scanApp(tx.QueryRowContext(ctx,
+				`SELECT `+appColumns+` FROM apps WHERE url = ?`, a.URL))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("upsert app", err)
+	}
+	return got, nil
+}
+
+// appChanges reports whether upserting a would change the stored app cur.
+func appChanges(cur, a *keygate.App) bool {
+	return a.Title != "" && a.Title != cur.Title ||
+		len(a.Categories) > 0 && !slices.Equal(a.Categories, cur.Categories)
+}
+
+// App returns the app with id, or keygate.ErrNotFound.
+func (db *DB) App(ctx context.Context, id int64) (*keygate.App, error) {
+	a, err := scanApp(db.reader.QueryRowContext(ctx,
+		`SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	return a, storeErr("app", err)
+}
+
+func (db *DB) appByURL(ctx context.Context, url string) (*keygate.App, error) {
+	return scanApp(db.reader.QueryRowContext(ctx,
+		`SELECT `+appColumns+` FROM apps WHERE url = ?`, url))
+}
+
+func scanApp(row scanner) (*keygate.App, error) {
+	var a keygate.App
+	var cats string
+	var created int64
+	if err := row.Scan(&a.ID, &a.URL, &a.Title, &cats, &a.IsLoopback, &created); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.Categories, err = decodeCategories(cats); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMicros(created)
+	return &a, nil
+}

@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/keygate/keygate"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// readerConns is the size of the read pool. Readers never block each other
+// or the writer in WAL mode; a few connections cover the handlers that read
+// at once without holding many page caches.
+const readerConns = 4
+
+// busyTimeoutMS is how long a statement waits for a lock held by another
+// process on the same file before failing with SQLITE_BUSY, in milliseconds.
+const busyTimeoutMS = 5000
+
+// DB is a keygate.Store on one SQLite file. It is safe for concurrent use.
+type DB struct {
+	path   string
+	writer *sql.DB // exactly one connection; BEGIN IMMEDIATE
+	reader *sql.DB // read-only connections
+}
+
+var _ keygate.Store = (*DB)(nil)
+
+// Open opens (creating it if needed) the SQLite database named by dsn, in
+// any form that ParsePath accepts, and applies pending migrations. The
+// directory holding the file must exist. Close the DB when done.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	path, err := ParsePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{path: path}
+	// The writer comes first: its first connection switches the file to
+	// WAL, which the read-only connections could not do.
+	db.writer, err = openPool(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.writer.Close()
+		return nil, err
+	}
+	db.reader, err = openPool(ctx, path, true)
+	if err != nil {
+		db.writer.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openPool opens a pool on path: the single-connection writer pool, or the
+// read-only pool.
+func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
+	// _pragma values run on every new connection of the pool, so a
+	// connection the pool opens later is set up like the first.
+	q := url.Values{"_pragma": {
+		fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS),
+		"journal_mode(WAL)",
+		"foreign_keys(1)",
+		"synchronous(NORMAL)",
+	}}
+	n := 1
+	if readOnly {
+		q.Set("_query_only", "1")
+		n = readerConns
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	pool, err := sql.Open("sqlite", connString(path, q))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	// Keep connections for the life of the pool: opening one re-runs the
+	// pragmas and drops the page cache.
+	pool.SetConnMaxLifetime(0)
+	pool.SetConnMaxIdleTime(0)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return pool, nil
+}
+
+// Path returns the file path of the database.
+func (db *DB) Path() string { return db.path }
+
+// Close closes both pools. The writer closes last: the last connection to
+// a WAL database checkpoints it into the main file.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE on the writer
+// connection) and commits if fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// read runs fn in a read transaction, so that its statements see one
+// snapshot of the database.
+func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

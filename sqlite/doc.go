@@ -1,0 +1,26 @@
+// Package sqlite stores keygate's data in one embedded SQLite file, through
+// the pure-Go driver modernc.org/sqlite (no cgo). It owns the SQLite schema,
+// as numbered migrations embedded from migrations/*.sql and applied by Open.
+//
+// It imports only the root keygate package, for the domain types, the Store
+// interface it implements and the sentinel errors it returns.
+//
+// Connections. Writes go through a pool of exactly one connection, so the
+// writers of this process queue in Go rather than fight over SQLite's lock,
+// and every write transaction starts with BEGIN IMMEDIATE, so it takes the
+// write lock up front instead of failing to upgrade a read lock later.
+// Reads go through a separate pool of read-only connections that, in WAL
+// mode, never wait for the writer. Every connection sets journal_mode=WAL,
+// busy_timeout=5000 (ms, for other processes on the same file),
+// foreign_keys=ON and synchronous=NORMAL.
+//
+// Encoding. Times are stored as INTEGER unix microseconds and returned as
+// time.Time in UTC (sub-microsecond precision is dropped). Money is INTEGER
+// micro-dollars (keygate.Micros). Booleans are INTEGER 0 or 1. App
+// categories are a JSON array of strings. Optional values are NULL when
+// absent; an empty AuthCode.ParentKeyHash, APIKey.ParentHash and a zero
+// AuthCode.AppID are stored as NULL.
+//
+// The store never reads the clock: every time it writes comes from its
+// caller, so tests and the service decide what "now" is.
+package sqlite

@@ -1,0 +1,6 @@
+package sqlite
+
+import "database/sql"
+
+// Pools exposes the two connection pools to the package's external tests.
+func Pools(db *DB) (writer, reader *sql.DB) { return db.writer, db.reader }

@@ -1,0 +1,51 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/keygate/keygate"
+)
+
+// CreateSession inserts s. keygate.ErrConflict on a duplicate token hash;
+// keygate.ErrNotFound if its user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s *keygate.Session) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?)`,
+			s.TokenHash, s.UserID, s.CSRFToken, micros(s.CreatedAt), micros(s.ExpiresAt))
+		return err
+	})
+	return storeErr("create session", err)
+}
+
+// Session returns the session with tokenHash, expired or not, or
+// keygate.ErrNotFound.
+func (db *DB) Session(ctx context.Context, tokenHash string) (*keygate.Session, error) {
+	var s keygate.Session
+	var created, expires int64
+	err := db.reader.QueryRowContext(ctx, `
+		SELECT token_hash, user_id, csrf_token, created_at, expires_at
+		FROM sessions WHERE token_hash = ?`, tokenHash).Scan(
+		&s.TokenHash, &s.UserID, &s.CSRFToken, &created, &expires)
+	if err != nil {
+		return nil, storeErr("session", err)
+	}
+	s.CreatedAt = fromMicros(created)
+	s.ExpiresAt = fromMicros(expires)
+	return &s, nil
+}
+
+// DeleteSession deletes the session with tokenHash. keygate.ErrNotFound if
+// there is none.
+func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+	return storeErr("delete session", err)
+}
