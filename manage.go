@@ -1,0 +1,217 @@
+package keygate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// KeyPageSize is how many keys one page of GET /api/v1/keys holds.
+const KeyPageSize = 100
+
+// errKeyNotFound answers for a key that does not exist and for a key of
+// another user alike, so that hashes cannot be probed.
+var errKeyNotFound = &Error{Code: ENOTFOUND, Message: "API key not found"}
+
+// ListKeysParams selects a page of a user's keys (OpenRouter GET /keys).
+type ListKeysParams struct {
+	UserID string
+	// WorkspaceID names one of the user's workspaces; "" is the default
+	// workspace, as the spec says ("By default, keys in the default
+	// workspace are returned").
+	WorkspaceID string
+	// AllWorkspaces lists keys of every workspace of the user, ignoring
+	// WorkspaceID (the CLI's view).
+	AllWorkspaces   bool
+	IncludeDisabled bool
+	Offset          int // keys to skip, >= 0
+	Limit           int // page size; <= 0 is KeyPageSize
+}
+
+// ListKeys returns one page of a user's keys with their usage now, newest
+// first. Errors: EINVALID "offset …" for a negative offset, EINVALID
+// "workspace_id …" when WorkspaceID is not a UUID of one of the user's
+// workspaces.
+func (s *Service) ListKeys(ctx context.Context, p ListKeysParams) ([]*KeyInfo, error) {
+	if p.Offset < 0 {
+		return nil, Errorf(EINVALID, "offset must be a non-negative integer")
+	}
+	f := KeyFilter{UserID: p.UserID, IncludeDisabled: p.IncludeDisabled, Offset: p.Offset, Limit: p.Limit}
+	if f.Limit <= 0 {
+		f.Limit = KeyPageSize
+	}
+	if !p.AllWorkspaces {
+		ws, err := s.resolveWorkspace(ctx, p.UserID, p.WorkspaceID, "workspace_id")
+		if err != nil {
+			return nil, err
+		}
+		f.WorkspaceID = ws.ID
+	}
+	keys, err := s.store.ListKeys(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	infos := make([]*KeyInfo, 0, len(keys))
+	for _, k := range keys {
+		info, err := s.KeyInfo(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
+// GetKey returns the user's key with hash and its usage now. Errors:
+// ENOTFOUND when there is no such key or it belongs to another user.
+func (s *Service) GetKey(ctx context.Context, userID, hash string) (*KeyInfo, error) {
+	k, err := s.ownKey(ctx, userID, hash)
+	if err != nil {
+		return nil, err
+	}
+	return s.KeyInfo(ctx, k)
+}
+
+// ownKey loads the key with hash from the store (not the cache: the
+// management API shows the latest state) and checks that userID owns it.
+func (s *Service) ownKey(ctx context.Context, userID, hash string) (*APIKey, error) {
+	k, err := s.store.Key(ctx, hash)
+	if errors.Is(err, ErrNotFound) || (err == nil && k.UserID != userID) {
+		return nil, errKeyNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	return k, nil
+}
+
+// KeyUpdate is a change to a key (OpenRouter PATCH /keys/{hash}). A nil
+// pointer leaves its field alone. Limit and LimitReset can be removed, so
+// their presence is carried apart from their value.
+type KeyUpdate struct {
+	Name     *string // 1 to 100 code points
+	Disabled *bool
+	// SetLimit says the request carried limit; LimitUSD nil then removes
+	// the limit (no cap), a value sets it in USD.
+	SetLimit bool
+	LimitUSD *float64
+	// SetLimitReset says the request carried limit_reset; LimitReset nil
+	// (or "") then makes the limit apply to all-time usage.
+	SetLimitReset bool
+	LimitReset    *string
+	IncludeBYOK   *bool
+}
+
+// UpdateKey applies u to the user's key with hash, drops the key from the
+// cache so the change holds from the next request on, audits it and returns
+// the key with its usage. An expiry cannot be changed after creation: the
+// type has no field for it.
+//
+// Errors: ENOTFOUND as for GetKey; EINVALID naming name, limit or
+// limit_reset.
+func (s *Service) UpdateKey(ctx context.Context, userID, hash string, u KeyUpdate) (*KeyInfo, error) {
+	k, err := s.ownKey(ctx, userID, hash)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	if u.Name != nil {
+		if err := checkName("name", *u.Name); err != nil {
+			return nil, err
+		}
+		k.Name = strings.TrimSpace(*u.Name)
+		k.Label = k.Name
+		changed = append(changed, "name")
+	}
+	if u.SetLimit {
+		k.Limit = nil
+		if u.LimitUSD != nil {
+			m, err := MicrosFromUSD("limit", *u.LimitUSD)
+			if err != nil {
+				return nil, err
+			}
+			k.Limit = &m
+		}
+		changed = append(changed, "limit")
+	}
+	if u.SetLimitReset {
+		r := ResetNone
+		if u.LimitReset != nil {
+			if r, err = ParseLimitReset("limit_reset", *u.LimitReset); err != nil {
+				return nil, err
+			}
+		}
+		k.LimitReset = r
+		changed = append(changed, "limit_reset")
+	}
+	if u.IncludeBYOK != nil {
+		k.IncludeBYOK = *u.IncludeBYOK
+		changed = append(changed, "include_byok_in_limit")
+	}
+	disabling := u.Disabled != nil && *u.Disabled && !k.Disabled
+	if u.Disabled != nil && *u.Disabled != k.Disabled {
+		k.Disabled = *u.Disabled
+		changed = append(changed, "disabled")
+	}
+	if len(changed) == 0 {
+		return s.KeyInfo(ctx, k)
+	}
+	now := s.Now()
+	k.UpdatedAt = &now
+	if err := s.store.UpdateKey(ctx, k); errors.Is(err, ErrNotFound) {
+		return nil, errKeyNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("update key: %w", err)
+	}
+	s.keys.delete(hash)
+	action := AuditKeyUpdated
+	if disabling {
+		action = AuditKeyDisabled
+	}
+	s.audit(ctx, AuditEvent{Action: action, ActorUserID: userID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash), Detail: strings.Join(changed, ",")})
+	return s.KeyInfo(ctx, k)
+}
+
+// SetKeyDisabled disables or enables the user's key with hash, drops it from
+// the cache and audits the change. Errors: ENOTFOUND as for GetKey.
+func (s *Service) SetKeyDisabled(ctx context.Context, userID, hash string, disabled bool) (*APIKey, error) {
+	if _, err := s.ownKey(ctx, userID, hash); err != nil {
+		return nil, err
+	}
+	k, err := s.setDisabled(ctx, hash, disabled)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errKeyNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("set disabled: %w", err)
+	}
+	return k, nil
+}
+
+// DeleteKey deletes the user's key with hash (OpenRouter DELETE
+// /keys/{hash}). The key stops working on the very next request: it is
+// dropped from this replica's cache here, and keys delegated from it fail
+// authentication with it. Its usage events stay as history. Errors:
+// ENOTFOUND as for GetKey, and for a key already deleted.
+func (s *Service) DeleteKey(ctx context.Context, userID, hash string) error {
+	k, err := s.ownKey(ctx, userID, hash)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteKey(ctx, hash); errors.Is(err, ErrNotFound) {
+		return errKeyNotFound
+	} else if err != nil {
+		return fmt.Errorf("delete key: %w", err)
+	}
+	s.keys.delete(hash)
+	s.audit(ctx, AuditEvent{Action: AuditKeyDeleted, ActorUserID: userID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash)})
+	return nil
+}
+
+// checkName is CheckLabel for a name that must not be empty (OpenRouter:
+// name minLength 1).
+func checkName(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return Errorf(EINVALID, "%s is required", field)
+	}
+	return CheckLabel(field, v)
+}

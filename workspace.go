@@ -1,0 +1,286 @@
+package keygate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Workspace limits (OpenRouter CreateWorkspaceRequest; names follow
+// MaxLabelLen).
+const (
+	MaxWorkspaceSlugLen  = 50  // bytes, all ASCII
+	MaxWorkspaceDescLen  = 500 // code points
+	DefaultWorkspacePage = 50  // GET /workspaces limit when none is given
+	MaxWorkspacePage     = 100 // largest GET /workspaces limit
+	fallbackSlug         = "workspace"
+)
+
+// Audit actions of the workspace API.
+const (
+	AuditWorkspaceCreated = "workspace.created"
+	AuditWorkspaceUpdated = "workspace.updated"
+	AuditWorkspaceDeleted = "workspace.deleted"
+)
+
+// slugPattern is OpenRouter's slug rule: lower-case alphanumeric segments
+// separated by single hyphens, no leading or trailing hyphen.
+var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+var errWorkspaceNotFound = &Error{Code: ENOTFOUND, Message: "Workspace not found"}
+
+// CheckSlug enforces OpenRouter's slug pattern and length. A slug that has
+// the form of a UUID is refused too, so that a path segment naming a
+// workspace is never ambiguous between an id and a slug.
+func CheckSlug(field, v string) error {
+	if v == "" || len(v) > MaxWorkspaceSlugLen || !slugPattern.MatchString(v) {
+		return Errorf(EINVALID, "%s must be 1 to %d characters of lower-case letters and digits in segments joined by single hyphens", field, MaxWorkspaceSlugLen)
+	}
+	if isUUID(v) {
+		return Errorf(EINVALID, "%s must not have the form of a UUID", field)
+	}
+	return nil
+}
+
+// SlugFrom derives a slug from a workspace name: lower-cased, every run of
+// characters other than a-z and 0-9 turned into one hyphen, hyphens trimmed
+// from the ends, cut to MaxWorkspaceSlugLen. A name with nothing to keep
+// gives "workspace".
+func SlugFrom(name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(name) {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			if hyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			hyphen = false
+			b.WriteRune(r)
+			continue
+		}
+		hyphen = true
+	}
+	s := b.String()
+	if len(s) > MaxWorkspaceSlugLen {
+		s = strings.TrimRight(s[:MaxWorkspaceSlugLen], "-")
+	}
+	if s == "" || isUUID(s) {
+		return fallbackSlug
+	}
+	return s
+}
+
+func isUUID(v string) bool {
+	_, err := uuid.Parse(v)
+	return err == nil && len(v) == 36
+}
+
+// guardrailNamespace scopes the default guardrail ids derived below.
+var guardrailNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:keygate:default-guardrail"))
+
+// DefaultGuardrailID is the workspace's default_guardrail_id: OpenRouter
+// documents it as "deterministic ID derived from the workspace ID", so it
+// is the name-based (SHA-1, RFC 9562 §5.5) UUID of the workspace id.
+func DefaultGuardrailID(workspaceID string) string {
+	return uuid.NewSHA1(guardrailNamespace, []byte(workspaceID)).String()
+}
+
+// NewWorkspaceParams describes a workspace to create (OpenRouter POST
+// /workspaces).
+type NewWorkspaceParams struct {
+	UserID      string
+	Name        string  // 1 to 100 code points
+	Slug        string  // "" to derive it from Name
+	Description *string // at most 500 code points
+}
+
+// CreateWorkspace creates a workspace for a user. Errors: EINVALID naming
+// name, slug or description; ECONFLICT when the user already has the slug.
+func (s *Service) CreateWorkspace(ctx context.Context, p NewWorkspaceParams) (*Workspace, error) {
+	if err := checkWorkspaceName(p.Name); err != nil {
+		return nil, err
+	}
+	slug := p.Slug
+	if slug == "" {
+		slug = SlugFrom(p.Name)
+	} else if err := CheckSlug("slug", slug); err != nil {
+		return nil, err
+	}
+	if err := checkDescription(p.Description); err != nil {
+		return nil, err
+	}
+	w := &Workspace{
+		ID:          uuid.NewString(),
+		UserID:      p.UserID,
+		Name:        strings.TrimSpace(p.Name),
+		Slug:        slug,
+		Description: p.Description,
+		CreatedAt:   s.Now(),
+	}
+	switch err := s.store.CreateWorkspace(ctx, w); {
+	case errors.Is(err, ErrConflict):
+		return nil, slugTaken(slug)
+	case err != nil:
+		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: AuditWorkspaceCreated, ActorUserID: p.UserID, Detail: "workspace " + w.ID})
+	return w, nil
+}
+
+// ListWorkspaces returns up to limit of a user's workspaces, oldest first,
+// after skipping offset, and how many the user has. Errors: EINVALID
+// "offset …" when offset < 0, "limit …" unless 1 <= limit <=
+// MaxWorkspacePage.
+func (s *Service) ListWorkspaces(ctx context.Context, userID string, offset, limit int) ([]*Workspace, int, error) {
+	if offset < 0 {
+		return nil, 0, Errorf(EINVALID, "offset must be a non-negative integer")
+	}
+	if limit < 1 || limit > MaxWorkspacePage {
+		return nil, 0, Errorf(EINVALID, "limit must be an integer from 1 to %d", MaxWorkspacePage)
+	}
+	list, total, err := s.store.ListWorkspaces(ctx, userID, offset, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list workspaces: %w", err)
+	}
+	return list, total, nil
+}
+
+// GetWorkspace returns the user's workspace named by ref, its id (a UUID)
+// or its slug (OpenRouter: "The workspace ID (UUID) or slug"). Errors:
+// ENOTFOUND when the user has none such.
+func (s *Service) GetWorkspace(ctx context.Context, userID, ref string) (*Workspace, error) {
+	if isUUID(ref) {
+		w, err := s.store.Workspace(ctx, strings.ToLower(ref))
+		if errors.Is(err, ErrNotFound) || (err == nil && w.UserID != userID) {
+			return nil, errWorkspaceNotFound
+		} else if err != nil {
+			return nil, fmt.Errorf("workspace: %w", err)
+		}
+		return w, nil
+	}
+	if CheckSlug("slug", ref) != nil {
+		return nil, errWorkspaceNotFound
+	}
+	for offset := 0; ; offset += MaxWorkspacePage {
+		list, total, err := s.store.ListWorkspaces(ctx, userID, offset, MaxWorkspacePage)
+		if err != nil {
+			return nil, fmt.Errorf("list workspaces: %w", err)
+		}
+		for _, w := range list {
+			if w.Slug == ref {
+				return w, nil
+			}
+		}
+		if len(list) == 0 || offset+len(list) >= total {
+			return nil, errWorkspaceNotFound
+		}
+	}
+}
+
+// WorkspaceUpdate is a change to a workspace (OpenRouter PATCH
+// /workspaces/{id}); a nil pointer leaves its field alone.
+type WorkspaceUpdate struct {
+	Name *string
+	Slug *string
+	// SetDescription says the request carried description; Description nil
+	// then removes it.
+	SetDescription bool
+	Description    *string
+}
+
+// UpdateWorkspace applies u to the user's workspace named by ref (id or
+// slug). Errors: ENOTFOUND as for GetWorkspace; EINVALID naming name, slug
+// or description; ECONFLICT when another workspace of the user has the
+// slug.
+func (s *Service) UpdateWorkspace(ctx context.Context, userID, ref string, u WorkspaceUpdate) (*Workspace, error) {
+	w, err := s.GetWorkspace(ctx, userID, ref)
+	if err != nil {
+		return nil, err
+	}
+	if u.Name == nil && u.Slug == nil && !u.SetDescription {
+		return w, nil
+	}
+	if u.Name != nil {
+		if err := checkWorkspaceName(*u.Name); err != nil {
+			return nil, err
+		}
+		w.Name = strings.TrimSpace(*u.Name)
+	}
+	if u.Slug != nil {
+		if err := CheckSlug("slug", *u.Slug); err != nil {
+			return nil, err
+		}
+		w.Slug = *u.Slug
+	}
+	if u.SetDescription {
+		if err := checkDescription(u.Description); err != nil {
+			return nil, err
+		}
+		w.Description = u.Description
+	}
+	now := s.Now()
+	w.UpdatedAt = &now
+	switch err := s.store.UpdateWorkspace(ctx, w); {
+	case errors.Is(err, ErrConflict):
+		return nil, slugTaken(w.Slug)
+	case errors.Is(err, ErrNotFound):
+		return nil, errWorkspaceNotFound
+	case err != nil:
+		return nil, fmt.Errorf("update workspace: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: AuditWorkspaceUpdated, ActorUserID: userID, Detail: "workspace " + w.ID})
+	return w, nil
+}
+
+// DeleteWorkspace deletes the user's workspace named by ref (id or slug)
+// and its pending authorization codes. Errors: ENOTFOUND as for
+// GetWorkspace; EFORBIDDEN for the default workspace (OpenRouter answers
+// 403 while deleting it "is not yet generally available", and keygate keys
+// always need one); ECONFLICT while it holds keys (OpenRouter: "Workspaces
+// with active API keys cannot be deleted; remove the keys first"), checked
+// by the store in the same statement as the delete.
+func (s *Service) DeleteWorkspace(ctx context.Context, userID, ref string) error {
+	w, err := s.GetWorkspace(ctx, userID, ref)
+	if err != nil {
+		return err
+	}
+	if w.IsDefault {
+		return Errorf(EFORBIDDEN, "the default workspace cannot be deleted")
+	}
+	switch err := s.store.DeleteWorkspace(ctx, w.ID); {
+	case errors.Is(err, ErrConflict):
+		return Errorf(ECONFLICT, "workspace still holds API keys; delete them first")
+	case errors.Is(err, ErrNotFound):
+		return errWorkspaceNotFound
+	case err != nil:
+		return fmt.Errorf("delete workspace: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: AuditWorkspaceDeleted, ActorUserID: userID, Detail: "workspace " + w.ID})
+	return nil
+}
+
+// checkWorkspaceName applies OpenRouter's name rule (1 to 100 code
+// points), the same as for key names.
+func checkWorkspaceName(v string) error { return checkName("name", v) }
+
+func checkDescription(d *string) error {
+	if d == nil {
+		return nil
+	}
+	if !utf8.ValidString(*d) {
+		return Errorf(EINVALID, "description must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(*d) > MaxWorkspaceDescLen {
+		return Errorf(EINVALID, "description must be at most %d characters", MaxWorkspaceDescLen)
+	}
+	return nil
+}
+
+func slugTaken(slug string) *Error {
+	return Errorf(ECONFLICT, "slug %q is already used by another of your workspaces", slug)
+}
