@@ -1,0 +1,116 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keygate/keygate"
+)
+
+// CreateAuthCode inserts c. keygate.ErrConflict on a duplicate hash;
+// keygate.ErrNotFound if its user, workspace or app does not exist.
+func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
+	_, err := db.pool.Exec(ctx, `
+		INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash,
+			callback_url, code_challenge, code_challenge_method,
+			limit_micros, limit_reset, key_label, key_expires_at,
+			created_at, expires_at, used_at, key_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash),
+		c.CallbackURL, c.CodeChallenge, c.CodeChallengeMethod,
+		microsPtr(c.Limit), string(c.LimitReset), c.KeyLabel, c.KeyExpiresAt,
+		c.CreatedAt, c.ExpiresAt, c.UsedAt, nullString(c.KeyHash))
+	return storeErr("create auth code", err)
+}
+
+// AuthCode returns the code with hash, used or not, or keygate.ErrNotFound.
+func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, error) {
+	var c keygate.AuthCode
+	var appID, limit *int64
+	var parent, keyHash *string
+	var reset string
+	err := db.pool.QueryRow(ctx, `
+		SELECT hash, user_id, workspace_id, app_id, parent_key_hash,
+			callback_url, code_challenge, code_challenge_method,
+			limit_micros, limit_reset, key_label, key_expires_at,
+			created_at, expires_at, used_at, key_hash
+		FROM auth_codes WHERE hash = $1`, hash).Scan(
+		&c.Hash, &c.UserID, &c.WorkspaceID, &appID, &parent,
+		&c.CallbackURL, &c.CodeChallenge, &c.CodeChallengeMethod,
+		&limit, &reset, &c.KeyLabel, &c.KeyExpiresAt,
+		&c.CreatedAt, &c.ExpiresAt, &c.UsedAt, &keyHash)
+	if err != nil {
+		return nil, storeErr("auth code", err)
+	}
+	if appID != nil {
+		c.AppID = *appID
+	}
+	c.ParentKeyHash = str(parent)
+	c.Limit = toMicros(limit)
+	c.LimitReset = keygate.LimitReset(reset)
+	c.KeyExpiresAt = utcPtr(c.KeyExpiresAt)
+	c.CreatedAt, c.ExpiresAt = utc(c.CreatedAt), utc(c.ExpiresAt)
+	c.UsedAt = utcPtr(c.UsedAt)
+	c.KeyHash = str(keyHash)
+	return &c, nil
+}
+
+// RedeemAuthCode marks the code with codeHash used at usedAt by key.Hash
+// and inserts key, in one transaction. keygate.ErrCodeUsed if the code was
+// already redeemed, keygate.ErrNotFound if there is no such code; either
+// way nothing is inserted. If the key cannot be inserted (a duplicate hash
+// is keygate.ErrConflict) the code stays unused.
+func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *keygate.APIKey) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		// The single gate of single use (RFC 6749 §4.1.2). The update
+		// takes the code row's lock; a concurrent redemption, from this
+		// pool or another replica's, waits for that lock, and once the
+		// winner commits PostgreSQL re-checks "used_at IS NULL" against
+		// the committed row (READ COMMITTED), finds it false and changes
+		// nothing. If the winner rolls back instead (its key could not be
+		// inserted), the waiter claims the row. So exactly one
+		// transaction ever sees a changed row. The checks the service
+		// made before (expiry, PKCE) may be stale; this one cannot be.
+		tag, err := tx.Exec(ctx,
+			`UPDATE auth_codes SET used_at = $1, key_hash = $2 WHERE hash = $3 AND used_at IS NULL`,
+			usedAt, key.Hash, codeHash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return codeLost(ctx, tx, codeHash)
+		}
+		return insertKey(ctx, tx, key)
+	})
+	return storeErr("redeem auth code", err)
+}
+
+// codeLost tells why a redemption claimed no row: the code is used, or
+// there is no such code.
+func codeLost(ctx context.Context, tx pgx.Tx, codeHash string) error {
+	var exists bool
+	if err := tx.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return keygate.ErrCodeUsed
+	}
+	return keygate.ErrNotFound
+}
+
+// DeleteExpiredAuthCodes deletes the unused codes whose ExpiresAt is before
+// t and the used ones whose UsedAt is before t, and returns how many it
+// deleted. A used code is kept until then so that a replay of it can still
+// be recognised and its key disabled.
+func (db *DB) DeleteExpiredAuthCodes(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `
+		DELETE FROM auth_codes
+		WHERE (used_at IS NULL AND expires_at < $1) OR used_at < $1`, before)
+	if err != nil {
+		return 0, storeErr("delete expired auth codes", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keygate/keygate"
+)
+
+// DefaultMaxConns is the size of the pool when the URL does not set
+// pool_max_conns. Each replica holds up to this many connections (plus one
+// for Listen): size max_connections on the server for every replica.
+const DefaultMaxConns = 10
+
+// DB is a keygate.Store on one PostgreSQL database (or one schema of it,
+// chosen with search_path). It is safe for concurrent use, and any number
+// of DBs, in one process or many, may share the database.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ keygate.Store = (*DB)(nil)
+
+// Open connects to the database named by url (see the package
+// documentation for its forms and parameters), checks that it answers, and
+// applies pending migrations. Close the DB when done.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	db := &DB{pool: pool}
+	if _, err := db.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// poolConfig parses url into a pool configuration with keygate's defaults.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	// pgxpool takes pool_max_conns out of the connection settings; pgx
+	// alone leaves it there, which tells whether the URL set it.
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	_, sized := cc.RuntimeParams["pool_max_conns"]
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if !sized {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	// Replicas behind a load balancer come and go; so may the database
+	// behind a proxy. A connection is checked when it has idled a while
+	// rather than on every use.
+	cfg.HealthCheckPeriod = 30 * time.Second
+	return cfg, nil
+}
+
+// Pool returns the connection pool, for tests and tools that need to run
+// their own statements.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// tx runs fn in a transaction (READ COMMITTED, PostgreSQL's default) and
+// commits if fn returns nil; otherwise it rolls back and returns fn's
+// error.
+func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback(ctx, tx))
+	}
+	return tx.Commit(ctx)
+}
+
+// rollback rolls tx back; a failure to do so is only worth reporting when
+// the connection is not already gone with the context.
+func rollback(ctx context.Context, tx pgx.Tx) error {
+	err := tx.Rollback(context.WithoutCancel(ctx))
+	if err == nil || errors.Is(err, pgx.ErrTxClosed) || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,53 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keygate/keygate"
+)
+
+// CreateUser inserts u and, in the same transaction, ws as u's default
+// workspace: ws is stored with UserID u.ID and IsDefault true whatever its
+// own fields say. keygate.ErrConflict if the email or an id is taken.
+func (db *DB) CreateUser(ctx context.Context, u *keygate.User, ws *keygate.Workspace) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx,
+			`INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)`,
+			u.ID, u.Email, u.PasswordHash, u.CreatedAt)
+		if err != nil {
+			return err
+		}
+		def := *ws
+		def.UserID, def.IsDefault = u.ID, true
+		return insertWorkspace(ctx, tx, &def)
+	})
+	return storeErr("create user", err)
+}
+
+const userColumns = `id, email, password_hash, created_at`
+
+// User returns the user with id, or keygate.ErrNotFound.
+func (db *DB) User(ctx context.Context, id string) (*keygate.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx,
+		`SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, storeErr("user", err)
+}
+
+// UserByEmail returns the user with email, compared exactly (the service
+// stores emails lower-case), or keygate.ErrNotFound.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*keygate.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx,
+		`SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	return u, storeErr("user by email", err)
+}
+
+func scanUser(row scanner) (*keygate.User, error) {
+	var u keygate.User
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.CreatedAt); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = utc(u.CreatedAt)
+	return &u, nil
+}
