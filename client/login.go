@@ -1,0 +1,275 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keygate/keygate/apitype"
+	"github.com/keygate/keygate/pkce"
+)
+
+// Errors of Login, for errors.Is. ErrTimeout errors also match
+// context.DeadlineExceeded.
+var (
+	ErrStateMismatch = errors.New("client: login: the callback's state is missing or wrong")
+	ErrAccessDenied  = errors.New("client: login: access denied on the consent page")
+	ErrTimeout       = errors.New("client: login: no answer from the browser in time")
+)
+
+// LoginOptions configure Login. Only ServerURL is required.
+type LoginOptions struct {
+	// ServerURL is the API base URL, as for New
+	// ("https://openrouter.ai/api/v1"). A URL without a path
+	// ("http://127.0.0.1:8080") stands for its /api/v1.
+	ServerURL string
+	// Port is the loopback port of the callback; 0 picks a free one.
+	Port int
+	// Limit is the spending limit to ask for, in USD; nil asks for none.
+	// UsageLimitType makes it reset "daily", "weekly" or "monthly".
+	Limit          *float64
+	UsageLimitType string
+	KeyLabel       string
+	ExpiresAt      time.Time // zero for a key that does not expire
+	// Timeout bounds the wait for the browser; the default is 5 minutes.
+	Timeout time.Duration
+	// OpenBrowser is called with the /auth URL. nil tries the system's
+	// browser (open, xdg-open or rundll32). The URL is printed to Out
+	// either way, so a function that does nothing is right for machines
+	// without a browser.
+	OpenBrowser func(url string) error
+	// Out receives the URL and progress messages; nil is os.Stderr.
+	Out io.Writer
+	// HTTPClient is used for the code exchange; nil is http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// LoginResult is the outcome of a successful Login.
+type LoginResult struct {
+	Key     string // the new API key, a secret
+	UserID  string // its user, when the server says
+	BaseURL string // the API base URL the key belongs to, for New
+}
+
+// Login runs the browser flow for a command-line program (RFC 8252: OAuth
+// for native apps): it listens on 127.0.0.1, sends the user's browser to
+// /auth with an S256 code challenge and a callback URL carrying a random
+// state, waits for the browser to come back with a code, checks the state
+// and exchanges the code with its verifier. The listener is closed before
+// Login returns.
+//
+// Errors: ErrStateMismatch when the callback's state is missing or wrong
+// (a forged or replayed callback), ErrAccessDenied when the user declined,
+// ErrTimeout when the browser did not come back within Timeout, ctx's error
+// when ctx ends first, and an *Error when the exchange is refused.
+func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
+	base, err := loginBase(o.ServerURL)
+	if err != nil {
+		return nil, err
+	}
+	c := New(base)
+	if o.HTTPClient != nil {
+		c.hc = o.HTTPClient
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	out := o.Out
+	if out == nil {
+		out = os.Stderr
+	}
+	open := o.OpenBrowser
+	if open == nil {
+		open = openSystemBrowser
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("client: login: %w", err)
+	}
+	// The state rides inside the callback URL, whose query keygate keeps
+	// when it appends the code (RFC 6749 §10.12: bind the callback to this
+	// login).
+	state := rand.Text()
+	verifier := pkce.NewVerifier()
+	authURL, err := c.CreateAuthorizationURL(AuthorizationURLParams{
+		CallbackURL:         "http://" + ln.Addr().String() + "/callback?state=" + state,
+		CodeChallenge:       pkce.ChallengeS256(verifier),
+		CodeChallengeMethod: string(pkce.S256),
+		Limit:               o.Limit,
+		UsageLimitType:      o.UsageLimitType,
+		KeyLabel:            o.KeyLabel,
+		ExpiresAt:           o.ExpiresAt,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	results := make(chan callback, 1)
+	srv := &http.Server{Handler: callbackHandler(state, results), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer func() {
+		// Shutdown lets the page of the last callback reach the browser.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
+
+	fmt.Fprintf(out, "Open this URL in a browser to sign in:\n\n  %s\n\n", authURL)
+	if err := open(authURL); err != nil {
+		fmt.Fprintf(out, "Could not open a browser (%v); open the URL above yourself.\n", err)
+	}
+	fmt.Fprintln(out, "Waiting for the browser...")
+
+	wait, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var code string
+	select {
+	case cb := <-results:
+		if cb.err != nil {
+			return nil, cb.err
+		}
+		code = cb.code
+	case <-wait.Done():
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w (waited %s: %w)", ErrTimeout, timeout, context.DeadlineExceeded)
+	}
+
+	method := string(pkce.S256)
+	res, err := c.ExchangeAuthCodeForAPIKey(ctx, &apitype.ExchangeAuthCodeRequest{
+		Code:                code,
+		CodeVerifier:        verifier,
+		CodeChallengeMethod: &method,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &LoginResult{Key: res.Key, BaseURL: base}
+	if res.UserID != nil {
+		r.UserID = *res.UserID
+	}
+	return r, nil
+}
+
+// loginBase returns the API base URL of LoginOptions.ServerURL.
+func loginBase(raw string) (string, error) {
+	u, err := parseBase(raw)
+	if err != nil {
+		return "", err
+	}
+	if u.Path == "" {
+		u.Path = "/api/v1"
+	}
+	return u.String(), nil
+}
+
+// callback is what the browser brought back: a code, or why there is none.
+type callback struct {
+	code string
+	err  error
+}
+
+// readCallback checks the query of a request to the callback URL. The
+// state is checked first, so nothing else in a forged request is believed.
+func readCallback(state string, q url.Values) callback {
+	got := q["state"]
+	if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(state)) != 1 {
+		return callback{err: ErrStateMismatch}
+	}
+	// RFC 6749 §4.1.2.1: the error response.
+	switch e := q.Get("error"); e {
+	case "":
+	case "access_denied":
+		return callback{err: ErrAccessDenied}
+	default:
+		return callback{err: fmt.Errorf("client: login: the server answered error=%q", e)}
+	}
+	code := q.Get("code")
+	if code == "" {
+		return callback{err: errors.New("client: login: the callback carries no code")}
+	}
+	return callback{code: code}
+}
+
+// callbackHandler serves /callback: the first request decides the login
+// and is sent on results; later ones are told the login is over.
+func callbackHandler(state string, results chan<- callback) http.Handler {
+	var once sync.Once
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r) // the browser also asks for /favicon.ico
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		cb, first := readCallback(state, r.URL.Query()), false
+		once.Do(func() { results <- cb; first = true })
+		p := page{Status: http.StatusOK, Title: "Signed in", Message: "You can close this tab and return to the terminal."}
+		switch {
+		case !first:
+			p = page{http.StatusConflict, "Already done", "This sign-in has already been handled. Return to the terminal.", ""}
+		case errors.Is(cb.err, ErrAccessDenied):
+			p = page{http.StatusOK, "Access denied", "No key was made. You can close this tab.", ""}
+		case errors.Is(cb.err, ErrStateMismatch):
+			p = page{http.StatusBadRequest, "Sign-in refused", "This request does not belong to the sign-in the terminal started. Start it again from the terminal.", ""}
+		case cb.err != nil:
+			p = page{http.StatusBadRequest, "Sign-in failed", "The server did not send a code.", r.URL.Query().Get("error")}
+		}
+		p.write(w)
+	})
+}
+
+// page is the small HTML answer to the browser. html/template escapes
+// every field, including Detail, which comes from the request.
+type page struct {
+	Status  int
+	Title   string
+	Message string
+	Detail  string
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+{{with .Detail}}<p>Error: <code>{{.}}</code></p>{{end}}
+</html>
+`))
+
+func (p page) write(w http.ResponseWriter) {
+	var b bytes.Buffer
+	pageTmpl.Execute(&b, p) // cannot fail: the template and its data are ours
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	w.Write(b.Bytes())
+}
