@@ -136,7 +136,10 @@ func TestErrors(t *testing.T) {
 			return err
 		}, client.ErrBadRequest, 400, "Invalid code_challenge_method"},
 		{"no-key", func() error { _, err := kg.client("").GetCurrentKey(ctx); return err }, client.ErrUnauthorized, 401, "Missing Authentication header"},
-		{"unknown-key", func() error { _, err := kg.client("sk-kg-v1-" + strings.Repeat("0", 64)).GetCurrentKey(ctx); return err }, client.ErrUnauthorized, 401, "Invalid API key"},
+		{"unknown-key", func() error {
+			_, err := kg.client("sk-kg-v1-" + strings.Repeat("0", 64)).GetCurrentKey(ctx)
+			return err
+		}, client.ErrUnauthorized, 401, "Invalid API key"},
 		{"create-code-no-key", func() error {
 			_, err := kg.client("").CreateAuthCode(ctx, &apitype.CreateAuthKeysCodeRequest{CallbackURL: "http://localhost:3000/cb"})
 			return err

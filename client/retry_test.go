@@ -172,7 +172,7 @@ func TestRetryBoundedByContext(t *testing.T) {
 	f := newFlaky(t, answer{429, "20"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := client.New(f.srv.URL+"/api/v1").GetCurrentKey(ctx)
+	_, err := client.New(f.srv.URL + "/api/v1").GetCurrentKey(ctx)
 	if !errors.Is(err, client.ErrRateLimited) || ctx.Err() != nil {
 		t.Errorf("err = %v (ctx %v), want ErrRateLimited before the deadline", err, ctx.Err())
 	}
@@ -185,7 +185,7 @@ func TestRetryCancelled(t *testing.T) {
 	f := newFlaky(t, answer{503, "5"})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := client.New(f.srv.URL+"/api/v1").GetCurrentKey(ctx)
+	_, err := client.New(f.srv.URL + "/api/v1").GetCurrentKey(ctx)
 	if !errors.Is(err, client.ErrServer) {
 		t.Errorf("err = %v, want the 503 that was being retried", err)
 	}
@@ -199,7 +199,7 @@ func TestResponseCapped(t *testing.T) {
 		w.Write([]byte(`{"data":{"label":"` + strings.Repeat("x", 1<<20) + `"}}`))
 	}))
 	defer srv.Close()
-	_, err := client.New(srv.URL+"/api/v1").GetCurrentKey(context.Background())
+	_, err := client.New(srv.URL + "/api/v1").GetCurrentKey(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("err = %v, want the response refused as too large", err)
 	}
