@@ -82,18 +82,26 @@ func OpenURL(t testing.TB, u string) *postgres.DB {
 }
 
 // WithSearchPath returns the connection string u with search_path set to
-// schema, in the URL form or the key=value form.
+// schema.
 func WithSearchPath(t testing.TB, u, schema string) string {
 	t.Helper()
+	return WithParam(t, u, "search_path", schema)
+}
+
+// WithParam returns the connection string u with the parameter name set to
+// value, in the URL form or the key=value form. value must not need
+// quoting.
+func WithParam(t testing.TB, u, name, value string) string {
+	t.Helper()
 	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
-		return u + " search_path=" + schema
+		return u + " " + name + "=" + value
 	}
 	p, err := url.Parse(u)
 	if err != nil {
 		t.Fatalf("%s: %v", EnvURL, err)
 	}
 	q := p.Query()
-	q.Set("search_path", schema)
+	q.Set(name, value)
 	p.RawQuery = q.Encode()
 	return p.String()
 }
