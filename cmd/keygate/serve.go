@@ -113,6 +113,7 @@ func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- m.http.Serve(m.listener) }()
 	go m.sweepCodes(ctx)
+	go m.watchChanges(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -138,6 +139,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.store = store
 	kc := keygate.DefaultConfig()
 	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = c.KeyPrefix, c.CodeTTL, c.RequirePKCE
+	tuneForStore(store, &kc)
 	m.svc = keygate.NewService(store, kc, keygate.WithLogger(log))
 
 	ln, err := net.Listen("tcp", c.Addr)

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/postgres"
+)
+
+func init() {
+	openPostgres = func(ctx context.Context, dsn string) (keygate.Store, error) {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		return db, nil
+	}
+}
+
+// postgresKeyCacheTTL is how long a replica on PostgreSQL trusts a cached
+// key. Announcements of changes normally reach every replica within
+// milliseconds; this bounds how long a key disabled elsewhere stays usable
+// here when one is missed.
+const postgresKeyCacheTTL = 5 * time.Second
+
+// tuneForStore adapts the service's settings to the store: on PostgreSQL,
+// where other replicas change keys behind this one's back, cached keys are
+// trusted for a shorter time.
+func tuneForStore(store keygate.Store, kc *keygate.Config) {
+	if _, ok := store.(*postgres.DB); ok {
+		kc.KeyCacheTTL = postgresKeyCacheTTL
+	}
+}
+
+// watchChanges keeps the service's caches in step with changes that any
+// replica announces on PostgreSQL, until ctx is done. On SQLite, where this
+// process is the only writer that serves requests, it returns at once.
+func (m *Main) watchChanges(ctx context.Context) {
+	db, ok := m.store.(*postgres.DB)
+	if !ok {
+		return
+	}
+	err := db.Listen(ctx, postgres.Invalidations{
+		Changed: func(kind, id string) {
+			if kind == postgres.KindKey {
+				m.svc.InvalidateKey(id)
+			}
+		},
+		// Connected, for the first time or again: whatever was cached
+		// before may have changed unannounced.
+		Reset: m.svc.InvalidateAll,
+		Error: func(err error) {
+			slog.Warn("postgres: change announcements interrupted; reconnecting", "err", err)
+		},
+	})
+	if ctx.Err() == nil {
+		slog.Error("postgres: change announcements stopped", "err", err)
+	}
+}
