@@ -16,16 +16,16 @@ const (
 	periodMonth = "month"
 )
 
-// counterRows lists the counter rows that an instant in periods p falls in:
-// the all-time total (period_start 0) and the day, week and month.
-func counterRows(p keygate.Periods) [4]struct {
+// counter names one row of usage_counters for a key.
+type counter struct {
 	period string
-	start  int64
-} {
-	return [4]struct {
-		period string
-		start  int64
-	}{
+	start  int64 // unix microseconds; 0 for the total
+}
+
+// counterRows lists the counter rows that an instant in periods p falls in:
+// the all-time total and the day, week and month.
+func counterRows(p keygate.Periods) [4]counter {
+	return [4]counter{
 		{periodTotal, 0},
 		{periodDay, micros(p.Day)},
 		{periodWeek, micros(p.Week)},
