@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/server"
-	"github.com/keygate/keygate/sqlite"
 )
 
 // PKCE fixtures: RFC 7636 Appendix B and values derived from it.
@@ -36,13 +34,13 @@ const (
 // testHasher keeps password hashing cheap in tests.
 var testHasher = keygate.PasswordHasher{Params: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
 
-// env is a keygate server on a real SQLite file with one user, an ordinary
+// env is a keygate server on a real store (see testEngine) with one user, an ordinary
 // key and a management key.
 type env struct {
 	t       *testing.T
 	srv     *httptest.Server
 	svc     *keygate.Service
-	store   *sqlite.DB
+	store   keygate.Store
 	clock   *clock
 	logs    *bytes.Buffer
 	user    *keygate.User
@@ -61,11 +59,7 @@ type envOption func(*keygate.Config)
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestStore(t)
 	cfg := keygate.DefaultConfig()
 	for _, o := range opts {
 		o(&cfg)
