@@ -83,10 +83,6 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 	if o.HTTPClient != nil {
 		c.hc = o.HTTPClient
 	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
 	out := o.Out
 	if out == nil {
 		out = os.Stderr
@@ -96,17 +92,14 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 		open = openSystemBrowser
 	}
 
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	lb, err := listenLoopback(o.Port)
 	if err != nil {
-		return nil, fmt.Errorf("client: login: %w", err)
+		return nil, err
 	}
-	// The state rides inside the callback URL, whose query keygate keeps
-	// when it appends the code (RFC 6749 §10.12: bind the callback to this
-	// login).
-	state := rand.Text()
+	defer lb.close(ctx)
 	verifier := pkce.NewVerifier()
 	authURL, err := c.CreateAuthorizationURL(AuthorizationURLParams{
-		CallbackURL:         "http://" + ln.Addr().String() + "/callback?state=" + state,
+		CallbackURL:         lb.callbackURL,
 		CodeChallenge:       pkce.ChallengeS256(verifier),
 		CodeChallengeMethod: string(pkce.S256),
 		Limit:               o.Limit,
@@ -115,42 +108,17 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 		ExpiresAt:           o.ExpiresAt,
 	})
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
-
-	results := make(chan callback, 1)
-	srv := &http.Server{Handler: callbackHandler(state, results), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer func() {
-		// Shutdown lets the page of the last callback reach the browser.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if srv.Shutdown(sctx) != nil {
-			srv.Close()
-		}
-	}()
 
 	fmt.Fprintf(out, "Open this URL in a browser to sign in:\n\n  %s\n\n", authURL)
 	if err := open(authURL); err != nil {
 		fmt.Fprintf(out, "Could not open a browser (%v); open the URL above yourself.\n", err)
 	}
 	fmt.Fprintln(out, "Waiting for the browser...")
-
-	wait, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var code string
-	select {
-	case cb := <-results:
-		if cb.err != nil {
-			return nil, cb.err
-		}
-		code = cb.code
-	case <-wait.Done():
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w (waited %s: %w)", ErrTimeout, timeout, context.DeadlineExceeded)
+	code, err := lb.wait(ctx, o.Timeout)
+	if err != nil {
+		return nil, err
 	}
 
 	method := string(pkce.S256)
@@ -179,6 +147,60 @@ func loginBase(raw string) (string, error) {
 		u.Path = "/api/v1"
 	}
 	return u.String(), nil
+}
+
+// loopback is the callback server of one login, on 127.0.0.1 (RFC 8252
+// §7.3).
+type loopback struct {
+	srv         *http.Server
+	callbackURL string
+	results     chan callback
+}
+
+// listenLoopback starts the callback server on port (0 for any). The state
+// rides inside the callback URL, whose query keygate keeps when it appends
+// the code, and binds the callback to this login (RFC 6749 §10.12).
+func listenLoopback(port int) (*loopback, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("client: login: %w", err)
+	}
+	state := rand.Text()
+	lb := &loopback{
+		callbackURL: "http://" + ln.Addr().String() + "/callback?state=" + state,
+		results:     make(chan callback, 1),
+	}
+	lb.srv = &http.Server{Handler: callbackHandler(state, lb.results), ReadHeaderTimeout: 10 * time.Second}
+	go lb.srv.Serve(ln)
+	return lb, nil
+}
+
+// wait returns the code of the first callback, or why there is none.
+func (lb *loopback) wait(ctx context.Context, timeout time.Duration) (string, error) {
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	select {
+	case cb := <-lb.results:
+		return cb.code, cb.err
+	case <-wctx.Done():
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("client: login: %w", err)
+		}
+		return "", fmt.Errorf("%w (waited %s: %w)", ErrTimeout, timeout, context.DeadlineExceeded)
+	}
+}
+
+// close stops the server; Shutdown first, so that the page answering the
+// last callback reaches the browser.
+func (lb *loopback) close(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if lb.srv.Shutdown(sctx) != nil {
+		lb.srv.Close()
+	}
 }
 
 // callback is what the browser brought back: a code, or why there is none.
