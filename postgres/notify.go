@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgxlisten"
+
+	"github.com/keygate/keygate"
 )
 
 // Channel is the LISTEN/NOTIFY channel on which every change that may sit
@@ -60,6 +62,22 @@ type Invalidations struct {
 	Error func(error)
 	// ReconnectDelay defaults to DefaultReconnectDelay.
 	ReconnectDelay time.Duration
+}
+
+// ServiceInvalidations returns the Invalidations that keep svc's caches in
+// step with the database: a changed key leaves svc's key cache, and a
+// reset empties it. Sessions and apps are not cached by the service, so
+// their announcements need nothing. Set Error on the result to hear of
+// interruptions.
+func ServiceInvalidations(svc *keygate.Service) Invalidations {
+	return Invalidations{
+		Changed: func(kind, id string) {
+			if kind == KindKey {
+				svc.InvalidateKey(id)
+			}
+		},
+		Reset: svc.InvalidateAll,
+	}
 }
 
 // Listen listens on Channel on a connection of its own (outside the pool,

@@ -43,19 +43,13 @@ func (m *Main) watchChanges(ctx context.Context) {
 	if !ok {
 		return
 	}
-	err := db.Listen(ctx, postgres.Invalidations{
-		Changed: func(kind, id string) {
-			if kind == postgres.KindKey {
-				m.svc.InvalidateKey(id)
-			}
-		},
-		// Connected, for the first time or again: whatever was cached
-		// before may have changed unannounced.
-		Reset: m.svc.InvalidateAll,
-		Error: func(err error) {
-			slog.Warn("postgres: change announcements interrupted; reconnecting", "err", err)
-		},
-	})
+	// Reset comes on every (re)connection: whatever was cached before may
+	// have changed unannounced.
+	inv := postgres.ServiceInvalidations(m.svc)
+	inv.Error = func(err error) {
+		slog.Warn("postgres: change announcements interrupted; reconnecting", "err", err)
+	}
+	err := db.Listen(ctx, inv)
 	if ctx.Err() == nil {
 		slog.Error("postgres: change announcements stopped", "err", err)
 	}
