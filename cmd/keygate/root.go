@@ -21,6 +21,7 @@ func newRootCmd() *cobra.Command {
 		Version:       version,
 	}
 	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd())
+	root.AddCommand(newLoginCmd(), newWhoamiCmd())
 	return root
 }
 
