@@ -45,10 +45,11 @@ type LoginOptions struct {
 	ExpiresAt      time.Time // zero for a key that does not expire
 	// Timeout bounds the wait for the browser; the default is 5 minutes.
 	Timeout time.Duration
-	// OpenBrowser is called with the /auth URL. nil tries the system's
-	// browser (open, xdg-open or rundll32). The URL is printed to Out
-	// either way, so a function that does nothing is right for machines
-	// without a browser.
+	// OpenBrowser is called with the /auth URL and should return once the
+	// browser has been asked to open it. nil tries the system's browser
+	// (open, xdg-open or rundll32). The URL is printed to Out either way,
+	// so a function that does nothing is right for machines without a
+	// browser.
 	OpenBrowser func(url string) error
 	// Out receives the URL and progress messages; nil is os.Stderr.
 	Out io.Writer
@@ -79,10 +80,7 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := New(base)
-	if o.HTTPClient != nil {
-		c.hc = o.HTTPClient
-	}
+	c := New(base, WithHTTPClient(o.HTTPClient))
 	out := o.Out
 	if out == nil {
 		out = os.Stderr
