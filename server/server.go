@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/keygate/keygate"
@@ -42,6 +43,10 @@ func (s *Server) routes() {
 	s.apiRoute("/api/v1/auth/keys", "POST", s.exchangeAuthCode)
 	s.apiRoute("/api/v1/key", "GET", s.currentKey)
 	s.apiRoute("/api/v1/auth/key", "GET", s.currentKey) // legacy alias
+	s.apiMethods("/api/v1/keys", map[string]apiHandler{"GET": s.listKeys, "POST": s.createKey})
+	s.apiMethods("/api/v1/keys/{hash}", map[string]apiHandler{"GET": s.getKey, "PATCH": s.updateKey, "DELETE": s.deleteKey})
+	s.apiMethods("/api/v1/workspaces", map[string]apiHandler{"GET": s.listWorkspaces, "POST": s.createWorkspace})
+	s.apiMethods("/api/v1/workspaces/{id}", map[string]apiHandler{"GET": s.getWorkspace, "PATCH": s.updateWorkspace, "DELETE": s.deleteWorkspace})
 	s.api.Handle("/api/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 
 	s.mux.Handle("/api/v1/", cors(s.api))
@@ -61,6 +66,25 @@ func (s *Server) apiRoute(path, method string, h apiHandler) {
 	s.api.Handle(path, s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		return keygate.Errorf(keygate.EMETHOD, "Method %s is not allowed; use %s", r.Method, method)
+	}))
+}
+
+// apiMethods is apiRoute for a path that serves several methods: a handler
+// per method, and a JSON 405 whose Allow lists them all for any other.
+func (s *Server) apiMethods(path string, handlers map[string]apiHandler) {
+	var methods []string
+	for m, h := range handlers {
+		s.api.Handle(m+" "+path, s.handle(h))
+		methods = append(methods, m)
+		if m == "GET" {
+			methods = append(methods, "HEAD")
+		}
+	}
+	slices.Sort(methods)
+	allow := strings.Join(methods, ", ")
+	s.api.Handle(path, s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return keygate.Errorf(keygate.EMETHOD, "Method %s is not allowed; use %s", r.Method, allow)
 	}))
 }
 

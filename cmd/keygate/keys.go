@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +15,8 @@ import (
 
 func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage API keys"}
-	cmd.AddCommand(newKeysCreateCmd())
+	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(),
+		newKeysSetDisabledCmd("disable", true), newKeysSetDisabledCmd("enable", false), newKeysDeleteCmd())
 	return cmd
 }
 
@@ -75,4 +80,163 @@ func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), erro
 	}
 	svc := keygate.NewService(store, keygate.DefaultConfig())
 	return svc, func() { store.Close() }, nil
+}
+
+// hashPrefixLen is how much of a hash `keys list` shows without --no-trunc.
+const hashPrefixLen = 12
+
+func newKeysListCmd() *cobra.Command {
+	var dsn, email string
+	var includeDisabled, noTrunc bool
+	cmd := &cobra.Command{
+		Use:   "list --user EMAIL",
+		Short: "List a user's keys in every workspace, newest first",
+		Long: `List a user's keys in every workspace, newest first: hash, name, limit in USD
+with its reset interval, whether the key is disabled, and its expiry (UTC).
+Hashes are cut to 12 digits unless --no-trunc is given; disable, enable and
+delete take the full hash.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			svc, closeFn, err := openService(cmd, dsn)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			u, err := svc.UserByEmail(cmd.Context(), email)
+			if err != nil {
+				return cliError(err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "HASH\tNAME\tLIMIT\tDISABLED\tEXPIRES")
+			for offset := 0; ; offset += keygate.KeyPageSize {
+				page, err := svc.ListKeys(cmd.Context(), keygate.ListKeysParams{
+					UserID: u.ID, AllWorkspaces: true, IncludeDisabled: includeDisabled, Offset: offset,
+				})
+				if err != nil {
+					return cliError(err)
+				}
+				for _, info := range page {
+					k := info.Key
+					hash := k.Hash
+					if !noTrunc {
+						hash = hash[:hashPrefixLen]
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", hash, k.Name, limitText(k), k.Disabled, expiryText(k))
+				}
+				if len(page) < keygate.KeyPageSize {
+					break
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	addDatabaseFlag(cmd, &dsn)
+	f.StringVar(&email, "user", "", "email of the keys' owner (required)")
+	f.BoolVar(&includeDisabled, "include-disabled", false, "list disabled keys too")
+	f.BoolVar(&noTrunc, "no-trunc", false, "show whole hashes")
+	cmd.MarkFlagRequired("user")
+	return cmd
+}
+
+// limitText shows a key's limit as "$10.00", "$10.00/daily" or "-".
+func limitText(k *keygate.APIKey) string {
+	if k.Limit == nil {
+		return "-"
+	}
+	s := "$" + strconv.FormatFloat(k.Limit.USD(), 'f', 2, 64)
+	if k.LimitReset != keygate.ResetNone {
+		s += "/" + string(k.LimitReset)
+	}
+	return s
+}
+
+func expiryText(k *keygate.APIKey) string {
+	if k.ExpiresAt == nil {
+		return "never"
+	}
+	return k.ExpiresAt.UTC().Format(time.RFC3339)
+}
+
+// keyByHash checks that hash is a whole key hash and loads the key, so the
+// service can act for its owner.
+func keyByHash(cmd *cobra.Command, svc *keygate.Service, hash string) (*keygate.APIKey, error) {
+	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("HASH must be the whole key hash, 64 lower-case hex digits (keygate keys list --no-trunc shows it)")
+	}
+	k, err := svc.Store().Key(cmd.Context(), hash)
+	if errors.Is(err, keygate.ErrNotFound) {
+		return nil, fmt.Errorf("no key has hash %s", hash)
+	}
+	return k, err
+}
+
+// cacheNote tells that a server in another process trusts its key cache
+// for a while: the change reaches it within the cache's TTL.
+const cacheNote = `A server already running on the same database may take up to its key cache
+TTL (30 s by default) to see the change; servers on PostgreSQL are told at once.`
+
+func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   verb + " HASH",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a key, named by its hash",
+		Long:  strings.ToUpper(verb[:1]) + verb[1:] + " the key whose hash (hex SHA-256) is HASH.\n" + cacheNote,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			svc, closeFn, err := openService(cmd, dsn)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			k, err := keyByHash(cmd, svc, args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := svc.SetKeyDisabled(cmd.Context(), k.UserID, k.Hash, disabled); err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%sd key %s (%s)\n", verb, k.Hash[:hashPrefixLen], k.Name)
+			return nil
+		},
+	}
+	addDatabaseFlag(cmd, &dsn)
+	return cmd
+}
+
+func newKeysDeleteCmd() *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "delete HASH",
+		Short: "Delete a key, named by its hash",
+		Long:  "Delete the key whose hash (hex SHA-256) is HASH. Its usage history is kept.\n" + cacheNote,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			svc, closeFn, err := openService(cmd, dsn)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			k, err := keyByHash(cmd, svc, args[0])
+			if err != nil {
+				return err
+			}
+			if err := svc.DeleteKey(cmd.Context(), k.UserID, k.Hash); err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted key %s (%s)\n", k.Hash[:hashPrefixLen], k.Name)
+			return nil
+		},
+	}
+	addDatabaseFlag(cmd, &dsn)
+	return cmd
 }

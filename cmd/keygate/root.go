@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd())
+	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd())
 	return root
 }

@@ -1,0 +1,286 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	json "github.com/go-json-experiment/json"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apitype"
+)
+
+// The key management API (OpenRouter /keys and /keys/{hash}). Every route
+// needs a management key of the user whose keys it touches: a normal key
+// gets 403 MsgManagement, a disabled or expired one 401, and another user's
+// hash is 404, exactly like a hash that does not exist.
+
+// management authenticates the request and requires a management key.
+func (s *Server) management(r *http.Request) (*keygate.APIKey, error) {
+	key, err := s.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := keygate.RequireManagement(key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// listKeys serves GET /api/v1/keys (OpenRouter list): one page of up to
+// keygate.KeyPageSize keys, newest first. Query: include_disabled (true or
+// false), offset (a non-negative integer), workspace_id (a UUID of one of
+// the user's workspaces; the default workspace when absent).
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p := keygate.ListKeysParams{UserID: key.UserID}
+	if q.Has("include_disabled") {
+		switch q.Get("include_disabled") {
+		case "true":
+			p.IncludeDisabled = true
+		case "false":
+		default:
+			return keygate.Errorf(keygate.EINVALID, "include_disabled must be true or false")
+		}
+	}
+	if p.Offset, err = queryInt(q, "offset", 0); err != nil {
+		return err
+	}
+	if q.Has("workspace_id") {
+		p.WorkspaceID = q.Get("workspace_id")
+		if p.WorkspaceID == "" {
+			return keygate.Errorf(keygate.EINVALID, "workspace_id must be a UUID")
+		}
+	}
+	infos, err := s.svc.ListKeys(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	data := make([]apitype.Key, 0, len(infos))
+	for _, info := range infos {
+		data = append(data, keyBody(info))
+	}
+	writeJSON(w, http.StatusOK, apitype.ListKeysResponse{Data: data})
+	return nil
+}
+
+// queryInt parses the non-negative integer query parameter name, or
+// returns def when it is absent. Errors are EINVALID naming it.
+func queryInt(q map[string][]string, name string, def int) (int, error) {
+	vals, ok := q[name]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(vals[0])
+	if err != nil || n < 0 || strings.HasPrefix(vals[0], "+") {
+		return 0, keygate.Errorf(keygate.EINVALID, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+// createKey serves POST /api/v1/keys (OpenRouter createKeys): 201 with the
+// key object and the key itself, shown this once. name is required (1 to
+// 100 code points); limit (USD, >= 0), limit_reset, expires_at (UTC only,
+// in the future), workspace_id and include_byok_in_limit are optional.
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	b, _, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name               *string  `json:"name"`
+		Limit              *float64 `json:"limit"`
+		LimitReset         *string  `json:"limit_reset"`
+		ExpiresAt          *string  `json:"expires_at"`
+		IncludeBYOKInLimit *bool    `json:"include_byok_in_limit"`
+		WorkspaceID        *string  `json:"workspace_id"`
+	}
+	if err := decodeJSON(b, &body); err != nil {
+		return err
+	}
+	if body.Name == nil || strings.TrimSpace(*body.Name) == "" {
+		return keygate.Errorf(keygate.EINVALID, "name is required")
+	}
+	p := keygate.NewKeyParams{
+		UserID:    key.UserID,
+		Name:      *body.Name,
+		LimitUSD:  body.Limit,
+		ExpiresAt: body.ExpiresAt,
+	}
+	if body.LimitReset != nil {
+		p.LimitReset = *body.LimitReset
+	}
+	if body.IncludeBYOKInLimit != nil {
+		p.IncludeBYOK = *body.IncludeBYOKInLimit
+	}
+	if body.WorkspaceID != nil {
+		if *body.WorkspaceID == "" {
+			return keygate.Errorf(keygate.EINVALID, "workspace_id must be a UUID")
+		}
+		p.WorkspaceID = *body.WorkspaceID
+	}
+	secret, k, err := s.svc.CreateKey(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	info, err := s.svc.KeyInfo(r.Context(), k)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, apitype.CreateKeyResponse{Data: keyBody(info), Key: secret})
+	return nil
+}
+
+// getKey serves GET /api/v1/keys/{hash} (OpenRouter getKey).
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	info, err := s.svc.GetKey(r.Context(), key.UserID, r.PathValue("hash"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.KeyResponse{Data: keyBody(info)})
+	return nil
+}
+
+// nullable is a JSON member that may be absent (Set false), null (Set,
+// V nil) or a value: PATCH bodies remove a limit with null.
+type nullable[T any] struct {
+	Set bool
+	V   *T
+}
+
+// UnmarshalJSON is called for null too, so presence is always recorded.
+func (n *nullable[T]) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	if string(b) == "null" {
+		n.V = nil
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	n.V = &v
+	return nil
+}
+
+// value returns the member's value, or an EINVALID error naming field when
+// it is null.
+func (n nullable[T]) value(field string) (*T, error) {
+	if n.Set && n.V == nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "%s must not be null", field)
+	}
+	return n.V, nil
+}
+
+// updateKey serves PATCH /api/v1/keys/{hash} (OpenRouter updateKeys):
+// name, disabled, limit (null removes it), limit_reset (null removes it)
+// and include_byok_in_limit. expires_at cannot be changed after creation:
+// extending an expiry would outlive what the key was issued for.
+func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	b, _, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name               nullable[string]  `json:"name"`
+		Disabled           nullable[bool]    `json:"disabled"`
+		Limit              nullable[float64] `json:"limit"`
+		LimitReset         nullable[string]  `json:"limit_reset"`
+		IncludeBYOKInLimit nullable[bool]    `json:"include_byok_in_limit"`
+		ExpiresAt          nullable[any]     `json:"expires_at"`
+	}
+	if err := decodeJSON(b, &body); err != nil {
+		return err
+	}
+	if body.ExpiresAt.Set {
+		return keygate.Errorf(keygate.EINVALID, "expires_at cannot be changed after creation")
+	}
+	u := keygate.KeyUpdate{
+		SetLimit:      body.Limit.Set,
+		LimitUSD:      body.Limit.V,
+		SetLimitReset: body.LimitReset.Set,
+		LimitReset:    body.LimitReset.V,
+	}
+	if u.Name, err = body.Name.value("name"); err != nil {
+		return err
+	}
+	if u.Disabled, err = body.Disabled.value("disabled"); err != nil {
+		return err
+	}
+	if u.IncludeBYOK, err = body.IncludeBYOKInLimit.value("include_byok_in_limit"); err != nil {
+		return err
+	}
+	info, err := s.svc.UpdateKey(r.Context(), key.UserID, r.PathValue("hash"), u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.KeyResponse{Data: keyBody(info)})
+	return nil
+}
+
+// deleteKey serves DELETE /api/v1/keys/{hash} (OpenRouter deleteKeys):
+// {"deleted":true}; the key is refused from the next request on, and a
+// second DELETE is 404.
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteKey(r.Context(), key.UserID, r.PathValue("hash")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.DeletedResponse{Deleted: true})
+	return nil
+}
+
+// keyBody is the management API's key object: every field of the spec and
+// of the SDK's schema, amounts in USD.
+func keyBody(info *keygate.KeyInfo) apitype.Key {
+	k, u := info.Key, info.Usage
+	var creator *string
+	if k.CreatorUserID != "" {
+		c := k.CreatorUserID
+		creator = &c
+	}
+	return apitype.Key{
+		Hash:               k.Hash,
+		Name:               k.Name,
+		Label:              k.Label,
+		Disabled:           k.Disabled,
+		Limit:              usdPtr(k.Limit),
+		LimitRemaining:     usdPtr(info.Remaining),
+		LimitReset:         resetPtr(k.LimitReset),
+		IncludeBYOKInLimit: k.IncludeBYOK,
+		Usage:              u.Total.USD(),
+		UsageDaily:         u.Daily.USD(),
+		UsageWeekly:        u.Weekly.USD(),
+		UsageMonthly:       u.Monthly.USD(),
+		BYOKUsage:          u.BYOKTotal.USD(),
+		BYOKUsageDaily:     u.BYOKDaily.USD(),
+		BYOKUsageWeekly:    u.BYOKWeekly.USD(),
+		BYOKUsageMonthly:   u.BYOKMonthly.USD(),
+		CreatedAt:          formatTime(k.CreatedAt),
+		UpdatedAt:          timePtr(k.UpdatedAt),
+		ExpiresAt:          timePtr(k.ExpiresAt),
+		CreatorUserID:      creator,
+		ExternalUser:       k.ExternalUser,
+		WorkspaceID:        k.WorkspaceID,
+	}
+}
