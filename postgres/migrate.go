@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -59,9 +60,12 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 // over a database/sql view of the pool. The provider keeps its state to
 // itself (no goose globals), so several DBs can migrate at once.
 func (db *DB) withMigrator(ctx context.Context, fn func(*goose.Provider) error) error {
-	var schema string
+	var schema *string
 	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return err
+	}
+	if schema == nil {
+		return errors.New("search_path names no existing schema: create the schema first")
 	}
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -71,7 +75,7 @@ func (db *DB) withMigrator(ctx context.Context, fn func(*goose.Provider) error) 
 	defer sqlDB.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithSessionLocker(schemaLock(schema)))
+		goose.WithSessionLocker(schemaLock(*schema)))
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,20 @@ func TestMigrateConcurrent(t *testing.T) {
 	}
 }
 
+// TestMissingSchema checks that a search_path naming no schema is a clear
+// error, not tables created somewhere else.
+func TestMissingSchema(t *testing.T) {
+	u := pgtest.WithSearchPath(t, pgtest.URL(t), "keygate_no_such_schema")
+	db, err := postgres.Open(t.Context(), u)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open(search_path=keygate_no_such_schema) = nil error, want one")
+	}
+	if !strings.Contains(err.Error(), "no existing schema") {
+		t.Errorf("Open(search_path=keygate_no_such_schema) = %v, want it to say the schema is missing", err)
+	}
+}
+
 func TestPoolSize(t *testing.T) {
 	u, _ := pgtest.NewSchema(t)
 	tests := []struct {
