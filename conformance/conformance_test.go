@@ -42,7 +42,7 @@ func TestOpenRouterSDK(t *testing.T) {
 	bin := buildKeygate(t, root)
 	groups := os.Getenv("KEYGATE_CONFORMANCE_GROUPS")
 	if groups == "" {
-		groups = "core"
+		groups = "core,management"
 	}
 
 	t.Run("sqlite", func(t *testing.T) {

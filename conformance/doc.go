@@ -11,8 +11,8 @@
 //
 // Environment:
 //
-//	KEYGATE_CONFORMANCE_GROUPS  checks to run: "core" (default), "management",
-//	                            or both, comma-separated
+//	KEYGATE_CONFORMANCE_GROUPS  checks to run: "core", "management", or both
+//	                            comma-separated (the default)
 //	KEYGATE_TEST_POSTGRES       a postgres:// URL; when set the suite also runs
 //	                            against PostgreSQL
 package conformance

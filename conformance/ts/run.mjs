@@ -7,7 +7,7 @@
 //   KEYGATE_USER_KEY            an ordinary key of a test user
 //   KEYGATE_MGMT_KEY            a management key of the same user
 //   KEYGATE_CONFORMANCE_GROUPS  comma list of groups to run: core, management
-//                               (default: core)
+//                               (default: both)
 //
 // Output: one "ok - name" or "not ok - name: reason" line per check, then
 // "N passed, M failed". The exit code is 1 when any check failed.
@@ -33,7 +33,7 @@ const apiURL = requiredEnv("KEYGATE_API_URL");
 const userKey = requiredEnv("KEYGATE_USER_KEY");
 const mgmtKey = requiredEnv("KEYGATE_MGMT_KEY");
 const groups = new Set(
-  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core")
+  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management")
     .split(",")
     .map((g) => g.trim())
     .filter(Boolean),
