@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	s.mountBrowser() // /auth, /login, /logout, /static/: browser_auth.go, browser.go
 }
 
 // apiRoute registers h for method on path, and a JSON 405 with Allow for

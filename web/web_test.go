@@ -78,7 +78,7 @@ func TestRender(t *testing.T) {
 		}, []string{`id="headless-note"`}},
 		{"code", func(w http.ResponseWriter) error {
 			return p.Code(w, 200, CodePage{App: app, Code: "abc_DEF-123", ValidFor: "10 minutes"})
-		}, []string{`value="abc_DEF-123"`, `<script src="/static/copy.js" defer></script>`, `data-copy="code"`, "10 minutes"}},
+		}, []string{`readonly autocomplete="off" spellcheck="false">abc_DEF-123</textarea>`, `<script src="/static/copy.js" defer></script>`, `data-copy="code"`, "10 minutes"}},
 		{"notice", func(w http.ResponseWriter) error {
 			return p.Notice(w, 400, NoticePage{Heading: "Invalid request", Message: evil})
 		}, []string{"Invalid request"}},
