@@ -151,7 +151,7 @@ func (s *Service) UpdateKey(ctx context.Context, userID, hash string, u KeyUpdat
 	disabling := u.Disabled != nil && *u.Disabled && !k.Disabled
 	if u.Disabled != nil && *u.Disabled != k.Disabled {
 		k.Disabled = *u.Disabled
-		changed = append(changed, "disabled")
+		changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[k.Disabled])
 	}
 	if len(changed) == 0 {
 		return s.KeyInfo(ctx, k)
