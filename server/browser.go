@@ -69,7 +69,7 @@ func (s *Server) mountBrowser() {
 	mux.Handle("GET /auth", b.page(b.authorize))
 	mux.Handle("POST /auth", b.page(b.decide))
 	mux.Handle("GET /login", b.page(b.loginForm))
-	mux.Handle("POST /login", b.page(b.login))
+	mux.Handle("POST /login", b.page(s.limited(b.login))) // every password guess: rate-limited
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 
