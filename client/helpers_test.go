@@ -114,3 +114,12 @@ func (kg *testKeygate) client(key string, opts ...client.Option) *client.Client 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// approveInBrowser signs in as the test user and approves the request at
+// authURL, as a person would in the browser that client.Login opens.
+func (kg *testKeygate) approveInBrowser(authURL string) error {
+	return newUserAgent(kg.srv.URL, testEmail, testPassword).approve(authURL)
+}
+
+// URL is the keygate's site root.
+func (kg *testKeygate) URL() string { return kg.srv.URL }

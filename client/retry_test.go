@@ -22,6 +22,8 @@ type flaky struct {
 	answers []answer
 	times   []time.Time
 	methods []string
+	headers []http.Header
+	paths   []string
 	srv     *httptest.Server
 }
 
@@ -36,6 +38,8 @@ func newFlaky(t *testing.T, answers ...answer) *flaky {
 		f.mu.Lock()
 		f.times = append(f.times, time.Now())
 		f.methods = append(f.methods, r.Method)
+		f.headers = append(f.headers, r.Header.Clone())
+		f.paths = append(f.paths, r.URL.EscapedPath())
 		var a answer
 		if len(f.answers) > 0 {
 			a, f.answers = f.answers[0], f.answers[1:]
@@ -216,5 +220,44 @@ func TestNonJSONErrorBody(t *testing.T) {
 	e, ok := errors.AsType[*client.Error](err)
 	if !ok || e.StatusCode != 502 || e.Code != 502 || e.Message != "Bad Gateway" || !errors.Is(err, client.ErrServer) {
 		t.Errorf("err = %#v, want *Error 502 Bad Gateway", err)
+	}
+}
+
+// TestRequestHeaders: what every request says about its sender.
+func TestRequestHeaders(t *testing.T) {
+	f := newFlaky(t)
+	c := client.New(f.srv.URL+"/api/v1/", client.WithAPIKey("sk-kg-v1-test"), client.WithUserAgent("mycli/1.2"),
+		client.WithAttribution("https://myapp.example", "My App", "cli-agent", "programming-app"))
+	if _, err := c.GetCurrentKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(f.srv.URL+"/api/v1").CreateAuthCode(context.Background(), &apitype.CreateAuthKeysCodeRequest{CallbackURL: "http://localhost:3000/cb"}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paths[0] != "/api/v1/key" || f.paths[1] != "/api/v1/auth/keys/code" {
+		t.Errorf("paths = %q, want /api/v1/key and /api/v1/auth/keys/code", f.paths)
+	}
+	want := map[string]string{
+		"Authorization":           "Bearer sk-kg-v1-test",
+		"User-Agent":              "mycli/1.2",
+		"Http-Referer":            "https://myapp.example",
+		"X-Openrouter-Title":      "My App",
+		"X-Openrouter-Categories": "cli-agent,programming-app",
+		"Accept":                  "application/json",
+		"Content-Type":            "",
+	}
+	for k, v := range want {
+		if got := f.headers[0].Get(k); got != v {
+			t.Errorf("GET %s = %q, want %q", k, got, v)
+		}
+	}
+	// Without options: no credential, no attribution, a JSON body.
+	want = map[string]string{"Authorization": "", "Http-Referer": "", "X-Openrouter-Title": "", "Content-Type": "application/json", "User-Agent": "keygate-go"}
+	for k, v := range want {
+		if got := f.headers[1].Get(k); got != v {
+			t.Errorf("POST %s = %q, want %q", k, got, v)
+		}
 	}
 }
