@@ -11,6 +11,7 @@ import (
 	"github.com/keygate/keygate/apitype"
 	"github.com/keygate/keygate/client"
 	"github.com/keygate/keygate/pkce"
+	"github.com/keygate/keygate/server"
 )
 
 func TestCodeFlow(t *testing.T) {
@@ -264,5 +265,19 @@ func TestServerError(t *testing.T) {
 	kg.db.Close()
 	_, err := kg.client(kg.userKey).GetCurrentKey(context.Background())
 	checkError(t, err, client.ErrServer, 500, "Internal Server Error", []error{client.ErrBadRequest, client.ErrUnauthorized,
+		client.ErrForbidden, client.ErrNotFound, client.ErrConflict, client.ErrRateLimited, client.ErrServer})
+}
+
+// TestRateLimited: keygate limits code requests per client address; the
+// 429 is ErrRateLimited, and a POST is not retried.
+func TestRateLimited(t *testing.T) {
+	kg := newKeygate(t, func(c *server.Config) { c.RateLimit = 0.1 }) // a burst of one request
+	c := kg.client(kg.userKey)
+	req := &apitype.CreateAuthKeysCodeRequest{CallbackURL: "http://localhost:3000/cb"}
+	if _, err := c.CreateAuthCode(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateAuthCode(context.Background(), req)
+	checkError(t, err, client.ErrRateLimited, 429, "Too many requests", []error{client.ErrBadRequest, client.ErrUnauthorized,
 		client.ErrForbidden, client.ErrNotFound, client.ErrConflict, client.ErrRateLimited, client.ErrServer})
 }

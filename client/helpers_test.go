@@ -40,8 +40,9 @@ type testKeygate struct {
 	dir     string // removed by Close when not ""
 }
 
-// startKeygate starts a keygate whose database lives in dir.
-func startKeygate(dir string) (*testKeygate, error) {
+// startKeygate starts a keygate whose database lives in dir; opts adjust
+// the HTTP layer's settings.
+func startKeygate(dir string, opts ...func(*server.Config)) (*testKeygate, error) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "keygate.db"))
 	if err != nil {
@@ -53,7 +54,11 @@ func startKeygate(dir string) (*testKeygate, error) {
 	// exists only once it listens.
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	h = server.New(svc, server.Config{PublicURL: srv.URL}, log)
+	cfg := server.Config{PublicURL: srv.URL}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h = server.New(svc, cfg, log)
 	kg := &testKeygate{srv: srv, svc: svc, db: db, APIBase: srv.URL + "/api/v1"}
 	if kg.user, err = svc.CreateUser(ctx, testEmail, testPassword); err != nil {
 		kg.Close()
@@ -95,9 +100,9 @@ func (kg *testKeygate) Close() {
 }
 
 // newKeygate starts a keygate for t.
-func newKeygate(t *testing.T) *testKeygate {
+func newKeygate(t *testing.T, opts ...func(*server.Config)) *testKeygate {
 	t.Helper()
-	kg, err := startKeygate(t.TempDir())
+	kg, err := startKeygate(t.TempDir(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
