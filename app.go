@@ -35,6 +35,11 @@ func NormalizeAppURL(raw string) (norm string, loopback bool) {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
+	// "https://:443" or "x://::": an authority without a host, or with a
+	// colon that is not an IPv6 literal, names no app.
+	if host == "" || strings.Contains(host, ":") && net.ParseIP(host) == nil {
+		return "", false
+	}
 	port := u.Port()
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
@@ -77,7 +82,7 @@ func AppFrom(a Attribution, callbackURL string) *App {
 	case cleanTitle(a.Title) != "":
 		app.Title = cleanTitle(a.Title)
 	default:
-		app.Title = u.Hostname()
+		app.Title = cleanTitle(u.Hostname())
 	}
 	return app
 }

@@ -107,9 +107,11 @@ func AppendQuery(callback string, pairs ...string) string {
 	var b strings.Builder
 	b.WriteString(callback)
 	sep := byte('?')
-	if strings.Contains(callback, "?") {
+	if _, query, ok := strings.Cut(callback, "?"); ok {
+		// Only an empty query or one ending in '&' needs no separator; a
+		// query ending in a literal '?' ("?a=1?") still does.
 		sep = '&'
-		if strings.HasSuffix(callback, "?") || strings.HasSuffix(callback, "&") {
+		if query == "" || strings.HasSuffix(query, "&") {
 			sep = 0
 		}
 	}
