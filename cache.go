@@ -16,6 +16,10 @@ type keyCache struct {
 	seed     maphash.Seed
 	perShard int
 	ttl      time.Duration
+	// base is when the cache was made: entries record their age as
+	// nanoseconds since base, 8 bytes rather than a 24-byte time.Time, and
+	// on the monotonic clock when the service's clock has one.
+	base time.Time
 }
 
 const cacheShards = 64
@@ -27,11 +31,11 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	key    *APIKey
-	loaded time.Time
+	loaded int64 // c.since(the time it was stored)
 }
 
 func newKeyCache(size int, ttl time.Duration) *keyCache {
-	c := &keyCache{seed: maphash.MakeSeed(), perShard: max(size/cacheShards, 1), ttl: ttl}
+	c := &keyCache{seed: maphash.MakeSeed(), perShard: max(size/cacheShards, 1), ttl: ttl, base: time.Now()}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cacheEntry)
 	}
@@ -42,20 +46,29 @@ func (c *keyCache) shard(hash string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, hash)%cacheShards]
 }
 
+// since returns t as nanoseconds since the cache was made.
+func (c *keyCache) since(t time.Time) int64 { return int64(t.Sub(c.base)) }
+
 // get returns the cached key for hash if it was loaded less than ttl before now.
 func (c *keyCache) get(hash string, now time.Time) (*APIKey, bool) {
 	sh := c.shard(hash)
 	sh.mu.RLock()
 	e, ok := sh.m[hash]
 	sh.mu.RUnlock()
-	if !ok || now.Sub(e.loaded) >= c.ttl {
+	if !ok || c.since(now)-e.loaded >= int64(c.ttl) {
 		return nil, false
 	}
 	return e.key, true
 }
 
 // put stores k, evicting an arbitrary entry of the shard when it is full.
+// k becomes the cache's: nobody may change it afterwards.
 func (c *keyCache) put(k *APIKey, now time.Time) {
+	// A key's creator is nearly always its owner: one copy of the id
+	// instead of two saves 48 bytes per cached key.
+	if k.CreatorUserID == k.UserID {
+		k.CreatorUserID = k.UserID
+	}
 	sh := c.shard(k.Hash)
 	sh.mu.Lock()
 	if _, ok := sh.m[k.Hash]; !ok && len(sh.m) >= c.perShard {
@@ -64,7 +77,7 @@ func (c *keyCache) put(k *APIKey, now time.Time) {
 			break
 		}
 	}
-	sh.m[k.Hash] = cacheEntry{key: k, loaded: now}
+	sh.m[k.Hash] = cacheEntry{key: k, loaded: c.since(now)}
 	sh.mu.Unlock()
 }
 

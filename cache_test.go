@@ -1,0 +1,67 @@
+package keygate_test
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/keygate/keygate"
+)
+
+func TestKeyCacheTTL(t *testing.T) {
+	const ttl = 30 * time.Second
+	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		at   time.Duration // after the put
+		hit  bool
+	}{
+		{"same-instant", 0, true},
+		{"just-before-ttl", ttl - time.Nanosecond, true},
+		{"at-ttl", ttl, false},
+		{"long-after", time.Hour, false},
+		// A clock set back (tests stand on period boundaries) does not
+		// make an entry expire.
+		{"clock-set-back", -time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := keygate.NewKeyCache(1024, ttl)
+			_, k := storedKey("u", "w", t0)
+			c.Put(k, t0)
+			got, ok := c.Get(k.Hash, t0.Add(tt.at))
+			if ok != tt.hit || (ok && got != k) {
+				t.Fatalf("Get at put+%v = %v, %v; want hit=%v", tt.at, got, ok, tt.hit)
+			}
+		})
+	}
+}
+
+func TestKeyCacheBounded(t *testing.T) {
+	const size = 128
+	t0 := time.Now()
+	c := keygate.NewKeyCache(size, time.Minute)
+	for range 10 * size {
+		_, k := storedKey("u", "w", t0)
+		c.Put(k, t0)
+	}
+	if n := c.Len(); n > size {
+		t.Fatalf("after %d puts the cache holds %d entries, want at most %d", 10*size, n, size)
+	}
+}
+
+// TestKeyCacheSharesCreator: a key created by its owner keeps one copy of
+// the user id, and reads back unchanged.
+func TestKeyCacheSharesCreator(t *testing.T) {
+	t0 := time.Now()
+	c := keygate.NewKeyCache(1024, time.Minute)
+	_, k := storedKey("8f2c0e4a-6b1d-4c7e-9f6a-2d5b9e0c1a7f", "w", t0)
+	c.Put(k, t0)
+	got, ok := c.Get(k.Hash, t0)
+	if !ok {
+		t.Fatal("miss")
+	}
+	if got.CreatorUserID != got.UserID || unsafe.StringData(got.CreatorUserID) != unsafe.StringData(got.UserID) {
+		t.Errorf("CreatorUserID %q is a copy of UserID %q, want the same string", got.CreatorUserID, got.UserID)
+	}
+}

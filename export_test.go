@@ -1,0 +1,25 @@
+package keygate
+
+import "time"
+
+// KeyCache exposes the unexported key cache to the package's external
+// tests and benchmarks.
+type KeyCache struct{ c *keyCache }
+
+func NewKeyCache(size int, ttl time.Duration) KeyCache { return KeyCache{newKeyCache(size, ttl)} }
+
+func (c KeyCache) Get(hash string, now time.Time) (*APIKey, bool) { return c.c.get(hash, now) }
+
+func (c KeyCache) Put(k *APIKey, now time.Time) { c.c.put(k, now) }
+
+// Len returns how many entries the cache holds, expired ones included.
+func (c KeyCache) Len() int {
+	n := 0
+	for i := range c.c.shards {
+		sh := &c.c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
