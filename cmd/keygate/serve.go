@@ -30,6 +30,7 @@ type ServeConfig struct {
 	RateLimit      float64 // requests per second per client IP; 0 is off
 	TrustedProxies []string
 	LogLevel       string
+	Pprof          string // loopback host:port for net/http/pprof; "" is off
 }
 
 // Validate reports every problem of c at once.
@@ -55,6 +56,11 @@ func (c *ServeConfig) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Pprof != "" {
+		if err := checkLoopback("--pprof", c.Pprof); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -89,6 +95,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x); 0 turns it off")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof on this loopback host:port, apart from the API (off when empty)")
 	return cmd
 }
 
@@ -110,6 +117,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.store.Close()
+	if m.Config.Pprof != "" {
+		if _, err := servePprof(ctx, m.Config.Pprof); err != nil {
+			return err
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.http.Serve(m.listener) }()
 	go m.sweepCodes(ctx)
@@ -153,7 +165,7 @@ func (m *Main) Open(ctx context.Context) error {
 		publicURL = "http://" + ln.Addr().String()
 	}
 	proxies, _ := parseCIDRs(c.TrustedProxies)
-	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: proxies}, log)
+	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: proxies, RateLimit: c.RateLimit}, log)
 	m.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
