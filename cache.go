@@ -11,11 +11,18 @@ import (
 // on different cores rarely touch the same lock, bounded in entries, and
 // each entry is trusted for at most ttl: the fallback when an invalidation
 // from another replica is missed.
+//
+// An entry may also hold the key's usage, so that GET /api/v1/key answers
+// without a database round trip. Usage recorded through this process drops
+// it at once (dropUsage); usage recorded by another replica is seen after
+// at most usageTTL, and never across a UTC day boundary, where every usage
+// period starts.
 type keyCache struct {
 	shards   [cacheShards]cacheShard
 	seed     maphash.Seed
 	perShard int
 	ttl      time.Duration
+	usageTTL time.Duration // 0: usage is never cached
 	// base is when the cache was made: entries record their age as
 	// nanoseconds since base, 8 bytes rather than a 24-byte time.Time, and
 	// on the monotonic clock when the service's clock has one.
@@ -27,15 +34,26 @@ const cacheShards = 64
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[string]cacheEntry
+	// usageGen counts the usage drops of the shard, so that usage read
+	// from the store before a drop is not stored after it (putUsage).
+	usageGen uint64
 }
 
 type cacheEntry struct {
 	key    *APIKey
-	loaded int64 // c.since(the time it was stored)
+	loaded int64          // c.since(the time it was stored)
+	usage  *usageSnapshot // nil until read, and after a drop
 }
 
-func newKeyCache(size int, ttl time.Duration) *keyCache {
-	c := &keyCache{seed: maphash.MakeSeed(), perShard: max(size/cacheShards, 1), ttl: ttl, base: time.Now()}
+// usageSnapshot is a key's usage as the store reported it.
+type usageSnapshot struct {
+	usage  Usage
+	day    int64 // start of the UTC day it was read for, Unix nanoseconds
+	loaded int64 // c.since(the time it was read)
+}
+
+func newKeyCache(size int, ttl, usageTTL time.Duration) *keyCache {
+	c := &keyCache{seed: maphash.MakeSeed(), perShard: max(size/cacheShards, 1), ttl: ttl, usageTTL: usageTTL, base: time.Now()}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cacheEntry)
 	}
@@ -81,6 +99,54 @@ func (c *keyCache) put(k *APIKey, now time.Time) {
 	sh.mu.Unlock()
 }
 
+// usage returns the usage cached for hash if it was read in the UTC day of
+// now, less than usageTTL before now. On a miss it returns the shard's drop
+// count, for putUsage.
+func (c *keyCache) usage(hash string, now time.Time) (u Usage, gen uint64, ok bool) {
+	sh := c.shard(hash)
+	sh.mu.RLock()
+	e, found := sh.m[hash]
+	gen = sh.usageGen
+	sh.mu.RUnlock()
+	if !found || e.usage == nil {
+		return Usage{}, gen, false
+	}
+	t := now.UnixNano()
+	if t < e.usage.day || t >= e.usage.day+int64(24*time.Hour) || c.since(now)-e.usage.loaded >= int64(c.usageTTL) {
+		return Usage{}, gen, false
+	}
+	return e.usage.usage, gen, true
+}
+
+// putUsage caches u, read from the store for hash at now, unless the key is
+// not cached or its shard dropped usage since usage returned gen: the read
+// may then predate a recorded request.
+func (c *keyCache) putUsage(hash string, u Usage, now time.Time, gen uint64) {
+	if c.usageTTL <= 0 {
+		return
+	}
+	snap := &usageSnapshot{usage: u, day: now.UTC().Truncate(24 * time.Hour).UnixNano(), loaded: c.since(now)}
+	sh := c.shard(hash)
+	sh.mu.Lock()
+	if e, ok := sh.m[hash]; ok && sh.usageGen == gen {
+		e.usage = snap
+		sh.m[hash] = e
+	}
+	sh.mu.Unlock()
+}
+
+// dropUsage forgets the usage cached for hash: usage was just recorded.
+func (c *keyCache) dropUsage(hash string) {
+	sh := c.shard(hash)
+	sh.mu.Lock()
+	sh.usageGen++
+	if e, ok := sh.m[hash]; ok && e.usage != nil {
+		e.usage = nil
+		sh.m[hash] = e
+	}
+	sh.mu.Unlock()
+}
+
 func (c *keyCache) delete(hash string) {
 	sh := c.shard(hash)
 	sh.mu.Lock()
@@ -95,6 +161,7 @@ func (c *keyCache) clear() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		clear(sh.m)
+		sh.usageGen++
 		sh.mu.Unlock()
 	}
 }

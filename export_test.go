@@ -6,7 +6,9 @@ import "time"
 // tests and benchmarks.
 type KeyCache struct{ c *keyCache }
 
-func NewKeyCache(size int, ttl time.Duration) KeyCache { return KeyCache{newKeyCache(size, ttl)} }
+func NewKeyCache(size int, ttl time.Duration) KeyCache {
+	return KeyCache{newKeyCache(size, ttl, ttl)}
+}
 
 func (c KeyCache) Get(hash string, now time.Time) (*APIKey, bool) { return c.c.get(hash, now) }
 
@@ -23,3 +25,11 @@ func (c KeyCache) Len() int {
 	}
 	return n
 }
+
+func (c KeyCache) Usage(hash string, now time.Time) (Usage, uint64, bool) { return c.c.usage(hash, now) }
+
+func (c KeyCache) PutUsage(hash string, u Usage, now time.Time, gen uint64) {
+	c.c.putUsage(hash, u, now, gen)
+}
+
+func (c KeyCache) DropUsage(hash string) { c.c.dropUsage(hash) }

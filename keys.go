@@ -81,6 +81,12 @@ func (s *Service) InvalidateKey(hash string) { s.keys.delete(hash) }
 // have been missed.
 func (s *Service) InvalidateAll() { s.keys.clear() }
 
+// InvalidateUsage drops the usage cached for a key, so that the next
+// KeyInfo reads it from the store. RecordUsage does it for the usage it
+// records; store adapters that hear of usage recorded by other replicas
+// may call it, or leave it to Config.UsageCacheTTL.
+func (s *Service) InvalidateUsage(hash string) { s.keys.dropUsage(hash) }
+
 // RequireManagement returns EFORBIDDEN MsgManagement unless k is a
 // management key (OpenRouter: /keys* need one).
 func RequireManagement(k *APIKey) error {
@@ -98,11 +104,18 @@ type KeyInfo struct {
 	Remaining *Micros // nil when there is no limit
 }
 
-// KeyInfo returns k's usage and remaining limit now.
+// KeyInfo returns k's usage and remaining limit now. The usage of a cached
+// key comes from the cache (see Config.UsageCacheTTL), so that GET
+// /api/v1/key costs no database round trip.
 func (s *Service) KeyInfo(ctx context.Context, k *APIKey) (*KeyInfo, error) {
-	u, err := s.store.KeyUsage(ctx, k.Hash, PeriodsAt(s.Now()))
-	if err != nil {
-		return nil, fmt.Errorf("key usage: %w", err)
+	now := s.Now()
+	u, gen, ok := s.keys.usage(k.Hash, now)
+	if !ok {
+		var err error
+		if u, err = s.store.KeyUsage(ctx, k.Hash, PeriodsAt(now)); err != nil {
+			return nil, fmt.Errorf("key usage: %w", err)
+		}
+		s.keys.putUsage(k.Hash, u, now, gen)
 	}
 	return &KeyInfo{Key: k, Usage: u, Remaining: Remaining(k.Limit, k.LimitReset, k.IncludeBYOK, u)}, nil
 }

@@ -16,6 +16,12 @@ type Config struct {
 	// bounds how stale an entry may be if an invalidation is missed.
 	KeyCacheSize int
 	KeyCacheTTL  time.Duration
+	// UsageCacheTTL bounds how stale the usage that GET /api/v1/key
+	// reports may be when it was recorded by another process or replica;
+	// usage recorded through this Service is seen at once, and a cached
+	// usage never outlives the UTC day it was read in. 0 reads the store
+	// on every call.
+	UsageCacheTTL time.Duration
 	// SessionTTL is how long a browser login lasts.
 	SessionTTL time.Duration
 }
@@ -28,6 +34,9 @@ func DefaultConfig() Config {
 		KeyCacheSize: 1 << 20,
 		KeyCacheTTL:  30 * time.Second,
 		SessionTTL:   7 * 24 * time.Hour,
+		// As long as a key is trusted: the same bound on what another
+		// replica's changes may take to show.
+		UsageCacheTTL: 30 * time.Second,
 	}
 }
 
@@ -61,7 +70,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
-	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL)
+	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
 	return s
 }
 

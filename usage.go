@@ -40,7 +40,13 @@ func (s *Service) RecordUsage(ctx context.Context, ev *UsageEvent) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.RecordUsage(ctx, ev, hashes, PeriodsAt(ev.CreatedAt)); err != nil {
+	err = s.store.RecordUsage(ctx, ev, hashes, PeriodsAt(ev.CreatedAt))
+	// Dropped after the write, and on failure too (a commit may have
+	// happened before the error): the next KeyInfo reads the new sums.
+	for _, h := range hashes {
+		s.keys.dropUsage(h)
+	}
+	if err != nil {
 		return fmt.Errorf("record usage: %w", err)
 	}
 	return nil
