@@ -27,11 +27,14 @@ func init() {
 const postgresKeyCacheTTL = 5 * time.Second
 
 // tuneForStore adapts the service's settings to the store: on PostgreSQL,
-// where other replicas change keys behind this one's back, cached keys are
-// trusted for a shorter time.
+// where other replicas change keys and record usage behind this one's
+// back, cached keys and the usage that GET /api/v1/key reports are trusted
+// for a shorter time. Usage is not announced (it changes with every metered
+// request); spending limits are checked against the database regardless.
 func tuneForStore(store keygate.Store, kc *keygate.Config) {
 	if _, ok := store.(*postgres.DB); ok {
 		kc.KeyCacheTTL = postgresKeyCacheTTL
+		kc.UsageCacheTTL = postgresKeyCacheTTL
 	}
 }
 
