@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apitype"
@@ -57,16 +59,51 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // writeJSON writes v with status. Encoding a value of our own types cannot
 // fail; if the client went away the write error is of no use.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	e := jsonEncoders.Get().(*jsonEncoder)
+	defer e.release()
+	e.buf.Reset()
+	b := []byte(`{"error":{"code":500,"message":"Internal Server Error"}}`)
+	if err := e.enc.Encode(v); err != nil {
 		slog.Error("encode response", "err", err)
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":500,"message":"Internal Server Error"}}`)
+		status = http.StatusInternalServerError
+	} else {
+		b = bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")) // Encode ends the value with a newline
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	w.Write(b)
 }
+
+// jsonEncoder is an encoder bound to its own buffer. Pooled, it encodes
+// responses without allocating a buffer or a copy of the bytes for each.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// release returns e to the pool, unless a big response (a long key list)
+// grew its buffer: the pool would keep that memory for good.
+func (e *jsonEncoder) release() {
+	if e.buf.Cap() <= 64<<10 {
+		jsonEncoders.Put(e)
+	}
+}
+
+var jsonEncoders = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+// Header values shared by every response, so that setting them allocates
+// nothing. net/http only reads them; a handler that wants another value
+// replaces the slice rather than writing into it.
+var (
+	contentTypeJSON = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	anyOrigin       = []string{"*"}
+)
 
 var errNotFound = &keygate.Error{Code: keygate.ENOTFOUND, Message: "Not Found"}
