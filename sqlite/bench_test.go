@@ -1,0 +1,80 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/sqlite"
+)
+
+// benchStore opens a SQLite file holding n keys of one user.
+func benchStore(b *testing.B, n int) (*sqlite.DB, []string) {
+	b.Helper()
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "keygate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	u := &keygate.User{ID: "7d0f5b7e-1c1a-4f7e-9a51-0b8d1b4c2e11", Email: "bench@example.com", PasswordHash: "!", CreatedAt: t0}
+	ws := &keygate.Workspace{ID: "0c6f9a2d-5e4b-4d3a-8f1e-6b7c8d9e0f12", UserID: u.ID, Name: "Default", Slug: "default", IsDefault: true, CreatedAt: t0}
+	if err := db.CreateUser(b.Context(), u, ws); err != nil {
+		b.Fatal(err)
+	}
+	keys := bulkKeys(ws, n)
+	if err := db.BulkInsertKeys(b.Context(), keys); err != nil {
+		b.Fatal(err)
+	}
+	hashes := make([]string, n)
+	for i, k := range keys {
+		hashes[i] = k.Hash
+	}
+	return db, hashes
+}
+
+// BenchmarkKey is the read a cache miss costs: one key by its hash, among
+// 10,000.
+func BenchmarkKey(b *testing.B) {
+	db, hashes := benchStore(b, 10_000)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := db.Key(b.Context(), hashes[i%len(hashes)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(next.Add(7919))
+			for pb.Next() {
+				if _, err := db.Key(b.Context(), hashes[i%len(hashes)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	})
+}
+
+// BenchmarkKeyUsage is the read GET /api/v1/key made on every request
+// before usage was cached, and still makes for a key that is not cached.
+func BenchmarkKeyUsage(b *testing.B) {
+	db, hashes := benchStore(b, 1_000)
+	p := keygate.PeriodsAt(time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := db.KeyUsage(b.Context(), hashes[i%len(hashes)], p); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
