@@ -48,10 +48,12 @@ func (s *Server) handle(h apiHandler) http.Handler {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := HTTPStatus(err)
+	// The route pattern, not the path: a client may put a secret in a path
+	// segment (a key in place of its hash in /api/v1/keys/{hash}).
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
 	} else {
-		s.log.DebugContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "message", keygate.ErrorMessage(err))
+		s.log.DebugContext(r.Context(), "request rejected", "method", r.Method, "route", r.Pattern, "status", status, "message", keygate.ErrorMessage(err))
 	}
 	writeJSON(w, status, apitype.ErrorResponse{Error: apitype.ErrorBody{Code: status, Message: keygate.ErrorMessage(err)}})
 }
