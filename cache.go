@@ -31,9 +31,14 @@ type keyCache struct {
 
 const cacheShards = 64
 
+// cacheShard maps the 64-bit maphash of a key hash to its entry: one
+// string hash per lookup (it also picks the shard) and an 8-byte map key
+// instead of a 16-byte string header. Two key hashes that share a maphash
+// (a chance of about n/2⁶⁴) take turns in one entry: the entry holds the
+// full hash, so the other is a miss, never a wrong key.
 type cacheShard struct {
 	mu sync.RWMutex
-	m  map[string]cacheEntry
+	m  map[uint64]cacheEntry
 	// usageGen counts the usage drops of the shard, so that usage read
 	// from the store before a drop is not stored after it (putUsage).
 	usageGen uint64
@@ -55,13 +60,15 @@ type usageSnapshot struct {
 func newKeyCache(size int, ttl, usageTTL time.Duration) *keyCache {
 	c := &keyCache{seed: maphash.MakeSeed(), perShard: max(size/cacheShards, 1), ttl: ttl, usageTTL: usageTTL, base: time.Now()}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]cacheEntry)
+		c.shards[i].m = make(map[uint64]cacheEntry)
 	}
 	return c
 }
 
-func (c *keyCache) shard(hash string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, hash)%cacheShards]
+// locate returns the shard of hash and its map key there.
+func (c *keyCache) locate(hash string) (*cacheShard, uint64) {
+	h := maphash.String(c.seed, hash)
+	return &c.shards[h%cacheShards], h
 }
 
 // since returns t as nanoseconds since the cache was made.
@@ -69,11 +76,11 @@ func (c *keyCache) since(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
 // get returns the cached key for hash if it was loaded less than ttl before now.
 func (c *keyCache) get(hash string, now time.Time) (*APIKey, bool) {
-	sh := c.shard(hash)
+	sh, h := c.locate(hash)
 	sh.mu.RLock()
-	e, ok := sh.m[hash]
+	e, ok := sh.m[h]
 	sh.mu.RUnlock()
-	if !ok || c.since(now)-e.loaded >= int64(c.ttl) {
+	if !ok || e.key.Hash != hash || c.since(now)-e.loaded >= int64(c.ttl) {
 		return nil, false
 	}
 	return e.key, true
@@ -87,15 +94,15 @@ func (c *keyCache) put(k *APIKey, now time.Time) {
 	if k.CreatorUserID == k.UserID {
 		k.CreatorUserID = k.UserID
 	}
-	sh := c.shard(k.Hash)
+	sh, h := c.locate(k.Hash)
 	sh.mu.Lock()
-	if _, ok := sh.m[k.Hash]; !ok && len(sh.m) >= c.perShard {
-		for h := range sh.m { // map order is random: a cheap random eviction
-			delete(sh.m, h)
+	if _, ok := sh.m[h]; !ok && len(sh.m) >= c.perShard {
+		for old := range sh.m { // map order is random: a cheap random eviction
+			delete(sh.m, old)
 			break
 		}
 	}
-	sh.m[k.Hash] = cacheEntry{key: k, loaded: c.since(now)}
+	sh.m[h] = cacheEntry{key: k, loaded: c.since(now)}
 	sh.mu.Unlock()
 }
 
@@ -103,12 +110,12 @@ func (c *keyCache) put(k *APIKey, now time.Time) {
 // now, less than usageTTL before now. On a miss it returns the shard's drop
 // count, for putUsage.
 func (c *keyCache) usage(hash string, now time.Time) (u Usage, gen uint64, ok bool) {
-	sh := c.shard(hash)
+	sh, h := c.locate(hash)
 	sh.mu.RLock()
-	e, found := sh.m[hash]
+	e, found := sh.m[h]
 	gen = sh.usageGen
 	sh.mu.RUnlock()
-	if !found || e.usage == nil {
+	if !found || e.usage == nil || e.key.Hash != hash {
 		return Usage{}, gen, false
 	}
 	t := now.UnixNano()
@@ -126,31 +133,31 @@ func (c *keyCache) putUsage(hash string, u Usage, now time.Time, gen uint64) {
 		return
 	}
 	snap := &usageSnapshot{usage: u, day: now.UTC().Truncate(24 * time.Hour).UnixNano(), loaded: c.since(now)}
-	sh := c.shard(hash)
+	sh, h := c.locate(hash)
 	sh.mu.Lock()
-	if e, ok := sh.m[hash]; ok && sh.usageGen == gen {
+	if e, ok := sh.m[h]; ok && e.key.Hash == hash && sh.usageGen == gen {
 		e.usage = snap
-		sh.m[hash] = e
+		sh.m[h] = e
 	}
 	sh.mu.Unlock()
 }
 
 // dropUsage forgets the usage cached for hash: usage was just recorded.
 func (c *keyCache) dropUsage(hash string) {
-	sh := c.shard(hash)
+	sh, h := c.locate(hash)
 	sh.mu.Lock()
 	sh.usageGen++
-	if e, ok := sh.m[hash]; ok && e.usage != nil {
+	if e, ok := sh.m[h]; ok && e.usage != nil {
 		e.usage = nil
-		sh.m[hash] = e
+		sh.m[h] = e
 	}
 	sh.mu.Unlock()
 }
 
 func (c *keyCache) delete(hash string) {
-	sh := c.shard(hash)
+	sh, h := c.locate(hash)
 	sh.mu.Lock()
-	delete(sh.m, hash)
+	delete(sh.m, h)
 	sh.mu.Unlock()
 }
 
