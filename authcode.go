@@ -227,7 +227,11 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	if err := s.store.CreateAuthCode(ctx, code); err != nil {
 		return nil, fmt.Errorf("create auth code: %w", err)
 	}
-	s.audit(ctx, AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)})
+	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)}
+	if actor.Key != nil { // the API flow: the key that asked
+		ev.KeyHashPrefix = hashPrefix(actor.Key.Hash)
+	}
+	s.audit(ctx, ev)
 	return &CreatedCode{Code: secret, App: app, CreatedAt: now}, nil
 }
 
