@@ -93,27 +93,46 @@ func BenchmarkKeyCacheGet(b *testing.B) {
 
 // BenchmarkKeyCacheMemory reports the heap that caching one key costs,
 // the key's own strings included: B/key. Each iteration fills a new cache
-// with 100,000 keys.
+// with 100,000 keys: of one user, of a user each, and of one user with
+// their usage cached too (as after GET /api/v1/key).
 func BenchmarkKeyCacheMemory(b *testing.B) {
 	const n = 100_000
 	userID, workspaceID := uuid.NewString(), uuid.NewString()
-	now := time.Now()
-	var perKey float64
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		c := keygate.NewKeyCache(1<<20, time.Minute)
-		for range n {
-			_, k := storedKey(userID, workspaceID, now)
-			c.Put(k, now)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perKey = float64(after.HeapAlloc-before.HeapAlloc) / n
-		runtime.KeepAlive(c)
+	cases := []struct {
+		name      string
+		owner     func() (string, string)
+		withUsage bool
+	}{
+		{"one-user", func() (string, string) { return userID, workspaceID }, false},
+		{"user-per-key", func() (string, string) { return uuid.NewString(), uuid.NewString() }, false},
+		{"one-user-with-usage", func() (string, string) { return userID, workspaceID }, true},
 	}
-	b.ReportMetric(perKey, "B/key")
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			now := time.Now()
+			var perKey float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				cache := keygate.NewKeyCache(1<<20, time.Minute)
+				for range n {
+					u, w := c.owner()
+					_, k := storedKey(u, w, now)
+					cache.Put(k, now)
+					if c.withUsage {
+						_, gen, _ := cache.Usage(k.Hash, now)
+						cache.PutUsage(k.Hash, keygate.Usage{Total: 1}, now, gen)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perKey = float64(after.HeapAlloc-before.HeapAlloc) / n
+				runtime.KeepAlive(cache)
+			}
+			b.ReportMetric(perKey, "B/key")
+		})
+	}
 }
 
 // benchService is a Service on a SQLite file holding n keys of one user,
