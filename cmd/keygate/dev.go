@@ -15,8 +15,9 @@ const devEmail = "dev@localhost"
 func (m *Main) devSetup(ctx context.Context, publicURL string) error {
 	out := m.Stdout
 	if _, err := m.svc.UserByEmail(ctx, devEmail); err == nil {
-		fmt.Fprintf(out, "\nDev user %s already exists; its password and key were printed on first start.\n"+
-			"Make another key with: keygate keys create --user %s --database %s\n\n", devEmail, devEmail, m.Config.Database)
+		fmt.Fprintf(out, "\nDev user %s already exists; its password and key were printed on first start and are not shown again.\n"+
+			"A new management key: keygate keys create --user %s --management --database %s\n"+
+			"Sign in with a browser: %s\n\n", devEmail, devEmail, m.Config.Database, devAuthURL(publicURL))
 		return nil
 	}
 	password := generatePassword()
@@ -50,8 +51,16 @@ Then exchange data.id with the verifier of that challenge:
 
 Or sign in with a browser:
 
-  %[4]s/auth?callback_url=http%%3A%%2F%%2Flocalhost%%3A3000%%2Fcallback&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+  %[5]s
 
-`, devEmail, password, key, publicURL)
+(Its code_challenge is the S256 challenge of the verifier in the exchange above.)
+
+`, devEmail, password, key, publicURL, devAuthURL(publicURL))
 	return nil
+}
+
+// devAuthURL is an /auth URL for a loopback app on port 3000 with the RFC
+// 7636 Appendix B challenge, so its code exchanges with that verifier.
+func devAuthURL(publicURL string) string {
+	return publicURL + "/auth?callback_url=http%3A%2F%2Flocalhost%3A3000%2Fcallback&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -78,7 +79,10 @@ func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := keygate.NewService(store, keygate.DefaultConfig())
+	// Audit events are stored; echoing them to the terminal would only
+	// clutter the output of an administrative command.
+	quiet := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	svc := keygate.NewService(store, keygate.DefaultConfig(), keygate.WithLogger(quiet))
 	return svc, func() { store.Close() }, nil
 }
 

@@ -134,7 +134,11 @@ func (m *Main) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	slog.Info("shutting down: draining in-flight requests")
-	return m.http.Shutdown(shutdownCtx)
+	if err := m.http.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
 }
 
 // Open opens the store and the listener and builds the handler.
