@@ -26,7 +26,9 @@ func (c KeyCache) Len() int {
 	return n
 }
 
-func (c KeyCache) Usage(hash string, now time.Time) (Usage, uint64, bool) { return c.c.usage(hash, now) }
+func (c KeyCache) Usage(hash string, now time.Time) (Usage, uint64, bool) {
+	return c.c.usage(hash, now)
+}
 
 func (c KeyCache) PutUsage(hash string, u Usage, now time.Time, gen uint64) {
 	c.c.putUsage(hash, u, now, gen)
