@@ -147,3 +147,27 @@ func FuzzAttribution(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendQuery: the code is appended with '?' or '&' so that it is a
+// parameter of its own, and the callback's bytes are kept. A query ending
+// in a literal '?' still needs '&' (found by FuzzCheckCallbackURL).
+func TestAppendQuery(t *testing.T) {
+	tests := []struct{ callback, want string }{
+		{"http://localhost:3000/cb", "http://localhost:3000/cb?code=c"},
+		{"http://localhost:3000/cb?", "http://localhost:3000/cb?code=c"},
+		{"http://localhost:3000/cb?a=1", "http://localhost:3000/cb?a=1&code=c"},
+		{"http://localhost:3000/cb?a=1&", "http://localhost:3000/cb?a=1&code=c"},
+		{"http://localhost:3000/cb?a=1?", "http://localhost:3000/cb?a=1?&code=c"},
+		{"http://localhost:3000/cb??", "http://localhost:3000/cb??&code=c"},
+		{"vscode://ext.id/cb?x=%2F", "vscode://ext.id/cb?x=%2F&code=c"},
+	}
+	for _, tt := range tests {
+		if got := keygate.AppendQuery(tt.callback, "code", "c"); got != tt.want {
+			t.Errorf("AppendQuery(%q) = %q, want %q", tt.callback, got, tt.want)
+		}
+		u, _ := url.Parse(tt.want)
+		if u.Query().Get("code") != "c" {
+			t.Errorf("%q: code is not a parameter of its own", tt.want)
+		}
+	}
+}

@@ -291,3 +291,42 @@ func TestGracefulShutdownDrains(t *testing.T) {
 		t.Fatalf("Run did not return 10s after the last request finished")
 	}
 }
+
+// TestRateLimitFlag: --rate-limit defaults to 20 requests a second per
+// client IP and reaches the server: with 1, the eleventh exchange in a
+// burst from one address is 429 with Retry-After; with 0, none is.
+func TestRateLimitFlag(t *testing.T) {
+	if def := newServeCmd().Flags().Lookup("rate-limit").DefValue; def != "20" {
+		t.Errorf("--rate-limit default = %s, want 20", def)
+	}
+	for _, tt := range []struct {
+		rate    float64
+		limited bool
+	}{{1, true}, {0, false}} {
+		t.Run(strconv.FormatFloat(tt.rate, 'f', -1, 64), func(t *testing.T) {
+			cfg := testServeConfig(t)
+			cfg.RateLimit = tt.rate
+			m := &Main{Config: cfg, Stdout: io.Discard}
+			if err := m.Open(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.http.Close(); m.store.Close() })
+			m.serve(t)
+			var last *http.Response
+			for range 11 {
+				res, err := http.Post("http://"+m.Addr()+"/api/v1/auth/keys", "application/json", strings.NewReader(`{"code":"nope"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				last = res
+			}
+			if got := last.StatusCode == http.StatusTooManyRequests; got != tt.limited {
+				t.Fatalf("11th request: %d, want limited=%v", last.StatusCode, tt.limited)
+			}
+			if tt.limited && last.Header.Get("Retry-After") == "" {
+				t.Errorf("429 without Retry-After")
+			}
+		})
+	}
+}
