@@ -140,7 +140,7 @@ printed unless --print-key is given.`,
 	f.StringVar(&server, "server", "http://127.0.0.1:8080", "keygate (or OpenRouter) URL: the site root or the API base")
 	f.BoolVar(&noBrowser, "no-browser", false, "print the sign-in URL instead of opening a browser")
 	f.StringVar(&limit, "limit", "", "spending limit to ask for, in USD")
-	f.StringVar(&label, "label", "", "name of the new key")
+	f.StringVar(&label, "label", defaultLoginLabel(), "name of the new key")
 	f.BoolVar(&printKey, "print-key", false, "print the key alone on stdout (the summary goes to stderr)")
 	return cmd
 }
@@ -206,4 +206,13 @@ func usd(v float64) string {
 		return fmt.Sprintf("$%.2f", v)
 	}
 	return "$" + strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// defaultLoginLabel names the key after this machine, so that the consent
+// page and the key list say where it lives.
+func defaultLoginLabel() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return "keygate CLI on " + h
+	}
+	return "keygate CLI"
 }
