@@ -267,7 +267,8 @@ func integrityCheck(t *testing.T, db string) {
 // SIGKILL mid-load, restarts it on the same file, rounds times; then every
 // key a client received must work, no code may be exchanged twice, the
 // store must still tie each code to the key its client got, the file must
-// pass integrity_check, and no secret may appear in the process's log.
+// pass integrity_check, and no secret may appear in the process's log or
+// in the database file.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the keygate binary")
@@ -394,6 +395,24 @@ func TestCrashSafety(t *testing.T) {
 	for name, s := range secrets {
 		if bytes.Contains(logs, []byte(s)) {
 			t.Errorf("the %s appears in the log", name)
+		}
+	}
+	// 6. Nor in the database: keys and codes are stored as hashes only,
+	// verifiers not at all, the password as an argon2id hash.
+	var stored []byte
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(db + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		stored = append(stored, b...)
+	}
+	if !bytes.Contains(stored, []byte(userEmail)) {
+		t.Fatalf("the user's email is not in the database files: the scan reads the wrong bytes")
+	}
+	for name, s := range secrets {
+		if bytes.Contains(stored, []byte(s)) {
+			t.Errorf("the %s is stored in the database file in the clear", name)
 		}
 	}
 	if !bytes.Contains(logs, []byte(keygate.AuditReplayDetected)) {
