@@ -41,7 +41,8 @@ type options struct {
 	maxHits   int // requests per round at most
 	postgres  string
 	jsonPath  string
-	profile   string // where to write keygate's CPU profile from verify at 64 connections
+	profile   string // directory for CPU profiles of keygate
+	profConns int    // connections of verify's profiled round
 	keep      bool
 	keygate   string // a keygate binary to measure instead of building this tree's
 }
@@ -90,7 +91,8 @@ func parseArgs(args []string) (names []string, opt options, err error) {
 	fs.IntVar(&opt.maxHits, "max-requests", 2_000_000, "requests per round at most")
 	fs.StringVar(&opt.postgres, "postgres", os.Getenv("KEYGATE_TEST_POSTGRES"), "PostgreSQL URL for flow (a fresh schema is made and dropped); default $KEYGATE_TEST_POSTGRES")
 	fs.StringVar(&opt.jsonPath, "json", "", "write the results here (default keygate-bench-<time>.json in the system temporary directory)")
-	fs.StringVar(&opt.profile, "profile", "", "write a CPU profile of keygate, taken during verify at 64 connections, to this file")
+	fs.StringVar(&opt.profile, "profile", "", "write CPU profiles of keygate (verify, flow) into this directory")
+	fs.IntVar(&opt.profConns, "profile-conns", 64, "connections of verify's profiled round")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the temporary directory (databases, binaries, server logs)")
 	fs.StringVar(&opt.keygate, "keygate-bin", "", "measure this keygate binary (an older build, say) instead of building the tree")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -161,6 +163,7 @@ type bench struct {
 	self    string // path of this program, to start the ceiling server
 	report  *report
 	log     io.Writer
+	hotP50  float64 // scale: p50 of the big store's hot keys
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {

@@ -115,28 +115,34 @@ func runVerify(ctx context.Context, b *bench) error {
 		}
 		b.report.addPair("verify", cas, conns, k, c)
 	}
-	if b.opt.profile != "" && b.pprof {
-		return b.profileVerify(ctx, kg, ks)
-	}
-	return nil
+	return b.profile(ctx, kg, b.verifyLoad(kg, ks, b.opt.profConns), fmt.Sprintf("verify-%d", b.opt.profConns))
 }
 
-// profileVerify takes a CPU profile of keygate during one more round at 64
-// connections; the round is not part of the table.
-func (b *bench) profileVerify(ctx context.Context, kg *process, ks keySet) error {
-	d := max(b.opt.duration, 5*time.Second)
-	b.logf("profiling keygate for %s at 64 connections", d)
-	errc := make(chan error, 1)
-	go func() { errc <- kg.cpuProfile(ctx, d, b.opt.profile) }()
-	l := b.verifyLoad(kg, ks, 64)
-	l.duration = d + time.Second
-	if _, err := attack(ctx, l, kg); err != nil {
+// profile takes a CPU profile of keygate during one more round of l, at
+// least 5 seconds long, into name.pprof under the --profile directory; the
+// round is not part of the table.
+func (b *bench) profile(ctx context.Context, kg *process, l load, name string) error {
+	if b.opt.profile == "" || !b.pprof {
+		return nil
+	}
+	if err := os.MkdirAll(b.opt.profile, 0o755); err != nil {
 		return err
 	}
+	d := max(b.opt.duration, 5*time.Second)
+	path := filepath.Join(b.opt.profile, name+".pprof")
+	b.logf("profiling keygate for %s: %s", d, path)
+	errc := make(chan error, 1)
+	go func() { errc <- kg.cpuProfile(ctx, d, path) }()
+	l.duration, l.maxHits = d+time.Second, max(l.maxHits, 1<<30)
+	r, err := attack(ctx, l, kg)
+	if err != nil {
+		return err
+	}
+	b.logf("  profiled round: %.0f req/s, %d errors, %.1f CPU s", float64(r.requests)/r.elapsed.Seconds(), r.errors, r.cpu)
 	if err := <-errc; err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	b.report.note("CPU profile of keygate during verify at 64 connections: %s", b.opt.profile)
+	b.report.note("CPU profile of keygate (%s): %s", name, path)
 	return nil
 }
 
@@ -197,7 +203,7 @@ func (b *bench) flowOn(ctx context.Context, engine, database, userKey string, ce
 		return err
 	}
 	b.report.addPair("flow", engine+" (sign-ins)", conns, k, c)
-	return nil
+	return b.profile(ctx, kg, b.signinLoad(kg, userKey, conns), "flow-"+engine)
 }
 
 // runScale: verify at 64 connections over every key of a small and of a
@@ -216,6 +222,9 @@ func runScale(ctx context.Context, b *bench) error {
 	if p50[0] > 0 && p99[0] > 0 {
 		b.report.Figures[fmt.Sprintf("scale: p50 at %d keys / p50 at %d keys", sizes[1], sizes[0])] = p50[1] / p50[0]
 		b.report.Figures[fmt.Sprintf("scale: p99 at %d keys / p99 at %d keys", sizes[1], sizes[0])] = p99[1] / p99[0]
+		if b.hotP50 > 0 {
+			b.report.Figures[fmt.Sprintf("scale: p50 at %d keys, %d hot / p50 at %d keys", sizes[1], sizes[0], sizes[0])] = b.hotP50 / p50[0]
+		}
 	}
 	return nil
 }
@@ -286,6 +295,21 @@ func (b *bench) scaleOne(ctx context.Context, n int) (stats, error) {
 		if cycle := float64(n) / k.RPS; cycle > 30 {
 			b.report.note("scale %d keys: each key comes back every %.0fs, longer than the key cache's 30s TTL, so most requests miss the cache", n, cycle)
 		}
+	}
+	if hot := b.opt.keys; n > hot {
+		// The same store, but requests over only the first keys: what the
+		// size of the store and of the cache does to a cache hit.
+		hs := keySet{secrets: ks.secrets[:hot], hashes: ks.hashes[:hot]}
+		if _, err := b.warm(ctx, kg, hs, time.Minute); err != nil {
+			return stats{}, err
+		}
+		b.logf("scale with %d keys, %d of them requested, at 64 connections", n, hot)
+		hk, hc, err := b.alternate(ctx, ceil, kg, func(p *process) load { return b.verifyLoad(p, hs, 64) })
+		if err != nil {
+			return stats{}, err
+		}
+		b.report.addPair("scale", fmt.Sprintf("%d keys, %d hot", n, hot), 64, hk, hc)
+		b.hotP50 = hk.P50
 	}
 	return k, nil
 }
