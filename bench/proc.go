@@ -57,6 +57,8 @@ func startProcess(ctx context.Context, name, bin, logPath, ready string, wantPpr
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	// Should the harness die without stopping it, the server goes too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		logf.Close()
