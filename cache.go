@@ -42,6 +42,11 @@ type cacheShard struct {
 	// usageGen counts the usage drops of the shard, so that usage read
 	// from the store before a drop is not stored after it (putUsage).
 	usageGen uint64
+	// keyGen counts the key invalidations of the shard, so that a key read
+	// from the store before a disable or delete is not stored after it
+	// (put): without it, a reader racing a PATCH could put the old, enabled
+	// key back and keep it working until the TTL ran out.
+	keyGen uint64
 }
 
 type cacheEntry struct {
@@ -74,21 +79,25 @@ func (c *keyCache) locate(hash string) (*cacheShard, uint64) {
 // since returns t as nanoseconds since the cache was made.
 func (c *keyCache) since(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
-// get returns the cached key for hash if it was loaded less than ttl before now.
-func (c *keyCache) get(hash string, now time.Time) (*APIKey, bool) {
+// get returns the cached key for hash if it was loaded less than ttl before
+// now. On a miss it returns the shard's invalidation count, for put.
+func (c *keyCache) get(hash string, now time.Time) (k *APIKey, gen uint64, ok bool) {
 	sh, h := c.locate(hash)
 	sh.mu.RLock()
-	e, ok := sh.m[h]
+	e, found := sh.m[h]
+	gen = sh.keyGen
 	sh.mu.RUnlock()
-	if !ok || e.key.Hash != hash || c.since(now)-e.loaded >= int64(c.ttl) {
-		return nil, false
+	if !found || e.key.Hash != hash || c.since(now)-e.loaded >= int64(c.ttl) {
+		return nil, gen, false
 	}
-	return e.key, true
+	return e.key, gen, true
 }
 
-// put stores k, evicting an arbitrary entry of the shard when it is full.
-// k becomes the cache's: nobody may change it afterwards.
-func (c *keyCache) put(k *APIKey, now time.Time) {
+// put stores k, read from the store after get returned gen, unless a key of
+// its shard was invalidated since: the read may then predate the change. It
+// evicts an arbitrary entry of the shard when it is full. k becomes the
+// cache's: nobody may change it afterwards.
+func (c *keyCache) put(k *APIKey, now time.Time, gen uint64) {
 	// A key's creator is nearly always its owner: one copy of the id
 	// instead of two saves 48 bytes per cached key.
 	if k.CreatorUserID == k.UserID {
@@ -96,6 +105,10 @@ func (c *keyCache) put(k *APIKey, now time.Time) {
 	}
 	sh, h := c.locate(k.Hash)
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.keyGen != gen {
+		return
+	}
 	if _, ok := sh.m[h]; !ok && len(sh.m) >= c.perShard {
 		for old := range sh.m { // map order is random: a cheap random eviction
 			delete(sh.m, old)
@@ -103,7 +116,6 @@ func (c *keyCache) put(k *APIKey, now time.Time) {
 		}
 	}
 	sh.m[h] = cacheEntry{key: k, loaded: c.since(now)}
-	sh.mu.Unlock()
 }
 
 // usage returns the usage cached for hash if it was read in the UTC day of
@@ -154,9 +166,11 @@ func (c *keyCache) dropUsage(hash string) {
 	sh.mu.Unlock()
 }
 
+// delete drops hash's entry; a read of it under way is not cached either.
 func (c *keyCache) delete(hash string) {
 	sh, h := c.locate(hash)
 	sh.mu.Lock()
+	sh.keyGen++
 	delete(sh.m, h)
 	sh.mu.Unlock()
 }
@@ -169,6 +183,7 @@ func (c *keyCache) clear() {
 		sh.mu.Lock()
 		clear(sh.m)
 		sh.usageGen++
+		sh.keyGen++
 		sh.mu.Unlock()
 	}
 }

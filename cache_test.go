@@ -65,3 +65,23 @@ func TestKeyCacheSharesCreator(t *testing.T) {
 		t.Errorf("CreatorUserID %q is a copy of UserID %q, want the same string", got.CreatorUserID, got.UserID)
 	}
 }
+
+// TestKeyCacheReadRacingInvalidation: a key read from the store before an
+// invalidation must not be cached after it, or a disabled key would keep
+// working until the TTL ran out.
+func TestKeyCacheReadRacingInvalidation(t *testing.T) {
+	t0 := time.Now()
+	c := keygate.NewKeyCache(1024, time.Minute)
+	_, stale := storedKey("u", "w", t0)
+	_, gen, _ := c.Lookup(stale.Hash, t0) // a reader misses and goes to the store
+	c.Delete(stale.Hash)                  // meanwhile the key is disabled
+	c.PutAfter(stale, t0, gen)            // the reader's old row comes back
+	if got, ok := c.Get(stale.Hash, t0); ok {
+		t.Fatalf("Get after a racing invalidation = %+v, want a miss", got)
+	}
+	_, gen, _ = c.Lookup(stale.Hash, t0)
+	c.PutAfter(stale, t0, gen)
+	if _, ok := c.Get(stale.Hash, t0); !ok {
+		t.Fatal("a read after the invalidation was not cached")
+	}
+}

@@ -10,9 +10,25 @@ func NewKeyCache(size int, ttl time.Duration) KeyCache {
 	return KeyCache{newKeyCache(size, ttl, ttl)}
 }
 
-func (c KeyCache) Get(hash string, now time.Time) (*APIKey, bool) { return c.c.get(hash, now) }
+func (c KeyCache) Get(hash string, now time.Time) (*APIKey, bool) {
+	k, _, ok := c.c.get(hash, now)
+	return k, ok
+}
 
-func (c KeyCache) Put(k *APIKey, now time.Time) { c.c.put(k, now) }
+// Put stores k as a read that started now would.
+func (c KeyCache) Put(k *APIKey, now time.Time) {
+	_, gen, _ := c.c.get(k.Hash, now)
+	c.c.put(k, now, gen)
+}
+
+// Lookup and PutAfter split Put, so a test can invalidate between the two.
+func (c KeyCache) Lookup(hash string, now time.Time) (*APIKey, uint64, bool) {
+	return c.c.get(hash, now)
+}
+
+func (c KeyCache) PutAfter(k *APIKey, now time.Time, gen uint64) { c.c.put(k, now, gen) }
+
+func (c KeyCache) Delete(hash string) { c.c.delete(hash) }
 
 // Len returns how many entries the cache holds, expired ones included.
 func (c KeyCache) Len() int {

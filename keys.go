@@ -62,14 +62,15 @@ func (s *Service) activeKey(ctx context.Context, hash string) (*APIKey, error) {
 
 func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 	now := s.now()
-	if k, ok := s.keys.get(hash, now); ok {
+	k, gen, ok := s.keys.get(hash, now)
+	if ok {
 		return k, nil
 	}
 	k, err := s.store.Key(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
-	s.keys.put(k, now)
+	s.keys.put(k, now, gen)
 	return k, nil
 }
 
