@@ -235,8 +235,20 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	return &CreatedCode{Code: secret, App: app, CreatedAt: now}, nil
 }
 
+// errDelegationDepth refuses a code that would mint a key more than
+// maxChain delegations below a management-created key: every check walks
+// the whole chain, so its length is bounded where chains are made.
+var errDelegationDepth = Errorf(EFORBIDDEN, "This key cannot delegate further: at most %d levels of keys minted from keys", maxChain)
+
 // delegate bounds the code's key by the parent key k.
 func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
+	ancestors, err := s.activeAncestors(ctx, k)
+	if err != nil {
+		return err
+	}
+	if len(ancestors)+1 > maxChain {
+		return errDelegationDepth
+	}
 	c.ParentKeyHash = k.Hash
 	if k.ExpiresAt != nil && (c.KeyExpiresAt == nil || c.KeyExpiresAt.After(*k.ExpiresAt)) {
 		t := *k.ExpiresAt

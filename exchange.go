@@ -76,6 +76,15 @@ func (s *Service) ExchangeAuthCode(ctx context.Context, r *ExchangeRequest) (*Ex
 	if !holdsSecret {
 		return nil, errInvalidCode
 	}
+	// A delegated code is worth no more than the key that made it: once
+	// that key (or one of its ancestors) is disabled, expired or deleted,
+	// the code mints nothing.
+	if _, err := s.activeAncestors(ctx, &APIKey{ParentHash: c.ParentKeyHash}); err != nil {
+		if ErrorCode(err) == EINTERNAL {
+			return nil, err
+		}
+		return nil, errInvalidCode
+	}
 	return s.redeem(ctx, c)
 }
 
@@ -111,6 +120,9 @@ func (s *Service) redeem(ctx context.Context, c *AuthCode) (*ExchangeResult, err
 		if latest, err := s.store.AuthCode(ctx, c.Hash); err == nil {
 			s.revokeReplayed(ctx, latest)
 		}
+		return nil, errInvalidCode
+	case errors.Is(err, ErrNotFound):
+		// The code, or its workspace, was deleted since it was read.
 		return nil, errInvalidCode
 	case err != nil:
 		return nil, fmt.Errorf("redeem auth code: %w", err)

@@ -35,12 +35,32 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error)
 		return nil, err
 	}
 	// Delegated keys live only as long as every ancestor does.
-	for p, i := k, 0; p.ParentHash != "" && i < maxChain; i++ {
-		if p, err = s.activeKey(ctx, p.ParentHash); err != nil {
-			return nil, errInvalidKey
-		}
+	if _, err := s.activeAncestors(ctx, k); err != nil {
+		return nil, err
 	}
 	return k, nil
+}
+
+// activeAncestors returns k's delegation ancestors, parent first, checking
+// that each is usable now. It fails closed: an ancestor that is disabled,
+// expired or gone, or a chain longer than maxChain (CreateAuthCode never
+// makes one), is EUNAUTHORIZED; a store failure is returned as it is.
+func (s *Service) activeAncestors(ctx context.Context, k *APIKey) ([]*APIKey, error) {
+	var chain []*APIKey
+	for p := k; p.ParentHash != ""; {
+		if len(chain) == maxChain {
+			return nil, errInvalidKey
+		}
+		var err error
+		if p, err = s.activeKey(ctx, p.ParentHash); err != nil {
+			if ErrorCode(err) == EINTERNAL {
+				return nil, err
+			}
+			return nil, errInvalidKey
+		}
+		chain = append(chain, p)
+	}
+	return chain, nil
 }
 
 // activeKey loads a key through the cache and checks it is usable now.

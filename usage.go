@@ -87,17 +87,11 @@ func (s *Service) CanSpend(ctx context.Context, k *APIKey) error {
 	case k.Expired(now):
 		return errExpiredKey
 	}
-	chain := []*APIKey{k}
-	for p, i := k, 0; p.ParentHash != "" && i < maxChain; i++ {
-		var err error
-		if p, err = s.activeKey(ctx, p.ParentHash); err != nil {
-			if ErrorCode(err) == EINTERNAL {
-				return err
-			}
-			return errInvalidKey
-		}
-		chain = append(chain, p)
+	ancestors, err := s.activeAncestors(ctx, k)
+	if err != nil {
+		return err
 	}
+	chain := append([]*APIKey{k}, ancestors...)
 	periods := PeriodsAt(now)
 	for _, c := range chain {
 		if c.Limit == nil {

@@ -1,0 +1,97 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/keygate/keygate"
+)
+
+// mintFrom makes a code with parent and exchanges it, returning the child
+// key, or the code request's response when it is refused.
+func (e *env) mintFrom(parent string, body map[string]any) (string, *response) {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/auth/keys/code", body, "Authorization", "Bearer "+parent)
+	if r.status != http.StatusOK {
+		return "", r
+	}
+	c := r.json(e.t)["data"].(map[string]any)["id"].(string)
+	x := e.exchange(map[string]any{"code": c, "code_verifier": V1})
+	if x.status != http.StatusOK {
+		e.t.Fatalf("exchange: %d %s", x.status, x.body)
+	}
+	return x.json(e.t)["key"].(string), nil
+}
+
+// TestDelegationDepthBounded: a chain of keys minted from keys is at most
+// eight deep, and disabling its root stops its deepest key.
+func TestDelegationDepthBounded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	limit := 1.0
+	root, rootKey, err := e.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: e.user.ID, Name: "root", LimitUSD: &limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{root}
+	for i := 1; i <= 8; i++ {
+		k, r := e.mintFrom(keys[len(keys)-1], s256Body())
+		if r != nil {
+			t.Fatalf("level %d: %d %s", i, r.status, r.body)
+		}
+		keys = append(keys, k)
+	}
+	if _, r := e.mintFrom(keys[8], s256Body()); r == nil || r.status != http.StatusForbidden {
+		t.Fatalf("a ninth level was minted, want 403")
+	} else if msg := r.errMessage(t); msg == "" {
+		t.Fatal("empty message")
+	}
+	if r := e.do("PATCH", "/api/v1/keys/"+rootKey.Hash, map[string]any{"disabled": true}, "Authorization", "Bearer "+e.mgmtKey); r.status != 200 {
+		t.Fatalf("disable root: %d %s", r.status, r.body)
+	}
+	for i, k := range keys {
+		if r := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+k); r.status != http.StatusUnauthorized {
+			t.Errorf("level %d after the root was disabled: %d, want 401", i, r.status)
+		}
+	}
+}
+
+// TestDelegatedCodeDiesWithItsParent: a code made by an ordinary key that
+// is disabled before the exchange mints nothing.
+func TestDelegatedCodeDiesWithItsParent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	parent, parentKey, err := e.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: e.user.ID, Name: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/api/v1/auth/keys/code", s256Body(), "Authorization", "Bearer "+parent)
+	c := r.json(t)["data"].(map[string]any)["id"].(string)
+	if r := e.do("PATCH", "/api/v1/keys/"+parentKey.Hash, map[string]any{"disabled": true}, "Authorization", "Bearer "+e.mgmtKey); r.status != 200 {
+		t.Fatalf("disable parent: %d %s", r.status, r.body)
+	}
+	x := e.exchange(map[string]any{"code": c, "code_verifier": V1})
+	if x.status != http.StatusForbidden || x.errMessage(t) != keygate.MsgInvalidCode {
+		t.Fatalf("exchange after the parent was disabled: %d %s, want 403 %s", x.status, x.body, keygate.MsgInvalidCode)
+	}
+}
+
+// TestExchangeRacingWorkspaceDelete: a code whose workspace is deleted
+// before the exchange is a 403, never a 500.
+func TestExchangeRacingWorkspaceDelete(t *testing.T) {
+	e := newEnv(t)
+	ws := e.do("POST", "/api/v1/workspaces", map[string]any{"name": "Scratch"}, "Authorization", "Bearer "+e.mgmtKey)
+	if ws.status != http.StatusCreated {
+		t.Fatalf("create workspace: %d %s", ws.status, ws.body)
+	}
+	id := ws.json(t)["data"].(map[string]any)["id"].(string)
+	c := e.code(s256Body("workspace_id", id))
+	if r := e.do("DELETE", "/api/v1/workspaces/"+id, nil, "Authorization", "Bearer "+e.mgmtKey); r.status != 200 {
+		t.Fatalf("delete workspace: %d %s", r.status, r.body)
+	}
+	x := e.exchange(map[string]any{"code": c, "code_verifier": V1})
+	if x.status != http.StatusForbidden {
+		t.Fatalf("exchange after the workspace went: %d %s, want 403", x.status, x.body)
+	}
+}
