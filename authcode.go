@@ -217,11 +217,16 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 			return nil, err
 		}
 	}
-	app, err := s.upsertApp(ctx, attr, spec.CallbackURL)
+	app, title, err := s.upsertApp(ctx, attr, spec.CallbackURL)
 	if err != nil {
 		return nil, err
 	}
 	code.AppID = app.ID
+	if code.KeyLabel == "" {
+		// OpenRouter: key_label "defaults to the app name". The name this
+		// request gave, not the shared app row another user may rename.
+		code.KeyLabel = title
+	}
 	secret := NewCode()
 	code.Hash = HashSecret(secret)
 	if err := s.store.CreateAuthCode(ctx, code); err != nil {
@@ -272,18 +277,33 @@ func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
 // there is no URL to identify the app by.
 var headlessApp = App{URL: "urn:keygate:headless", Title: "Headless sign-in", IsLoopback: true}
 
-func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (*App, error) {
+// upsertApp records the app a request is attributed to and returns it with
+// the title this request gives it (its own X-OpenRouter-Title, else the
+// fixed loopback or host title), which names keys minted without a label.
+//
+// Apps are shared by everyone, so a request without a title of its own
+// (the browser flow, or no headers) never overwrites the stored one: it
+// sends no title, and only an app seen for the first time gets the host.
+func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (*App, string, error) {
 	a := AppFrom(attr, callbackURL)
 	if a == nil {
 		h := headlessApp
 		a = &h
 	}
+	title := a.Title
+	if !a.IsLoopback && cleanTitle(attr.Title) == "" {
+		a.Title = ""
+	}
 	a.CreatedAt = s.Now()
 	app, err := s.store.UpsertApp(ctx, a)
-	if err != nil {
-		return nil, fmt.Errorf("upsert app: %w", err)
+	if err == nil && app.Title == "" {
+		a.Title = title
+		app, err = s.store.UpsertApp(ctx, a)
 	}
-	return app, nil
+	if err != nil {
+		return nil, "", fmt.Errorf("upsert app: %w", err)
+	}
+	return app, title, nil
 }
 
 // resolveWorkspace returns the workspace id names, or the user's default

@@ -107,11 +107,6 @@ func (s *Service) redeem(ctx context.Context, c *AuthCode) (*ExchangeResult, err
 		CreatorUserID: c.UserID,
 		CreatedAt:     now,
 	}
-	if k.Name == "" {
-		if app, err := s.store.App(ctx, c.AppID); err == nil {
-			k.Name = app.Title
-		}
-	}
 	k.Label = labelOf(k.Name, secret)
 	switch err := s.store.RedeemAuthCode(ctx, c.Hash, now, k); {
 	case errors.Is(err, ErrCodeUsed):

@@ -95,3 +95,33 @@ func TestExchangeRacingWorkspaceDelete(t *testing.T) {
 		t.Fatalf("exchange after the workspace went: %d %s, want 403", x.status, x.body)
 	}
 }
+
+// TestAppTitleCannotBeHijacked: apps are shared, but a key minted without a
+// label is named by the title its own code request gave, and a request
+// without a title leaves the stored one alone.
+func TestAppTitleCannotBeHijacked(t *testing.T) {
+	e := newEnv(t)
+	_, otherKey := e.newUser("mallory@example.com", false)
+	const referer = "https://victim-app.example"
+	c := e.code(s256Body(), "HTTP-Referer", referer, "X-OpenRouter-Title", "Victim App")
+	r := e.do("POST", "/api/v1/auth/keys/code", s256Body(), "Authorization", "Bearer "+otherKey, "HTTP-Referer", referer, "X-OpenRouter-Title", "Evil Corp - call +1 555 0100")
+	if r.status != http.StatusOK {
+		t.Fatalf("other user's code: %d %s", r.status, r.body)
+	}
+	appID := int64(r.json(t)["data"].(map[string]any)["app_id"].(float64))
+	key := e.exchange(map[string]any{"code": c, "code_verifier": V1}).json(t)["key"].(string)
+	if d := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+key).json(t)["data"].(map[string]any); d["label"] != "Victim App" {
+		t.Errorf("label = %v, want the title of the request that made the code", d["label"])
+	}
+	e.code(s256Body(), "HTTP-Referer", referer) // no title
+	app, err := e.store.App(context.Background(), appID)
+	if err != nil || app.Title != "Evil Corp - call +1 555 0100" {
+		t.Errorf("stored title after a request without one = %+v %v, want it unchanged", app, err)
+	}
+	e.code(s256Body("callback_url", "https://fresh.example/cb"))
+	r = e.do("POST", "/api/v1/auth/keys/code", s256Body("callback_url", "https://fresh.example/cb"), "Authorization", "Bearer "+e.userKey)
+	app, _ = e.store.App(context.Background(), int64(r.json(t)["data"].(map[string]any)["app_id"].(float64)))
+	if app.Title != "fresh.example" {
+		t.Errorf("a new app without a title is titled %q, want its host", app.Title)
+	}
+}
