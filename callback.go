@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxCallbackURLLen is the longest callback_url accepted, in bytes.
@@ -25,7 +26,7 @@ var forbiddenSchemes = map[string]bool{
 // (RFC 8252 §7.1). Rejected, as EINVALID naming callback_url: relative URLs
 // and URLs without an authority, the script and local schemes javascript,
 // data, file, vbscript, about and blob (in any case), whitespace or control
-// characters, user-info, a fragment (RFC 6749 §3.1.2), ports outside
+// characters, invalid UTF-8, user-info, a fragment (RFC 6749 §3.1.2), ports outside
 // 1–65535, and URLs longer than MaxCallbackURLLen bytes.
 func CheckCallbackURL(raw string) (*url.URL, error) {
 	bad := func(why string) (*url.URL, error) {
@@ -41,6 +42,9 @@ func CheckCallbackURL(raw string) (*url.URL, error) {
 		if c := raw[i]; c <= ' ' || c == 0x7f {
 			return bad("must not contain whitespace or control characters")
 		}
+	}
+	if !utf8.ValidString(raw) { // possible through /auth's percent-decoding
+		return bad("must be valid UTF-8")
 	}
 	if strings.Contains(raw, "#") {
 		return bad("must not contain a fragment")

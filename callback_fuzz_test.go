@@ -13,11 +13,12 @@ import (
 
 // FuzzCheckCallbackURL: CheckCallbackURL never panics, and every URL it
 // accepts keeps the promises of DESIGN.md "callback_url": at most 2,048
-// bytes, no whitespace or control characters, absolute with an authority,
-// no user-info, no fragment (RFC 6749 §3.1.2), never a script or local
-// scheme, a port in 1–65535 when there is one, http only on a loopback
-// host (RFC 8252 §7.3, §8.3); and appending the code keeps the callback's
-// bytes as its prefix and still parses to the same scheme and host.
+// bytes, valid UTF-8 without whitespace or control characters, absolute
+// with an authority, no user-info, no fragment (RFC 6749 §3.1.2), never a
+// script or local scheme, a port in 1–65535 when there is one, http only
+// on a loopback host (RFC 8252 §7.3, §8.3); and appending the code keeps
+// the callback's bytes as its prefix and still parses to the same scheme
+// and host.
 func FuzzCheckCallbackURL(f *testing.F) {
 	for _, s := range []string{
 		"http://localhost:3000/cb", "http://127.0.0.1:49152/cb", "http://[::1]:61023/oauth", "http://localhost/",
@@ -46,6 +47,9 @@ func FuzzCheckCallbackURL(f *testing.F) {
 		}
 		if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			fail("holds whitespace or a control character")
+		}
+		if !utf8.ValidString(raw) {
+			fail("is not valid UTF-8")
 		}
 		if strings.Contains(raw, "#") || u.Fragment != "" {
 			fail("has a fragment")

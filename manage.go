@@ -76,6 +76,12 @@ func (s *Service) GetKey(ctx context.Context, userID, hash string) (*KeyInfo, er
 // ownKey loads the key with hash from the store (not the cache: the
 // management API shows the latest state) and checks that userID owns it.
 func (s *Service) ownKey(ctx context.Context, userID, hash string) (*APIKey, error) {
+	if !isKeyHash(hash) {
+		// Not the form HashSecret gives: it names no key, and it never
+		// reaches the store (PostgreSQL refuses NUL and invalid UTF-8 in
+		// text, which would be a 500 for a client's typo).
+		return nil, errKeyNotFound
+	}
 	k, err := s.store.Key(ctx, hash)
 	if errors.Is(err, ErrNotFound) || (err == nil && k.UserID != userID) {
 		return nil, errKeyNotFound
@@ -205,6 +211,20 @@ func (s *Service) DeleteKey(ctx context.Context, userID, hash string) error {
 	s.keys.delete(hash)
 	s.audit(ctx, AuditEvent{Action: AuditKeyDeleted, ActorUserID: userID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash)})
 	return nil
+}
+
+// isKeyHash reports whether h has the form of a key hash: 64 lower-case
+// hex digits.
+func isKeyHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkName is CheckLabel for a name that must not be empty (OpenRouter:

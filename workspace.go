@@ -278,6 +278,13 @@ func checkDescription(d *string) error {
 	if utf8.RuneCountInString(*d) > MaxWorkspaceDescLen {
 		return Errorf(EINVALID, "description must be at most %d characters", MaxWorkspaceDescLen)
 	}
+	// Line breaks and tabs are text; other control characters are not, and
+	// PostgreSQL refuses NUL in text outright.
+	for _, r := range *d {
+		if r < ' ' && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return Errorf(EINVALID, "description must not contain control characters")
+		}
+	}
 	return nil
 }
 

@@ -14,12 +14,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/postgres/pgtest"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/sqlite"
 )
 
 // The fuzz targets of the HTTP layer drive the real handler (server.New
-// over a Service on a SQLite file) with httptest.NewRecorder. Their common
+// over a Service on a SQLite file, or on PostgreSQL under
+// KEYGATE_TEST_ENGINE=postgres) with httptest.NewRecorder. Their common
 // property: whatever the input, no panic and no 5xx; every error answer of
 // the API is the JSON error shape with code equal to the status.
 
@@ -45,11 +47,20 @@ var fuzzClock = func() time.Time { return time.Date(2026, 3, 4, 12, 0, 0, 0, tim
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "keygate.db"))
-	if err != nil {
-		tb.Fatal(err)
+	// The engine of the HTTP tests (see testEngine): CI also runs the
+	// seed corpora on PostgreSQL, whose text type refuses bytes SQLite
+	// takes.
+	var db keygate.Store
+	if testEngine == "postgres" {
+		db = pgtest.Open(tb)
+	} else {
+		lite, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "keygate.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { lite.Close() })
+		db = lite
 	}
-	tb.Cleanup(func() { db.Close() })
 	log := slog.New(slog.DiscardHandler)
 	svc := keygate.NewService(db, keygate.DefaultConfig(), keygate.WithClock(fuzzClock), keygate.WithLogger(log), keygate.WithPasswordHasher(testHasher))
 	e := &fuzzEnv{h: server.New(svc, server.Config{PublicURL: "http://keygate.test"}, log), svc: svc}
