@@ -310,6 +310,9 @@ func (b *bench) scaleOne(ctx context.Context, n int) (stats, error) {
 		}
 		b.report.addPair("scale", fmt.Sprintf("%d keys, %d hot", n, hot), 64, hk, hc)
 		b.hotP50 = hk.P50
+		if err := b.profile(ctx, kg, b.verifyLoad(kg, hs, 64), fmt.Sprintf("scale-%d-hot", n)); err != nil {
+			return stats{}, err
+		}
 	}
 	return k, nil
 }
