@@ -196,26 +196,26 @@ func (s *Service) CreateKey(ctx context.Context, p NewKeyParams) (string, *APIKe
 	return secret, k, nil
 }
 
-// setDisabled enables or disables a key and drops it from the cache.
+// setDisabled enables or disables a key, drops it from the cache and
+// audits the change. It writes the disabled flag alone, in one store
+// update, so a concurrent PATCH of the key's other fields cannot undo it;
+// of concurrent calls with the same flag, only the one that changed the key
+// audits. ErrNotFound if there is no key with hash.
 func (s *Service) setDisabled(ctx context.Context, hash string, disabled bool) (*APIKey, error) {
-	k, err := s.store.Key(ctx, hash)
+	before, after, err := s.store.UpdateKey(ctx, hash, KeyPatch{Disabled: &disabled, UpdatedAt: s.Now()})
 	if err != nil {
 		return nil, err
 	}
-	if k.Disabled == disabled {
-		return k, nil
-	}
-	k.Disabled = disabled
-	now := s.Now()
-	k.UpdatedAt = &now
-	if err := s.store.UpdateKey(ctx, k); err != nil {
-		return nil, err
-	}
+	// Dropped even when nothing changed: this replica may have cached the
+	// key before another one changed it.
 	s.keys.delete(hash)
-	if disabled {
-		s.audit(ctx, AuditEvent{Action: AuditKeyDisabled, ActorUserID: k.UserID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash)})
-	} else {
-		s.audit(ctx, AuditEvent{Action: AuditKeyUpdated, ActorUserID: k.UserID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash), Detail: "enabled"})
+	if before.Disabled == after.Disabled {
+		return after, nil
 	}
-	return k, nil
+	if disabled {
+		s.audit(ctx, AuditEvent{Action: AuditKeyDisabled, ActorUserID: after.UserID, AppID: after.AppID, KeyHashPrefix: hashPrefix(hash)})
+	} else {
+		s.audit(ctx, AuditEvent{Action: AuditKeyUpdated, ActorUserID: after.UserID, AppID: after.AppID, KeyHashPrefix: hashPrefix(hash), Detail: "enabled"})
+	}
+	return after, nil
 }

@@ -110,8 +110,11 @@ type KeyUpdate struct {
 
 // UpdateKey applies u to the user's key with hash, drops the key from the
 // cache so the change holds from the next request on, audits it and returns
-// the key with its usage. An expiry cannot be changed after creation: the
-// type has no field for it.
+// the key with its usage. Only the fields u carries are written, in one
+// atomic store update, so a concurrent PATCH of other fields (or a replay
+// revocation) is never undone by this one. A PATCH that changes nothing
+// leaves the key, updated_at included, as it was. An expiry cannot be
+// changed after creation: the type has no field for it.
 //
 // Errors: ENOTFOUND as for GetKey; EINVALID naming name, limit or
 // limit_reset.
@@ -120,62 +123,97 @@ func (s *Service) UpdateKey(ctx context.Context, userID, hash string, u KeyUpdat
 	if err != nil {
 		return nil, err
 	}
-	var changed []string
-	if u.Name != nil {
-		if err := checkName("name", *u.Name); err != nil {
-			return nil, err
-		}
-		k.Name = strings.TrimSpace(*u.Name)
-		k.Label = k.Name
-		changed = append(changed, "name")
+	p, err := u.patch()
+	if err != nil {
+		return nil, err
 	}
-	if u.SetLimit {
-		k.Limit = nil
-		if u.LimitUSD != nil {
-			m, err := MicrosFromUSD("limit", *u.LimitUSD)
-			if err != nil {
-				return nil, err
-			}
-			k.Limit = &m
-		}
-		changed = append(changed, "limit")
-	}
-	if u.SetLimitReset {
-		r := ResetNone
-		if u.LimitReset != nil {
-			if r, err = ParseLimitReset("limit_reset", *u.LimitReset); err != nil {
-				return nil, err
-			}
-		}
-		k.LimitReset = r
-		changed = append(changed, "limit_reset")
-	}
-	if u.IncludeBYOK != nil {
-		k.IncludeBYOK = *u.IncludeBYOK
-		changed = append(changed, "include_byok_in_limit")
-	}
-	disabling := u.Disabled != nil && *u.Disabled && !k.Disabled
-	if u.Disabled != nil && *u.Disabled != k.Disabled {
-		k.Disabled = *u.Disabled
-		changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[k.Disabled])
-	}
-	if len(changed) == 0 {
+	if p.Empty() {
 		return s.KeyInfo(ctx, k)
 	}
-	now := s.Now()
-	k.UpdatedAt = &now
-	if err := s.store.UpdateKey(ctx, k); errors.Is(err, ErrNotFound) {
+	p.UpdatedAt = s.Now()
+	before, after, err := s.store.UpdateKey(ctx, hash, p)
+	if errors.Is(err, ErrNotFound) {
 		return nil, errKeyNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("update key: %w", err)
 	}
+	// Dropped even when nothing changed: this replica may have cached the
+	// key before another one changed it.
 	s.keys.delete(hash)
+	changed := keyChanges(before, after)
+	if len(changed) == 0 {
+		return s.KeyInfo(ctx, after)
+	}
 	action := AuditKeyUpdated
-	if disabling {
+	if after.Disabled && !before.Disabled {
 		action = AuditKeyDisabled
 	}
-	s.audit(ctx, AuditEvent{Action: action, ActorUserID: userID, AppID: k.AppID, KeyHashPrefix: hashPrefix(hash), Detail: strings.Join(changed, ",")})
-	return s.KeyInfo(ctx, k)
+	s.audit(ctx, AuditEvent{Action: action, ActorUserID: userID, AppID: after.AppID, KeyHashPrefix: hashPrefix(hash), Detail: strings.Join(changed, ",")})
+	return s.KeyInfo(ctx, after)
+}
+
+// patch checks u and converts it to the store's terms. Errors: EINVALID
+// naming name, limit or limit_reset.
+func (u KeyUpdate) patch() (KeyPatch, error) {
+	var p KeyPatch
+	if u.Name != nil {
+		if err := checkName("name", *u.Name); err != nil {
+			return p, err
+		}
+		name := strings.TrimSpace(*u.Name)
+		p.Name, p.Label = &name, &name
+	}
+	if u.SetLimit {
+		p.SetLimit = true
+		if u.LimitUSD != nil {
+			m, err := MicrosFromUSD("limit", *u.LimitUSD)
+			if err != nil {
+				return p, err
+			}
+			p.Limit = &m
+		}
+	}
+	if u.SetLimitReset {
+		r := ResetNone
+		if u.LimitReset != nil {
+			var err error
+			if r, err = ParseLimitReset("limit_reset", *u.LimitReset); err != nil {
+				return p, err
+			}
+		}
+		p.LimitReset = &r
+	}
+	p.IncludeBYOK = u.IncludeBYOK
+	p.Disabled = u.Disabled
+	return p, nil
+}
+
+// keyChanges names what differs between a key before and after an update,
+// in the request's terms, for the audit trail: name, limit, limit_reset,
+// include_byok_in_limit, then disabled or enabled.
+func keyChanges(before, after *APIKey) []string {
+	var changed []string
+	if before.Name != after.Name || before.Label != after.Label {
+		changed = append(changed, "name")
+	}
+	if !equalPtr(before.Limit, after.Limit) {
+		changed = append(changed, "limit")
+	}
+	if before.LimitReset != after.LimitReset {
+		changed = append(changed, "limit_reset")
+	}
+	if before.IncludeBYOK != after.IncludeBYOK {
+		changed = append(changed, "include_byok_in_limit")
+	}
+	if before.Disabled != after.Disabled {
+		changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[after.Disabled])
+	}
+	return changed
+}
+
+// equalPtr reports whether a and b are both nil or point to equal values.
+func equalPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // SetKeyDisabled disables or enables the user's key with hash, drops it from

@@ -68,6 +68,27 @@ type KeyFilter struct {
 	Offset, Limit   int
 }
 
+// KeyPatch is a change to the mutable fields of a key, for
+// KeyStore.UpdateKey. A nil field is left as it is.
+type KeyPatch struct {
+	Name, Label *string
+	Disabled    *bool
+	// SetLimit says Limit is written: nil removes the limit (no cap), a
+	// value sets it, in micro-dollars.
+	SetLimit    bool
+	Limit       *Micros
+	LimitReset  *LimitReset
+	IncludeBYOK *bool
+	// UpdatedAt is stored when the patch changes anything.
+	UpdatedAt time.Time
+}
+
+// Empty reports whether p sets no field.
+func (p KeyPatch) Empty() bool {
+	return p.Name == nil && p.Label == nil && p.Disabled == nil && !p.SetLimit &&
+		p.LimitReset == nil && p.IncludeBYOK == nil
+}
+
 // KeyStore holds API keys.
 type KeyStore interface {
 	// CreateKey inserts k. ErrConflict on a duplicate hash.
@@ -75,9 +96,15 @@ type KeyStore interface {
 	Key(ctx context.Context, hash string) (*APIKey, error)
 	// ListKeys returns keys matching f, newest first.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*APIKey, error)
-	// UpdateKey writes the mutable fields of k: Name, Label, Disabled,
-	// Limit, LimitReset, IncludeBYOK, UpdatedAt.
-	UpdateKey(ctx context.Context, k *APIKey) error
+	// UpdateKey applies p to the key with hash and returns the key as it
+	// was just before and as it is after. It writes only the fields that p
+	// sets, each computed from the stored row in the same atomic step
+	// (one conditional UPDATE; on PostgreSQL the row is locked first), so
+	// concurrent patches of different fields never undo each other, on one
+	// replica or many. p.UpdatedAt is written only when p changes a stored
+	// value: a patch that stores what is already there leaves the row,
+	// updated_at included, as it was. ErrNotFound if there is no such key.
+	UpdateKey(ctx context.Context, hash string, p KeyPatch) (before, after *APIKey, err error)
 	DeleteKey(ctx context.Context, hash string) error
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate"
 )
@@ -72,23 +73,67 @@ func (db *DB) ListKeys(ctx context.Context, f keygate.KeyFilter) ([]*keygate.API
 	return keys, storeErr("list keys", rows.Err())
 }
 
-// UpdateKey writes k's Name, Label, Disabled, Limit, LimitReset,
-// IncludeBYOK and UpdatedAt, and announces the change (KindKey).
-// keygate.ErrNotFound if there is no key k.Hash.
-func (db *DB) UpdateKey(ctx context.Context, k *keygate.APIKey) error {
-	tag, err := db.pool.Exec(ctx, `
-		WITH changed AS (
-			UPDATE api_keys SET name = $1, label = $2, disabled = $3, limit_micros = $4,
-				limit_reset = $5, include_byok = $6, updated_at = $7
-			WHERE hash = $8
-			RETURNING hash
-		) `+notifyKeys,
-		k.Name, k.Label, k.Disabled, microsPtr(k.Limit),
-		string(k.LimitReset), k.IncludeBYOK, k.UpdatedAt, k.Hash)
-	if err == nil {
-		err = oneRow(tag)
+// UpdateKey applies p to the key with hash, returns the key before and
+// after, as keygate.KeyStore says, and announces the change (KindKey).
+// keygate.ErrNotFound if there is none.
+func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (before, after *keygate.APIKey, err error) {
+	// One statement. The first WITH clause locks the row and reads the
+	// values it holds before the update: when a concurrent update holds
+	// the lock, FOR UPDATE waits for it to commit and reads the row it
+	// left, and the UPDATE, rechecking the same row, computes every column
+	// from that version too. Columns that p does not set keep their value,
+	// whatever a concurrent update wrote to them.
+	var old struct {
+		name, label    string
+		disabled, byok bool
+		limit          *int64
+		reset          string
+		updatedAt      *time.Time
 	}
-	return storeErr("update key", err)
+	var reset *string
+	if p.LimitReset != nil {
+		reset = (*string)(p.LimitReset)
+	}
+	after, err = scanKey(db.pool.QueryRow(ctx, `
+		WITH old AS (
+			SELECT hash, name, label, disabled, limit_micros, limit_reset, include_byok, updated_at
+			FROM api_keys WHERE hash = $1 FOR UPDATE
+		), changed AS (
+			UPDATE api_keys k SET
+				name = coalesce($2::text, k.name),
+				label = coalesce($3::text, k.label),
+				disabled = coalesce($4::boolean, k.disabled),
+				limit_micros = CASE WHEN $5::boolean THEN $6::bigint ELSE k.limit_micros END,
+				limit_reset = coalesce($7::text, k.limit_reset),
+				include_byok = coalesce($8::boolean, k.include_byok),
+				updated_at = CASE WHEN
+						(k.name, k.label, k.disabled, k.limit_micros, k.limit_reset, k.include_byok)
+						IS DISTINCT FROM
+						(coalesce($2::text, k.name), coalesce($3::text, k.label), coalesce($4::boolean, k.disabled),
+						 CASE WHEN $5::boolean THEN $6::bigint ELSE k.limit_micros END,
+						 coalesce($7::text, k.limit_reset), coalesce($8::boolean, k.include_byok))
+					THEN $9 ELSE k.updated_at END
+			FROM old WHERE k.hash = old.hash
+			RETURNING k.hash, k.user_id, k.workspace_id, k.app_id, k.parent_hash, k.name, k.label,
+				k.is_management, k.disabled, k.limit_micros, k.limit_reset, k.include_byok,
+				k.expires_at, k.external_user, k.creator_user_id, k.created_at, k.updated_at,
+				old.name AS old_name, old.label AS old_label, old.disabled AS old_disabled,
+				old.limit_micros AS old_limit_micros, old.limit_reset AS old_limit_reset,
+				old.include_byok AS old_include_byok, old.updated_at AS old_updated_at
+		)
+		SELECT `+keyColumns+`,
+			old_name, old_label, old_disabled, old_limit_micros, old_limit_reset, old_include_byok, old_updated_at,
+			pg_notify('`+Channel+`', '`+KindKey+`:' || hash)
+		FROM changed`,
+		hash, p.Name, p.Label, p.Disabled, p.SetLimit, microsPtr(p.Limit), reset, p.IncludeBYOK, p.UpdatedAt),
+		&old.name, &old.label, &old.disabled, &old.limit, &old.reset, &old.byok, &old.updatedAt, nil)
+	if err != nil {
+		return nil, nil, storeErr("update key", err)
+	}
+	b := *after
+	b.Name, b.Label, b.Disabled, b.IncludeBYOK = old.name, old.label, old.disabled, old.byok
+	b.Limit, b.LimitReset, b.UpdatedAt = toMicros(old.limit), keygate.LimitReset(old.reset), utcPtr(old.updatedAt)
+	return &b, after, nil
 }
 
 // DeleteKey deletes the key with hash and its usage counters (its usage
@@ -109,14 +154,16 @@ func (db *DB) DeleteKey(ctx context.Context, hash string) error {
 	return storeErr("delete key", err)
 }
 
-func scanKey(row scanner) (*keygate.APIKey, error) {
+// scanKey reads the keyColumns of row, and then into extra.
+func scanKey(row scanner, extra ...any) (*keygate.APIKey, error) {
 	var k keygate.APIKey
 	var limit *int64
 	var parent, creator *string
 	var reset string
-	if err := row.Scan(&k.Hash, &k.UserID, &k.WorkspaceID, &k.AppID, &parent, &k.Name, &k.Label,
+	dest := append([]any{&k.Hash, &k.UserID, &k.WorkspaceID, &k.AppID, &parent, &k.Name, &k.Label,
 		&k.IsManagement, &k.Disabled, &limit, &reset, &k.IncludeBYOK,
-		&k.ExpiresAt, &k.ExternalUser, &creator, &k.CreatedAt, &k.UpdatedAt); err != nil {
+		&k.ExpiresAt, &k.ExternalUser, &creator, &k.CreatedAt, &k.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	k.ParentHash = str(parent)

@@ -81,8 +81,9 @@ func TestListen(t *testing.T) {
 	must(t, db.CreateSession(ctx, sess))
 	wantNone(t, events) // creations are in no cache
 
-	k.Disabled = true
-	must(t, db.UpdateKey(ctx, k))
+	disable := keygate.KeyPatch{Disabled: ptr(true), UpdatedAt: now}
+	_, _, err = db.UpdateKey(ctx, k.Hash, disable)
+	must(t, err)
 	want(t, events, event{postgres.KindKey, k.Hash})
 
 	_, err = db.UpsertApp(ctx, &keygate.App{URL: app.URL, Title: "A", CreatedAt: now})
@@ -99,7 +100,7 @@ func TestListen(t *testing.T) {
 	want(t, events, event{postgres.KindKey, k.Hash})
 
 	// Failed changes announce nothing.
-	if err := db.UpdateKey(ctx, k); !errors.Is(err, keygate.ErrNotFound) {
+	if _, _, err := db.UpdateKey(ctx, k.Hash, disable); !errors.Is(err, keygate.ErrNotFound) {
 		t.Fatalf("UpdateKey(deleted) = %v, want ErrNotFound", err)
 	}
 	wantNone(t, events)
@@ -152,6 +153,8 @@ func TestListenGarbage(t *testing.T) {
 	must(t, err)
 	want(t, events, event{"reset", ""})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func must(t *testing.T, err error) {
 	t.Helper()

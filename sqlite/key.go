@@ -72,22 +72,44 @@ func (db *DB) ListKeys(ctx context.Context, f keygate.KeyFilter) ([]*keygate.API
 	return keys, storeErr("list keys", rows.Err())
 }
 
-// UpdateKey writes k's Name, Label, Disabled, Limit, LimitReset,
-// IncludeBYOK and UpdatedAt. keygate.ErrNotFound if there is no key k.Hash.
-func (db *DB) UpdateKey(ctx context.Context, k *keygate.APIKey) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE api_keys SET name = ?, label = ?, disabled = ?, limit_micros = ?,
-				limit_reset = ?, include_byok = ?, updated_at = ?
-			WHERE hash = ?`,
-			k.Name, k.Label, k.Disabled, nullIntPtr(k.Limit),
-			string(k.LimitReset), k.IncludeBYOK, nullMicros(k.UpdatedAt), k.Hash)
-		if err != nil {
+// UpdateKey applies p to the key with hash and returns the key before and
+// after, as keygate.KeyStore says. keygate.ErrNotFound if there is none.
+func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (before, after *keygate.APIKey, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		// The write transaction holds the database's write lock from its
+		// BEGIN IMMEDIATE on, so no other connection or process changes
+		// the row between this read, which only reports the old values,
+		// and the update, which computes every column from the stored row.
+		var err error
+		if before, err = scanKey(tx.QueryRowContext(ctx,
+			`SELECT `+keyColumns+` FROM api_keys WHERE hash = ?`, hash)); err != nil {
 			return err
 		}
-		return oneRow(res)
+		after, err = scanKey(tx.QueryRowContext(ctx, `
+			UPDATE api_keys SET
+				name = coalesce(?1, name),
+				label = coalesce(?2, label),
+				disabled = coalesce(?3, disabled),
+				limit_micros = CASE WHEN ?4 THEN ?5 ELSE limit_micros END,
+				limit_reset = coalesce(?6, limit_reset),
+				include_byok = coalesce(?7, include_byok),
+				updated_at = CASE WHEN name IS NOT coalesce(?1, name)
+						OR label IS NOT coalesce(?2, label)
+						OR disabled IS NOT coalesce(?3, disabled)
+						OR (?4 AND limit_micros IS NOT ?5)
+						OR limit_reset IS NOT coalesce(?6, limit_reset)
+						OR include_byok IS NOT coalesce(?7, include_byok)
+					THEN ?8 ELSE updated_at END
+			WHERE hash = ?9
+			RETURNING `+keyColumns,
+			p.Name, p.Label, p.Disabled, p.SetLimit, nullIntPtr(p.Limit),
+			p.LimitReset, p.IncludeBYOK, micros(p.UpdatedAt), hash))
+		return err
 	})
-	return storeErr("update key", err)
+	if err != nil {
+		return nil, nil, storeErr("update key", err)
+	}
+	return before, after, nil
 }
 
 // DeleteKey deletes the key with hash and its usage counters (its usage
