@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -85,7 +87,7 @@ func (s *Service) ValidateAuthCodeRequest(r *AuthCodeRequest) (*AuthCodeSpec, er
 	if err := CheckLabel("key_label", r.KeyLabel); err != nil {
 		return nil, err
 	}
-	spec.KeyLabel = r.KeyLabel
+	spec.KeyLabel = strings.TrimSpace(r.KeyLabel) // as for name on POST /api/v1/keys
 	if r.WorkspaceID != "" {
 		if err := checkUUID("workspace_id", r.WorkspaceID); err != nil {
 			return nil, err
@@ -151,11 +153,18 @@ func CheckLabel(field, v string) error {
 		return Errorf(EINVALID, "%s must be at most %d characters", field, MaxLabelLen)
 	}
 	for _, r := range v {
-		if r < ' ' || r == 0x7f {
+		if unicode.IsControl(r) || isBidiControl(r) {
 			return Errorf(EINVALID, "%s must not contain control characters", field)
 		}
 	}
 	return nil
+}
+
+// isBidiControl reports whether r is one of the explicit directional
+// formatting characters (Unicode UAX #9 §2), which can make a label read
+// differently from what it is ("Trojan Source", CVE-2021-42574).
+func isBidiControl(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || 0x202a <= r && r <= 0x202e || 0x2066 <= r && r <= 0x2069
 }
 
 func checkUUID(field, v string) error {
@@ -320,6 +329,7 @@ func (s *Service) resolveWorkspace(ctx context.Context, userID, id, field string
 	if err := checkUUID(field, id); err != nil {
 		return nil, err
 	}
+	id = strings.ToLower(id) // stored ids are lower-case; UUIDs are not case-sensitive (RFC 9562 §4)
 	ws, err := s.store.Workspace(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && ws.UserID != userID) {
 		return nil, Errorf(EINVALID, "%s is not one of your workspaces", field)

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 )
 
 // MaxCallbackURLLen is the longest callback_url accepted, in bytes.
@@ -26,8 +25,9 @@ var forbiddenSchemes = map[string]bool{
 // (RFC 8252 §7.1). Rejected, as EINVALID naming callback_url: relative URLs
 // and URLs without an authority, the script and local schemes javascript,
 // data, file, vbscript, about and blob (in any case), whitespace or control
-// characters, invalid UTF-8, user-info, a fragment (RFC 6749 §3.1.2), ports outside
-// 1–65535, and URLs longer than MaxCallbackURLLen bytes.
+// characters, any byte outside ASCII (RFC 3986 §2; hosts in punycode),
+// user-info, a fragment (RFC 6749 §3.1.2), ports outside 1–65535, and URLs
+// longer than MaxCallbackURLLen bytes.
 func CheckCallbackURL(raw string) (*url.URL, error) {
 	bad := func(why string) (*url.URL, error) {
 		return nil, Errorf(EINVALID, "callback_url %s", why)
@@ -43,8 +43,14 @@ func CheckCallbackURL(raw string) (*url.URL, error) {
 			return bad("must not contain whitespace or control characters")
 		}
 	}
-	if !utf8.ValidString(raw) { // possible through /auth's percent-decoding
-		return bad("must be valid UTF-8")
+	for i := 0; i < len(raw); i++ {
+		// RFC 3986 URIs are ASCII. Refusing the rest also refuses Unicode
+		// white space, controls and format characters (U+0085, U+00A0,
+		// U+200B, U+2028, bidi overrides) and look-alike host names: a
+		// host must be in its punycode form, which the consent page shows.
+		if raw[i] >= 0x80 {
+			return bad("must be ASCII: percent-encode other characters and write host names in punycode")
+		}
 	}
 	if strings.Contains(raw, "#") {
 		return bad("must not contain a fragment")

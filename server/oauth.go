@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -152,9 +153,16 @@ func resetPtr(r keygate.LimitReset) *string {
 }
 
 // parseQueryLimit parses a limit from a query string, in USD.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
 func parseQueryLimit(v string) (*float64, error) {
 	if v == "" {
 		return nil, nil
+	}
+	// The JSON number grammar (RFC 8259 §6), as in the API's body: no hex,
+	// no underscores, no leading '+', no Inf or NaN.
+	if !jsonNumber.MatchString(v) {
+		return nil, keygate.Errorf(keygate.EINVALID, "limit must be a number")
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
