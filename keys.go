@@ -102,6 +102,22 @@ func (s *Service) InvalidateKey(hash string) { s.keys.delete(hash) }
 // have been missed.
 func (s *Service) InvalidateAll() { s.keys.clear() }
 
+// Invalidations returns the Invalidations that keep s's caches in step
+// with a store's ChangeFeed: a changed key leaves the key cache, and a
+// reset empties it. Sessions and apps are not cached by the service, so
+// their announcements need nothing. Set Error on the result to hear of
+// interruptions.
+func (s *Service) Invalidations() Invalidations {
+	return Invalidations{
+		Changed: func(kind, id string) {
+			if kind == ChangeKey {
+				s.InvalidateKey(id)
+			}
+		},
+		Reset: s.InvalidateAll,
+	}
+}
+
 // InvalidateUsage drops the usage cached for a key, so that the next
 // KeyInfo reads it from the store. RecordUsage does it for the usage it
 // records; store adapters that hear of usage recorded by other replicas

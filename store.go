@@ -135,6 +135,47 @@ type AuditStore interface {
 	ListAudit(ctx context.Context, limit int) ([]*AuditEvent, error)
 }
 
+// Kinds of change that a ChangeFeed announces, and what the id of each
+// names.
+const (
+	ChangeKey     = "key"     // the key's hash: a key was updated or deleted
+	ChangeSession = "session" // the session's token hash: a session was deleted
+	ChangeApp     = "app"     // the app's decimal id: an app's title or categories changed
+)
+
+// Invalidations says what ChangeFeed.Listen does with the changes that
+// every process on the database, this one included, announces.
+type Invalidations struct {
+	// Changed is called with the kind (ChangeKey, ChangeSession,
+	// ChangeApp) and the id of each announced change, one at a time, in
+	// commit order.
+	Changed func(kind, id string)
+	// Reset is called every time Listen has started listening, the first
+	// time included, and whenever announcements may have been missed:
+	// anything cached before that moment may have changed unannounced, so
+	// every cache should be emptied. It is also called for an announcement
+	// that cannot be read.
+	Reset func()
+	// Error, when set, is told why listening failed or was interrupted;
+	// Listen tries again after RetryDelay.
+	Error func(error)
+	// RetryDelay is how long Listen waits after a failure (on PostgreSQL,
+	// before connecting again); zero is the store's default.
+	RetryDelay time.Duration
+}
+
+// ChangeFeed is implemented by stores that announce, in the transaction of
+// each change, the changes to rows that a process may hold in a cache, so
+// that every process on the same database (replicas on PostgreSQL; a
+// server and the CLI on one SQLite file) can drop its copy.
+type ChangeFeed interface {
+	// Listen calls inv's functions until ctx is done and returns ctx's
+	// error; it returns another error at once for an inv without Changed
+	// or Reset, and when the store is closed under it. Changed and Reset
+	// must not block for long: announcements wait while they run.
+	Listen(ctx context.Context, inv Invalidations) error
+}
+
 // Store is everything the Service needs from storage.
 type Store interface {
 	UserStore

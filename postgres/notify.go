@@ -17,11 +17,13 @@ import (
 // in a replica's cache is announced. The payload is "<kind>:<id>".
 const Channel = "keygate_invalidate"
 
-// Kinds of announced changes, and what the id is for each.
+// Kinds of announced changes: keygate.ChangeKey, keygate.ChangeSession and
+// keygate.ChangeApp, whose ids are a key's hash, a session's token hash and
+// an app's decimal id.
 const (
-	KindKey     = "key"     // id: the key's hash; sent when a key is updated or deleted
-	KindSession = "session" // id: the session's token hash; sent when a session is deleted
-	KindApp     = "app"     // id: the app's decimal id; sent when an app's title or categories change
+	KindKey     = keygate.ChangeKey
+	KindSession = keygate.ChangeSession
+	KindApp     = keygate.ChangeApp
 )
 
 // Announcements are made in SQL, in the transaction that makes the
@@ -42,43 +44,17 @@ func announce(ctx context.Context, tx pgx.Tx, kind, id string) error {
 }
 
 // DefaultReconnectDelay is how long Listen waits before connecting again
-// after it lost its connection or failed to connect.
+// after it lost its connection or failed to connect, when
+// Invalidations.RetryDelay is zero.
 const DefaultReconnectDelay = time.Second
 
-// Invalidations says what Listen does with the changes other replicas (and
-// this one) announce.
-type Invalidations struct {
-	// Changed is called with the kind (KindKey, KindSession, KindApp) and
-	// the id of each announced change, one at a time, in commit order.
-	Changed func(kind, id string)
-	// Reset is called every time Listen has connected and is listening,
-	// the first time included: anything cached before that moment may
-	// have changed without the announcement reaching this replica, so
-	// every cache should be emptied. It is also called for an
-	// announcement that cannot be read.
-	Reset func()
-	// Error, when set, is told why a connection failed or was lost;
-	// Listen connects again after ReconnectDelay.
-	Error func(error)
-	// ReconnectDelay defaults to DefaultReconnectDelay.
-	ReconnectDelay time.Duration
-}
+// Invalidations says what Listen does with the announced changes.
+type Invalidations = keygate.Invalidations
 
-// ServiceInvalidations returns the Invalidations that keep svc's caches in
-// step with the database: a changed key leaves svc's key cache, and a
-// reset empties it. Sessions and apps are not cached by the service, so
-// their announcements need nothing. Set Error on the result to hear of
-// interruptions.
-func ServiceInvalidations(svc *keygate.Service) Invalidations {
-	return Invalidations{
-		Changed: func(kind, id string) {
-			if kind == KindKey {
-				svc.InvalidateKey(id)
-			}
-		},
-		Reset: svc.InvalidateAll,
-	}
-}
+// ServiceInvalidations is svc.Invalidations().
+func ServiceInvalidations(svc *keygate.Service) Invalidations { return svc.Invalidations() }
+
+var _ keygate.ChangeFeed = (*DB)(nil)
 
 // Listen listens on Channel on a connection of its own (outside the pool,
 // with the pool's settings) and calls inv's functions until ctx is done,
@@ -89,7 +65,7 @@ func (db *DB) Listen(ctx context.Context, inv Invalidations) error {
 	if inv.Changed == nil || inv.Reset == nil {
 		return errors.New("postgres: listen: Changed and Reset are required")
 	}
-	delay := inv.ReconnectDelay
+	delay := inv.RetryDelay
 	if delay <= 0 {
 		delay = DefaultReconnectDelay
 	}

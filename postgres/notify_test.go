@@ -23,9 +23,9 @@ func listen(t *testing.T, db *postgres.DB) <-chan event {
 	done := make(chan error, 1)
 	go func() {
 		done <- db.Listen(ctx, postgres.Invalidations{
-			Changed:        func(kind, id string) { events <- event{kind, id} },
-			Reset:          func() { events <- event{"reset", ""} },
-			ReconnectDelay: 50 * time.Millisecond,
+			Changed:    func(kind, id string) { events <- event{kind, id} },
+			Reset:      func() { events <- event{"reset", ""} },
+			RetryDelay: 50 * time.Millisecond,
 		})
 	}()
 	t.Cleanup(func() {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
 
 	"github.com/keygate/keygate"
 )
@@ -14,7 +15,8 @@ const appColumns = `id, url, title, categories, is_loopback, created_at`
 // UpsertApp returns the app stored under a.URL, creating it from a if there
 // is none. An existing app takes a.Title when it is non-empty and
 // different, and a.Categories when they are non-empty and different; its
-// ID, IsLoopback and CreatedAt never change.
+// ID, IsLoopback and CreatedAt never change. A change is announced
+// (keygate.ChangeApp).
 func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, error) {
 	// Most calls name an app that is already stored as is: answer those
 	// from a reader without queueing for the writer. The upsert below is
@@ -25,6 +27,14 @@ func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, erro
 	cats := encodeCategories(a.Categories)
 	var got *keygate.App
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		// Only an update of an existing app is announced: a new app is in
+		// no cache. The write lock, held since BEGIN IMMEDIATE, keeps this
+		// answer true until the upsert.
+		var existed bool
+		if err := tx.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM apps WHERE url = ?)`, a.URL).Scan(&existed); err != nil {
+			return err
+		}
 		// The WHERE clause skips an update that would change nothing, and
 		// then RETURNING gives no row: the stored app is read instead.
 		var err error
@@ -41,8 +51,12 @@ func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, erro
 		if errors.Is(err, sql.ErrNoRows) {
 			got, err = scanApp(tx.QueryRowContext(ctx,
 				`SELECT `+appColumns+` FROM apps WHERE url = ?`, a.URL))
+			return err
 		}
-		return err
+		if err != nil || !existed {
+			return err
+		}
+		return announce(ctx, tx, keygate.ChangeApp, strconv.FormatInt(got.ID, 10))
 	})
 	if err != nil {
 		return nil, storeErr("upsert app", err)

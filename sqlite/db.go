@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 
 	"github.com/keygate/keygate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -25,6 +26,9 @@ type DB struct {
 	path   string
 	writer *sql.DB // exactly one connection; BEGIN IMMEDIATE
 	reader *sql.DB // read-only connections
+
+	closed    chan struct{} // closed by Close, to stop Listen
+	closeOnce sync.Once
 }
 
 var _ keygate.Store = (*DB)(nil)
@@ -37,7 +41,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{path: path}
+	db := &DB{path: path, closed: make(chan struct{})}
 	// The writer comes first: its first connection switches the file to
 	// WAL, which the read-only connections could not do.
 	db.writer, err = openPool(ctx, path, false)
@@ -97,6 +101,7 @@ func (db *DB) Path() string { return db.path }
 // Close closes both pools. The writer closes last: the last connection to
 // a WAL database checkpoints it into the main file.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closed) })
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 

@@ -21,6 +21,13 @@
 // absent; an empty AuthCode.ParentKeyHash, APIKey.ParentHash and a zero
 // AuthCode.AppID are stored as NULL.
 //
+// Announcements. Every change to a key, a session or an app that a process
+// may hold in a cache adds a row to the changes table in the transaction
+// that makes it, so another process on the same file (a running server,
+// while the CLI disables a key) hears of it: DB.Listen polls the table and
+// implements keygate.ChangeFeed as the postgres package's LISTEN does (see
+// changes.go).
+//
 // The store never reads the clock: every time it writes comes from its
 // caller, so tests and the service decide what "now" is.
 package sqlite

@@ -72,8 +72,9 @@ func (db *DB) ListKeys(ctx context.Context, f keygate.KeyFilter) ([]*keygate.API
 	return keys, storeErr("list keys", rows.Err())
 }
 
-// UpdateKey applies p to the key with hash and returns the key before and
-// after, as keygate.KeyStore says. keygate.ErrNotFound if there is none.
+// UpdateKey applies p to the key with hash, returns the key before and
+// after, as keygate.KeyStore says, and announces the change
+// (keygate.ChangeKey). keygate.ErrNotFound if there is none.
 func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (before, after *keygate.APIKey, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		// The write transaction holds the database's write lock from its
@@ -104,7 +105,10 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 			RETURNING `+keyColumns,
 			p.Name, p.Label, p.Disabled, p.SetLimit, nullIntPtr(p.Limit),
 			p.LimitReset, p.IncludeBYOK, micros(p.UpdatedAt), hash))
-		return err
+		if err != nil {
+			return err
+		}
+		return announce(ctx, tx, keygate.ChangeKey, hash)
 	})
 	if err != nil {
 		return nil, nil, storeErr("update key", err)
@@ -113,7 +117,8 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 }
 
 // DeleteKey deletes the key with hash and its usage counters (its usage
-// events stay, as history). keygate.ErrNotFound if there is none.
+// events stay, as history), and announces the change (keygate.ChangeKey).
+// keygate.ErrNotFound if there is none.
 func (db *DB) DeleteKey(ctx context.Context, hash string) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE hash = ?`, hash)
@@ -123,8 +128,10 @@ func (db *DB) DeleteKey(ctx context.Context, hash string) error {
 		if err := oneRow(res); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM usage_counters WHERE key_hash = ?`, hash)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_counters WHERE key_hash = ?`, hash); err != nil {
+			return err
+		}
+		return announce(ctx, tx, keygate.ChangeKey, hash)
 	})
 	return storeErr("delete key", err)
 }

@@ -37,15 +37,18 @@ func (db *DB) Session(ctx context.Context, tokenHash string) (*keygate.Session, 
 	return &s, nil
 }
 
-// DeleteSession deletes the session with tokenHash. keygate.ErrNotFound if
-// there is none.
+// DeleteSession deletes the session with tokenHash and announces it
+// (keygate.ChangeSession). keygate.ErrNotFound if there is none.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		if err := oneRow(res); err != nil {
+			return err
+		}
+		return announce(ctx, tx, keygate.ChangeSession, tokenHash)
 	})
 	return storeErr("delete session", err)
 }

@@ -118,8 +118,8 @@ func TestReopen(t *testing.T) {
 		t.Errorf("Migrate(on reopen) = %v, %v; want nothing applied", applied, err)
 	}
 	v, err := db.SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	if err != nil || v != 2 {
+		t.Errorf("SchemaVersion = %d, %v; want 2", v, err)
 	}
 	if _, err := db.User(ctx, "u1"); err != nil {
 		t.Errorf("User(after reopen) = %v", err)
@@ -148,7 +148,7 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "goose_db_version",
+	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "goose_db_version",
 		"sessions", "usage_counters", "usage_events", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Usage", usageTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
+		{"Changes", changeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -35,25 +34,5 @@ func tuneForStore(store keygate.Store, kc *keygate.Config) {
 	if _, ok := store.(*postgres.DB); ok {
 		kc.KeyCacheTTL = postgresKeyCacheTTL
 		kc.UsageCacheTTL = postgresKeyCacheTTL
-	}
-}
-
-// watchChanges keeps the service's caches in step with changes that any
-// replica announces on PostgreSQL, until ctx is done. On SQLite, where this
-// process is the only writer that serves requests, it returns at once.
-func (m *Main) watchChanges(ctx context.Context) {
-	db, ok := m.store.(*postgres.DB)
-	if !ok {
-		return
-	}
-	// Reset comes on every (re)connection: whatever was cached before may
-	// have changed unannounced.
-	inv := postgres.ServiceInvalidations(m.svc)
-	inv.Error = func(err error) {
-		slog.Warn("postgres: change announcements interrupted; reconnecting", "err", err)
-	}
-	err := db.Listen(ctx, inv)
-	if ctx.Err() == nil {
-		slog.Error("postgres: change announcements stopped", "err", err)
 	}
 }
