@@ -45,6 +45,7 @@ type options struct {
 	profConns int    // connections of verify's profiled round
 	keep      bool
 	keygate   string // a keygate binary to measure instead of building this tree's
+	gogc      int    // GOGC of the keygate process; 0 leaves the default
 }
 
 // scenario is one named measurement. Adding one (the gateway, once it
@@ -94,6 +95,7 @@ func parseArgs(args []string) (names []string, opt options, err error) {
 	fs.StringVar(&opt.profile, "profile", "", "write CPU profiles of keygate (verify, flow) into this directory")
 	fs.IntVar(&opt.profConns, "profile-conns", 64, "connections of verify's profiled round")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the temporary directory (databases, binaries, server logs)")
+	fs.IntVar(&opt.gogc, "gogc", 0, "run keygate with this GOGC (0: Go's default, 100)")
 	fs.StringVar(&opt.keygate, "keygate-bin", "", "measure this keygate binary (an older build, say) instead of building the tree")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		var sb strings.Builder

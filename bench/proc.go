@@ -50,13 +50,13 @@ func (p *process) URL() string { return "http://" + p.addr }
 // logPath, and waits until it has logged the address of its API (a slog
 // line with msg=<ready> and addr=host:port) and, when wantPprof, of its
 // profiler, then until GET /healthz answers.
-func startProcess(ctx context.Context, name, bin, logPath, ready string, wantPprof bool, args ...string) (*process, error) {
+func startProcess(ctx context.Context, name, bin, logPath, ready string, wantPprof bool, env []string, args ...string) (*process, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	cmd.Env = append(append(os.Environ(), "GOTRACEBACK=all"), env...)
 	// Should the harness die without stopping it, the server goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	pr, pw, err := os.Pipe()

@@ -70,7 +70,7 @@ func newReport(opt options) *report {
 			"quick": opt.quick, "duration": opt.duration.String(), "rounds": opt.rounds,
 			"conns": opt.conns, "flow_conns": opt.flowConns, "keys": opt.keys,
 			"scale_keys": opt.scaleKeys, "max_requests": opt.maxHits,
-			"postgres": opt.postgres != "",
+			"postgres": opt.postgres != "", "gogc": opt.gogc,
 		},
 		Figures: map[string]float64{},
 	}

@@ -16,7 +16,7 @@ func (b *bench) startCeiling(ctx context.Context, tag string, ks keySet) (*proce
 		return nil, err
 	}
 	return startProcess(ctx, "ceiling", b.self, filepath.Join(b.dir, tag+"-ceiling.log"),
-		"ceiling listening", false, ceilingArg, "-keys", path)
+		"ceiling listening", false, nil, ceilingArg, "-keys", path)
 }
 
 // startKeygate starts `keygate serve` on database with the rate limit off
@@ -26,8 +26,12 @@ func (b *bench) startKeygate(ctx context.Context, tag, database string) (*proces
 	if b.pprof {
 		args = append(args, "--pprof", "127.0.0.1:0")
 	}
+	var env []string
+	if b.opt.gogc != 0 {
+		env = append(env, fmt.Sprintf("GOGC=%d", b.opt.gogc))
+	}
 	return startProcess(ctx, "keygate", b.keygate, filepath.Join(b.dir, tag+"-keygate.log"),
-		"keygate listening", b.pprof, args...)
+		"keygate listening", b.pprof, env, args...)
 }
 
 // labelOK accepts a /key body (keygate's or the ceiling's) of a seeded key.
