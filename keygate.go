@@ -21,6 +21,35 @@ type Workspace struct {
 	IsDefault   bool
 	CreatedAt   time.Time
 	UpdatedAt   *time.Time
+	WorkspaceSettings
+}
+
+// WorkspaceSettings are the members of OpenRouter's workspace object that
+// configure model routing and logging (components CreateWorkspaceRequest,
+// UpdateWorkspaceRequest and Workspace; disabled_server_tools from the
+// official SDK's request models). keygate stores and reports them but
+// routes no requests, so none of them changes what it does. The zero value
+// is what a new workspace has, IOLoggingSamplingRate 0 standing for
+// DefaultIOLoggingSamplingRate: stores write that when they insert a
+// workspace whose rate is 0.
+type WorkspaceSettings struct {
+	DefaultTextModel    *string // a model id such as "openai/gpt-4o"; nil: none
+	DefaultImageModel   *string // a model id such as "openai/dall-e-3"; nil: none
+	DefaultProviderSort *string // one of ProviderSorts; nil: none
+	// IOLoggingAPIKeyIDs filters I/O logging to these key ids; nil means
+	// every key (an empty list is kept as such).
+	IOLoggingAPIKeyIDs    []int64
+	IOLoggingSamplingRate float64 // fraction of requests logged, 0.0001 to 1
+	// OpenRouter's is_data_discount_logging_enabled,
+	// is_observability_broadcast_enabled and
+	// is_observability_io_logging_enabled; all off unless set.
+	IsDataDiscountLoggingEnabled    bool
+	IsObservabilityBroadcastEnabled bool
+	IsObservabilityIOLoggingEnabled bool
+	// DisabledServerTools names server tools ("openrouter:web_search")
+	// that requests in the workspace may not invoke; nil: none. Never an
+	// empty list: an empty list clears it.
+	DisabledServerTools []string
 }
 
 // App is a client application that keys are attributed to.

@@ -29,12 +29,18 @@ type WorkspaceStore interface {
 	// ListWorkspaces returns up to limit of a user's workspaces, oldest
 	// first, skipping offset, and the total count.
 	ListWorkspaces(ctx context.Context, userID string, offset, limit int) ([]*Workspace, int, error)
-	// UpdateWorkspace writes Name, Slug, Description and UpdatedAt.
+	// UpdateWorkspace writes Name, Slug, Description, the
+	// WorkspaceSettings and UpdatedAt.
 	UpdateWorkspace(ctx context.Context, w *Workspace) error
-	// DeleteWorkspace deletes a workspace. ErrConflict if it still holds
-	// keys (in one statement or transaction, so a key added concurrently
-	// cannot be orphaned) or is the user's default.
-	DeleteWorkspace(ctx context.Context, id string) error
+	// DeleteWorkspace deletes a workspace with its disabled keys (and
+	// their usage counters), announces each deleted key as a ChangeKey
+	// change, and returns the deleted keys' hashes. ErrConflict, deleting
+	// nothing, if it is the user's default or still holds an enabled key
+	// (OpenRouter: "Workspaces with active API keys cannot be deleted").
+	// The check and the deletes are one transaction in which no key of
+	// the workspace can be created or enabled, so a key added or enabled
+	// concurrently is neither orphaned nor deleted.
+	DeleteWorkspace(ctx context.Context, id string) (deletedKeys []string, err error)
 }
 
 // AppStore holds apps.

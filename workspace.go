@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -20,6 +22,33 @@ const (
 	MaxWorkspacePage     = 100 // largest GET /workspaces limit
 	fallbackSlug         = "workspace"
 )
+
+// Workspace settings limits. The sampling rate's range is OpenRouter's
+// ("Sampling rate for I/O logging (0.0001-1)"); the other bounds are
+// keygate's own, generous for what they hold, so that a workspace object
+// stays small.
+const (
+	// DefaultIOLoggingSamplingRate is the io_logging_sampling_rate of a
+	// workspace that never set one (OpenRouter Workspace: "1 means 100% of
+	// requests are logged").
+	DefaultIOLoggingSamplingRate = 1.0
+	MinIOLoggingSamplingRate     = 0.0001
+	MaxModelIDLen                = 200  // code points of default_text_model and default_image_model
+	MaxIOLoggingAPIKeyIDs        = 1000 // members of io_logging_api_key_ids
+	MaxDisabledServerTools       = 64   // members of disabled_server_tools
+	maxServerToolLen             = 100  // bytes of one disabled_server_tools member
+	maxSafeInteger               = 1<<53 - 1
+)
+
+// ProviderSorts are the values of default_provider_sort (OpenRouter:
+// "Default provider sort preference (price, throughput, latency, exacto)").
+var ProviderSorts = []string{"price", "throughput", "latency", "exacto"}
+
+// serverToolPattern is the form of the official SDK's server tool names
+// (CreateWorkspaceRequestDisabledServerTool: "openrouter:web_search",
+// "openrouter:apply_patch", …). The SDK's list is open, so any name of this
+// form is taken.
+var serverToolPattern = regexp.MustCompile(`^openrouter:[a-z0-9]+(?:_+[a-z0-9]+)*$`)
 
 // Audit actions of the workspace API.
 const (
@@ -97,10 +126,14 @@ type NewWorkspaceParams struct {
 	Name        string  // 1 to 100 code points
 	Slug        string  // "" to derive it from Name
 	Description *string // at most 500 code points
+	// Settings are applied to the defaults (the zero WorkspaceSettings with
+	// DefaultIOLoggingSamplingRate).
+	Settings WorkspaceSettingsUpdate
 }
 
 // CreateWorkspace creates a workspace for a user. Errors: EINVALID naming
-// name, slug or description; ECONFLICT when the user already has the slug.
+// name, slug, description or the setting that is out of its range (see
+// WorkspaceSettingsUpdate); ECONFLICT when the user already has the slug.
 func (s *Service) CreateWorkspace(ctx context.Context, p NewWorkspaceParams) (*Workspace, error) {
 	if err := checkWorkspaceName(p.Name); err != nil {
 		return nil, err
@@ -115,12 +148,16 @@ func (s *Service) CreateWorkspace(ctx context.Context, p NewWorkspaceParams) (*W
 		return nil, err
 	}
 	w := &Workspace{
-		ID:          uuid.NewString(),
-		UserID:      p.UserID,
-		Name:        strings.TrimSpace(p.Name),
-		Slug:        slug,
-		Description: p.Description,
-		CreatedAt:   s.Now(),
+		ID:                uuid.NewString(),
+		UserID:            p.UserID,
+		Name:              strings.TrimSpace(p.Name),
+		Slug:              slug,
+		Description:       p.Description,
+		CreatedAt:         s.Now(),
+		WorkspaceSettings: WorkspaceSettings{IOLoggingSamplingRate: DefaultIOLoggingSamplingRate},
+	}
+	if err := p.Settings.apply(&w.WorkspaceSettings); err != nil {
+		return nil, err
 	}
 	switch err := s.store.CreateWorkspace(ctx, w); {
 	case errors.Is(err, ErrConflict):
@@ -191,18 +228,160 @@ type WorkspaceUpdate struct {
 	// then removes it.
 	SetDescription bool
 	Description    *string
+	WorkspaceSettingsUpdate
+}
+
+// WorkspaceSettingsUpdate is a change to WorkspaceSettings, in a PATCH or
+// over the defaults of a new workspace. A nil pointer leaves its setting
+// alone. The settings that OpenRouter lets be null have a Set… flag that
+// says the request carried the member; a nil value then clears the
+// setting.
+//
+// Rules (EINVALID naming the member otherwise): a default model is 1 to
+// MaxModelIDLen code points without spaces or control characters;
+// default_provider_sort is one of ProviderSorts; io_logging_sampling_rate
+// is MinIOLoggingSamplingRate to 1; io_logging_api_key_ids holds at most
+// MaxIOLoggingAPIKeyIDs integers from 1 to 2⁵³−1 (what a JSON client reads
+// exactly); disabled_server_tools holds at most MaxDisabledServerTools
+// names of the form "openrouter:web_search", kept once each in the order
+// given, and an empty list clears it (SDK: "An empty array or null clears
+// the list").
+type WorkspaceSettingsUpdate struct {
+	SetDefaultTextModel    bool
+	DefaultTextModel       *string
+	SetDefaultImageModel   bool
+	DefaultImageModel      *string
+	SetDefaultProviderSort bool
+	DefaultProviderSort    *string
+	SetIOLoggingAPIKeyIDs  bool
+	IOLoggingAPIKeyIDs     []int64
+	SetDisabledServerTools bool
+	DisabledServerTools    []string
+
+	IOLoggingSamplingRate           *float64
+	IsDataDiscountLoggingEnabled    *bool
+	IsObservabilityBroadcastEnabled *bool
+	IsObservabilityIOLoggingEnabled *bool
+}
+
+// Empty reports whether u changes no setting.
+func (u WorkspaceSettingsUpdate) Empty() bool {
+	return !u.SetDefaultTextModel && !u.SetDefaultImageModel && !u.SetDefaultProviderSort &&
+		!u.SetIOLoggingAPIKeyIDs && !u.SetDisabledServerTools && u.IOLoggingSamplingRate == nil &&
+		u.IsDataDiscountLoggingEnabled == nil && u.IsObservabilityBroadcastEnabled == nil &&
+		u.IsObservabilityIOLoggingEnabled == nil
+}
+
+// apply checks every setting that u carries and, when all pass, writes
+// them into ws; on an error ws is left as it was.
+func (u WorkspaceSettingsUpdate) apply(ws *WorkspaceSettings) error {
+	next := *ws
+	if u.SetDefaultTextModel {
+		if err := checkModelID("default_text_model", u.DefaultTextModel); err != nil {
+			return err
+		}
+		next.DefaultTextModel = u.DefaultTextModel
+	}
+	if u.SetDefaultImageModel {
+		if err := checkModelID("default_image_model", u.DefaultImageModel); err != nil {
+			return err
+		}
+		next.DefaultImageModel = u.DefaultImageModel
+	}
+	if u.SetDefaultProviderSort {
+		if v := u.DefaultProviderSort; v != nil && !slices.Contains(ProviderSorts, *v) {
+			return Errorf(EINVALID, "default_provider_sort must be one of %s, or null", strings.Join(ProviderSorts, ", "))
+		}
+		next.DefaultProviderSort = u.DefaultProviderSort
+	}
+	if u.SetIOLoggingAPIKeyIDs {
+		if err := checkKeyIDs(u.IOLoggingAPIKeyIDs); err != nil {
+			return err
+		}
+		next.IOLoggingAPIKeyIDs = slices.Clone(u.IOLoggingAPIKeyIDs)
+	}
+	if u.SetDisabledServerTools {
+		tools, err := serverTools(u.DisabledServerTools)
+		if err != nil {
+			return err
+		}
+		next.DisabledServerTools = tools
+	}
+	if v := u.IOLoggingSamplingRate; v != nil {
+		// Written so that NaN fails too.
+		if !(*v >= MinIOLoggingSamplingRate && *v <= 1) {
+			return Errorf(EINVALID, "io_logging_sampling_rate must be a number from %g to 1", MinIOLoggingSamplingRate)
+		}
+		next.IOLoggingSamplingRate = *v
+	}
+	if v := u.IsDataDiscountLoggingEnabled; v != nil {
+		next.IsDataDiscountLoggingEnabled = *v
+	}
+	if v := u.IsObservabilityBroadcastEnabled; v != nil {
+		next.IsObservabilityBroadcastEnabled = *v
+	}
+	if v := u.IsObservabilityIOLoggingEnabled; v != nil {
+		next.IsObservabilityIOLoggingEnabled = *v
+	}
+	*ws = next
+	return nil
+}
+
+// checkModelID accepts null or a model id: OpenRouter's are ASCII slugs
+// like "openai/gpt-4o" or "meta-llama/llama-3-8b:free", so spaces and
+// control characters are refused without guessing at the catalogue.
+func checkModelID(field string, v *string) error {
+	if v == nil {
+		return nil
+	}
+	bad := *v == "" || !utf8.ValidString(*v) || utf8.RuneCountInString(*v) > MaxModelIDLen ||
+		strings.IndexFunc(*v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
+	if bad {
+		return Errorf(EINVALID, "%s must be a model id of 1 to %d characters without spaces or control characters, or null", field, MaxModelIDLen)
+	}
+	return nil
+}
+
+func checkKeyIDs(ids []int64) error {
+	if len(ids) > MaxIOLoggingAPIKeyIDs {
+		return Errorf(EINVALID, "io_logging_api_key_ids must have at most %d members", MaxIOLoggingAPIKeyIDs)
+	}
+	for i, id := range ids {
+		if id < 1 || id > maxSafeInteger {
+			return Errorf(EINVALID, "io_logging_api_key_ids[%d] must be an integer from 1 to %d", i, int64(maxSafeInteger))
+		}
+	}
+	return nil
+}
+
+// serverTools checks a disabled_server_tools list and returns it with
+// repeats dropped; an empty list is nil.
+func serverTools(names []string) ([]string, error) {
+	if len(names) > MaxDisabledServerTools {
+		return nil, Errorf(EINVALID, "disabled_server_tools must have at most %d members", MaxDisabledServerTools)
+	}
+	var out []string
+	for i, n := range names {
+		if len(n) > maxServerToolLen || !serverToolPattern.MatchString(n) {
+			return nil, Errorf(EINVALID, "disabled_server_tools[%d] must be a server tool name such as openrouter:web_search", i)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // UpdateWorkspace applies u to the user's workspace named by ref (id or
-// slug). Errors: ENOTFOUND as for GetWorkspace; EINVALID naming name, slug
-// or description; ECONFLICT when another workspace of the user has the
-// slug.
+// slug). Errors: ENOTFOUND as for GetWorkspace; EINVALID naming name, slug,
+// description or a setting (see WorkspaceSettingsUpdate); ECONFLICT when
+// another workspace of the user has the slug.
 func (s *Service) UpdateWorkspace(ctx context.Context, userID, ref string, u WorkspaceUpdate) (*Workspace, error) {
 	w, err := s.GetWorkspace(ctx, userID, ref)
 	if err != nil {
 		return nil, err
 	}
-	if u.Name == nil && u.Slug == nil && !u.SetDescription {
+	if u.Name == nil && u.Slug == nil && !u.SetDescription && u.WorkspaceSettingsUpdate.Empty() {
 		return w, nil
 	}
 	if u.Name != nil {
@@ -223,6 +402,9 @@ func (s *Service) UpdateWorkspace(ctx context.Context, userID, ref string, u Wor
 		}
 		w.Description = u.Description
 	}
+	if err := u.WorkspaceSettingsUpdate.apply(&w.WorkspaceSettings); err != nil {
+		return nil, err
+	}
 	now := s.Now()
 	w.UpdatedAt = &now
 	switch err := s.store.UpdateWorkspace(ctx, w); {
@@ -237,13 +419,15 @@ func (s *Service) UpdateWorkspace(ctx context.Context, userID, ref string, u Wor
 	return w, nil
 }
 
-// DeleteWorkspace deletes the user's workspace named by ref (id or slug)
-// and its pending authorization codes. Errors: ENOTFOUND as for
-// GetWorkspace; EFORBIDDEN for the default workspace (OpenRouter answers
-// 403 while deleting it "is not yet generally available", and keygate keys
-// always need one); ECONFLICT while it holds keys (OpenRouter: "Workspaces
-// with active API keys cannot be deleted; remove the keys first"), checked
-// by the store in the same statement as the delete.
+// DeleteWorkspace deletes the user's workspace named by ref (id or slug),
+// its pending authorization codes and its disabled keys. Errors: ENOTFOUND
+// as for GetWorkspace; EFORBIDDEN for the default workspace (OpenRouter
+// answers 403 while deleting it "is not yet generally available", and
+// keygate keys always need one); ECONFLICT while it holds an enabled key
+// (OpenRouter: "Workspaces with active API keys cannot be deleted; remove
+// the keys first"). A disabled key is not active, and GET /keys leaves it
+// out unless asked, so it does not keep the workspace alive: it goes with
+// it. The store checks and deletes in one transaction.
 func (s *Service) DeleteWorkspace(ctx context.Context, userID, ref string) error {
 	w, err := s.GetWorkspace(ctx, userID, ref)
 	if err != nil {
@@ -252,13 +436,18 @@ func (s *Service) DeleteWorkspace(ctx context.Context, userID, ref string) error
 	if w.IsDefault {
 		return Errorf(EFORBIDDEN, "the default workspace cannot be deleted")
 	}
-	switch err := s.store.DeleteWorkspace(ctx, w.ID); {
+	deleted, err := s.store.DeleteWorkspace(ctx, w.ID)
+	switch {
 	case errors.Is(err, ErrConflict):
-		return Errorf(ECONFLICT, "workspace still holds API keys; delete them first")
+		return Errorf(ECONFLICT, "workspace still holds active API keys; disable or delete them first")
 	case errors.Is(err, ErrNotFound):
 		return errWorkspaceNotFound
 	case err != nil:
 		return fmt.Errorf("delete workspace: %w", err)
+	}
+	for _, h := range deleted {
+		s.keys.delete(h)
+		s.audit(ctx, AuditEvent{Action: AuditKeyDeleted, ActorUserID: userID, KeyHashPrefix: hashPrefix(h), Detail: "with workspace " + w.ID})
 	}
 	s.audit(ctx, AuditEvent{Action: AuditWorkspaceDeleted, ActorUserID: userID, Detail: "workspace " + w.ID})
 	return nil

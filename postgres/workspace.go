@@ -12,7 +12,8 @@ import (
 
 // CreateWorkspace inserts w. keygate.ErrConflict if the user already has a
 // workspace with w.Slug (or a default one, when w.IsDefault);
-// keygate.ErrNotFound if the user does not exist.
+// keygate.ErrNotFound if the user does not exist. A zero
+// IOLoggingSamplingRate is stored as keygate.DefaultIOLoggingSamplingRate.
 func (db *DB) CreateWorkspace(ctx context.Context, w *keygate.Workspace) error {
 	return storeErr("create workspace", insertWorkspace(ctx, db.pool, w))
 }
@@ -23,14 +24,39 @@ type execer interface {
 }
 
 func insertWorkspace(ctx context.Context, ex execer, w *keygate.Workspace) error {
+	settings := w.WorkspaceSettings
+	if settings.IOLoggingSamplingRate == 0 {
+		settings.IOLoggingSamplingRate = keygate.DefaultIOLoggingSamplingRate
+	}
 	_, err := ex.Exec(ctx, `
-		INSERT INTO workspaces (id, user_id, name, slug, description, is_default, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		w.ID, w.UserID, w.Name, w.Slug, w.Description, w.IsDefault, w.CreatedAt, w.UpdatedAt)
+		INSERT INTO workspaces (id, user_id, name, slug, description, is_default, created_at, updated_at,
+			`+settingsColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		append([]any{w.ID, w.UserID, w.Name, w.Slug, w.Description, w.IsDefault, w.CreatedAt, w.UpdatedAt},
+			settingsArgs(&settings)...)...)
 	return err
 }
 
-const workspaceColumns = `id, user_id, name, slug, description, is_default, created_at, updated_at`
+// settingsColumns are the columns of keygate.WorkspaceSettings, in the
+// order of settingsArgs and settingsDest. A nil list is NULL; an empty one
+// stays '{}'.
+const settingsColumns = `default_text_model, default_image_model, default_provider_sort,
+	io_logging_api_key_ids, io_logging_sampling_rate, is_data_discount_logging_enabled,
+	is_observability_broadcast_enabled, is_observability_io_logging_enabled, disabled_server_tools`
+
+func settingsArgs(s *keygate.WorkspaceSettings) []any {
+	return []any{s.DefaultTextModel, s.DefaultImageModel, s.DefaultProviderSort,
+		s.IOLoggingAPIKeyIDs, s.IOLoggingSamplingRate, s.IsDataDiscountLoggingEnabled,
+		s.IsObservabilityBroadcastEnabled, s.IsObservabilityIOLoggingEnabled, s.DisabledServerTools}
+}
+
+func settingsDest(s *keygate.WorkspaceSettings) []any {
+	return []any{&s.DefaultTextModel, &s.DefaultImageModel, &s.DefaultProviderSort,
+		&s.IOLoggingAPIKeyIDs, &s.IOLoggingSamplingRate, &s.IsDataDiscountLoggingEnabled,
+		&s.IsObservabilityBroadcastEnabled, &s.IsObservabilityIOLoggingEnabled, &s.DisabledServerTools}
+}
+
+const workspaceColumns = `id, user_id, name, slug, description, is_default, created_at, updated_at, ` + settingsColumns
 
 // Workspace returns the workspace with id, or keygate.ErrNotFound.
 func (db *DB) Workspace(ctx context.Context, id string) (*keygate.Workspace, error) {
@@ -66,8 +92,9 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, offset, limit i
 	total := -1
 	for rows.Next() {
 		var w keygate.Workspace
-		if err := rows.Scan(&w.ID, &w.UserID, &w.Name, &w.Slug, &w.Description, &w.IsDefault,
-			&w.CreatedAt, &w.UpdatedAt, &total); err != nil {
+		dest := append([]any{&w.ID, &w.UserID, &w.Name, &w.Slug, &w.Description, &w.IsDefault,
+			&w.CreatedAt, &w.UpdatedAt}, settingsDest(&w.WorkspaceSettings)...)
+		if err := rows.Scan(append(dest, &total)...); err != nil {
 			return nil, 0, storeErr("list workspaces", err)
 		}
 		w.CreatedAt, w.UpdatedAt = utc(w.CreatedAt), utcPtr(w.UpdatedAt)
@@ -85,32 +112,75 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, offset, limit i
 	return list, total, nil
 }
 
-// UpdateWorkspace writes w's Name, Slug, Description and UpdatedAt.
-// keygate.ErrNotFound if there is no workspace w.ID; keygate.ErrConflict if
-// the user has another workspace with w.Slug.
+// UpdateWorkspace writes w's Name, Slug, Description, settings and
+// UpdatedAt. keygate.ErrNotFound if there is no workspace w.ID;
+// keygate.ErrConflict if the user has another workspace with w.Slug.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *keygate.Workspace) error {
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE workspaces SET name = $1, slug = $2, description = $3, updated_at = $4
-		WHERE id = $5`,
-		w.Name, w.Slug, w.Description, w.UpdatedAt, w.ID)
+		UPDATE workspaces SET name = $1, slug = $2, description = $3, updated_at = $4,
+			default_text_model = $5, default_image_model = $6, default_provider_sort = $7,
+			io_logging_api_key_ids = $8, io_logging_sampling_rate = $9, is_data_discount_logging_enabled = $10,
+			is_observability_broadcast_enabled = $11, is_observability_io_logging_enabled = $12,
+			disabled_server_tools = $13
+		WHERE id = $14`,
+		append(append([]any{w.Name, w.Slug, w.Description, w.UpdatedAt}, settingsArgs(&w.WorkspaceSettings)...), w.ID)...)
 	if err == nil {
 		err = oneRow(tag)
 	}
 	return storeErr("update workspace", err)
 }
 
-// DeleteWorkspace deletes the workspace with id and its authorization
-// codes. keygate.ErrConflict if it is the user's default or still holds
-// keys; keygate.ErrNotFound if there is none.
-func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
+// DeleteWorkspace deletes the workspace with id, its authorization codes
+// and its disabled keys with their usage counters, announces each deleted
+// key on Channel, and returns the deleted keys' hashes.
+// keygate.ErrConflict, deleting nothing, if it is the user's default or
+// still holds an enabled key; keygate.ErrNotFound if there is none.
+func (db *DB) DeleteWorkspace(ctx context.Context, id string) ([]string, error) {
+	var deleted []string
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		// The guard and the delete are one statement. A key inserted
-		// concurrently holds a share lock on the workspace row (its
-		// foreign key check), so the delete waits for that insert to end;
-		// if the key committed, the ON DELETE RESTRICT foreign key of
-		// api_keys, checked against the latest committed rows, refuses
-		// the delete (23503, a conflict). A key inserted after the delete
-		// took its row lock waits, then finds no workspace (not found).
+		// Locking the workspace row first keeps keys out: inserting a key
+		// takes a share lock on it (the foreign key check), so a key
+		// insert still running is waited for, and its key then counts
+		// below; one that starts later waits for this transaction and
+		// then finds no workspace (not found).
+		var isDefault bool
+		if err := tx.QueryRow(ctx,
+			`SELECT is_default FROM workspaces WHERE id = $1 FOR UPDATE`, id).Scan(&isDefault); err != nil {
+			return err // pgx.ErrNoRows: not found
+		}
+		if isDefault {
+			return fmt.Errorf("%w: workspace is the default", keygate.ErrConflict)
+		}
+		// Enabling a key does not touch the workspace row, so the keys
+		// themselves decide: the delete locks each disabled key, and one
+		// enabled meanwhile is re-read, found enabled and kept; one
+		// enabled later waits for this transaction and then finds no key.
+		// Each deleted key is announced (pg_notify, delivered on commit).
+		rows, err := tx.Query(ctx, `
+			WITH changed AS (
+				DELETE FROM api_keys WHERE workspace_id = $1 AND disabled RETURNING hash
+			), counters AS (
+				DELETE FROM usage_counters WHERE key_hash IN (SELECT hash FROM changed)
+			) SELECT hash, pg_notify('`+Channel+`', '`+KindKey+`:' || hash) FROM changed`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h, nil); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted = append(deleted, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// A new statement sees every key committed by now: what is left
+		// is enabled, and refuses the delete (rolling the key deletes and
+		// their announcements back). The ON DELETE RESTRICT foreign key of
+		// api_keys is the second line of defense (23503, a conflict).
 		tag, err := tx.Exec(ctx, `
 			DELETE FROM workspaces
 			WHERE id = $1 AND NOT is_default
@@ -118,26 +188,22 @@ func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 1 {
-			return nil
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("%w: workspace holds enabled keys", keygate.ErrConflict)
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx,
-			`SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)`, id).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return keygate.ErrNotFound
-		}
-		return fmt.Errorf("%w: workspace is the default or holds keys", keygate.ErrConflict)
+		return nil
 	})
-	return restrictErr("delete workspace", err)
+	if err != nil {
+		return nil, restrictErr("delete workspace", err)
+	}
+	return deleted, nil
 }
 
 func scanWorkspace(row scanner) (*keygate.Workspace, error) {
 	var w keygate.Workspace
-	if err := row.Scan(&w.ID, &w.UserID, &w.Name, &w.Slug, &w.Description, &w.IsDefault,
-		&w.CreatedAt, &w.UpdatedAt); err != nil {
+	dest := append([]any{&w.ID, &w.UserID, &w.Name, &w.Slug, &w.Description, &w.IsDefault,
+		&w.CreatedAt, &w.UpdatedAt}, settingsDest(&w.WorkspaceSettings)...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	w.CreatedAt, w.UpdatedAt = utc(w.CreatedAt), utcPtr(w.UpdatedAt)

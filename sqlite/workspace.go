@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/keygate/keygate"
@@ -10,22 +11,75 @@ import (
 
 // CreateWorkspace inserts w. keygate.ErrConflict if the user already has a
 // workspace with w.Slug (or a default one, when w.IsDefault);
-// keygate.ErrNotFound if the user does not exist.
+// keygate.ErrNotFound if the user does not exist. A zero
+// IOLoggingSamplingRate is stored as keygate.DefaultIOLoggingSamplingRate.
 func (db *DB) CreateWorkspace(ctx context.Context, w *keygate.Workspace) error {
 	err := db.write(ctx, func(tx *sql.Tx) error { return insertWorkspace(ctx, tx, w) })
 	return storeErr("create workspace", err)
 }
 
 func insertWorkspace(ctx context.Context, tx *sql.Tx, w *keygate.Workspace) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO workspaces (id, user_id, name, slug, description, is_default, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.ID, w.UserID, w.Name, w.Slug, nullStrPtr(w.Description), w.IsDefault,
-		micros(w.CreatedAt), nullMicros(w.UpdatedAt))
+	settings := w.WorkspaceSettings
+	if settings.IOLoggingSamplingRate == 0 {
+		settings.IOLoggingSamplingRate = keygate.DefaultIOLoggingSamplingRate
+	}
+	set, err := settingsArgs(&settings)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO workspaces (id, user_id, name, slug, description, is_default, created_at, updated_at,
+			`+settingsColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append([]any{w.ID, w.UserID, w.Name, w.Slug, nullStrPtr(w.Description), w.IsDefault,
+			micros(w.CreatedAt), nullMicros(w.UpdatedAt)}, set...)...)
 	return err
 }
 
-const workspaceColumns = `id, user_id, name, slug, description, is_default, created_at, updated_at`
+// settingsColumns are the columns of keygate.WorkspaceSettings, in the
+// order of settingsArgs and scanWorkspace. The two lists are JSON arrays;
+// NULL is a nil list.
+const settingsColumns = `default_text_model, default_image_model, default_provider_sort,
+	io_logging_api_key_ids, io_logging_sampling_rate, is_data_discount_logging_enabled,
+	is_observability_broadcast_enabled, is_observability_io_logging_enabled, disabled_server_tools`
+
+func settingsArgs(s *keygate.WorkspaceSettings) ([]any, error) {
+	ids, err := nullJSON(s.IOLoggingAPIKeyIDs)
+	if err != nil {
+		return nil, err
+	}
+	tools, err := nullJSON(s.DisabledServerTools)
+	if err != nil {
+		return nil, err
+	}
+	return []any{nullStrPtr(s.DefaultTextModel), nullStrPtr(s.DefaultImageModel), nullStrPtr(s.DefaultProviderSort),
+		ids, s.IOLoggingSamplingRate, s.IsDataDiscountLoggingEnabled,
+		s.IsObservabilityBroadcastEnabled, s.IsObservabilityIOLoggingEnabled, tools}, nil
+}
+
+// nullJSON encodes a list as a JSON array; nil is NULL, and an empty list
+// stays "[]".
+func nullJSON[T any](v []T) (sql.Null[string], error) {
+	if v == nil {
+		return sql.Null[string]{}, nil
+	}
+	b, err := json.Marshal(v)
+	return sql.Null[string]{V: string(b), Valid: true}, err
+}
+
+// fromJSON decodes what nullJSON encoded.
+func fromJSON[T any](n sql.Null[string]) ([]T, error) {
+	if !n.Valid {
+		return nil, nil
+	}
+	v := []T{}
+	if err := json.Unmarshal([]byte(n.V), &v); err != nil {
+		return nil, fmt.Errorf("decode %q: %w", n.V, err)
+	}
+	return v, nil
+}
+
+const workspaceColumns = `id, user_id, name, slug, description, is_default, created_at, updated_at, ` + settingsColumns
 
 // Workspace returns the workspace with id, or keygate.ErrNotFound.
 func (db *DB) Workspace(ctx context.Context, id string) (*keygate.Workspace, error) {
@@ -76,15 +130,23 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, offset, limit i
 	return list, total, nil
 }
 
-// UpdateWorkspace writes w's Name, Slug, Description and UpdatedAt.
-// keygate.ErrNotFound if there is no workspace w.ID; keygate.ErrConflict if
-// the user has another workspace with w.Slug.
+// UpdateWorkspace writes w's Name, Slug, Description, settings and
+// UpdatedAt. keygate.ErrNotFound if there is no workspace w.ID;
+// keygate.ErrConflict if the user has another workspace with w.Slug.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *keygate.Workspace) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	set, err := settingsArgs(&w.WorkspaceSettings)
+	if err != nil {
+		return storeErr("update workspace", err)
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
-			UPDATE workspaces SET name = ?, slug = ?, description = ?, updated_at = ?
+			UPDATE workspaces SET name = ?, slug = ?, description = ?, updated_at = ?,
+				default_text_model = ?, default_image_model = ?, default_provider_sort = ?,
+				io_logging_api_key_ids = ?, io_logging_sampling_rate = ?, is_data_discount_logging_enabled = ?,
+				is_observability_broadcast_enabled = ?, is_observability_io_logging_enabled = ?,
+				disabled_server_tools = ?
 			WHERE id = ?`,
-			w.Name, w.Slug, nullStrPtr(w.Description), nullMicros(w.UpdatedAt), w.ID)
+			append(append([]any{w.Name, w.Slug, nullStrPtr(w.Description), nullMicros(w.UpdatedAt)}, set...), w.ID)...)
 		if err != nil {
 			return err
 		}
@@ -93,49 +155,96 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *keygate.Workspace) error {
 	return storeErr("update workspace", err)
 }
 
-// DeleteWorkspace deletes the workspace with id and its authorization
-// codes. keygate.ErrConflict if it is the user's default or still holds
-// keys; keygate.ErrNotFound if there is none.
-func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
+// DeleteWorkspace deletes the workspace with id, its authorization codes
+// and its disabled keys with their usage counters, announces each deleted
+// key in the changes table, and returns the deleted keys' hashes.
+// keygate.ErrConflict, deleting nothing, if it is the user's default or
+// still holds an enabled key; keygate.ErrNotFound if there is none.
+func (db *DB) DeleteWorkspace(ctx context.Context, id string) ([]string, error) {
+	var deleted []string
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		// The guard and the delete are one statement, inside a write
-		// transaction that holds SQLite's write lock: no key can be added
-		// between the check and the delete. The ON DELETE RESTRICT
-		// foreign key of api_keys is the second line of defense.
-		res, err := tx.ExecContext(ctx, `
-			DELETE FROM workspaces
-			WHERE id = ? AND is_default = 0
-			  AND NOT EXISTS (SELECT 1 FROM api_keys WHERE workspace_id = workspaces.id)`, id)
+		// All of it runs in one write transaction, which holds SQLite's
+		// write lock from its first statement to its commit: no key can
+		// be added to the workspace, or enabled, between the check and
+		// the deletes. A refusal rolls the key deletes back. The ON DELETE
+		// RESTRICT foreign key of api_keys is the second line of defense.
+		var isDefault bool
+		err := tx.QueryRowContext(ctx, `SELECT is_default FROM workspaces WHERE id = ?`, id).Scan(&isDefault)
+		if err != nil {
+			return err // sql.ErrNoRows: not found
+		}
+		if isDefault {
+			return fmt.Errorf("%w: workspace is the default", keygate.ErrConflict)
+		}
+		rows, err := tx.QueryContext(ctx,
+			`DELETE FROM api_keys WHERE workspace_id = ? AND disabled = 1 RETURNING hash`, id)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted = append(deleted, h)
+		}
+		if err := rows.Close(); err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.QueryRowContext(ctx,
-			`SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = ?)`, id).Scan(&exists); err != nil {
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		if !exists {
-			return keygate.ErrNotFound
+		res, err := tx.ExecContext(ctx, `
+			DELETE FROM workspaces
+			WHERE id = ? AND is_default = 0
+			  AND NOT EXISTS (SELECT 1 FROM api_keys WHERE workspace_id = workspaces.id AND disabled = 0)`, id)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("%w: workspace is the default or holds keys", keygate.ErrConflict)
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("%w: workspace holds enabled keys", keygate.ErrConflict)
+		}
+		for _, h := range deleted {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM usage_counters WHERE key_hash = ?`, h); err != nil {
+				return err
+			}
+			if err := announce(ctx, tx, keygate.ChangeKey, h); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return storeErr("delete workspace", err)
+	if err != nil {
+		return nil, storeErr("delete workspace", err)
+	}
+	return deleted, nil
 }
 
 func scanWorkspace(row scanner) (*keygate.Workspace, error) {
 	var w keygate.Workspace
-	var desc sql.Null[string]
+	var desc, text, image, sort, ids, tools sql.Null[string]
 	var created int64
 	var updated sql.Null[int64]
-	if err := row.Scan(&w.ID, &w.UserID, &w.Name, &w.Slug, &desc, &w.IsDefault, &created, &updated); err != nil {
+	s := &w.WorkspaceSettings
+	if err := row.Scan(&w.ID, &w.UserID, &w.Name, &w.Slug, &desc, &w.IsDefault, &created, &updated,
+		&text, &image, &sort, &ids, &s.IOLoggingSamplingRate, &s.IsDataDiscountLoggingEnabled,
+		&s.IsObservabilityBroadcastEnabled, &s.IsObservabilityIOLoggingEnabled, &tools); err != nil {
 		return nil, err
 	}
 	w.Description = strPtr(desc)
 	w.CreatedAt = fromMicros(created)
 	w.UpdatedAt = timePtr(updated)
+	s.DefaultTextModel, s.DefaultImageModel, s.DefaultProviderSort = strPtr(text), strPtr(image), strPtr(sort)
+	var err error
+	if s.IOLoggingAPIKeyIDs, err = fromJSON[int64](ids); err != nil {
+		return nil, fmt.Errorf("workspace %s: io_logging_api_key_ids: %w", w.ID, err)
+	}
+	if s.DisabledServerTools, err = fromJSON[string](tools); err != nil {
+		return nil, fmt.Errorf("workspace %s: disabled_server_tools: %w", w.ID, err)
+	}
 	return &w, nil
 }
 

@@ -128,7 +128,7 @@ func newUser(t *testing.T, s keygate.Store) (*keygate.User, *keygate.Workspace) 
 	}
 	ws := &keygate.Workspace{
 		ID: newID(), UserID: u.ID, Name: "Default", Slug: "default",
-		IsDefault: true, CreatedAt: t0,
+		IsDefault: true, CreatedAt: t0, WorkspaceSettings: defaultSettings,
 	}
 	must(t, "CreateUser", s.CreateUser(t.Context(), u, ws))
 	return u, ws
@@ -136,7 +136,7 @@ func newUser(t *testing.T, s keygate.Store) (*keygate.User, *keygate.Workspace) 
 
 func newWorkspace(t *testing.T, s keygate.Store, userID, slug string, created time.Time) *keygate.Workspace {
 	t.Helper()
-	w := &keygate.Workspace{ID: newID(), UserID: userID, Name: "WS " + slug, Slug: slug, CreatedAt: created}
+	w := &keygate.Workspace{ID: newID(), UserID: userID, Name: "WS " + slug, Slug: slug, CreatedAt: created, WorkspaceSettings: defaultSettings}
 	must(t, "CreateWorkspace", s.CreateWorkspace(t.Context(), w))
 	return w
 }

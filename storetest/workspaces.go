@@ -2,12 +2,29 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate"
 )
+
+// defaultSettings are the settings of a workspace that never set any.
+var defaultSettings = keygate.WorkspaceSettings{IOLoggingSamplingRate: keygate.DefaultIOLoggingSamplingRate}
+
+// fullSettings sets every setting away from its default.
+var fullSettings = keygate.WorkspaceSettings{
+	DefaultTextModel:                ptr("openai/gpt-4o"),
+	DefaultImageModel:               ptr("openai/dall-e-3"),
+	DefaultProviderSort:             ptr("throughput"),
+	IOLoggingAPIKeyIDs:              []int64{7, 1 << 40, 3},
+	IOLoggingSamplingRate:           0.0001,
+	IsDataDiscountLoggingEnabled:    true,
+	IsObservabilityBroadcastEnabled: true,
+	IsObservabilityIOLoggingEnabled: true,
+	DisabledServerTools:             []string{"openrouter:web_search", "openrouter:bash"},
+}
 
 var workspaceTests = []test{
 	{"RoundTrip", func(t *testing.T, s keygate.Store) {
@@ -16,12 +33,57 @@ var workspaceTests = []test{
 			ID: newID(), UserID: u.ID, Name: "Research", Slug: "research",
 			Description: ptr("Keys for the research agents"),
 			CreatedAt:   at(time.Hour), UpdatedAt: ptr(at(2 * time.Hour)),
+			WorkspaceSettings: fullSettings,
 		}
 		must(t, "CreateWorkspace", s.CreateWorkspace(t.Context(), w))
 		got, err := s.Workspace(t.Context(), w.ID)
 		must(t, "Workspace", err)
 		diff(t, "Workspace", w, got)
 		wantUTC(t, "Workspace", &got.CreatedAt, got.UpdatedAt)
+		list, _, err := s.ListWorkspaces(t.Context(), u.ID, 0, 0)
+		must(t, "ListWorkspaces", err)
+		if len(list) != 2 {
+			t.Fatalf("ListWorkspaces = %d workspaces, want 2", len(list))
+		}
+		diff(t, "ListWorkspaces[1]", w, list[1])
+	}},
+	{"SettingsDefaults", func(t *testing.T, s keygate.Store) {
+		// A workspace inserted with zero settings, by CreateWorkspace or
+		// as a user's default, reads back the defaults: a sampling rate of
+		// 0 is not one (OpenRouter: 0.0001 to 1).
+		u, _ := newUser(t, s)
+		w := &keygate.Workspace{ID: newID(), UserID: u.ID, Name: "Z", Slug: "z", CreatedAt: t0}
+		must(t, "CreateWorkspace", s.CreateWorkspace(t.Context(), w))
+		got, err := s.Workspace(t.Context(), w.ID)
+		must(t, "Workspace", err)
+		diff(t, "Workspace(zero settings).WorkspaceSettings", defaultSettings, got.WorkspaceSettings)
+
+		u2 := &keygate.User{ID: newID(), Email: "z-" + newID()[:8] + "@example.com", PasswordHash: "h", CreatedAt: t0}
+		def := &keygate.Workspace{ID: newID(), Name: "Default", Slug: "default", CreatedAt: t0}
+		must(t, "CreateUser", s.CreateUser(t.Context(), u2, def))
+		got, err = s.DefaultWorkspace(t.Context(), u2.ID)
+		must(t, "DefaultWorkspace", err)
+		diff(t, "DefaultWorkspace(zero settings).WorkspaceSettings", defaultSettings, got.WorkspaceSettings)
+	}},
+	{"EmptyListsAreNotNil", func(t *testing.T, s keygate.Store) {
+		// io_logging_api_key_ids null means every key; an empty list is
+		// another thing and must read back as such.
+		u, _ := newUser(t, s)
+		w := newWorkspace(t, s, u.ID, "lists", t0)
+		w.IOLoggingAPIKeyIDs = []int64{}
+		must(t, "UpdateWorkspace", s.UpdateWorkspace(t.Context(), w))
+		got, err := s.Workspace(t.Context(), w.ID)
+		must(t, "Workspace", err)
+		if got.IOLoggingAPIKeyIDs == nil || len(got.IOLoggingAPIKeyIDs) != 0 {
+			t.Errorf("IOLoggingAPIKeyIDs = %#v, want an empty, non-nil list", got.IOLoggingAPIKeyIDs)
+		}
+		w.IOLoggingAPIKeyIDs = nil
+		must(t, "UpdateWorkspace", s.UpdateWorkspace(t.Context(), w))
+		got, err = s.Workspace(t.Context(), w.ID)
+		must(t, "Workspace", err)
+		if got.IOLoggingAPIKeyIDs != nil || got.DisabledServerTools != nil {
+			t.Errorf("IOLoggingAPIKeyIDs, DisabledServerTools = %#v, %#v; want nil, nil", got.IOLoggingAPIKeyIDs, got.DisabledServerTools)
+		}
 	}},
 	{"EmptyDescriptionIsNotNil", func(t *testing.T, s keygate.Store) {
 		u, _ := newUser(t, s)
@@ -72,6 +134,8 @@ var workspaceTests = []test{
 	}},
 	{"Delete", testDeleteWorkspace},
 	{"DeleteRacesCreateKey", testDeleteWorkspaceRace},
+	{"DeleteRacesEnableKey", testDeleteWorkspaceRaceEnable},
+	{"DeleteAnnouncesKeys", testDeleteWorkspaceAnnounces},
 }
 
 func testListWorkspaces(t *testing.T, s keygate.Store) {
@@ -118,6 +182,8 @@ func testUpdateWorkspace(t *testing.T, s keygate.Store) {
 	want := *w
 	want.Name, want.Slug, want.Description, want.UpdatedAt = "New", "new", ptr("now described"), ptr(at(time.Hour))
 
+	want.WorkspaceSettings = fullSettings
+
 	upd := want
 	// Fields that UpdateWorkspace does not write.
 	upd.UserID, upd.IsDefault, upd.CreatedAt = newID(), true, at(48*time.Hour)
@@ -125,6 +191,13 @@ func testUpdateWorkspace(t *testing.T, s keygate.Store) {
 	got, err := s.Workspace(ctx, w.ID)
 	must(t, "Workspace", err)
 	diff(t, "Workspace after update", &want, got)
+
+	// Back to the defaults: the nullable settings are cleared.
+	want.WorkspaceSettings = defaultSettings
+	must(t, "UpdateWorkspace(default settings)", s.UpdateWorkspace(ctx, &want))
+	got, err = s.Workspace(ctx, w.ID)
+	must(t, "Workspace", err)
+	diff(t, "Workspace after restoring the default settings", &want, got)
 
 	// Clearing the description.
 	want.Description = nil
@@ -135,74 +208,186 @@ func testUpdateWorkspace(t *testing.T, s keygate.Store) {
 }
 
 func testDeleteWorkspace(t *testing.T, s keygate.Store) {
+	ctx := t.Context()
 	u, def := newUser(t, s)
 	empty := newWorkspace(t, s, u.ID, "empty", t0)
 	withKey := newWorkspace(t, s, u.ID, "with-key", t0)
-	newKey(t, s, withKey, t0)
+	enabled := newKey(t, s, withKey, t0)
 	withDisabled := newWorkspace(t, s, u.ID, "with-disabled", t0)
-	k := keyFor(withDisabled, t0)
-	k.Disabled = true
-	must(t, "CreateKey", s.CreateKey(t.Context(), k))
+	disabled := []*keygate.APIKey{newDisabledKey(t, s, withDisabled), newDisabledKey(t, s, withDisabled)}
+	record(t, s, disabled[0].Hash, []string{disabled[0].Hash}, t0, 5, false)
+	mixed := newWorkspace(t, s, u.ID, "mixed", t0)
+	mixedEnabled := newKey(t, s, mixed, t0)
+	mixedDisabled := newDisabledKey(t, s, mixed)
 	withCode := newWorkspace(t, s, u.ID, "with-code", t0)
 	code := newCode(t, s, withCode)
+	// A disabled key in another workspace is none of the delete's business.
+	bystander := newDisabledKey(t, s, newWorkspace(t, s, u.ID, "other", t0))
 
 	tests := []struct {
-		name string
-		id   string
-		want error
+		name        string
+		id          string
+		want        error
+		wantDeleted []string // hashes DeleteWorkspace returns
+		kept        []string // keys that must still exist afterwards
 	}{
-		{"Empty", empty.ID, nil},
-		{"PendingCodeOnly", withCode.ID, nil},
-		{"HoldsKey", withKey.ID, keygate.ErrConflict},
-		{"HoldsDisabledKey", withDisabled.ID, keygate.ErrConflict},
-		{"Default", def.ID, keygate.ErrConflict},
-		{"Missing", newID(), keygate.ErrNotFound},
+		{"Empty", empty.ID, nil, nil, nil},
+		{"PendingCodeOnly", withCode.ID, nil, nil, nil},
+		{"HoldsKey", withKey.ID, keygate.ErrConflict, nil, []string{enabled.Hash}},
+		{"HoldsDisabledKeysOnly", withDisabled.ID, nil, []string{disabled[0].Hash, disabled[1].Hash}, nil},
+		{"HoldsEnabledAndDisabledKey", mixed.ID, keygate.ErrConflict, nil, []string{mixedEnabled.Hash, mixedDisabled.Hash}},
+		{"Default", def.ID, keygate.ErrConflict, nil, nil},
+		{"Missing", newID(), keygate.ErrNotFound, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := s.DeleteWorkspace(t.Context(), tt.id)
+			deleted, err := s.DeleteWorkspace(ctx, tt.id)
 			wantErr(t, "DeleteWorkspace("+tt.name+")", err, tt.want)
-			_, err = s.Workspace(t.Context(), tt.id)
+			slices.Sort(deleted)
+			want := slices.Sorted(slices.Values(tt.wantDeleted))
+			diff(t, "DeleteWorkspace("+tt.name+") deleted keys", want, deleted)
+			_, err = s.Workspace(ctx, tt.id)
 			switch {
 			case tt.want == nil || tt.want == keygate.ErrNotFound:
 				wantErr(t, "Workspace(after delete)", err, keygate.ErrNotFound)
 			default:
 				wantErr(t, "Workspace(after refused delete)", err, nil)
 			}
+			for _, h := range tt.wantDeleted {
+				_, err := s.Key(ctx, h)
+				wantErr(t, "Key(deleted with its workspace)", err, keygate.ErrNotFound)
+			}
+			for _, h := range tt.kept {
+				_, err := s.Key(ctx, h)
+				wantErr(t, "Key(of a workspace whose delete was refused)", err, nil)
+			}
 		})
+	}
+	// The deleted key's usage counters went with it.
+	usage, err := s.KeyUsage(ctx, disabled[0].Hash, keygate.PeriodsAt(t0))
+	must(t, "KeyUsage(deleted key)", err)
+	diff(t, "KeyUsage(deleted key)", keygate.Usage{}, usage)
+	if _, err := s.Key(ctx, bystander.Hash); err != nil {
+		t.Errorf("Key(disabled key of another workspace) = %v, want it kept", err)
 	}
 	// A code of a deleted workspace can no longer mint a key into it.
 	minted := keyFor(withCode, at(time.Minute))
-	if err := s.RedeemAuthCode(t.Context(), code.Hash, at(time.Minute), minted); err == nil {
+	if err := s.RedeemAuthCode(ctx, code.Hash, at(time.Minute), minted); err == nil {
 		t.Errorf("RedeemAuthCode(code of deleted workspace) = nil, want an error")
 	}
-	_, err := s.Key(t.Context(), minted.Hash)
+	_, err = s.Key(ctx, minted.Hash)
 	wantErr(t, "Key(minted into deleted workspace)", err, keygate.ErrNotFound)
+}
+
+// newDisabledKey stores a disabled key in ws.
+func newDisabledKey(t *testing.T, s keygate.Store, ws *keygate.Workspace) *keygate.APIKey {
+	t.Helper()
+	k := keyFor(ws, t0)
+	k.Disabled = true
+	must(t, "CreateKey(disabled)", s.CreateKey(t.Context(), k))
+	return k
 }
 
 // testDeleteWorkspaceRace races a key into a workspace against the
 // workspace's deletion: one of the two must lose, or the key would be
-// orphaned.
+// orphaned. The workspace already holds a disabled key, which the delete
+// takes with it when it wins.
 func testDeleteWorkspaceRace(t *testing.T, s keygate.Store) {
 	ctx := t.Context()
 	u, _ := newUser(t, s)
+	var keyWon, deleteWon int
+	defer func() { t.Logf("the key won %d trials, the delete %d", keyWon, deleteWon) }()
 	for i := range 50 {
 		w := newWorkspace(t, s, u.ID, fmt.Sprintf("race-%d", i), t0)
+		old := newDisabledKey(t, s, w)
 		k := keyFor(w, t0)
 		var keyErr, delErr error
 		var wg sync.WaitGroup
 		wg.Go(func() { keyErr = s.CreateKey(ctx, k) })
-		wg.Go(func() { delErr = s.DeleteWorkspace(ctx, w.ID) })
+		wg.Go(func() { _, delErr = s.DeleteWorkspace(ctx, w.ID) })
 		wg.Wait()
 		switch {
 		case keyErr == nil && delErr == nil:
 			t.Fatalf("trial %d: both CreateKey and DeleteWorkspace succeeded: key orphaned", i)
 		case keyErr == nil:
+			keyWon++
 			wantErr(t, "DeleteWorkspace(after key won)", delErr, keygate.ErrConflict)
+			// A refused delete keeps the disabled key too.
+			_, err := s.Key(ctx, old.Hash)
+			wantErr(t, "Key(disabled, after refused delete)", err, nil)
 		case delErr == nil:
+			deleteWon++
 			wantErr(t, "CreateKey(after delete won)", keyErr, keygate.ErrNotFound)
 		default:
 			t.Fatalf("trial %d: CreateKey = %v, DeleteWorkspace = %v; want one to succeed", i, keyErr, delErr)
 		}
 	}
+}
+
+// testDeleteWorkspaceRaceEnable races enabling a workspace's only key
+// against the workspace's deletion: either the key is enabled first and
+// the delete is refused, or the delete takes the still disabled key and
+// the enabling finds no key. Never both: an enabled key would have been
+// deleted behind the client's back, or orphaned.
+func testDeleteWorkspaceRaceEnable(t *testing.T, s keygate.Store) {
+	ctx := t.Context()
+	u, _ := newUser(t, s)
+	var enableWon, deleteWon int
+	defer func() { t.Logf("the enabling won %d trials, the delete %d", enableWon, deleteWon) }()
+	for i := range 50 {
+		w := newWorkspace(t, s, u.ID, fmt.Sprintf("race-%d", i), t0)
+		k := newDisabledKey(t, s, w)
+		var updErr, delErr error
+		var deleted []string
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, _, updErr = s.UpdateKey(ctx, k.Hash, keygate.KeyPatch{Disabled: ptr(false), UpdatedAt: at(time.Minute)})
+		})
+		wg.Go(func() { deleted, delErr = s.DeleteWorkspace(ctx, w.ID) })
+		wg.Wait()
+		got, keyErr := s.Key(ctx, k.Hash)
+		_, wsErr := s.Workspace(ctx, w.ID)
+		switch {
+		case updErr == nil && delErr == nil:
+			t.Fatalf("trial %d: both the enabling and DeleteWorkspace succeeded", i)
+		case updErr == nil:
+			enableWon++
+			wantErr(t, "DeleteWorkspace(after the enabling won)", delErr, keygate.ErrConflict)
+			if keyErr != nil || got.Disabled || wsErr != nil {
+				t.Fatalf("trial %d: after the enabling won: key %+v, %v; workspace %v; want both there, key enabled", i, got, keyErr, wsErr)
+			}
+		case delErr == nil:
+			deleteWon++
+			wantErr(t, "UpdateKey(after the delete won)", updErr, keygate.ErrNotFound)
+			wantErr(t, "Key(after the delete won)", keyErr, keygate.ErrNotFound)
+			wantErr(t, "Workspace(after the delete won)", wsErr, keygate.ErrNotFound)
+			diff(t, "DeleteWorkspace deleted keys", []string{k.Hash}, deleted)
+		default:
+			t.Fatalf("trial %d: UpdateKey = %v, DeleteWorkspace = %v; want one to succeed", i, updErr, delErr)
+		}
+	}
+}
+
+// testDeleteWorkspaceAnnounces: the disabled keys deleted with a workspace
+// are announced on the change feed like any deleted key, so that every
+// process drops them from its cache; a refused delete announces nothing.
+func testDeleteWorkspaceAnnounces(t *testing.T, s keygate.Store) {
+	ctx := t.Context()
+	l := listen(t, s)
+	u, ws := newUser(t, s)
+	refused := newWorkspace(t, s, u.ID, "refused", t0)
+	kept := newDisabledKey(t, s, refused)
+	newKey(t, s, refused, t0)
+	gone := newWorkspace(t, s, u.ID, "gone", t0)
+	k := newDisabledKey(t, s, gone)
+	marker := newKey(t, s, ws, t0)
+	l.watch(kept.Hash, k.Hash, marker.Hash)
+
+	_, err := s.DeleteWorkspace(ctx, refused.ID)
+	wantErr(t, "DeleteWorkspace(holds an enabled key)", err, keygate.ErrConflict)
+	_, err = s.DeleteWorkspace(ctx, gone.ID)
+	must(t, "DeleteWorkspace(disabled keys only)", err)
+	must(t, "DeleteKey(marker)", s.DeleteKey(ctx, marker.Hash))
+	l.want(t, feedEvent{keygate.ChangeKey, k.Hash})
+	l.want(t, feedEvent{keygate.ChangeKey, marker.Hash})
 }
