@@ -1,7 +1,11 @@
 package keygate_test
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +117,88 @@ func TestCreateWorkspace(t *testing.T) {
 	})
 }
 
+// TestWorkspaceSettings: CreateWorkspace applies the settings it is given
+// over the defaults, and refuses, naming the member, one out of its range.
+func TestWorkspaceSettings(t *testing.T) {
+	defaults := keygate.WorkspaceSettings{IOLoggingSamplingRate: 1}
+	tests := []struct {
+		name string
+		u    keygate.WorkspaceSettingsUpdate
+		want keygate.WorkspaceSettings // when no error
+		msg  string                    // the member an EINVALID names
+	}{
+		{"none", keygate.WorkspaceSettingsUpdate{}, defaults, ""},
+		{"all", keygate.WorkspaceSettingsUpdate{
+			SetDefaultTextModel: true, DefaultTextModel: ptr("openai/gpt-4o"),
+			SetDefaultImageModel: true, DefaultImageModel: ptr("openai/dall-e-3"),
+			SetDefaultProviderSort: true, DefaultProviderSort: ptr("throughput"),
+			SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{1, 2},
+			SetDisabledServerTools: true, DisabledServerTools: []string{"openrouter:web_fetch"},
+			IOLoggingSamplingRate:        ptr(0.5),
+			IsDataDiscountLoggingEnabled: ptr(true), IsObservabilityBroadcastEnabled: ptr(true), IsObservabilityIOLoggingEnabled: ptr(true),
+		}, keygate.WorkspaceSettings{
+			DefaultTextModel: ptr("openai/gpt-4o"), DefaultImageModel: ptr("openai/dall-e-3"), DefaultProviderSort: ptr("throughput"),
+			IOLoggingAPIKeyIDs: []int64{1, 2}, IOLoggingSamplingRate: 0.5,
+			IsDataDiscountLoggingEnabled: true, IsObservabilityBroadcastEnabled: true, IsObservabilityIOLoggingEnabled: true,
+			DisabledServerTools: []string{"openrouter:web_fetch"},
+		}, ""},
+		{"null-models-are-defaults", keygate.WorkspaceSettingsUpdate{SetDefaultTextModel: true, SetDefaultProviderSort: true}, defaults, ""},
+		{"empty-tools-are-none", keygate.WorkspaceSettingsUpdate{SetDisabledServerTools: true, DisabledServerTools: []string{}}, defaults, ""},
+		{"empty-key-ids-kept", keygate.WorkspaceSettingsUpdate{SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{}},
+			keygate.WorkspaceSettings{IOLoggingSamplingRate: 1, IOLoggingAPIKeyIDs: []int64{}}, ""},
+		{"tools-repeats-dropped", keygate.WorkspaceSettingsUpdate{SetDisabledServerTools: true, DisabledServerTools: []string{"openrouter:bash", "openrouter:bash"}},
+			keygate.WorkspaceSettings{IOLoggingSamplingRate: 1, DisabledServerTools: []string{"openrouter:bash"}}, ""},
+		{"rate-min", keygate.WorkspaceSettingsUpdate{IOLoggingSamplingRate: ptr(keygate.MinIOLoggingSamplingRate)},
+			keygate.WorkspaceSettings{IOLoggingSamplingRate: 0.0001}, ""},
+		{"rate-0", keygate.WorkspaceSettingsUpdate{IOLoggingSamplingRate: ptr(0.0)}, defaults, "io_logging_sampling_rate"},
+		{"rate-nan", keygate.WorkspaceSettingsUpdate{IOLoggingSamplingRate: ptr(math.NaN())}, defaults, "io_logging_sampling_rate"},
+		{"rate-inf", keygate.WorkspaceSettingsUpdate{IOLoggingSamplingRate: ptr(math.Inf(1))}, defaults, "io_logging_sampling_rate"},
+		{"rate-above-1", keygate.WorkspaceSettingsUpdate{IOLoggingSamplingRate: ptr(1.5)}, defaults, "io_logging_sampling_rate"},
+		{"sort-unknown", keygate.WorkspaceSettingsUpdate{SetDefaultProviderSort: true, DefaultProviderSort: ptr("speed")}, defaults, "default_provider_sort"},
+		{"text-model-empty", keygate.WorkspaceSettingsUpdate{SetDefaultTextModel: true, DefaultTextModel: ptr("")}, defaults, "default_text_model"},
+		{"text-model-tab", keygate.WorkspaceSettingsUpdate{SetDefaultTextModel: true, DefaultTextModel: ptr("a\tb")}, defaults, "default_text_model"},
+		{"image-model-nbsp", keygate.WorkspaceSettingsUpdate{SetDefaultImageModel: true, DefaultImageModel: ptr("a\u00a0b")}, defaults, "default_image_model"},
+		{"image-model-invalid-utf8", keygate.WorkspaceSettingsUpdate{SetDefaultImageModel: true, DefaultImageModel: ptr("a\xffb")}, defaults, "default_image_model"},
+		{"image-model-201", keygate.WorkspaceSettingsUpdate{SetDefaultImageModel: true, DefaultImageModel: ptr(strings.Repeat("é", 201))}, defaults, "default_image_model"},
+		{"key-id-0", keygate.WorkspaceSettingsUpdate{SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{1, 0}}, defaults, "io_logging_api_key_ids[1]"},
+		{"key-id-2-53", keygate.WorkspaceSettingsUpdate{SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{1 << 53}}, defaults, "io_logging_api_key_ids[0]"},
+		{"key-ids-too-many", keygate.WorkspaceSettingsUpdate{SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: make([]int64, keygate.MaxIOLoggingAPIKeyIDs+1)}, defaults, "io_logging_api_key_ids"},
+		{"tool-bad", keygate.WorkspaceSettingsUpdate{SetDisabledServerTools: true, DisabledServerTools: []string{"openrouter:web_search", "openrouter:web search"}}, defaults, "disabled_server_tools[1]"},
+		{"tool-trailing-underscore", keygate.WorkspaceSettingsUpdate{SetDisabledServerTools: true, DisabledServerTools: []string{"openrouter:bash_"}}, defaults, "disabled_server_tools[0]"},
+		{"tools-too-many", keygate.WorkspaceSettingsUpdate{SetDisabledServerTools: true, DisabledServerTools: slices.Repeat([]string{"openrouter:bash"}, keygate.MaxDisabledServerTools+1)}, defaults, "disabled_server_tools"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			w, err := f.svc.CreateWorkspace(f.ctx, keygate.NewWorkspaceParams{UserID: f.user.ID, Name: "Configured", Settings: tt.u})
+			if tt.msg != "" {
+				wantCode(t, err, keygate.EINVALID, tt.msg)
+				return
+			}
+			wantCode(t, err, "", "")
+			stored, err := f.store.Workspace(f.ctx, w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, got := range []*keygate.Workspace{w, stored} {
+				if !reflect.DeepEqual(got.WorkspaceSettings, tt.want) {
+					t.Errorf("settings = %+v, want %+v", got.WorkspaceSettings, tt.want)
+				}
+			}
+		})
+	}
+	t.Run("default-workspace-has-defaults", func(t *testing.T) {
+		f := newFixture(t)
+		def, err := f.svc.GetWorkspace(f.ctx, f.user.ID, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(def.WorkspaceSettings, defaults) {
+			t.Errorf("default workspace settings = %+v, want %+v", def.WorkspaceSettings, defaults)
+		}
+	})
+}
+
 func TestGetWorkspace(t *testing.T) {
 	f := newFixture(t)
 	w, err := f.svc.CreateWorkspace(f.ctx, keygate.NewWorkspaceParams{UserID: f.user.ID, Name: "Prod"})
@@ -193,6 +279,17 @@ func TestUpdateWorkspace(t *testing.T) {
 				t.Errorf("updated_at = %v after an empty update", w.UpdatedAt)
 			}
 		}},
+		{"settings-only", keygate.WorkspaceUpdate{WorkspaceSettingsUpdate: keygate.WorkspaceSettingsUpdate{
+			SetDefaultTextModel: true, DefaultTextModel: ptr("openai/gpt-4o"), IsObservabilityBroadcastEnabled: ptr(true),
+		}}, "", "", func(t *testing.T, w *keygate.Workspace) {
+			if w.DefaultTextModel == nil || *w.DefaultTextModel != "openai/gpt-4o" || !w.IsObservabilityBroadcastEnabled ||
+				w.IOLoggingSamplingRate != 1 || w.Name != "Prod" || w.UpdatedAt == nil {
+				t.Errorf("got %+v, want the text model and broadcast set, the rest kept, updated_at set", w)
+			}
+		}},
+		{"setting-out-of-range", keygate.WorkspaceUpdate{Name: ptr("Renamed"), WorkspaceSettingsUpdate: keygate.WorkspaceSettingsUpdate{
+			IOLoggingSamplingRate: ptr(0.0),
+		}}, keygate.EINVALID, "io_logging_sampling_rate", nil},
 		{"slug-conflict", keygate.WorkspaceUpdate{Slug: ptr("default")}, keygate.ECONFLICT, "default", nil},
 		{"slug-bad", keygate.WorkspaceUpdate{Slug: ptr("-x")}, keygate.EINVALID, "slug", nil},
 		{"name-empty", keygate.WorkspaceUpdate{Name: ptr("")}, keygate.EINVALID, "name", nil},
@@ -237,6 +334,26 @@ func TestDeleteWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dormant, err := f.svc.CreateWorkspace(f.ctx, keygate.NewWorkspaceParams{UserID: f.user.ID, Name: "Dormant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, dk := f.newKey(keygate.NewKeyParams{WorkspaceID: dormant.ID})
+	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, dk.Hash, true); err != nil {
+		t.Fatal(err)
+	}
+	// Authenticating it now leaves the disabled key in the service's cache.
+	_, err = f.svc.Authenticate(f.ctx, off)
+	wantCode(t, err, keygate.EUNAUTHORIZED, "disabled")
+	mixed, err := f.svc.CreateWorkspace(f.ctx, keygate.NewWorkspaceParams{UserID: f.user.ID, Name: "Mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.newKey(keygate.NewKeyParams{WorkspaceID: mixed.ID})
+	_, mk := f.newKey(keygate.NewKeyParams{WorkspaceID: mixed.ID})
+	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, mk.Hash, true); err != nil {
+		t.Fatal(err)
+	}
 	mallory := f.newUser("mallory@example.com")
 
 	steps := []struct {
@@ -244,6 +361,8 @@ func TestDeleteWorkspace(t *testing.T) {
 	}{
 		{"default", f.user.ID, def.ID, keygate.EFORBIDDEN},
 		{"holds-keys", f.user.ID, full.ID, keygate.ECONFLICT},
+		{"holds-an-enabled-and-a-disabled-key", f.user.ID, mixed.ID, keygate.ECONFLICT},
+		{"holds-only-a-disabled-key", f.user.ID, dormant.ID, ""},
 		{"other-user", mallory.ID, empty.ID, keygate.ENOTFOUND},
 		{"empty", f.user.ID, empty.ID, ""},
 		{"again", f.user.ID, empty.ID, keygate.ENOTFOUND},
@@ -256,12 +375,28 @@ func TestDeleteWorkspace(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			wantCode(t, f.svc.DeleteWorkspace(f.ctx, s.user, s.ref), s.code, "")
+			msg := ""
+			if s.code == keygate.ECONFLICT {
+				msg = "workspace still holds active API keys; disable or delete them first"
+			}
+			wantCode(t, f.svc.DeleteWorkspace(f.ctx, s.user, s.ref), s.code, msg)
 		})
 	}
 	_, total, err := f.svc.ListWorkspaces(f.ctx, f.user.ID, 0, 10)
-	if err != nil || total != 1 {
-		t.Errorf("after the deletes the user has %d workspaces (%v), want 1 (the default)", total, err)
+	if err != nil || total != 2 {
+		t.Errorf("after the deletes the user has %d workspaces (%v), want 2 (the default and the mixed one)", total, err)
+	}
+	// The dormant workspace's key is gone from the store and from the
+	// cache: it is now unknown, no longer merely disabled.
+	if _, err := f.store.Key(f.ctx, dk.Hash); !errors.Is(err, keygate.ErrNotFound) {
+		t.Errorf("Key(deleted with its workspace) = %v, want ErrNotFound", err)
+	}
+	_, err = f.svc.Authenticate(f.ctx, off)
+	if keygate.ErrorCode(err) != keygate.EUNAUTHORIZED || strings.Contains(keygate.ErrorMessage(err), "disabled") {
+		t.Errorf("Authenticate(key deleted with its workspace) = %v, want EUNAUTHORIZED for an unknown key", err)
+	}
+	if _, err := f.store.Key(f.ctx, mk.Hash); err != nil {
+		t.Errorf("Key(disabled key of the workspace whose delete was refused) = %v, want it kept", err)
 	}
 }
 

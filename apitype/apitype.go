@@ -198,16 +198,40 @@ type ListWorkspacesResponse struct {
 	TotalCount int         `json:"total_count"`
 }
 
-// CreateWorkspaceRequest is the body of POST /api/v1/workspaces.
+// CreateWorkspaceRequest is the body of POST /api/v1/workspaces. Absent
+// settings take their defaults: no default models or provider sort, I/O
+// logging of every key (io_logging_api_key_ids null) at sampling rate 1,
+// every switch off, no disabled server tools.
 type CreateWorkspaceRequest struct {
 	Name        string  `json:"name"`
 	Slug        string  `json:"slug,omitempty"`
 	Description *string `json:"description,omitempty"`
+	WorkspaceSettingsRequest
 }
 
-// UpdateWorkspaceRequest is the body of PATCH /api/v1/workspaces/{id}.
+// UpdateWorkspaceRequest is the body of PATCH /api/v1/workspaces/{id};
+// absent fields are left alone. The server also takes null for
+// description and for the nullable settings (clearing them), which these
+// omitempty fields cannot send.
 type UpdateWorkspaceRequest struct {
 	Name        *string `json:"name,omitempty"`
 	Slug        *string `json:"slug,omitempty"`
 	Description *string `json:"description,omitempty"`
+	WorkspaceSettingsRequest
+}
+
+// WorkspaceSettingsRequest holds the settings members of the workspace
+// request bodies (OpenRouter CreateWorkspaceRequest and
+// UpdateWorkspaceRequest; disabled_server_tools from the official SDK).
+// A nil member is not sent; an empty, non-nil list is sent as [].
+type WorkspaceSettingsRequest struct {
+	DefaultTextModel                *string  `json:"default_text_model,omitempty"`
+	DefaultImageModel               *string  `json:"default_image_model,omitempty"`
+	DefaultProviderSort             *string  `json:"default_provider_sort,omitempty"` // price, throughput, latency or exacto
+	IOLoggingAPIKeyIDs              []int64  `json:"io_logging_api_key_ids,omitzero"`
+	IOLoggingSamplingRate           *float64 `json:"io_logging_sampling_rate,omitempty"` // 0.0001 to 1
+	IsDataDiscountLoggingEnabled    *bool    `json:"is_data_discount_logging_enabled,omitempty"`
+	IsObservabilityBroadcastEnabled *bool    `json:"is_observability_broadcast_enabled,omitempty"`
+	IsObservabilityIOLoggingEnabled *bool    `json:"is_observability_io_logging_enabled,omitempty"`
+	DisabledServerTools             []string `json:"disabled_server_tools,omitzero"` // e.g. "openrouter:web_search"
 }

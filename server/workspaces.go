@@ -11,10 +11,13 @@ import (
 // key management API it needs a management key; {id} is a workspace's id
 // or its slug, and another user's workspace is 404.
 //
-// Only name, slug and description are kept. The other members of
-// OpenRouter's request bodies (default models, logging settings) configure
-// features keygate does not have; they are ignored, and the workspace
-// object reports their defaults.
+// The settings members of the request bodies (default models and provider
+// sort, I/O logging, data discount logging, broadcast, disabled server
+// tools) are checked, stored and reported back, though keygate routes no
+// requests and so acts on none of them. include_byok_in_budgets is not a
+// member of either request body (OpenRouter sets it through its workspace
+// budget endpoints, which keygate does not have): the workspace object
+// reports it false.
 
 // listWorkspaces serves GET /api/v1/workspaces (OpenRouter listWorkspaces):
 // query offset (>= 0, default 0) and limit (1 to 100, default 50); the
@@ -45,11 +48,63 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// settingsBody decodes the settings members of both request bodies,
+// recording which were present and which were null.
+type settingsBody struct {
+	DefaultTextModel                nullable[string]   `json:"default_text_model"`
+	DefaultImageModel               nullable[string]   `json:"default_image_model"`
+	DefaultProviderSort             nullable[string]   `json:"default_provider_sort"`
+	IOLoggingAPIKeyIDs              nullable[[]int64]  `json:"io_logging_api_key_ids"`
+	IOLoggingSamplingRate           nullable[float64]  `json:"io_logging_sampling_rate"`
+	IsDataDiscountLoggingEnabled    nullable[bool]     `json:"is_data_discount_logging_enabled"`
+	IsObservabilityBroadcastEnabled nullable[bool]     `json:"is_observability_broadcast_enabled"`
+	IsObservabilityIOLoggingEnabled nullable[bool]     `json:"is_observability_io_logging_enabled"`
+	DisabledServerTools             nullable[[]string] `json:"disabled_server_tools"`
+}
+
+// update turns the members into a settings change. The models, the
+// provider sort and the two lists may be null (clearing them; in a POST,
+// the same as absent); the sampling rate and the switches may not
+// (OpenRouter types them number and boolean, without null).
+func (b *settingsBody) update() (keygate.WorkspaceSettingsUpdate, error) {
+	u := keygate.WorkspaceSettingsUpdate{
+		SetDefaultTextModel:    b.DefaultTextModel.Set,
+		DefaultTextModel:       b.DefaultTextModel.V,
+		SetDefaultImageModel:   b.DefaultImageModel.Set,
+		DefaultImageModel:      b.DefaultImageModel.V,
+		SetDefaultProviderSort: b.DefaultProviderSort.Set,
+		DefaultProviderSort:    b.DefaultProviderSort.V,
+		SetIOLoggingAPIKeyIDs:  b.IOLoggingAPIKeyIDs.Set,
+		SetDisabledServerTools: b.DisabledServerTools.Set,
+	}
+	if v := b.IOLoggingAPIKeyIDs.V; v != nil {
+		u.IOLoggingAPIKeyIDs = *v
+	}
+	if v := b.DisabledServerTools.V; v != nil {
+		u.DisabledServerTools = *v
+	}
+	var err error
+	if u.IOLoggingSamplingRate, err = b.IOLoggingSamplingRate.value("io_logging_sampling_rate"); err != nil {
+		return u, err
+	}
+	if u.IsDataDiscountLoggingEnabled, err = b.IsDataDiscountLoggingEnabled.value("is_data_discount_logging_enabled"); err != nil {
+		return u, err
+	}
+	if u.IsObservabilityBroadcastEnabled, err = b.IsObservabilityBroadcastEnabled.value("is_observability_broadcast_enabled"); err != nil {
+		return u, err
+	}
+	if u.IsObservabilityIOLoggingEnabled, err = b.IsObservabilityIOLoggingEnabled.value("is_observability_io_logging_enabled"); err != nil {
+		return u, err
+	}
+	return u, nil
+}
+
 // createWorkspace serves POST /api/v1/workspaces (OpenRouter
 // createWorkspace): 201 with the workspace. name is required (1 to 100 code
 // points); slug is derived from the name when absent or null, and must be
 // unused among the user's workspaces (409 otherwise); description is at
-// most 500 code points.
+// most 500 code points. Settings follow keygate.WorkspaceSettingsUpdate's
+// rules; a wrong type or value is 400 naming the member.
 func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	key, err := s.management(r)
 	if err != nil {
@@ -63,11 +118,16 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 		Name        string  `json:"name"`
 		Slug        *string `json:"slug"`
 		Description *string `json:"description"`
+		settingsBody
 	}
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
-	p := keygate.NewWorkspaceParams{UserID: key.UserID, Name: body.Name, Description: body.Description}
+	settings, err := body.update()
+	if err != nil {
+		return err
+	}
+	p := keygate.NewWorkspaceParams{UserID: key.UserID, Name: body.Name, Description: body.Description, Settings: settings}
 	if body.Slug != nil {
 		if *body.Slug == "" {
 			return keygate.CheckSlug("slug", "")
@@ -98,7 +158,8 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateWorkspace serves PATCH /api/v1/workspaces/{id} (OpenRouter
-// updateWorkspace): name, slug, and description (null removes it).
+// updateWorkspace): name, slug, description (null removes it) and the
+// settings (null clears a nullable one); absent members are left alone.
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	key, err := s.management(r)
 	if err != nil {
@@ -112,11 +173,15 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 		Name        nullable[string] `json:"name"`
 		Slug        nullable[string] `json:"slug"`
 		Description nullable[string] `json:"description"`
+		settingsBody
 	}
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
 	u := keygate.WorkspaceUpdate{SetDescription: body.Description.Set, Description: body.Description.V}
+	if u.WorkspaceSettingsUpdate, err = body.update(); err != nil {
+		return err
+	}
 	if u.Name, err = body.Name.value("name"); err != nil {
 		return err
 	}
@@ -132,8 +197,9 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteWorkspace serves DELETE /api/v1/workspaces/{id} (OpenRouter
-// deleteWorkspace): {"deleted":true}; 409 while the workspace holds keys,
-// 403 for the default workspace.
+// deleteWorkspace): {"deleted":true}, the workspace's disabled keys deleted
+// with it; 409 while it holds an enabled key (OpenRouter: "Workspaces with
+// active API keys cannot be deleted"), 403 for the default workspace.
 func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
 	key, err := s.management(r)
 	if err != nil {
@@ -146,22 +212,29 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// workspaceBody is the full workspace object the SDK requires. Settings of
-// features keygate does not have report OpenRouter's defaults: no default
-// models, I/O logging off (sampling rate 1, every key: null), no disabled
-// server tools.
+// workspaceBody is the full workspace object the SDK requires, settings as
+// stored; null lists mean every key (io_logging_api_key_ids) and no tool
+// (disabled_server_tools). include_byok_in_budgets is always false: keygate
+// has no workspace budgets.
 func workspaceBody(ws *keygate.Workspace) apitype.Workspace {
 	creator := ws.UserID
 	return apitype.Workspace{
-		ID:                    ws.ID,
-		Name:                  ws.Name,
-		Slug:                  ws.Slug,
-		Description:           ws.Description,
-		CreatedAt:             formatTime(ws.CreatedAt),
-		CreatedBy:             &creator,
-		UpdatedAt:             timePtr(ws.UpdatedAt),
-		DefaultGuardrailID:    keygate.DefaultGuardrailID(ws.ID),
-		DisabledServerTools:   []string{},
-		IOLoggingSamplingRate: 1,
+		ID:                              ws.ID,
+		Name:                            ws.Name,
+		Slug:                            ws.Slug,
+		Description:                     ws.Description,
+		CreatedAt:                       formatTime(ws.CreatedAt),
+		CreatedBy:                       &creator,
+		UpdatedAt:                       timePtr(ws.UpdatedAt),
+		DefaultGuardrailID:              keygate.DefaultGuardrailID(ws.ID),
+		DefaultTextModel:                ws.DefaultTextModel,
+		DefaultImageModel:               ws.DefaultImageModel,
+		DefaultProviderSort:             ws.DefaultProviderSort,
+		IOLoggingAPIKeyIDs:              ws.IOLoggingAPIKeyIDs,
+		IOLoggingSamplingRate:           ws.IOLoggingSamplingRate,
+		IsDataDiscountLoggingEnabled:    ws.IsDataDiscountLoggingEnabled,
+		IsObservabilityBroadcastEnabled: ws.IsObservabilityBroadcastEnabled,
+		IsObservabilityIOLoggingEnabled: ws.IsObservabilityIOLoggingEnabled,
+		DisabledServerTools:             ws.DisabledServerTools,
 	}
 }

@@ -2,6 +2,10 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +20,7 @@ var workspaceFieldTypes = map[string]string{
 	"id": "string", "name": "string", "slug": "string", "description": "null",
 	"created_at": "string", "created_by": "string", "updated_at": "null",
 	"default_guardrail_id": "string", "default_image_model": "null", "default_provider_sort": "null",
-	"default_text_model": "null", "disabled_server_tools": "array", "include_byok_in_budgets": "bool",
+	"default_text_model": "null", "disabled_server_tools": "null", "include_byok_in_budgets": "bool",
 	"io_logging_api_key_ids": "null", "io_logging_sampling_rate": "number",
 	"is_data_discount_logging_enabled": "bool", "is_observability_broadcast_enabled": "bool",
 	"is_observability_io_logging_enabled": "bool",
@@ -197,7 +201,38 @@ func TestCreateWorkspaceHTTP(t *testing.T) {
 		{"with-slug", map[string]any{"name": "Prod", "slug": "prod-eu"}, 201, "", "prod-eu"},
 		{"slug-null", `{"name":"Prod","slug":null}`, 201, "", "prod"},
 		{"with-description", map[string]any{"name": "Docs", "description": "for docs"}, 201, "", "docs"},
-		{"openrouter-only-fields-ignored", map[string]any{"name": "Models", "default_text_model": "openai/gpt-4o", "io_logging_sampling_rate": 0.5}, 201, "", "models"},
+		{"include-byok-in-budgets-not-a-request-member", map[string]any{"name": "Budgets", "include_byok_in_budgets": "anything"}, 201, "", "budgets"},
+		{"sampling-rate-0", map[string]any{"name": "x", "io_logging_sampling_rate": 0}, 400, "io_logging_sampling_rate", ""},
+		{"sampling-rate-negative", map[string]any{"name": "x", "io_logging_sampling_rate": -0.5}, 400, "io_logging_sampling_rate", ""},
+		{"sampling-rate-below-min", map[string]any{"name": "x", "io_logging_sampling_rate": 0.00009}, 400, "io_logging_sampling_rate", ""},
+		{"sampling-rate-above-1", map[string]any{"name": "x", "io_logging_sampling_rate": 1.0001}, 400, "io_logging_sampling_rate", ""},
+		{"sampling-rate-string", `{"name":"x","io_logging_sampling_rate":"1"}`, 400, "io_logging_sampling_rate", ""},
+		{"sampling-rate-null", `{"name":"x","io_logging_sampling_rate":null}`, 400, "io_logging_sampling_rate", ""},
+		{"sampling-rate-overflow", `{"name":"x","io_logging_sampling_rate":1e309}`, 400, "io_logging_sampling_rate", ""},
+		{"provider-sort-unknown", map[string]any{"name": "x", "default_provider_sort": "fastest"}, 400, "default_provider_sort", ""},
+		{"provider-sort-wrong-case", map[string]any{"name": "x", "default_provider_sort": "Price"}, 400, "default_provider_sort", ""},
+		{"provider-sort-number", `{"name":"x","default_provider_sort":1}`, 400, "default_provider_sort", ""},
+		{"text-model-number", `{"name":"x","default_text_model":4}`, 400, "default_text_model", ""},
+		{"text-model-empty", map[string]any{"name": "x", "default_text_model": ""}, 400, "default_text_model", ""},
+		{"text-model-space", map[string]any{"name": "x", "default_text_model": "openai/gpt 4o"}, 400, "default_text_model", ""},
+		{"text-model-201", map[string]any{"name": "x", "default_text_model": strings.Repeat("m", 201)}, 400, "default_text_model", ""},
+		{"image-model-control", map[string]any{"name": "x", "default_image_model": "openai/dall-e-3\n"}, 400, "default_image_model", ""},
+		{"image-model-array", `{"name":"x","default_image_model":["a"]}`, 400, "default_image_model", ""},
+		{"key-ids-fraction", `{"name":"x","io_logging_api_key_ids":[1.5]}`, 400, "io_logging_api_key_ids", ""},
+		{"key-ids-zero", `{"name":"x","io_logging_api_key_ids":[0]}`, 400, "io_logging_api_key_ids", ""},
+		{"key-ids-negative", `{"name":"x","io_logging_api_key_ids":[3,-1]}`, 400, "io_logging_api_key_ids", ""},
+		{"key-ids-past-2-53", `{"name":"x","io_logging_api_key_ids":[9007199254740992]}`, 400, "io_logging_api_key_ids", ""},
+		{"key-ids-strings", `{"name":"x","io_logging_api_key_ids":["1"]}`, 400, "io_logging_api_key_ids", ""},
+		{"key-ids-object", `{"name":"x","io_logging_api_key_ids":{"a":1}}`, 400, "io_logging_api_key_ids", ""},
+		{"key-ids-1001", map[string]any{"name": "x", "io_logging_api_key_ids": make([]int, 1001)}, 400, "io_logging_api_key_ids", ""},
+		{"data-discount-string", `{"name":"x","is_data_discount_logging_enabled":"true"}`, 400, "is_data_discount_logging_enabled", ""},
+		{"data-discount-null", `{"name":"x","is_data_discount_logging_enabled":null}`, 400, "is_data_discount_logging_enabled", ""},
+		{"broadcast-number", `{"name":"x","is_observability_broadcast_enabled":1}`, 400, "is_observability_broadcast_enabled", ""},
+		{"io-logging-null", `{"name":"x","is_observability_io_logging_enabled":null}`, 400, "is_observability_io_logging_enabled", ""},
+		{"tools-unprefixed", map[string]any{"name": "x", "disabled_server_tools": []string{"web_search"}}, 400, "disabled_server_tools", ""},
+		{"tools-upper-case", map[string]any{"name": "x", "disabled_server_tools": []string{"openrouter:Web_Search"}}, 400, "disabled_server_tools", ""},
+		{"tools-not-an-array", map[string]any{"name": "x", "disabled_server_tools": "openrouter:bash"}, 400, "disabled_server_tools", ""},
+		{"tools-number-member", `{"name":"x","disabled_server_tools":[1]}`, 400, "disabled_server_tools", ""},
 		{"name-missing", map[string]any{"slug": "x"}, 400, "name", ""},
 		{"name-empty", map[string]any{"name": ""}, 400, "name", ""},
 		{"name-101", map[string]any{"name": strings.Repeat("n", 101)}, 400, "name", ""},
@@ -290,6 +325,173 @@ func TestGetWorkspaceHTTP(t *testing.T) {
 	}
 }
 
+// allSettings sets every settings member of the request bodies away from
+// its default.
+var allSettings = map[string]any{
+	"default_text_model":                  "openai/gpt-4o",
+	"default_image_model":                 "openai/dall-e-3",
+	"default_provider_sort":               "latency",
+	"io_logging_api_key_ids":              []any{12.0, 9007199254740991.0},
+	"io_logging_sampling_rate":            0.25,
+	"is_data_discount_logging_enabled":    true,
+	"is_observability_broadcast_enabled":  true,
+	"is_observability_io_logging_enabled": true,
+	"disabled_server_tools":               []any{"openrouter:web_search", "openrouter:experimental__search_models"},
+}
+
+// wantSettings fails unless every member of want has that value in d.
+func wantSettings(t *testing.T, what string, d, want map[string]any) {
+	t.Helper()
+	for f, v := range want {
+		if !reflect.DeepEqual(d[f], v) {
+			t.Errorf("%s: %s = %#v, want %#v", what, f, d[f], v)
+		}
+	}
+}
+
+// TestWorkspaceSettingsHTTP: the settings a POST carries are stored and
+// reported by the POST, GET and the list, not replaced by defaults.
+func TestWorkspaceSettingsHTTP(t *testing.T) {
+	e := newEnv(t)
+	body := map[string]any{"name": "Configured"}
+	maps.Copy(body, allSettings)
+	d := e.createWorkspace(body)
+	wantSettings(t, "POST", d, allSettings)
+	id := d["id"].(string)
+	wantSettings(t, "GET", e.mgmt("GET", "/api/v1/workspaces/"+id, nil).json(t)["data"].(map[string]any), allSettings)
+	var listed map[string]any
+	for _, v := range e.mgmt("GET", "/api/v1/workspaces", nil).json(t)["data"].([]any) {
+		if v.(map[string]any)["id"] == id {
+			listed = v.(map[string]any)
+		}
+	}
+	wantSettings(t, "GET list", listed, allSettings)
+	if d["include_byok_in_budgets"] != false {
+		t.Errorf("include_byok_in_budgets = %v, want false", d["include_byok_in_budgets"])
+	}
+
+	w, err := e.store.Workspace(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, image, sort := "openai/gpt-4o", "openai/dall-e-3", "latency"
+	want := keygate.WorkspaceSettings{
+		DefaultTextModel: &text, DefaultImageModel: &image, DefaultProviderSort: &sort,
+		IOLoggingAPIKeyIDs: []int64{12, 1<<53 - 1}, IOLoggingSamplingRate: 0.25,
+		IsDataDiscountLoggingEnabled: true, IsObservabilityBroadcastEnabled: true, IsObservabilityIOLoggingEnabled: true,
+		DisabledServerTools: []string{"openrouter:web_search", "openrouter:experimental__search_models"},
+	}
+	if !reflect.DeepEqual(w.WorkspaceSettings, want) {
+		t.Errorf("stored settings %+v, want %+v", w.WorkspaceSettings, want)
+	}
+
+	// Each member alone, at the edges of its range.
+	tests := []struct {
+		name string
+		body map[string]any
+		want map[string]any
+	}{
+		{"sampling-rate-min", map[string]any{"io_logging_sampling_rate": 0.0001}, map[string]any{"io_logging_sampling_rate": 0.0001}},
+		{"sampling-rate-1", map[string]any{"io_logging_sampling_rate": 1}, map[string]any{"io_logging_sampling_rate": 1.0}},
+		{"provider-sort-exacto", map[string]any{"default_provider_sort": "exacto"}, map[string]any{"default_provider_sort": "exacto"}},
+		{"provider-sort-null", map[string]any{"default_provider_sort": nil}, map[string]any{"default_provider_sort": nil}},
+		{"key-ids-empty", map[string]any{"io_logging_api_key_ids": []int{}}, map[string]any{"io_logging_api_key_ids": []any{}}},
+		{"key-ids-null", map[string]any{"io_logging_api_key_ids": nil}, map[string]any{"io_logging_api_key_ids": nil}},
+		{"tools-empty-is-null", map[string]any{"disabled_server_tools": []string{}}, map[string]any{"disabled_server_tools": nil}},
+		{"tools-repeats-dropped", map[string]any{"disabled_server_tools": []string{"openrouter:bash", "openrouter:shell", "openrouter:bash"}},
+			map[string]any{"disabled_server_tools": []any{"openrouter:bash", "openrouter:shell"}}},
+		{"text-model-variant", map[string]any{"default_text_model": "meta-llama/llama-3.1-8b-instruct:free"}, map[string]any{"default_text_model": "meta-llama/llama-3.1-8b-instruct:free"}},
+		{"nothing-set", map[string]any{}, map[string]any{
+			"default_text_model": nil, "default_image_model": nil, "default_provider_sort": nil, "io_logging_api_key_ids": nil,
+			"io_logging_sampling_rate": 1.0, "is_data_discount_logging_enabled": false, "is_observability_broadcast_enabled": false,
+			"is_observability_io_logging_enabled": false, "disabled_server_tools": nil,
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := map[string]any{"name": fmt.Sprintf("Edge %d", i)}
+			maps.Copy(body, tt.body)
+			d := e.createWorkspace(body)
+			wantSettings(t, "POST", d, tt.want)
+			wantSettings(t, "GET", e.mgmt("GET", "/api/v1/workspaces/"+d["id"].(string), nil).json(t)["data"].(map[string]any), tt.want)
+		})
+	}
+}
+
+// TestUpdateWorkspaceSettingsHTTP: a PATCH changes the settings it
+// carries and no other; null clears a nullable one; a bad member refuses
+// the whole PATCH.
+func TestUpdateWorkspaceSettingsHTTP(t *testing.T) {
+	tests := []struct {
+		name   string
+		patch  any
+		status int
+		field  string
+		want   map[string]any // members of the answer; the rest of allSettings unchanged
+	}{
+		{"text-model", map[string]any{"default_text_model": "anthropic/claude-sonnet-4"}, 200, "", map[string]any{"default_text_model": "anthropic/claude-sonnet-4"}},
+		{"text-model-null", `{"default_text_model":null}`, 200, "", map[string]any{"default_text_model": nil}},
+		{"image-model-null", `{"default_image_model":null}`, 200, "", map[string]any{"default_image_model": nil}},
+		{"provider-sort", map[string]any{"default_provider_sort": "price"}, 200, "", map[string]any{"default_provider_sort": "price"}},
+		{"provider-sort-null", `{"default_provider_sort":null}`, 200, "", map[string]any{"default_provider_sort": nil}},
+		{"key-ids", map[string]any{"io_logging_api_key_ids": []int{5}}, 200, "", map[string]any{"io_logging_api_key_ids": []any{5.0}}},
+		{"key-ids-null", `{"io_logging_api_key_ids":null}`, 200, "", map[string]any{"io_logging_api_key_ids": nil}},
+		{"key-ids-empty", `{"io_logging_api_key_ids":[]}`, 200, "", map[string]any{"io_logging_api_key_ids": []any{}}},
+		{"sampling-rate", map[string]any{"io_logging_sampling_rate": 0.5}, 200, "", map[string]any{"io_logging_sampling_rate": 0.5}},
+		{"switches-off", map[string]any{"is_data_discount_logging_enabled": false, "is_observability_broadcast_enabled": false, "is_observability_io_logging_enabled": false}, 200, "",
+			map[string]any{"is_data_discount_logging_enabled": false, "is_observability_broadcast_enabled": false, "is_observability_io_logging_enabled": false}},
+		{"tools", map[string]any{"disabled_server_tools": []string{"openrouter:datetime"}}, 200, "", map[string]any{"disabled_server_tools": []any{"openrouter:datetime"}}},
+		{"tools-null", `{"disabled_server_tools":null}`, 200, "", map[string]any{"disabled_server_tools": nil}},
+		{"tools-empty-clears", `{"disabled_server_tools":[]}`, 200, "", map[string]any{"disabled_server_tools": nil}},
+		{"name-only-keeps-settings", map[string]any{"name": "Renamed"}, 200, "", map[string]any{"name": "Renamed"}},
+		{"sampling-rate-null", `{"io_logging_sampling_rate":null}`, 400, "io_logging_sampling_rate", nil},
+		{"sampling-rate-0", map[string]any{"io_logging_sampling_rate": 0}, 400, "io_logging_sampling_rate", nil},
+		{"sampling-rate-2", map[string]any{"io_logging_sampling_rate": 2}, 400, "io_logging_sampling_rate", nil},
+		{"switch-null", `{"is_observability_broadcast_enabled":null}`, 400, "is_observability_broadcast_enabled", nil},
+		{"switch-string", `{"is_observability_io_logging_enabled":"false"}`, 400, "is_observability_io_logging_enabled", nil},
+		{"provider-sort-bad", map[string]any{"default_provider_sort": "cheapest"}, 400, "default_provider_sort", nil},
+		{"text-model-empty", map[string]any{"default_text_model": ""}, 400, "default_text_model", nil},
+		{"key-ids-fraction", `{"io_logging_api_key_ids":[2.5]}`, 400, "io_logging_api_key_ids", nil},
+		{"tools-bad", map[string]any{"disabled_server_tools": []string{"openrouter:"}}, 400, "disabled_server_tools", nil},
+		{"valid-name-bad-setting", map[string]any{"name": "Renamed", "io_logging_sampling_rate": 5}, 400, "io_logging_sampling_rate", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			body := map[string]any{"name": "Prod"}
+			maps.Copy(body, allSettings)
+			id := e.createWorkspace(body)["id"].(string)
+			before, err := e.store.Workspace(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(time.Minute)
+			r := e.mgmt("PATCH", "/api/v1/workspaces/"+id, tt.patch)
+			if r.status != tt.status {
+				t.Fatalf("status %d %s, want %d", r.status, r.body, tt.status)
+			}
+			if tt.status != 200 {
+				if msg := r.errMessage(t); !strings.Contains(msg, tt.field) {
+					t.Errorf("message %q does not name %s", msg, tt.field)
+				}
+				after, err := e.store.Workspace(context.Background(), id)
+				if err != nil || !reflect.DeepEqual(after, before) {
+					t.Errorf("a refused PATCH changed the workspace: %+v, %v; was %+v", after, err, before)
+				}
+				return
+			}
+			want := maps.Clone(allSettings)
+			maps.Copy(want, tt.want)
+			got := r.json(t)["data"].(map[string]any)
+			wantSettings(t, "PATCH", got, want)
+			wantSettings(t, "GET after PATCH", e.mgmt("GET", "/api/v1/workspaces/"+id, nil).json(t)["data"].(map[string]any), want)
+			if got["updated_at"] != "2026-03-04T12:01:00.000Z" {
+				t.Errorf("updated_at = %v, want the time of the PATCH", got["updated_at"])
+			}
+		})
+	}
+}
+
 func TestUpdateWorkspaceHTTP(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -360,18 +562,43 @@ func TestDeleteWorkspaceHTTP(t *testing.T) {
 	_, k := e.createKey(map[string]any{"name": "k", "workspace_id": full})
 	empty := e.createWorkspace(map[string]any{"name": "Empty"})["id"].(string)
 	bySlug := e.createWorkspace(map[string]any{"name": "By Slug"})["id"].(string)
+	// A workspace whose only keys are disabled: GET /keys shows none, so
+	// nothing is "active" and the delete takes them along.
+	dormant := e.createWorkspace(map[string]any{"name": "Dormant"})["id"].(string)
+	var dormantKeys, dormantHashes []string
+	for _, n := range []string{"off-1", "off-2"} {
+		secret, d := e.createKey(map[string]any{"name": n, "workspace_id": dormant})
+		if r := e.mgmt("PATCH", "/api/v1/keys/"+d["hash"].(string), map[string]any{"disabled": true}); r.status != 200 {
+			t.Fatalf("disable %s: %d %s", n, r.status, r.body)
+		}
+		dormantKeys, dormantHashes = append(dormantKeys, secret), append(dormantHashes, d["hash"].(string))
+	}
+	if got := e.mgmt("GET", "/api/v1/keys?workspace_id="+dormant, nil).json(t)["data"].([]any); len(got) != 0 {
+		t.Fatalf("GET /keys lists %d keys in the dormant workspace, want none", len(got))
+	}
+	// One enabled key among disabled ones keeps the workspace.
+	mixed := e.createWorkspace(map[string]any{"name": "Mixed"})["id"].(string)
+	_, mixedOn := e.createKey(map[string]any{"name": "on", "workspace_id": mixed})
+	_, mixedOff := e.createKey(map[string]any{"name": "off", "workspace_id": mixed})
+	if r := e.mgmt("PATCH", "/api/v1/keys/"+mixedOff["hash"].(string), map[string]any{"disabled": true}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	const activeKeys = "workspace still holds active API keys; disable or delete them first"
 
 	steps := []struct {
 		name, ref string
 		status    int
+		msg       string
 	}{
-		{"default", def.ID, 403},
-		{"default-by-slug", "default", 403},
-		{"holds-keys", full, 409},
-		{"empty", empty, 200},
-		{"again", empty, 404},
-		{"by-slug", "by-slug", 200},
-		{"unknown", VUUID, 404},
+		{"default", def.ID, 403, "default"},
+		{"default-by-slug", "default", 403, "default"},
+		{"holds-keys", full, 409, activeKeys},
+		{"holds-enabled-and-disabled-keys", mixed, 409, activeKeys},
+		{"holds-only-disabled-keys", dormant, 200, ""},
+		{"empty", empty, 200, ""},
+		{"again", empty, 404, ""},
+		{"by-slug", "by-slug", 200, ""},
+		{"unknown", VUUID, 404, ""},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -385,8 +612,49 @@ func TestDeleteWorkspaceHTTP(t *testing.T) {
 				}
 				return
 			}
-			r.errMessage(t)
+			if msg := r.errMessage(t); !strings.Contains(msg, s.msg) {
+				t.Errorf("message %q, want it to contain %q", msg, s.msg)
+			}
 		})
+	}
+	// The dormant workspace's keys went with it: not listed, not found,
+	// not usable.
+	for i, h := range dormantHashes {
+		if r := e.mgmt("GET", "/api/v1/keys/"+h, nil); r.status != 404 {
+			t.Errorf("GET /keys/{hash} of a key deleted with its workspace: %d, want 404", r.status)
+		}
+		if r := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+dormantKeys[i]); r.status != 401 {
+			t.Errorf("GET /key with a key deleted with its workspace: %d, want 401", r.status)
+		}
+	}
+	if list := e.mgmt("GET", "/api/v1/keys?include_disabled=true", nil).json(t)["data"].([]any); len(list) == 0 {
+		t.Error("GET /keys?include_disabled=true lists nothing, want at least the refused workspaces' keys")
+	} else {
+		for _, v := range list {
+			if slices.Contains(dormantHashes, v.(map[string]any)["hash"].(string)) {
+				t.Errorf("GET /keys?include_disabled=true still lists %v", v)
+			}
+		}
+	}
+	// The refused delete kept both keys of the mixed workspace.
+	for _, h := range []string{mixedOn["hash"].(string), mixedOff["hash"].(string)} {
+		if r := e.mgmt("GET", "/api/v1/keys/"+h, nil); r.status != 200 {
+			t.Errorf("GET /keys/{hash} after a refused workspace delete: %d, want 200", r.status)
+		}
+	}
+	// Each key deleted with the workspace is in the audit log.
+	events, err := e.store.ListAudit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited []string
+	for _, ev := range events {
+		if ev.Action == keygate.AuditKeyDeleted && strings.Contains(ev.Detail, dormant) {
+			audited = append(audited, ev.KeyHashPrefix)
+		}
+	}
+	if len(audited) != len(dormantHashes) {
+		t.Errorf("key.deleted events naming the dormant workspace: %q, want %d", audited, len(dormantHashes))
 	}
 	if _, err := e.store.Workspace(ctx, bySlug); err == nil {
 		t.Error("the workspace deleted by slug is still stored")
