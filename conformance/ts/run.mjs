@@ -587,6 +587,115 @@ check("management", "workspaces: workspaces.delete returns deleted true, then ge
   );
 });
 
+check("management", "workspaces: workspaces.create echoes the settings it was given, and get reports them", async () => {
+  const s = suffix();
+  const settings = {
+    defaultTextModel: "openai/gpt-4o",
+    defaultImageModel: "openai/dall-e-3",
+    defaultProviderSort: "throughput",
+    ioLoggingSamplingRate: 0.25,
+    ioLoggingApiKeyIds: [3, 7],
+    isDataDiscountLoggingEnabled: true,
+    isObservabilityBroadcastEnabled: true,
+    isObservabilityIoLoggingEnabled: false,
+    disabledServerTools: ["openrouter:web_search"],
+  };
+  const res = await client(mgmtKey).workspaces.create({
+    createWorkspaceRequest: { name: `Conformance settings ${s}`, slug: `conformance-settings-${s}`, ...settings },
+  });
+  try {
+    for (const [got, what] of [
+      [res.data, "create"],
+      [(await client(mgmtKey).workspaces.get({ id: res.data.id })).data, "get"],
+    ]) {
+      for (const [k, v] of Object.entries(settings)) {
+        if (Array.isArray(v)) assertEqual(`${what}: data.${k}`, show(got[k]), show(v));
+        else assertEqual(`${what}: data.${k}`, got[k], v);
+      }
+    }
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "workspaces: workspaces.update changes one setting, clears another with null, keeps the rest", async () => {
+  const s = suffix();
+  const res = await client(mgmtKey).workspaces.create({
+    createWorkspaceRequest: {
+      name: `Conformance update ${s}`,
+      slug: `conformance-update-${s}`,
+      defaultTextModel: "openai/gpt-4o",
+      ioLoggingSamplingRate: 0.5,
+    },
+  });
+  try {
+    const up = await client(mgmtKey).workspaces.update({
+      id: res.data.id,
+      updateWorkspaceRequest: { defaultTextModel: null, defaultProviderSort: "price" },
+    });
+    assertEqual("data.defaultTextModel", up.data.defaultTextModel, null);
+    assertEqual("data.defaultProviderSort", up.data.defaultProviderSort, "price");
+    assertEqual("data.ioLoggingSamplingRate", up.data.ioLoggingSamplingRate, 0.5);
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "workspaces: workspaces.create with ioLoggingSamplingRate 0 is BadRequestResponseError (400)", async () => {
+  const s = suffix();
+  await expectError(
+    "workspaces.create",
+    () =>
+      client(mgmtKey).workspaces.create({
+        createWorkspaceRequest: { name: `Conformance bad ${s}`, slug: `conformance-bad-${s}`, ioLoggingSamplingRate: 0 },
+      }),
+    errors.BadRequestResponseError,
+    400,
+  );
+});
+
+check("management", "workspaces: workspaces.delete takes a workspace whose keys are all disabled, and the keys with it", async () => {
+  const { res } = await newWorkspace();
+  const key = await client(mgmtKey).apiKeys.create({
+    requestBody: { name: `conformance dormant ${suffix()}`, workspaceId: res.data.id },
+  });
+  try {
+    await client(mgmtKey).apiKeys.update({ hash: key.data.hash, requestBody: { disabled: true } });
+    const del = await client(mgmtKey).workspaces.delete({ id: res.data.id });
+    assertEqual("deleted", del.deleted, true);
+    await expectError(
+      "apiKeys.get of the disabled key",
+      () => client(mgmtKey).apiKeys.get({ hash: key.data.hash }),
+      errors.NotFoundResponseError,
+      404,
+    );
+  } finally {
+    await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: key.data.hash }));
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "workspaces: workspaces.delete of a workspace with an enabled key is refused with 409", async () => {
+  const { res } = await newWorkspace();
+  const key = await client(mgmtKey).apiKeys.create({
+    requestBody: { name: `conformance active ${suffix()}`, workspaceId: res.data.id },
+  });
+  try {
+    // deleteWorkspace declares no 409 class, so the SDK raises its default error.
+    await expectError(
+      "workspaces.delete",
+      () => client(mgmtKey).workspaces.delete({ id: res.data.id }),
+      errors.OpenRouterError,
+      409,
+    );
+    const got = await client(mgmtKey).apiKeys.get({ hash: key.data.hash });
+    assertEqual("the key's data.disabled after the refused delete", got.data.disabled, false);
+  } finally {
+    await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: key.data.hash }));
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
 // ---------------------------------------------------------------------------
 
 let passed = 0;
