@@ -10,3 +10,6 @@ const (
 	ChangesKept       = changesKept
 	ChangesPruneEvery = changesPruneEvery
 )
+
+// Migrations are the embedded schema migrations.
+var Migrations = migrations
