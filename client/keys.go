@@ -140,8 +140,8 @@ func (w Workspaces) Update(ctx context.Context, id string, req *apitype.UpdateWo
 	return &res.Data, nil
 }
 
-// Delete deletes the workspace with id (DELETE /workspaces/{id}). Errors:
-// ErrConflict while it still holds keys.
+// Delete deletes the workspace with id (DELETE /workspaces/{id}) and its
+// disabled keys. Errors: ErrConflict while it still holds an enabled key.
 func (w Workspaces) Delete(ctx context.Context, id string) error {
 	return w.c.call(ctx, http.MethodDelete, "/workspaces/"+url.PathEscape(id), nil, nil, &apitype.DeletedResponse{})
 }

@@ -162,7 +162,7 @@ func TestWorkspaces(t *testing.T) {
 		t.Errorf("Update = %+v, want renamed Lab, slug kept", updated)
 	}
 
-	// A workspace that holds a key cannot go.
+	// A workspace that holds an enabled key cannot go.
 	key, err := c.Keys.Create(ctx, &apitype.CreateKeyRequest{Name: "lab key", WorkspaceID: &ws.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +188,37 @@ func TestWorkspaces(t *testing.T) {
 	if _, err := c.Workspaces.Create(ctx, &apitype.CreateWorkspaceRequest{}); !errors.Is(err, client.ErrBadRequest) {
 		t.Errorf("Create without a name: err = %v, want ErrBadRequest", err)
 	}
+}
+
+// TestWorkspaceSettings: the settings of the request types reach the
+// server and come back, an empty key id list as an empty list.
+func TestWorkspaceSettings(t *testing.T) {
+	kg := newKeygate(t)
+	ctx := context.Background()
+	c := kg.client(kg.mgmtKey)
+	ws, err := c.Workspaces.Create(ctx, &apitype.CreateWorkspaceRequest{Name: "Tuned", WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{
+		DefaultTextModel: ptr("openai/gpt-4o"), DefaultProviderSort: ptr("latency"), IOLoggingAPIKeyIDs: []int64{},
+		IOLoggingSamplingRate: ptr(0.5), IsObservabilityIOLoggingEnabled: ptr(true), DisabledServerTools: []string{"openrouter:bash"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.DefaultTextModel == nil || *ws.DefaultTextModel != "openai/gpt-4o" || ws.DefaultProviderSort == nil || *ws.DefaultProviderSort != "latency" ||
+		ws.IOLoggingAPIKeyIDs == nil || len(ws.IOLoggingAPIKeyIDs) != 0 || ws.IOLoggingSamplingRate != 0.5 || !ws.IsObservabilityIOLoggingEnabled ||
+		!slices.Equal(ws.DisabledServerTools, []string{"openrouter:bash"}) || ws.DefaultImageModel != nil {
+		t.Errorf("Create = %+v, want the settings sent", ws)
+	}
+	up, err := c.Workspaces.Update(ctx, ws.ID, &apitype.UpdateWorkspaceRequest{WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{
+		IOLoggingAPIKeyIDs: []int64{4}, IsObservabilityIOLoggingEnabled: ptr(false),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(up.IOLoggingAPIKeyIDs, []int64{4}) || up.IsObservabilityIOLoggingEnabled || up.IOLoggingSamplingRate != 0.5 {
+		t.Errorf("Update = %+v, want key ids [4], I/O logging off, the rest kept", up)
+	}
+	_, err = c.Workspaces.Update(ctx, ws.ID, &apitype.UpdateWorkspaceRequest{WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{IOLoggingSamplingRate: ptr(0.0)}})
+	checkError(t, err, client.ErrBadRequest, 400, "io_logging_sampling_rate", []error{client.ErrBadRequest, client.ErrNotFound, client.ErrConflict, client.ErrServer})
 }
 
 func hasKey(keys []apitype.Key, hash string) bool {
