@@ -29,9 +29,16 @@ type WorkspaceStore interface {
 	// ListWorkspaces returns up to limit of a user's workspaces, oldest
 	// first, skipping offset, and the total count.
 	ListWorkspaces(ctx context.Context, userID string, offset, limit int) ([]*Workspace, int, error)
-	// UpdateWorkspace writes Name, Slug, Description, the
-	// WorkspaceSettings and UpdatedAt.
-	UpdateWorkspace(ctx context.Context, w *Workspace) error
+	// UpdateWorkspace applies p to the workspace with id and returns the
+	// workspace as it is after. It writes only the fields that p sets, each
+	// computed from the stored row in one atomic UPDATE, so concurrent
+	// patches of different fields never undo each other, on one replica or
+	// many. p.UpdatedAt is written only when p changes a stored value: a
+	// patch that stores what is already there leaves the row, updated_at
+	// included, as it was. ErrNotFound if there is no such workspace;
+	// ErrConflict, changing nothing, if the user has another workspace
+	// with p.Slug.
+	UpdateWorkspace(ctx context.Context, id string, p WorkspacePatch) (*Workspace, error)
 	// DeleteWorkspace deletes a workspace with its disabled keys (and
 	// their usage counters), announces each deleted key as a ChangeKey
 	// change, and returns the deleted keys' hashes. ErrConflict, deleting
@@ -41,6 +48,49 @@ type WorkspaceStore interface {
 	// the workspace can be created or enabled, so a key added or enabled
 	// concurrently is neither orphaned nor deleted.
 	DeleteWorkspace(ctx context.Context, id string) (deletedKeys []string, err error)
+}
+
+// WorkspacePatch is a change to the mutable fields of a workspace, for
+// WorkspaceStore.UpdateWorkspace. A nil field is left as it is. The fields
+// that may be null have a Set… flag that says the patch writes them; a nil
+// value then stores null. Values are stored as given: the service checks
+// them first (see WorkspaceSettingsUpdate).
+type WorkspacePatch struct {
+	Name, Slug     *string
+	SetDescription bool
+	Description    *string
+
+	SetDefaultTextModel    bool
+	DefaultTextModel       *string
+	SetDefaultImageModel   bool
+	DefaultImageModel      *string
+	SetDefaultProviderSort bool
+	DefaultProviderSort    *string
+	// SetIOLoggingAPIKeyIDs says IOLoggingAPIKeyIDs is written: nil for
+	// every key, an empty list kept as such.
+	SetIOLoggingAPIKeyIDs bool
+	IOLoggingAPIKeyIDs    []int64
+	// SetDisabledServerTools says DisabledServerTools is written: nil for
+	// none (the service never passes an empty list).
+	SetDisabledServerTools bool
+	DisabledServerTools    []string
+
+	IOLoggingSamplingRate           *float64
+	IsDataDiscountLoggingEnabled    *bool
+	IsObservabilityBroadcastEnabled *bool
+	IsObservabilityIOLoggingEnabled *bool
+
+	// UpdatedAt is stored when the patch changes anything.
+	UpdatedAt time.Time
+}
+
+// Empty reports whether p sets no field.
+func (p WorkspacePatch) Empty() bool {
+	return p.Name == nil && p.Slug == nil && !p.SetDescription &&
+		!p.SetDefaultTextModel && !p.SetDefaultImageModel && !p.SetDefaultProviderSort &&
+		!p.SetIOLoggingAPIKeyIDs && !p.SetDisabledServerTools && p.IOLoggingSamplingRate == nil &&
+		p.IsDataDiscountLoggingEnabled == nil && p.IsObservabilityBroadcastEnabled == nil &&
+		p.IsObservabilityIOLoggingEnabled == nil
 }
 
 // AppStore holds apps.

@@ -275,56 +275,92 @@ func (u WorkspaceSettingsUpdate) Empty() bool {
 // apply checks every setting that u carries and, when all pass, writes
 // them into ws; on an error ws is left as it was.
 func (u WorkspaceSettingsUpdate) apply(ws *WorkspaceSettings) error {
-	next := *ws
+	p, err := u.patch()
+	if err != nil {
+		return err
+	}
+	p.applySettings(ws)
+	return nil
+}
+
+// patch checks every setting that u carries and returns them, as they are
+// to be stored, in a patch that sets nothing else. Errors: EINVALID naming
+// the member (see WorkspaceSettingsUpdate).
+func (u WorkspaceSettingsUpdate) patch() (WorkspacePatch, error) {
+	var p WorkspacePatch
 	if u.SetDefaultTextModel {
 		if err := checkModelID("default_text_model", u.DefaultTextModel); err != nil {
-			return err
+			return p, err
 		}
-		next.DefaultTextModel = u.DefaultTextModel
+		p.SetDefaultTextModel, p.DefaultTextModel = true, u.DefaultTextModel
 	}
 	if u.SetDefaultImageModel {
 		if err := checkModelID("default_image_model", u.DefaultImageModel); err != nil {
-			return err
+			return p, err
 		}
-		next.DefaultImageModel = u.DefaultImageModel
+		p.SetDefaultImageModel, p.DefaultImageModel = true, u.DefaultImageModel
 	}
 	if u.SetDefaultProviderSort {
 		if v := u.DefaultProviderSort; v != nil && !slices.Contains(ProviderSorts, *v) {
-			return Errorf(EINVALID, "default_provider_sort must be one of %s, or null", strings.Join(ProviderSorts, ", "))
+			return p, Errorf(EINVALID, "default_provider_sort must be one of %s, or null", strings.Join(ProviderSorts, ", "))
 		}
-		next.DefaultProviderSort = u.DefaultProviderSort
+		p.SetDefaultProviderSort, p.DefaultProviderSort = true, u.DefaultProviderSort
 	}
 	if u.SetIOLoggingAPIKeyIDs {
 		if err := checkKeyIDs(u.IOLoggingAPIKeyIDs); err != nil {
-			return err
+			return p, err
 		}
-		next.IOLoggingAPIKeyIDs = slices.Clone(u.IOLoggingAPIKeyIDs)
+		p.SetIOLoggingAPIKeyIDs, p.IOLoggingAPIKeyIDs = true, slices.Clone(u.IOLoggingAPIKeyIDs)
 	}
 	if u.SetDisabledServerTools {
 		tools, err := serverTools(u.DisabledServerTools)
 		if err != nil {
-			return err
+			return p, err
 		}
-		next.DisabledServerTools = tools
+		p.SetDisabledServerTools, p.DisabledServerTools = true, tools
 	}
 	if v := u.IOLoggingSamplingRate; v != nil {
 		// Written so that NaN fails too.
 		if !(*v >= MinIOLoggingSamplingRate && *v <= 1) {
-			return Errorf(EINVALID, "io_logging_sampling_rate must be a number from %g to 1", MinIOLoggingSamplingRate)
+			return p, Errorf(EINVALID, "io_logging_sampling_rate must be a number from %g to 1", MinIOLoggingSamplingRate)
 		}
-		next.IOLoggingSamplingRate = *v
+		p.IOLoggingSamplingRate = v
 	}
-	if v := u.IsDataDiscountLoggingEnabled; v != nil {
-		next.IsDataDiscountLoggingEnabled = *v
+	p.IsDataDiscountLoggingEnabled = u.IsDataDiscountLoggingEnabled
+	p.IsObservabilityBroadcastEnabled = u.IsObservabilityBroadcastEnabled
+	p.IsObservabilityIOLoggingEnabled = u.IsObservabilityIOLoggingEnabled
+	return p, nil
+}
+
+// applySettings writes the settings that p sets into ws.
+func (p *WorkspacePatch) applySettings(ws *WorkspaceSettings) {
+	if p.SetDefaultTextModel {
+		ws.DefaultTextModel = p.DefaultTextModel
 	}
-	if v := u.IsObservabilityBroadcastEnabled; v != nil {
-		next.IsObservabilityBroadcastEnabled = *v
+	if p.SetDefaultImageModel {
+		ws.DefaultImageModel = p.DefaultImageModel
 	}
-	if v := u.IsObservabilityIOLoggingEnabled; v != nil {
-		next.IsObservabilityIOLoggingEnabled = *v
+	if p.SetDefaultProviderSort {
+		ws.DefaultProviderSort = p.DefaultProviderSort
 	}
-	*ws = next
-	return nil
+	if p.SetIOLoggingAPIKeyIDs {
+		ws.IOLoggingAPIKeyIDs = p.IOLoggingAPIKeyIDs
+	}
+	if p.SetDisabledServerTools {
+		ws.DisabledServerTools = p.DisabledServerTools
+	}
+	if v := p.IOLoggingSamplingRate; v != nil {
+		ws.IOLoggingSamplingRate = *v
+	}
+	if v := p.IsDataDiscountLoggingEnabled; v != nil {
+		ws.IsDataDiscountLoggingEnabled = *v
+	}
+	if v := p.IsObservabilityBroadcastEnabled; v != nil {
+		ws.IsObservabilityBroadcastEnabled = *v
+	}
+	if v := p.IsObservabilityIOLoggingEnabled; v != nil {
+		ws.IsObservabilityIOLoggingEnabled = *v
+	}
 }
 
 // checkModelID accepts null or a model id: OpenRouter's are ASCII slugs
@@ -373,50 +409,69 @@ func serverTools(names []string) ([]string, error) {
 }
 
 // UpdateWorkspace applies u to the user's workspace named by ref (id or
-// slug). Errors: ENOTFOUND as for GetWorkspace; EINVALID naming name, slug,
-// description or a setting (see WorkspaceSettingsUpdate); ECONFLICT when
-// another workspace of the user has the slug.
+// slug) and returns the workspace as it is after. Only the fields u
+// carries are written, in one atomic store update, so a concurrent PATCH
+// of other fields is never undone by this one. A PATCH that changes
+// nothing leaves the workspace, updated_at included, as it was. Errors:
+// ENOTFOUND as for GetWorkspace; EINVALID naming name, slug, description
+// or a setting (see WorkspaceSettingsUpdate); ECONFLICT when another
+// workspace of the user has the slug.
 func (s *Service) UpdateWorkspace(ctx context.Context, userID, ref string, u WorkspaceUpdate) (*Workspace, error) {
 	w, err := s.GetWorkspace(ctx, userID, ref)
 	if err != nil {
 		return nil, err
 	}
-	if u.Name == nil && u.Slug == nil && !u.SetDescription && u.WorkspaceSettingsUpdate.Empty() {
-		return w, nil
-	}
-	if u.Name != nil {
-		if err := checkWorkspaceName(*u.Name); err != nil {
-			return nil, err
-		}
-		w.Name = strings.TrimSpace(*u.Name)
-	}
-	if u.Slug != nil {
-		if err := CheckSlug("slug", *u.Slug); err != nil {
-			return nil, err
-		}
-		w.Slug = *u.Slug
-	}
-	if u.SetDescription {
-		if err := checkDescription(u.Description); err != nil {
-			return nil, err
-		}
-		w.Description = u.Description
-	}
-	if err := u.WorkspaceSettingsUpdate.apply(&w.WorkspaceSettings); err != nil {
+	p, err := u.patch()
+	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
-	w.UpdatedAt = &now
-	switch err := s.store.UpdateWorkspace(ctx, w); {
-	case errors.Is(err, ErrConflict):
-		return nil, slugTaken(w.Slug)
+	if p.Empty() {
+		return w, nil
+	}
+	p.UpdatedAt = s.Now()
+	after, err := s.store.UpdateWorkspace(ctx, w.ID, p)
+	switch {
+	case errors.Is(err, ErrConflict) && p.Slug != nil:
+		return nil, slugTaken(*p.Slug)
 	case errors.Is(err, ErrNotFound):
 		return nil, errWorkspaceNotFound
 	case err != nil:
 		return nil, fmt.Errorf("update workspace: %w", err)
 	}
 	s.audit(ctx, AuditEvent{Action: AuditWorkspaceUpdated, ActorUserID: userID, Detail: "workspace " + w.ID})
-	return w, nil
+	return after, nil
+}
+
+// patch checks u and converts it to the store's terms: the name trimmed,
+// the settings as WorkspaceSettingsUpdate.patch gives them. Errors:
+// EINVALID naming name, slug, description or a setting, checked in that
+// order.
+func (u WorkspaceUpdate) patch() (WorkspacePatch, error) {
+	var name *string
+	if u.Name != nil {
+		if err := checkWorkspaceName(*u.Name); err != nil {
+			return WorkspacePatch{}, err
+		}
+		n := strings.TrimSpace(*u.Name)
+		name = &n
+	}
+	if u.Slug != nil {
+		if err := CheckSlug("slug", *u.Slug); err != nil {
+			return WorkspacePatch{}, err
+		}
+	}
+	if u.SetDescription {
+		if err := checkDescription(u.Description); err != nil {
+			return WorkspacePatch{}, err
+		}
+	}
+	p, err := u.WorkspaceSettingsUpdate.patch()
+	if err != nil {
+		return WorkspacePatch{}, err
+	}
+	p.Name, p.Slug = name, u.Slug
+	p.SetDescription, p.Description = u.SetDescription, u.Description
+	return p, nil
 }
 
 // DeleteWorkspace deletes the user's workspace named by ref (id or slug),

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keygate/keygate"
@@ -83,10 +85,55 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// SQLSTATE codes of the transactions that tx runs again (PostgreSQL
+// documentation, Appendix A).
+const (
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// txAttempts is how many times tx runs a transaction that PostgreSQL
+// aborts to break a deadlock or a serialization failure.
+const txAttempts = 3
+
+// txRetryDelay is the mean wait before tx runs an aborted transaction again;
+// each wait is drawn from [0.5, 1.5) times this, doubled for each attempt,
+// so that two transactions that deadlocked do not meet again in step.
+const txRetryDelay = 2 * time.Millisecond
+
 // tx runs fn in a transaction (READ COMMITTED, PostgreSQL's default) and
 // commits if fn returns nil; otherwise it rolls back and returns fn's
 // error.
+//
+// When PostgreSQL aborts the transaction with a deadlock (SQLSTATE 40P01)
+// or a serialization failure (40001), in fn or at the commit, nothing of
+// it is stored, and tx runs fn again in a new transaction, up to
+// txAttempts times in all, after a short random wait, while ctx allows: the
+// transaction that lost a deadlock then usually finds the other one
+// committed and decides on what it left. So fn must be safe to run again:
+// it builds its statements from its arguments and sets whatever it reports
+// to its caller afresh on each run. The error of the last attempt is
+// returned.
 func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.tx1(ctx, fn)
+		if err == nil || attempt == txAttempts || !retryable(err) {
+			return err
+		}
+		d := txRetryDelay << (attempt - 1)
+		d = d/2 + rand.N(d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// tx1 is one attempt of tx.
+func (db *DB) tx1(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -95,6 +142,13 @@ func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		return errors.Join(err, rollback(ctx, tx))
 	}
 	return tx.Commit(ctx)
+}
+
+// retryable reports whether err is PostgreSQL aborting a transaction that
+// may succeed when run again: a deadlock or a serialization failure.
+func retryable(err error) bool {
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && (pe.Code == deadlockDetected || pe.Code == serializationFailure)
 }
 
 // rollback rolls tx back; a failure to do so is only worth reporting when

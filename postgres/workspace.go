@@ -112,22 +112,62 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, offset, limit i
 	return list, total, nil
 }
 
-// UpdateWorkspace writes w's Name, Slug, Description, settings and
-// UpdatedAt. keygate.ErrNotFound if there is no workspace w.ID;
-// keygate.ErrConflict if the user has another workspace with w.Slug.
-func (db *DB) UpdateWorkspace(ctx context.Context, w *keygate.Workspace) error {
-	tag, err := db.pool.Exec(ctx, `
-		UPDATE workspaces SET name = $1, slug = $2, description = $3, updated_at = $4,
-			default_text_model = $5, default_image_model = $6, default_provider_sort = $7,
-			io_logging_api_key_ids = $8, io_logging_sampling_rate = $9, is_data_discount_logging_enabled = $10,
-			is_observability_broadcast_enabled = $11, is_observability_io_logging_enabled = $12,
-			disabled_server_tools = $13
-		WHERE id = $14`,
-		append(append([]any{w.Name, w.Slug, w.Description, w.UpdatedAt}, settingsArgs(&w.WorkspaceSettings)...), w.ID)...)
-	if err == nil {
-		err = oneRow(tag)
+// UpdateWorkspace applies p to the workspace with id and returns it as it
+// is after, as keygate.WorkspaceStore says. keygate.ErrNotFound if there
+// is none; keygate.ErrConflict if the user has another workspace with
+// p.Slug.
+func (db *DB) UpdateWorkspace(ctx context.Context, id string, p keygate.WorkspacePatch) (*keygate.Workspace, error) {
+	// One statement. When a concurrent update holds the row, this one
+	// waits for it to commit and then (READ COMMITTED) evaluates SET on
+	// the row that update left: the columns p does not set keep what it
+	// wrote. In SET, a column names its value before the update, so
+	// updated_at compares old and new.
+	w, err := scanWorkspace(db.pool.QueryRow(ctx, `
+		UPDATE workspaces SET
+			name = coalesce($1::text, name),
+			slug = coalesce($2::text, slug),
+			description = CASE WHEN $3::boolean THEN $4::text ELSE description END,
+			default_text_model = CASE WHEN $5::boolean THEN $6::text ELSE default_text_model END,
+			default_image_model = CASE WHEN $7::boolean THEN $8::text ELSE default_image_model END,
+			default_provider_sort = CASE WHEN $9::boolean THEN $10::text ELSE default_provider_sort END,
+			io_logging_api_key_ids = CASE WHEN $11::boolean THEN $12::bigint[] ELSE io_logging_api_key_ids END,
+			disabled_server_tools = CASE WHEN $13::boolean THEN $14::text[] ELSE disabled_server_tools END,
+			io_logging_sampling_rate = coalesce($15::double precision, io_logging_sampling_rate),
+			is_data_discount_logging_enabled = coalesce($16::boolean, is_data_discount_logging_enabled),
+			is_observability_broadcast_enabled = coalesce($17::boolean, is_observability_broadcast_enabled),
+			is_observability_io_logging_enabled = coalesce($18::boolean, is_observability_io_logging_enabled),
+			updated_at = CASE WHEN
+					(name, slug, description, default_text_model, default_image_model, default_provider_sort,
+					 io_logging_api_key_ids, disabled_server_tools, io_logging_sampling_rate,
+					 is_data_discount_logging_enabled, is_observability_broadcast_enabled,
+					 is_observability_io_logging_enabled)
+					IS DISTINCT FROM
+					(coalesce($1::text, name), coalesce($2::text, slug),
+					 CASE WHEN $3::boolean THEN $4::text ELSE description END,
+					 CASE WHEN $5::boolean THEN $6::text ELSE default_text_model END,
+					 CASE WHEN $7::boolean THEN $8::text ELSE default_image_model END,
+					 CASE WHEN $9::boolean THEN $10::text ELSE default_provider_sort END,
+					 CASE WHEN $11::boolean THEN $12::bigint[] ELSE io_logging_api_key_ids END,
+					 CASE WHEN $13::boolean THEN $14::text[] ELSE disabled_server_tools END,
+					 coalesce($15::double precision, io_logging_sampling_rate),
+					 coalesce($16::boolean, is_data_discount_logging_enabled),
+					 coalesce($17::boolean, is_observability_broadcast_enabled),
+					 coalesce($18::boolean, is_observability_io_logging_enabled))
+				THEN $19 ELSE updated_at END
+		WHERE id = $20
+		RETURNING `+workspaceColumns,
+		p.Name, p.Slug, p.SetDescription, p.Description,
+		p.SetDefaultTextModel, p.DefaultTextModel,
+		p.SetDefaultImageModel, p.DefaultImageModel,
+		p.SetDefaultProviderSort, p.DefaultProviderSort,
+		p.SetIOLoggingAPIKeyIDs, p.IOLoggingAPIKeyIDs, p.SetDisabledServerTools, p.DisabledServerTools,
+		p.IOLoggingSamplingRate, p.IsDataDiscountLoggingEnabled,
+		p.IsObservabilityBroadcastEnabled, p.IsObservabilityIOLoggingEnabled,
+		p.UpdatedAt, id))
+	if err != nil {
+		return nil, storeErr("update workspace", err)
 	}
-	return storeErr("update workspace", err)
+	return w, nil
 }
 
 // DeleteWorkspace deletes the workspace with id, its authorization codes
@@ -138,11 +178,23 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *keygate.Workspace) error {
 func (db *DB) DeleteWorkspace(ctx context.Context, id string) ([]string, error) {
 	var deleted []string
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		// Locking the workspace row first keeps keys out: inserting a key
-		// takes a share lock on it (the foreign key check), so a key
-		// insert still running is waited for, and its key then counts
-		// below; one that starts later waits for this transaction and
-		// then finds no workspace (not found).
+		deleted = nil // tx may run this again
+		// The workspace's codes are locked before the workspace, the
+		// order in which a redemption takes them: it claims its code row,
+		// then inserts a key, which takes a share lock on the workspace
+		// row (the foreign key check). The other order, workspace first
+		// and codes at the cascading delete, would deadlock with it. A
+		// redemption that claimed its code first is waited for here, and
+		// its key then counts below; one that starts later waits for this
+		// transaction and then finds no code (not found).
+		if _, err := tx.Exec(ctx,
+			`SELECT FROM auth_codes WHERE workspace_id = $1 ORDER BY hash FOR UPDATE`, id); err != nil {
+			return err
+		}
+		// Locking the workspace row keeps keys out: inserting a key takes
+		// a share lock on it, so a key insert still running is waited for,
+		// and its key then counts below; one that starts later waits for
+		// this transaction and then finds no workspace (not found).
 		var isDefault bool
 		if err := tx.QueryRow(ctx,
 			`SELECT is_default FROM workspaces WHERE id = $1 FOR UPDATE`, id).Scan(&isDefault); err != nil {

@@ -130,29 +130,70 @@ func (db *DB) ListWorkspaces(ctx context.Context, userID string, offset, limit i
 	return list, total, nil
 }
 
-// UpdateWorkspace writes w's Name, Slug, Description, settings and
-// UpdatedAt. keygate.ErrNotFound if there is no workspace w.ID;
-// keygate.ErrConflict if the user has another workspace with w.Slug.
-func (db *DB) UpdateWorkspace(ctx context.Context, w *keygate.Workspace) error {
-	set, err := settingsArgs(&w.WorkspaceSettings)
+// UpdateWorkspace applies p to the workspace with id and returns it as it
+// is after, as keygate.WorkspaceStore says. keygate.ErrNotFound if there
+// is none; keygate.ErrConflict if the user has another workspace with
+// p.Slug.
+func (db *DB) UpdateWorkspace(ctx context.Context, id string, p keygate.WorkspacePatch) (*keygate.Workspace, error) {
+	ids, err := nullJSON(p.IOLoggingAPIKeyIDs)
 	if err != nil {
-		return storeErr("update workspace", err)
+		return nil, storeErr("update workspace", err)
 	}
+	tools, err := nullJSON(p.DisabledServerTools)
+	if err != nil {
+		return nil, storeErr("update workspace", err)
+	}
+	var w *keygate.Workspace
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE workspaces SET name = ?, slug = ?, description = ?, updated_at = ?,
-				default_text_model = ?, default_image_model = ?, default_provider_sort = ?,
-				io_logging_api_key_ids = ?, io_logging_sampling_rate = ?, is_data_discount_logging_enabled = ?,
-				is_observability_broadcast_enabled = ?, is_observability_io_logging_enabled = ?,
-				disabled_server_tools = ?
-			WHERE id = ?`,
-			append(append([]any{w.Name, w.Slug, nullStrPtr(w.Description), nullMicros(w.UpdatedAt)}, set...), w.ID)...)
-		if err != nil {
-			return err
-		}
-		return oneRow(res)
+		// One statement under the database's write lock: every column is
+		// computed from the row as stored, the ones p does not set kept
+		// whatever a concurrent update wrote to them. In SET, a column
+		// names its value before the update, so updated_at compares old
+		// and new.
+		var err error
+		w, err = scanWorkspace(tx.QueryRowContext(ctx, `
+			UPDATE workspaces SET
+				name = coalesce(?1, name),
+				slug = coalesce(?2, slug),
+				description = CASE WHEN ?3 THEN ?4 ELSE description END,
+				default_text_model = CASE WHEN ?5 THEN ?6 ELSE default_text_model END,
+				default_image_model = CASE WHEN ?7 THEN ?8 ELSE default_image_model END,
+				default_provider_sort = CASE WHEN ?9 THEN ?10 ELSE default_provider_sort END,
+				io_logging_api_key_ids = CASE WHEN ?11 THEN ?12 ELSE io_logging_api_key_ids END,
+				disabled_server_tools = CASE WHEN ?13 THEN ?14 ELSE disabled_server_tools END,
+				io_logging_sampling_rate = coalesce(?15, io_logging_sampling_rate),
+				is_data_discount_logging_enabled = coalesce(?16, is_data_discount_logging_enabled),
+				is_observability_broadcast_enabled = coalesce(?17, is_observability_broadcast_enabled),
+				is_observability_io_logging_enabled = coalesce(?18, is_observability_io_logging_enabled),
+				updated_at = CASE WHEN name IS NOT coalesce(?1, name)
+						OR slug IS NOT coalesce(?2, slug)
+						OR (?3 AND description IS NOT ?4)
+						OR (?5 AND default_text_model IS NOT ?6)
+						OR (?7 AND default_image_model IS NOT ?8)
+						OR (?9 AND default_provider_sort IS NOT ?10)
+						OR (?11 AND io_logging_api_key_ids IS NOT ?12)
+						OR (?13 AND disabled_server_tools IS NOT ?14)
+						OR io_logging_sampling_rate IS NOT coalesce(?15, io_logging_sampling_rate)
+						OR is_data_discount_logging_enabled IS NOT coalesce(?16, is_data_discount_logging_enabled)
+						OR is_observability_broadcast_enabled IS NOT coalesce(?17, is_observability_broadcast_enabled)
+						OR is_observability_io_logging_enabled IS NOT coalesce(?18, is_observability_io_logging_enabled)
+					THEN ?19 ELSE updated_at END
+			WHERE id = ?20
+			RETURNING `+workspaceColumns,
+			p.Name, p.Slug, p.SetDescription, nullStrPtr(p.Description),
+			p.SetDefaultTextModel, nullStrPtr(p.DefaultTextModel),
+			p.SetDefaultImageModel, nullStrPtr(p.DefaultImageModel),
+			p.SetDefaultProviderSort, nullStrPtr(p.DefaultProviderSort),
+			p.SetIOLoggingAPIKeyIDs, ids, p.SetDisabledServerTools, tools,
+			p.IOLoggingSamplingRate, p.IsDataDiscountLoggingEnabled,
+			p.IsObservabilityBroadcastEnabled, p.IsObservabilityIOLoggingEnabled,
+			micros(p.UpdatedAt), id))
+		return err
 	})
-	return storeErr("update workspace", err)
+	if err != nil {
+		return nil, storeErr("update workspace", err)
+	}
+	return w, nil
 }
 
 // DeleteWorkspace deletes the workspace with id, its authorization codes

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -70,15 +71,21 @@ var workspaceTests = []test{
 		// another thing and must read back as such.
 		u, _ := newUser(t, s)
 		w := newWorkspace(t, s, u.ID, "lists", t0)
-		w.IOLoggingAPIKeyIDs = []int64{}
-		must(t, "UpdateWorkspace", s.UpdateWorkspace(t.Context(), w))
+		after, err := s.UpdateWorkspace(t.Context(), w.ID, keygate.WorkspacePatch{
+			SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{}, UpdatedAt: at(time.Hour),
+		})
+		must(t, "UpdateWorkspace", err)
 		got, err := s.Workspace(t.Context(), w.ID)
 		must(t, "Workspace", err)
-		if got.IOLoggingAPIKeyIDs == nil || len(got.IOLoggingAPIKeyIDs) != 0 {
-			t.Errorf("IOLoggingAPIKeyIDs = %#v, want an empty, non-nil list", got.IOLoggingAPIKeyIDs)
+		for _, w := range []*keygate.Workspace{after, got} {
+			if w.IOLoggingAPIKeyIDs == nil || len(w.IOLoggingAPIKeyIDs) != 0 {
+				t.Errorf("IOLoggingAPIKeyIDs = %#v, want an empty, non-nil list", w.IOLoggingAPIKeyIDs)
+			}
 		}
-		w.IOLoggingAPIKeyIDs = nil
-		must(t, "UpdateWorkspace", s.UpdateWorkspace(t.Context(), w))
+		_, err = s.UpdateWorkspace(t.Context(), w.ID, keygate.WorkspacePatch{
+			SetIOLoggingAPIKeyIDs: true, SetDisabledServerTools: true, UpdatedAt: at(2 * time.Hour),
+		})
+		must(t, "UpdateWorkspace", err)
 		got, err = s.Workspace(t.Context(), w.ID)
 		must(t, "Workspace", err)
 		if got.IOLoggingAPIKeyIDs != nil || got.DisabledServerTools != nil {
@@ -120,21 +127,33 @@ var workspaceTests = []test{
 	}},
 	{"List", testListWorkspaces},
 	{"Update", testUpdateWorkspace},
+	{"UpdateConcurrentFields", testUpdateWorkspaceConcurrentFields},
 	{"UpdateSlugConflict", func(t *testing.T, s keygate.Store) {
 		u, _ := newUser(t, s)
 		newWorkspace(t, s, u.ID, "taken", t0)
 		w := newWorkspace(t, s, u.ID, "free", t0)
-		w.Slug = "taken"
-		wantErr(t, "UpdateWorkspace(taken slug)", s.UpdateWorkspace(t.Context(), w), keygate.ErrConflict)
+		_, err := s.UpdateWorkspace(t.Context(), w.ID, keygate.WorkspacePatch{
+			Name: ptr("Renamed"), Slug: ptr("taken"), UpdatedAt: at(time.Hour),
+		})
+		wantErr(t, "UpdateWorkspace(taken slug)", err, keygate.ErrConflict)
+		got, err := s.Workspace(t.Context(), w.ID)
+		must(t, "Workspace", err)
+		diff(t, "Workspace after a refused update", w, got)
+		// Another user's slug is no conflict.
+		other, _ := newUser(t, s)
+		o := newWorkspace(t, s, other.ID, "mine", t0)
+		_, err = s.UpdateWorkspace(t.Context(), o.ID, keygate.WorkspacePatch{Slug: ptr("taken"), UpdatedAt: at(time.Hour)})
+		must(t, "UpdateWorkspace(slug of another user's workspace)", err)
 	}},
 	{"UpdateMissing", func(t *testing.T, s keygate.Store) {
-		u, _ := newUser(t, s)
-		w := &keygate.Workspace{ID: newID(), UserID: u.ID, Name: "x", Slug: "x", CreatedAt: t0}
-		wantErr(t, "UpdateWorkspace(unknown)", s.UpdateWorkspace(t.Context(), w), keygate.ErrNotFound)
+		newUser(t, s)
+		_, err := s.UpdateWorkspace(t.Context(), newID(), keygate.WorkspacePatch{Name: ptr("x"), UpdatedAt: at(time.Hour)})
+		wantErr(t, "UpdateWorkspace(unknown)", err, keygate.ErrNotFound)
 	}},
 	{"Delete", testDeleteWorkspace},
 	{"DeleteRacesCreateKey", testDeleteWorkspaceRace},
 	{"DeleteRacesEnableKey", testDeleteWorkspaceRaceEnable},
+	{"DeleteRacesRedeemCode", testDeleteWorkspaceRaceRedeem},
 	{"DeleteAnnouncesKeys", testDeleteWorkspaceAnnounces},
 }
 
@@ -175,36 +194,181 @@ func testListWorkspaces(t *testing.T, s keygate.Store) {
 	}
 }
 
+// testUpdateWorkspace applies one patch to a fresh workspace per row: the
+// fields the patch sets change, no other field does (the user, the default
+// flag and the creation time never), and updated_at moves only when a
+// value changes.
 func testUpdateWorkspace(t *testing.T, s keygate.Store) {
+	u, _ := newUser(t, s)
+	later := at(time.Hour)
+	tests := []struct {
+		name   string
+		before func(w *keygate.Workspace)
+		patch  keygate.WorkspacePatch
+		want   func(w *keygate.Workspace) // the workspace after the patch; nil: unchanged
+	}{
+		{"SetAll", func(*keygate.Workspace) {}, keygate.WorkspacePatch{
+			Name: ptr("New"), Slug: ptr("new"), SetDescription: true, Description: ptr("now described"),
+			SetDefaultTextModel: true, DefaultTextModel: fullSettings.DefaultTextModel,
+			SetDefaultImageModel: true, DefaultImageModel: fullSettings.DefaultImageModel,
+			SetDefaultProviderSort: true, DefaultProviderSort: fullSettings.DefaultProviderSort,
+			SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: fullSettings.IOLoggingAPIKeyIDs,
+			SetDisabledServerTools: true, DisabledServerTools: fullSettings.DisabledServerTools,
+			IOLoggingSamplingRate:           ptr(fullSettings.IOLoggingSamplingRate),
+			IsDataDiscountLoggingEnabled:    ptr(true),
+			IsObservabilityBroadcastEnabled: ptr(true),
+			IsObservabilityIOLoggingEnabled: ptr(true),
+			UpdatedAt:                       later,
+		}, func(w *keygate.Workspace) {
+			w.Name, w.Slug, w.Description = "New", "new", ptr("now described")
+			w.WorkspaceSettings = fullSettings
+			w.UpdatedAt = &later
+		}},
+		{"NameOnly", func(w *keygate.Workspace) { w.WorkspaceSettings = fullSettings }, keygate.WorkspacePatch{
+			Name: ptr("Renamed"), UpdatedAt: later,
+		}, func(w *keygate.Workspace) { w.Name, w.UpdatedAt = "Renamed", &later }},
+		{"SlugOnly", func(*keygate.Workspace) {}, keygate.WorkspacePatch{Slug: ptr("moved"), UpdatedAt: later}, func(w *keygate.Workspace) {
+			w.Slug, w.UpdatedAt = "moved", &later
+		}},
+		{"ClearDescription", func(*keygate.Workspace) {}, keygate.WorkspacePatch{SetDescription: true, UpdatedAt: later}, func(w *keygate.Workspace) {
+			w.Description, w.UpdatedAt = nil, &later
+		}},
+		{"EmptyDescription", func(*keygate.Workspace) {}, keygate.WorkspacePatch{SetDescription: true, Description: ptr(""), UpdatedAt: later}, func(w *keygate.Workspace) {
+			w.Description, w.UpdatedAt = ptr(""), &later
+		}},
+		{"DescriptionFromNull", func(w *keygate.Workspace) { w.Description = nil }, keygate.WorkspacePatch{
+			SetDescription: true, Description: ptr("old"), UpdatedAt: later,
+		}, func(w *keygate.Workspace) { w.Description, w.UpdatedAt = ptr("old"), &later }},
+		{"ClearNullableSettings", func(w *keygate.Workspace) { w.WorkspaceSettings = fullSettings }, keygate.WorkspacePatch{
+			SetDefaultTextModel: true, SetDefaultImageModel: true, SetDefaultProviderSort: true,
+			SetIOLoggingAPIKeyIDs: true, SetDisabledServerTools: true, UpdatedAt: later,
+		}, func(w *keygate.Workspace) {
+			w.DefaultTextModel, w.DefaultImageModel, w.DefaultProviderSort = nil, nil, nil
+			w.IOLoggingAPIKeyIDs, w.DisabledServerTools, w.UpdatedAt = nil, nil, &later
+		}},
+		{"NullKeyIDsToEmpty", func(*keygate.Workspace) {}, keygate.WorkspacePatch{
+			SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{}, UpdatedAt: later,
+		}, func(w *keygate.Workspace) { w.IOLoggingAPIKeyIDs, w.UpdatedAt = []int64{}, &later }},
+		{"SwitchesAndRate", func(w *keygate.Workspace) { w.WorkspaceSettings = fullSettings }, keygate.WorkspacePatch{
+			IOLoggingSamplingRate: ptr(0.5), IsDataDiscountLoggingEnabled: ptr(false),
+			IsObservabilityIOLoggingEnabled: ptr(false), UpdatedAt: later,
+		}, func(w *keygate.Workspace) {
+			w.IOLoggingSamplingRate, w.IsDataDiscountLoggingEnabled, w.IsObservabilityIOLoggingEnabled = 0.5, false, false
+			w.UpdatedAt = &later
+		}},
+		{"SameValues", func(w *keygate.Workspace) { w.WorkspaceSettings = fullSettings }, keygate.WorkspacePatch{
+			Name: ptr("Original"), SetDescription: true, Description: ptr("old"),
+			SetDefaultTextModel: true, DefaultTextModel: fullSettings.DefaultTextModel,
+			SetDefaultImageModel: true, DefaultImageModel: fullSettings.DefaultImageModel,
+			SetDefaultProviderSort: true, DefaultProviderSort: fullSettings.DefaultProviderSort,
+			SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: fullSettings.IOLoggingAPIKeyIDs,
+			SetDisabledServerTools: true, DisabledServerTools: fullSettings.DisabledServerTools,
+			IOLoggingSamplingRate:           ptr(fullSettings.IOLoggingSamplingRate),
+			IsDataDiscountLoggingEnabled:    ptr(true),
+			IsObservabilityBroadcastEnabled: ptr(true),
+			IsObservabilityIOLoggingEnabled: ptr(true),
+			UpdatedAt:                       later,
+		}, nil},
+		{"SameNulls", func(*keygate.Workspace) {}, keygate.WorkspacePatch{
+			SetDefaultTextModel: true, SetDefaultImageModel: true, SetDefaultProviderSort: true,
+			SetIOLoggingAPIKeyIDs: true, SetDisabledServerTools: true, UpdatedAt: later,
+		}, nil},
+		{"SameEmptyKeyIDs", func(w *keygate.Workspace) { w.IOLoggingAPIKeyIDs = []int64{} }, keygate.WorkspacePatch{
+			SetIOLoggingAPIKeyIDs: true, IOLoggingAPIKeyIDs: []int64{}, UpdatedAt: later,
+		}, nil},
+		{"Empty", func(*keygate.Workspace) {}, keygate.WorkspacePatch{UpdatedAt: later}, nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			w := &keygate.Workspace{
+				ID: newID(), UserID: u.ID, Name: "Original", Slug: fmt.Sprintf("original-%d", i),
+				Description: ptr("old"), CreatedAt: t0, UpdatedAt: ptr(at(time.Minute)),
+				WorkspaceSettings: defaultSettings,
+			}
+			tt.before(w)
+			must(t, "CreateWorkspace", s.CreateWorkspace(ctx, w))
+			want := *w
+			if tt.want != nil {
+				tt.want(&want)
+			}
+			after, err := s.UpdateWorkspace(ctx, w.ID, tt.patch)
+			must(t, "UpdateWorkspace", err)
+			diff(t, "UpdateWorkspace("+tt.name+")", &want, after)
+			wantUTC(t, "UpdateWorkspace", &after.CreatedAt, after.UpdatedAt)
+			got, err := s.Workspace(ctx, w.ID)
+			must(t, "Workspace", err)
+			diff(t, "Workspace after UpdateWorkspace("+tt.name+")", &want, got)
+		})
+	}
+}
+
+// testUpdateWorkspaceConcurrentFields patches different fields of one
+// workspace from two goroutines at once, many times. No patch may undo
+// another's: each goroutine sees the other's fields only move forward,
+// and at the end the workspace holds both goroutines' last values.
+func testUpdateWorkspaceConcurrentFields(t *testing.T, s keygate.Store) {
+	const rounds = 100
 	ctx := t.Context()
 	u, _ := newUser(t, s)
-	w := newWorkspace(t, s, u.ID, "old", t0)
-	want := *w
-	want.Name, want.Slug, want.Description, want.UpdatedAt = "New", "new", ptr("now described"), ptr(at(time.Hour))
-
-	want.WorkspaceSettings = fullSettings
-
-	upd := want
-	// Fields that UpdateWorkspace does not write.
-	upd.UserID, upd.IsDefault, upd.CreatedAt = newID(), true, at(48*time.Hour)
-	must(t, "UpdateWorkspace", s.UpdateWorkspace(ctx, &upd))
+	w := newWorkspace(t, s, u.ID, "contested", t0)
+	name := func(i int) string { return fmt.Sprintf("name-%03d", i) }
+	model := func(i int) string { return fmt.Sprintf("vendor/model-%03d", i) }
+	var wg sync.WaitGroup
+	wg.Go(func() { // the name and description
+		seen := ""
+		for i := 1; i <= rounds; i++ {
+			after, err := s.UpdateWorkspace(ctx, w.ID, keygate.WorkspacePatch{
+				Name: ptr(name(i)), SetDescription: true, Description: ptr(name(i)), UpdatedAt: at(time.Hour),
+			})
+			if err != nil {
+				t.Errorf("UpdateWorkspace(name %d) = %v", i, err)
+				return
+			}
+			m := strOf(after.DefaultTextModel)
+			if after.Name != name(i) || strOf(after.Description) != name(i) || m < seen {
+				t.Errorf("UpdateWorkspace(name %d) left name %q, description %q, model %q after model %q: an update was lost",
+					i, after.Name, strOf(after.Description), m, seen)
+				return
+			}
+			seen = m
+		}
+	})
+	wg.Go(func() { // the text model and the sampling rate
+		seen := ""
+		for i := 1; i <= rounds; i++ {
+			rate := float64(i) / rounds
+			after, err := s.UpdateWorkspace(ctx, w.ID, keygate.WorkspacePatch{
+				SetDefaultTextModel: true, DefaultTextModel: ptr(model(i)), IOLoggingSamplingRate: &rate, UpdatedAt: at(time.Hour),
+			})
+			if err != nil {
+				t.Errorf("UpdateWorkspace(model %d) = %v", i, err)
+				return
+			}
+			if strOf(after.DefaultTextModel) != model(i) || after.IOLoggingSamplingRate != rate || after.Name < seen {
+				t.Errorf("UpdateWorkspace(model %d) left model %q, rate %g, name %q after name %q: an update was lost",
+					i, strOf(after.DefaultTextModel), after.IOLoggingSamplingRate, after.Name, seen)
+				return
+			}
+			seen = after.Name
+		}
+	})
+	wg.Wait()
 	got, err := s.Workspace(ctx, w.ID)
 	must(t, "Workspace", err)
-	diff(t, "Workspace after update", &want, got)
+	if got.Name != name(rounds) || strOf(got.Description) != name(rounds) ||
+		strOf(got.DefaultTextModel) != model(rounds) || got.IOLoggingSamplingRate != 1 {
+		t.Errorf("after both goroutines: name %q, description %q, model %q, rate %g; want %q, %q, %q, 1",
+			got.Name, strOf(got.Description), strOf(got.DefaultTextModel), got.IOLoggingSamplingRate, name(rounds), name(rounds), model(rounds))
+	}
+}
 
-	// Back to the defaults: the nullable settings are cleared.
-	want.WorkspaceSettings = defaultSettings
-	must(t, "UpdateWorkspace(default settings)", s.UpdateWorkspace(ctx, &want))
-	got, err = s.Workspace(ctx, w.ID)
-	must(t, "Workspace", err)
-	diff(t, "Workspace after restoring the default settings", &want, got)
-
-	// Clearing the description.
-	want.Description = nil
-	must(t, "UpdateWorkspace(no description)", s.UpdateWorkspace(ctx, &want))
-	got, err = s.Workspace(ctx, w.ID)
-	must(t, "Workspace", err)
-	diff(t, "Workspace after clearing description", &want, got)
+// strOf returns *p, or "" for nil.
+func strOf(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func testDeleteWorkspace(t *testing.T, s keygate.Store) {
@@ -364,6 +528,90 @@ func testDeleteWorkspaceRaceEnable(t *testing.T, s keygate.Store) {
 			diff(t, "DeleteWorkspace deleted keys", []string{k.Hash}, deleted)
 		default:
 			t.Fatalf("trial %d: UpdateKey = %v, DeleteWorkspace = %v; want one to succeed", i, updErr, delErr)
+		}
+	}
+}
+
+// testDeleteWorkspaceRaceRedeem races the redemption of a workspace's
+// pending code against the workspace's deletion. The two touch the same
+// rows from opposite ends (the redemption claims the code, then inserts a
+// key that refers to the workspace; the delete removes the workspace and
+// with it the code), and each must either win whole or lose cleanly with
+// its own error, never fail otherwise (a deadlock, a foreign key broken
+// half-way). When the redemption wins, the delete then follows its rules:
+// refused while the minted key is enabled, and taking the key with it when
+// it is disabled, which alternate trials insert.
+func testDeleteWorkspaceRaceRedeem(t *testing.T, s keygate.Store) {
+	ctx := t.Context()
+	u, _ := newUser(t, s)
+	var redeemWon, deleteWon int
+	defer func() { t.Logf("the redemption won %d trials, the delete %d", redeemWon, deleteWon) }()
+	for i := range 50 {
+		w := newWorkspace(t, s, u.ID, fmt.Sprintf("race-%d", i), t0)
+		c := newCode(t, s, w)
+		k := keyFor(w, at(time.Minute))
+		k.Disabled = i%2 == 1
+		// One side starts up to 0.9 ms after the other, in steps, first
+		// the redemption, then the delete: the window in which each holds
+		// its first lock and wants the other's is a few round trips wide,
+		// and this sweeps it whatever the speed of the machine.
+		var redeemDelay, deleteDelay time.Duration
+		if step := time.Duration(i%10) * 100 * time.Microsecond; i%20 < 10 {
+			redeemDelay = step
+		} else {
+			deleteDelay = step
+		}
+		var redeemErr, delErr error
+		var deleted []string
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			<-start
+			time.Sleep(redeemDelay)
+			redeemErr = s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), k)
+		})
+		wg.Go(func() {
+			<-start
+			time.Sleep(deleteDelay)
+			deleted, delErr = s.DeleteWorkspace(ctx, w.ID)
+		})
+		close(start)
+		wg.Wait()
+		_, keyErr := s.Key(ctx, k.Hash)
+		_, wsErr := s.Workspace(ctx, w.ID)
+		code, codeErr := s.AuthCode(ctx, c.Hash)
+		switch {
+		case redeemErr == nil && !k.Disabled:
+			redeemWon++
+			if !errors.Is(delErr, keygate.ErrConflict) {
+				t.Fatalf("trial %d: the code minted an enabled key, then DeleteWorkspace = %v; want ErrConflict", i, delErr)
+			}
+			if keyErr != nil || wsErr != nil || codeErr != nil || code.UsedAt == nil || code.KeyHash != k.Hash {
+				t.Fatalf("trial %d: after the redemption won and the delete was refused: key %v, workspace %v, code %+v, %v; want all there, the code used by the key",
+					i, keyErr, wsErr, code, codeErr)
+			}
+		case redeemErr == nil:
+			redeemWon++
+			if delErr != nil {
+				t.Fatalf("trial %d: the code minted a disabled key, then DeleteWorkspace = %v; want it to take the key along", i, delErr)
+			}
+			diff(t, fmt.Sprintf("trial %d: DeleteWorkspace deleted keys", i), []string{k.Hash}, deleted)
+			if !errors.Is(keyErr, keygate.ErrNotFound) || !errors.Is(wsErr, keygate.ErrNotFound) || !errors.Is(codeErr, keygate.ErrNotFound) {
+				t.Fatalf("trial %d: after the delete took the minted key: key %v, workspace %v, code %v; want all gone", i, keyErr, wsErr, codeErr)
+			}
+		case delErr == nil:
+			deleteWon++
+			if !errors.Is(redeemErr, keygate.ErrNotFound) && !errors.Is(redeemErr, keygate.ErrCodeUsed) {
+				t.Fatalf("trial %d: the delete won, then RedeemAuthCode = %v; want ErrNotFound or ErrCodeUsed", i, redeemErr)
+			}
+			if len(deleted) != 0 {
+				t.Fatalf("trial %d: the delete won before any key was minted, yet deleted keys %v", i, deleted)
+			}
+			if !errors.Is(keyErr, keygate.ErrNotFound) || !errors.Is(wsErr, keygate.ErrNotFound) || !errors.Is(codeErr, keygate.ErrNotFound) {
+				t.Fatalf("trial %d: after the delete won: key %v, workspace %v, code %v; want all gone", i, keyErr, wsErr, codeErr)
+			}
+		default:
+			t.Fatalf("trial %d: RedeemAuthCode = %v, DeleteWorkspace = %v; want one to succeed and the other to lose cleanly", i, redeemErr, delErr)
 		}
 	}
 }
