@@ -1,9 +1,12 @@
 package keygate_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/keygate/keygate"
 )
@@ -83,5 +86,41 @@ func TestKeyCacheReadRacingInvalidation(t *testing.T) {
 	c.PutAfter(stale, t0, gen)
 	if _, ok := c.Get(stale.Hash, t0); !ok {
 		t.Fatal("a read after the invalidation was not cached")
+	}
+}
+
+// TestKeyCacheKeepsFields: a cached key reads back field for field as it
+// was stored, whatever the cache does with its strings.
+func TestKeyCacheKeepsFields(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	app, limit, ext := int64(7), keygate.Micros(2_500_000), "customer-42"
+	exp, upd := t0.Add(24*time.Hour), t0.Add(time.Minute)
+	tests := []struct {
+		name string
+		key  keygate.APIKey
+	}{
+		{"minimal", keygate.APIKey{Hash: keygate.HashSecret("a"), UserID: "u1", WorkspaceID: "w1", Label: "sk-kg-v1-abc...def", CreatedAt: t0}},
+		{"every-field", keygate.APIKey{
+			Hash: keygate.HashSecret("b"), UserID: "u2", WorkspaceID: "w2", AppID: &app,
+			ParentHash: keygate.HashSecret("parent"), Name: "Ünïcode name", Label: "Ünïcode name",
+			IsManagement: true, Disabled: true, Limit: &limit, LimitReset: keygate.LimitReset(strings.Clone("weekly")),
+			IncludeBYOK: true, ExpiresAt: &exp, ExternalUser: &ext, CreatorUserID: "admin", CreatedAt: t0, UpdatedAt: &upd,
+		}},
+		{"creator-is-owner", keygate.APIKey{Hash: keygate.HashSecret("c"), UserID: "u3", WorkspaceID: "w3", Label: "x", CreatorUserID: "u3", CreatedAt: t0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.key
+			k := tt.key // the cache may rewrite what it is given
+			c := keygate.NewKeyCache(1024, time.Minute)
+			c.Put(&k, t0)
+			got, ok := c.Get(want.Hash, t0)
+			if !ok {
+				t.Fatal("miss")
+			}
+			if d := cmp.Diff(&want, got); d != "" {
+				t.Errorf("cached key differs (-stored +cached):\n%s", d)
+			}
+		})
 	}
 }
