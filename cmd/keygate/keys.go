@@ -29,18 +29,11 @@ func newKeysCreateCmd() *cobra.Command {
 		Short: "Create a key and print it alone on stdout",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			u, err := svc.UserByEmail(cmd.Context(), email)
-			if err != nil {
-				return cliError(err)
-			}
 			p := keygate.NewKeyParams{UserID: u.ID, Name: name, IsManagement: management, LimitReset: reset}
 			if limit != "" {
 				f, err := strconv.ParseFloat(limit, 64)
@@ -86,6 +79,25 @@ func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), erro
 	return svc, func() { store.Close() }, nil
 }
 
+// openUserService is openService for a command about one user's things:
+// it binds the environment to the flags (so dsn and email are read after
+// it), opens the store and finds the user by email.
+func openUserService(cmd *cobra.Command, dsn, email *string) (*keygate.Service, *keygate.User, func(), error) {
+	if err := bindEnv(cmd); err != nil {
+		return nil, nil, nil, err
+	}
+	svc, closeFn, err := openService(cmd, *dsn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := svc.UserByEmail(cmd.Context(), *email)
+	if err != nil {
+		closeFn()
+		return nil, nil, nil, cliError(err)
+	}
+	return svc, u, closeFn, nil
+}
+
 // hashPrefixLen is how much of a hash `keys list` shows without --no-trunc.
 const hashPrefixLen = 12
 
@@ -101,18 +113,11 @@ Hashes are cut to 12 digits unless --no-trunc is given; disable, enable and
 delete take the full hash.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			u, err := svc.UserByEmail(cmd.Context(), email)
-			if err != nil {
-				return cliError(err)
-			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "HASH\tNAME\tLIMIT\tDISABLED\tEXPIRES")
 			for offset := 0; ; offset += keygate.KeyPageSize {

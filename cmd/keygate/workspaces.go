@@ -23,18 +23,11 @@ func newWorkspacesListCmd() *cobra.Command {
 		Short: "List a user's workspaces, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			u, err := svc.UserByEmail(cmd.Context(), email)
-			if err != nil {
-				return cliError(err)
-			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSLUG\tNAME\tDEFAULT\tCREATED")
 			for offset := 0; ; offset += keygate.MaxWorkspacePage {
@@ -67,18 +60,11 @@ func newWorkspacesCreateCmd() *cobra.Command {
 --slug, or derived from NAME: lower-case letters and digits joined by hyphens.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			u, err := svc.UserByEmail(cmd.Context(), email)
-			if err != nil {
-				return cliError(err)
-			}
 			p := keygate.NewWorkspaceParams{UserID: u.ID, Name: args[0], Slug: slug}
 			if cmd.Flags().Changed("description") {
 				p.Description = &description
