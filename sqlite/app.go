@@ -72,14 +72,12 @@ func appChanges(cur, a *keygate.App) bool {
 
 // App returns the app with id, or keygate.ErrNotFound.
 func (db *DB) App(ctx context.Context, id int64) (*keygate.App, error) {
-	a, err := scanApp(db.reader.QueryRowContext(ctx,
-		`SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	a, err := scanApp(db.st.appByID.QueryRowContext(ctx, id))
 	return a, storeErr("app", err)
 }
 
 func (db *DB) appByURL(ctx context.Context, url string) (*keygate.App, error) {
-	return scanApp(db.reader.QueryRowContext(ctx,
-		`SELECT `+appColumns+` FROM apps WHERE url = ?`, url))
+	return scanApp(db.st.appByURL.QueryRowContext(ctx, url))
 }
 
 func scanApp(row scanner) (*keygate.App, error) {

@@ -12,12 +12,7 @@ import (
 // keygate.ErrNotFound if its user, workspace or app does not exist.
 func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash,
-				callback_url, code_challenge, code_challenge_method,
-				limit_micros, limit_reset, key_label, key_expires_at,
-				created_at, expires_at, used_at, key_hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.StmtContext(ctx, db.st.insertAuthCode).ExecContext(ctx,
 			c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash),
 			c.CallbackURL, c.CodeChallenge, c.CodeChallengeMethod,
 			nullIntPtr(c.Limit), string(c.LimitReset), c.KeyLabel, nullMicros(c.KeyExpiresAt),
@@ -34,12 +29,7 @@ func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, err
 	var parent, keyHash sql.Null[string]
 	var reset string
 	var created, expires int64
-	err := db.reader.QueryRowContext(ctx, `
-		SELECT hash, user_id, workspace_id, app_id, parent_key_hash,
-			callback_url, code_challenge, code_challenge_method,
-			limit_micros, limit_reset, key_label, key_expires_at,
-			created_at, expires_at, used_at, key_hash
-		FROM auth_codes WHERE hash = ?`, hash).Scan(
+	err := db.st.authCode.QueryRowContext(ctx, hash).Scan(
 		&c.Hash, &c.UserID, &c.WorkspaceID, &appID, &parent,
 		&c.CallbackURL, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&limit, &reset, &c.KeyLabel, &keyExpires,
@@ -72,8 +62,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.T
 		// exchanges, in this process or another on the same file, exactly
 		// one sees a changed row. The checks the service made before (expiry,
 		// PKCE) may be stale; this one cannot be.
-		res, err := tx.ExecContext(ctx,
-			`UPDATE auth_codes SET used_at = ?, key_hash = ? WHERE hash = ? AND used_at IS NULL`,
+		res, err := tx.StmtContext(ctx, db.st.redeemAuthCode).ExecContext(ctx,
 			micros(usedAt), key.Hash, codeHash)
 		if err != nil {
 			return err
@@ -83,7 +72,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.T
 		} else if n == 0 {
 			return codeLost(ctx, tx, codeHash)
 		}
-		return insertKey(ctx, tx, key)
+		return db.insertKey(ctx, tx, key)
 	})
 	return storeErr("redeem auth code", err)
 }

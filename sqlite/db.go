@@ -26,6 +26,7 @@ type DB struct {
 	path   string
 	writer *sql.DB // exactly one connection; BEGIN IMMEDIATE
 	reader *sql.DB // read-only connections
+	st     stmts   // the hot statements, prepared once
 
 	closed    chan struct{} // closed by Close, to stop Listen
 	closeOnce sync.Once
@@ -54,6 +55,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db.reader, err = openPool(ctx, path, true)
 	if err != nil {
+		db.writer.Close()
+		return nil, err
+	}
+	if err := db.st.prepare(ctx, db.writer, db.reader); err != nil {
+		db.reader.Close()
 		db.writer.Close()
 		return nil, err
 	}
@@ -98,11 +104,11 @@ func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) 
 // Path returns the file path of the database.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools. The writer closes last: the last connection to
+// Close closes the prepared statements and both pools. The writer closes last: the last connection to
 // a WAL database checkpoints it into the main file.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	return errors.Join(db.st.close(), db.reader.Close(), db.writer.Close())
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the writer

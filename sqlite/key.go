@@ -11,16 +11,12 @@ import (
 // CreateKey inserts k. keygate.ErrConflict on a duplicate hash;
 // keygate.ErrNotFound if its user, workspace or app does not exist.
 func (db *DB) CreateKey(ctx context.Context, k *keygate.APIKey) error {
-	err := db.write(ctx, func(tx *sql.Tx) error { return insertKey(ctx, tx, k) })
+	err := db.write(ctx, func(tx *sql.Tx) error { return db.insertKey(ctx, tx, k) })
 	return storeErr("create key", err)
 }
 
-func insertKey(ctx context.Context, tx *sql.Tx, k *keygate.APIKey) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO api_keys (hash, user_id, workspace_id, app_id, parent_hash, name, label,
-			is_management, disabled, limit_micros, limit_reset, include_byok,
-			expires_at, external_user, creator_user_id, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (db *DB) insertKey(ctx context.Context, tx *sql.Tx, k *keygate.APIKey) error {
+	_, err := tx.StmtContext(ctx, db.st.insertKey).ExecContext(ctx,
 		k.Hash, k.UserID, k.WorkspaceID, nullIntPtr(k.AppID), nullString(k.ParentHash), k.Name, k.Label,
 		k.IsManagement, k.Disabled, nullIntPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
 		nullMicros(k.ExpiresAt), nullStrPtr(k.ExternalUser), nullString(k.CreatorUserID),
@@ -34,8 +30,7 @@ const keyColumns = `hash, user_id, workspace_id, app_id, parent_hash, name, labe
 
 // Key returns the key with hash, or keygate.ErrNotFound.
 func (db *DB) Key(ctx context.Context, hash string) (*keygate.APIKey, error) {
-	k, err := scanKey(db.reader.QueryRowContext(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanKey(db.st.key.QueryRowContext(ctx, hash))
 	return k, storeErr("key", err)
 }
 

@@ -83,11 +83,7 @@ func (db *DB) RecordUsage(ctx context.Context, ev *keygate.UsageEvent, keyHashes
 func (db *DB) KeyUsage(ctx context.Context, keyHash string, p keygate.Periods) (keygate.Usage, error) {
 	var u keygate.Usage
 	rows := counterRows(p)
-	r, err := db.reader.QueryContext(ctx, `
-		SELECT period, micros, byok_micros FROM usage_counters
-		WHERE key_hash = ? AND (
-			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?) OR
-			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?))`,
+	r, err := db.st.keyUsage.QueryContext(ctx,
 		keyHash,
 		rows[0].period, rows[0].start, rows[1].period, rows[1].start,
 		rows[2].period, rows[2].start, rows[3].period, rows[3].start)

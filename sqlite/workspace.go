@@ -91,8 +91,7 @@ func (db *DB) Workspace(ctx context.Context, id string) (*keygate.Workspace, err
 // DefaultWorkspace returns the user's default workspace, or
 // keygate.ErrNotFound.
 func (db *DB) DefaultWorkspace(ctx context.Context, userID string) (*keygate.Workspace, error) {
-	w, err := scanWorkspace(db.reader.QueryRowContext(ctx,
-		`SELECT `+workspaceColumns+` FROM workspaces WHERE user_id = ? AND is_default = 1`, userID))
+	w, err := scanWorkspace(db.st.defaultWorkspace.QueryRowContext(ctx, userID))
 	return w, storeErr("default workspace", err)
 }
 

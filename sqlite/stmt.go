@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// SQL of the statements on the hot paths of key verification and sign-in,
+// prepared once per pool by prepare rather than parsed again on every call.
+const (
+	sqlInsertAuthCode = `
+		INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash,
+			callback_url, code_challenge, code_challenge_method,
+			limit_micros, limit_reset, key_label, key_expires_at,
+			created_at, expires_at, used_at, key_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlAuthCode = `
+		SELECT hash, user_id, workspace_id, app_id, parent_key_hash,
+			callback_url, code_challenge, code_challenge_method,
+			limit_micros, limit_reset, key_label, key_expires_at,
+			created_at, expires_at, used_at, key_hash
+		FROM auth_codes WHERE hash = ?`
+	sqlRedeemAuthCode = `UPDATE auth_codes SET used_at = ?, key_hash = ? WHERE hash = ? AND used_at IS NULL`
+	sqlInsertKey      = `
+		INSERT INTO api_keys (hash, user_id, workspace_id, app_id, parent_hash, name, label,
+			is_management, disabled, limit_micros, limit_reset, include_byok,
+			expires_at, external_user, creator_user_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertAudit = `
+		INSERT INTO audit_events (created_at, action, actor_user_id, app_id,
+			key_hash_prefix, client_ip, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`
+	sqlAppByURL         = `SELECT ` + appColumns + ` FROM apps WHERE url = ?`
+	sqlAppByID          = `SELECT ` + appColumns + ` FROM apps WHERE id = ?`
+	sqlKey              = `SELECT ` + keyColumns + ` FROM api_keys WHERE hash = ?`
+	sqlDefaultWorkspace = `SELECT ` + workspaceColumns + ` FROM workspaces WHERE user_id = ? AND is_default = 1`
+	sqlKeyUsage         = `
+		SELECT period, micros, byok_micros FROM usage_counters
+		WHERE key_hash = ? AND (
+			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?) OR
+			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?))`
+)
+
+// stmts holds the prepared statements of one DB. The writer's are used
+// inside write transactions through (*sql.Tx).StmtContext, which finds the
+// statement already prepared on the single writer connection; the
+// reader's are prepared on each read connection the first time it runs
+// them, and kept.
+type stmts struct {
+	// writer
+	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
+	// reader
+	authCode, appByURL, appByID, key, defaultWorkspace, keyUsage *sql.Stmt
+
+	all []*sql.Stmt
+}
+
+// prepare prepares the statements of db on its two pools.
+func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
+	for _, p := range []struct {
+		dst  **sql.Stmt
+		pool *sql.DB
+		sql  string
+	}{
+		{&s.insertAuthCode, writer, sqlInsertAuthCode},
+		{&s.redeemAuthCode, writer, sqlRedeemAuthCode},
+		{&s.insertKey, writer, sqlInsertKey},
+		{&s.insertAudit, writer, sqlInsertAudit},
+		{&s.authCode, reader, sqlAuthCode},
+		{&s.appByURL, reader, sqlAppByURL},
+		{&s.appByID, reader, sqlAppByID},
+		{&s.key, reader, sqlKey},
+		{&s.defaultWorkspace, reader, sqlDefaultWorkspace},
+		{&s.keyUsage, reader, sqlKeyUsage},
+	} {
+		st, err := p.pool.PrepareContext(ctx, p.sql)
+		if err != nil {
+			s.close()
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		*p.dst = st
+		s.all = append(s.all, st)
+	}
+	return nil
+}
+
+// close closes every prepared statement.
+func (s *stmts) close() error {
+	var errs []error
+	for _, st := range s.all {
+		errs = append(errs, st.Close())
+	}
+	s.all = nil
+	return errors.Join(errs...)
+}
