@@ -28,6 +28,9 @@ type DB struct {
 	reader *sql.DB // read-only connections
 	st     stmts   // the hot statements, prepared once
 
+	writes     chan *writeReq // to the writer goroutine (runWriter)
+	writerDone chan struct{}  // closed when the writer goroutine ends
+
 	closed    chan struct{} // closed by Close, to stop Listen
 	closeOnce sync.Once
 }
@@ -42,7 +45,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{path: path, closed: make(chan struct{})}
+	db := &DB{
+		path:       path,
+		closed:     make(chan struct{}),
+		writes:     make(chan *writeReq),
+		writerDone: make(chan struct{}),
+	}
 	// The writer comes first: its first connection switches the file to
 	// WAL, which the read-only connections could not do.
 	db.writer, err = openPool(ctx, path, false)
@@ -63,6 +71,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.writer.Close()
 		return nil, err
 	}
+	go db.runWriter()
 	return db, nil
 }
 
@@ -104,25 +113,14 @@ func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) 
 // Path returns the file path of the database.
 func (db *DB) Path() string { return db.path }
 
-// Close closes the prepared statements and both pools. The writer closes last: the last connection to
-// a WAL database checkpoints it into the main file.
+// Close stops the writer goroutine once its current batch is committed,
+// and closes the prepared statements and both pools. The writer closes
+// last: the last connection to a WAL database checkpoints it into the main
+// file.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
+	<-db.writerDone
 	return errors.Join(db.st.close(), db.reader.Close(), db.writer.Close())
-}
-
-// write runs fn in a write transaction (BEGIN IMMEDIATE on the writer
-// connection) and commits if fn returns nil.
-func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // read runs fn in a read transaction, so that its statements see one

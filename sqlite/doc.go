@@ -9,6 +9,11 @@
 // writers of this process queue in Go rather than fight over SQLite's lock,
 // and every write transaction starts with BEGIN IMMEDIATE, so it takes the
 // write lock up front instead of failing to upgrade a read lock later.
+// One goroutine owns that connection and commits the writes that queued
+// while it was busy in one transaction, each in a savepoint of its own
+// (group commit, see writer.go): a caller returns once its writes are
+// committed, as before, but the file sees one commit for many writes.
+// The statements of the hot paths are prepared once (stmt.go).
 // Reads go through a separate pool of read-only connections that, in WAL
 // mode, never wait for the writer. Every connection sets journal_mode=WAL,
 // busy_timeout=5000 (ms, for other processes on the same file),

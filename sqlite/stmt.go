@@ -33,6 +33,9 @@ const (
 			key_hash_prefix, client_ip, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`
+	sqlSavepoint        = `SAVEPOINT write`
+	sqlRelease          = `RELEASE write`
+	sqlRollbackTo       = `ROLLBACK TO write`
 	sqlAppByURL         = `SELECT ` + appColumns + ` FROM apps WHERE url = ?`
 	sqlAppByID          = `SELECT ` + appColumns + ` FROM apps WHERE id = ?`
 	sqlKey              = `SELECT ` + keyColumns + ` FROM api_keys WHERE hash = ?`
@@ -52,6 +55,7 @@ const (
 type stmts struct {
 	// writer
 	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
+	savepoint, release, rollbackTo                         *sql.Stmt // of a batch (runWriter)
 	// reader
 	authCode, appByURL, appByID, key, defaultWorkspace, keyUsage *sql.Stmt
 
@@ -69,6 +73,9 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.redeemAuthCode, writer, sqlRedeemAuthCode},
 		{&s.insertKey, writer, sqlInsertKey},
 		{&s.insertAudit, writer, sqlInsertAudit},
+		{&s.savepoint, writer, sqlSavepoint},
+		{&s.release, writer, sqlRelease},
+		{&s.rollbackTo, writer, sqlRollbackTo},
 		{&s.authCode, reader, sqlAuthCode},
 		{&s.appByURL, reader, sqlAppByURL},
 		{&s.appByID, reader, sqlAppByID},
