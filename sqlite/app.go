@@ -26,7 +26,7 @@ func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, erro
 	}
 	cats := encodeCategories(a.Categories)
 	var got *keygate.App
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Only an update of an existing app is announced: a new app is in
 		// no cache. The write lock, held since BEGIN IMMEDIATE, keeps this
 		// answer true until the upsert.

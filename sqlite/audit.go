@@ -9,7 +9,7 @@ import (
 
 // AppendAudit appends e and sets e.ID to its new, increasing id.
 func (db *DB) AppendAudit(ctx context.Context, e *keygate.AuditEvent) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.StmtContext(ctx, db.st.insertAudit).QueryRowContext(ctx,
 			micros(e.CreatedAt), e.Action, e.ActorUserID, nullIntPtr(e.AppID),
 			e.KeyHashPrefix, e.ClientIP, e.Detail).Scan(&e.ID)

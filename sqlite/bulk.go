@@ -23,7 +23,7 @@ const bulkChunk = 10_000
 func (db *DB) BulkInsertKeys(ctx context.Context, keys []*keygate.APIKey) error {
 	for start := 0; start < len(keys); start += bulkChunk {
 		chunk := keys[start:min(start+bulkChunk, len(keys))]
-		err := db.write(ctx, func(tx *sql.Tx) error {
+		err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			stmt, err := tx.PrepareContext(ctx, `
 				INSERT INTO api_keys (`+keyColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

@@ -11,7 +11,7 @@ import (
 // CreateAuthCode inserts c. keygate.ErrConflict on a duplicate hash;
 // keygate.ErrNotFound if its user, workspace or app does not exist.
 func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, db.st.insertAuthCode).ExecContext(ctx,
 			c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash),
 			c.CallbackURL, c.CodeChallenge, c.CodeChallengeMethod,
@@ -55,7 +55,7 @@ func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, err
 // way nothing is inserted. If the key cannot be inserted (a duplicate hash
 // is keygate.ErrConflict) the code stays unused.
 func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *keygate.APIKey) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The single gate of single use (RFC 6749 §4.1.2): the update
 		// claims the row only while used_at is NULL, and SQLite runs it
 		// under the database's write lock, so of any number of concurrent
@@ -97,7 +97,7 @@ func codeLost(ctx context.Context, tx *sql.Tx, codeHash string) error {
 // be recognised and its key disabled.
 func (db *DB) DeleteExpiredAuthCodes(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		t := micros(before)
 		res, err := tx.ExecContext(ctx, `
 			DELETE FROM auth_codes

@@ -11,7 +11,7 @@ import (
 // CreateKey inserts k. keygate.ErrConflict on a duplicate hash;
 // keygate.ErrNotFound if its user, workspace or app does not exist.
 func (db *DB) CreateKey(ctx context.Context, k *keygate.APIKey) error {
-	err := db.write(ctx, func(tx *sql.Tx) error { return db.insertKey(ctx, tx, k) })
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return db.insertKey(ctx, tx, k) })
 	return storeErr("create key", err)
 }
 
@@ -71,7 +71,7 @@ func (db *DB) ListKeys(ctx context.Context, f keygate.KeyFilter) ([]*keygate.API
 // after, as keygate.KeyStore says, and announces the change
 // (keygate.ChangeKey). keygate.ErrNotFound if there is none.
 func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (before, after *keygate.APIKey, err error) {
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The write transaction holds the database's write lock from its
 		// BEGIN IMMEDIATE on, so no other connection or process changes
 		// the row between this read, which only reports the old values,
@@ -115,7 +115,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 // events stay, as history), and announces the change (keygate.ChangeKey).
 // keygate.ErrNotFound if there is none.
 func (db *DB) DeleteKey(ctx context.Context, hash string) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE hash = ?`, hash)
 		if err != nil {
 			return err

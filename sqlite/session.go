@@ -10,7 +10,7 @@ import (
 // CreateSession inserts s. keygate.ErrConflict on a duplicate token hash;
 // keygate.ErrNotFound if its user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s *keygate.Session) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?)`,
@@ -40,7 +40,7 @@ func (db *DB) Session(ctx context.Context, tokenHash string) (*keygate.Session, 
 // DeleteSession deletes the session with tokenHash and announces it
 // (keygate.ChangeSession). keygate.ErrNotFound if there is none.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
 		if err != nil {
 			return err

@@ -42,7 +42,7 @@ func (db *DB) RecordUsage(ctx context.Context, ev *keygate.UsageEvent, keyHashes
 	if ev.BYOK {
 		paid, byok = 0, ev.Cost
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO usage_events (key_hash, app_id, model, prompt_tokens,
 				completion_tokens, cost_micros, byok, created_at)

@@ -11,7 +11,7 @@ import (
 // workspace: ws is stored with UserID u.ID and IsDefault true whatever its
 // own fields say. keygate.ErrConflict if the email or an id is taken.
 func (db *DB) CreateUser(ctx context.Context, u *keygate.User, ws *keygate.Workspace) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`,
 			u.ID, u.Email, u.PasswordHash, micros(u.CreatedAt))

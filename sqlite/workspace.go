@@ -14,7 +14,7 @@ import (
 // keygate.ErrNotFound if the user does not exist. A zero
 // IOLoggingSamplingRate is stored as keygate.DefaultIOLoggingSamplingRate.
 func (db *DB) CreateWorkspace(ctx context.Context, w *keygate.Workspace) error {
-	err := db.write(ctx, func(tx *sql.Tx) error { return insertWorkspace(ctx, tx, w) })
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return insertWorkspace(ctx, tx, w) })
 	return storeErr("create workspace", err)
 }
 
@@ -143,7 +143,7 @@ func (db *DB) UpdateWorkspace(ctx context.Context, id string, p keygate.Workspac
 		return nil, storeErr("update workspace", err)
 	}
 	var w *keygate.Workspace
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// One statement under the database's write lock: every column is
 		// computed from the row as stored, the ones p does not set kept
 		// whatever a concurrent update wrote to them. In SET, a column
@@ -202,7 +202,7 @@ func (db *DB) UpdateWorkspace(ctx context.Context, id string, p keygate.Workspac
 // still holds an enabled key; keygate.ErrNotFound if there is none.
 func (db *DB) DeleteWorkspace(ctx context.Context, id string) ([]string, error) {
 	var deleted []string
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// All of it runs in one write transaction, which holds SQLite's
 		// write lock from its first statement to its commit: no key can
 		// be added to the workspace, or enabled, between the check and

@@ -16,7 +16,7 @@ var errWriteClosed = errors.New("sqlite: write: database closed")
 // writeReq is one call of write, queued for the writer goroutine.
 type writeReq struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan writeResult // buffered, one result
 }
 
@@ -36,11 +36,14 @@ type writeResult struct {
 // commit that holds its writes; if that commit fails, every function of
 // the batch gets its error. A function sees the writes of the functions
 // before it in the batch, exactly as it would if each had committed on its
-// own, in that order. One exception: a statement interrupted by the end of
-// its caller's context may make SQLite roll back the whole transaction;
-// the batch then fails, and every caller in it gets an error (none is told
-// of a write that did not commit).
-func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// own, in that order.
+//
+// fn gets a context without its caller's cancellation: a statement
+// interrupted by a cancelled context makes SQLite roll back the whole
+// transaction, so one client going away mid-batch would fail the writes of
+// every other caller in it. A request whose context has ended before its
+// turn is skipped; once it runs, it runs to its end.
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -181,5 +184,5 @@ func runFn(r *writeReq, tx *sql.Tx) (res writeResult) {
 			res = writeResult{panic: p}
 		}
 	}()
-	return writeResult{err: r.fn(tx)}
+	return writeResult{err: r.fn(context.WithoutCancel(r.ctx), tx)}
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestWriteBatch(t *testing.T) {
 	busy := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		db.write(ctx, func(tx *sql.Tx) error {
+		db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			close(busy)
 			<-release
 			return insert("first")(tx)
@@ -50,7 +51,7 @@ func TestWriteBatch(t *testing.T) {
 						got = p
 					}
 				}()
-				got = db.write(ctx, fn)
+				got = db.write(ctx, func(_ context.Context, tx *sql.Tx) error { return fn(tx) })
 			}()
 			mu.Lock()
 			results[name] = got
@@ -91,5 +92,63 @@ func TestWriteBatch(t *testing.T) {
 		if got := n == 1; got != stored || n > 1 {
 			t.Errorf("rows of %s = %d, want stored %v", ref, n, stored)
 		}
+	}
+}
+
+// TestWriteBatchSurvivesCancelledCaller: a caller whose context ends while
+// its statement runs must not take the rest of its batch down with it (an
+// interrupted write makes SQLite roll back the whole transaction).
+func TestWriteBatchSurvivesCancelledCaller(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	release, busy := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(busy)
+			<-release
+			_, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, ref) VALUES ('test', 'first')`)
+			return err
+		})
+	})
+	<-busy
+	slowCtx, cancel := context.WithCancel(ctx)
+	started := make(chan struct{})
+	var slowErr, otherErr error
+	wg.Go(func() {
+		slowErr = db.write(slowCtx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			_, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, ref)
+				WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000)
+				SELECT 'test', 'slow-' || count(*) FROM c`)
+			return err
+		})
+	})
+	time.Sleep(20 * time.Millisecond) // the slow write is queued first
+	wg.Go(func() {
+		otherErr = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, ref) VALUES ('test', 'other')`)
+			return err
+		})
+	})
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	<-started
+	time.Sleep(10 * time.Millisecond)
+	cancel() // the slow caller goes away mid-statement
+	wg.Wait()
+	if otherErr != nil {
+		t.Fatalf("a write batched with a cancelled caller failed: %v", otherErr)
+	}
+	var n int
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM changes WHERE kind = 'test' AND ref IN ('first', 'other')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d of the 2 other writes committed (slow write: %v)", n, slowErr)
 	}
 }
