@@ -76,61 +76,14 @@ func TestKeysPermissions(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	target := hashOf(e.userKey)
-	expiresAt := e.clock.Now().Add(time.Hour).Format(time.RFC3339)
-	expiring, _, err := e.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: e.user.ID, Name: "expiring", IsManagement: true, ExpiresAt: &expiresAt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	disabled, dk, err := e.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: e.user.ID, Name: "disabled", IsManagement: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.SetKeyDisabled(ctx, e.user.ID, dk.Hash, true); err != nil {
-		t.Fatal(err)
-	}
-	_, malloryMgmt := e.newUser("mallory@example.com", true)
-	e.clock.Advance(2 * time.Hour)
-
-	routes := []struct {
-		name, method, path string
-		body               any
-	}{
+	routes := []route{
 		{"list", "GET", "/api/v1/keys", nil},
 		{"create", "POST", "/api/v1/keys", map[string]any{"name": "x"}},
 		{"get", "GET", "/api/v1/keys/" + target, nil},
 		{"update", "PATCH", "/api/v1/keys/" + target, map[string]any{"disabled": true}},
 		{"delete", "DELETE", "/api/v1/keys/" + target, nil},
 	}
-	auths := []struct {
-		name   string
-		header string
-		status int
-		msg    string
-	}{
-		{"no-key", "", 401, "Missing Authentication header"},
-		{"not-bearer", "Basic Zm9vOmJhcg==", 401, ""},
-		{"unknown-key", "Bearer sk-kg-v1-" + strings.Repeat("0", 64), 401, ""},
-		{"ordinary-key", "Bearer " + e.userKey, 403, keygate.MsgManagement},
-		{"disabled-management-key", "Bearer " + disabled, 401, "disabled"},
-		{"expired-management-key", "Bearer " + expiring, 401, "expired"},
-	}
-	for _, rt := range routes {
-		for _, a := range auths {
-			t.Run(rt.name+"-"+a.name, func(t *testing.T) {
-				var h []string
-				if a.header != "" {
-					h = []string{"Authorization", a.header}
-				}
-				r := e.do(rt.method, rt.path, rt.body, h...)
-				if r.status != a.status {
-					t.Fatalf("%s %s: status %d %s, want %d", rt.method, rt.path, r.status, r.body, a.status)
-				}
-				if msg := r.errMessage(t); !strings.Contains(msg, a.msg) {
-					t.Errorf("message %q, want it to contain %q", msg, a.msg)
-				}
-			})
-		}
-	}
+	malloryMgmt := e.checkManagementOnly(t, routes)
 	t.Run("other-users-management-key", func(t *testing.T) {
 		for _, rt := range routes[2:] {
 			r := e.do(rt.method, rt.path, rt.body, "Authorization", "Bearer "+malloryMgmt)

@@ -58,59 +58,14 @@ func TestWorkspacesPermissions(t *testing.T) {
 	ctx := context.Background()
 	ws := e.createWorkspace(map[string]any{"name": "Target"})
 	id := ws["id"].(string)
-	expiresAt := e.clock.Now().Add(time.Hour).Format(time.RFC3339)
-	expiring, _, err := e.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: e.user.ID, Name: "expiring", IsManagement: true, ExpiresAt: &expiresAt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	disabled, dk, err := e.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: e.user.ID, Name: "disabled", IsManagement: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.SetKeyDisabled(ctx, e.user.ID, dk.Hash, true); err != nil {
-		t.Fatal(err)
-	}
-	_, malloryMgmt := e.newUser("mallory@example.com", true)
-	e.clock.Advance(2 * time.Hour)
-
-	routes := []struct {
-		name, method, path string
-		body               any
-	}{
+	routes := []route{
 		{"list", "GET", "/api/v1/workspaces", nil},
 		{"create", "POST", "/api/v1/workspaces", map[string]any{"name": "New"}},
 		{"get", "GET", "/api/v1/workspaces/" + id, nil},
 		{"update", "PATCH", "/api/v1/workspaces/" + id, map[string]any{"name": "Stolen"}},
 		{"delete", "DELETE", "/api/v1/workspaces/" + id, nil},
 	}
-	auths := []struct {
-		name, header string
-		status       int
-		msg          string
-	}{
-		{"no-key", "", 401, "Missing Authentication header"},
-		{"unknown-key", "Bearer sk-kg-v1-" + strings.Repeat("0", 64), 401, ""},
-		{"ordinary-key", "Bearer " + e.userKey, 403, keygate.MsgManagement},
-		{"disabled-management-key", "Bearer " + disabled, 401, "disabled"},
-		{"expired-management-key", "Bearer " + expiring, 401, "expired"},
-	}
-	for _, rt := range routes {
-		for _, a := range auths {
-			t.Run(rt.name+"-"+a.name, func(t *testing.T) {
-				var h []string
-				if a.header != "" {
-					h = []string{"Authorization", a.header}
-				}
-				r := e.do(rt.method, rt.path, rt.body, h...)
-				if r.status != a.status {
-					t.Fatalf("status %d %s, want %d", r.status, r.body, a.status)
-				}
-				if msg := r.errMessage(t); !strings.Contains(msg, a.msg) {
-					t.Errorf("message %q, want it to contain %q", msg, a.msg)
-				}
-			})
-		}
-	}
+	malloryMgmt := e.checkManagementOnly(t, routes)
 	t.Run("other-users-management-key", func(t *testing.T) {
 		for _, rt := range routes[2:] {
 			for _, ref := range []string{id, "target"} {
