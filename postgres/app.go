@@ -17,7 +17,7 @@ const appColumns = `id, url, title, categories, is_loopback, created_at`
 // is none. An existing app takes a.Title when it is non-empty and
 // different, and a.Categories when they are non-empty and different; its
 // ID, IsLoopback and CreatedAt never change. A change is announced
-// (KindApp).
+// (keygate.ChangeApp).
 func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, error) {
 	// Most calls name an app that is already stored as is: answer those
 	// with one read. The upsert below is correct on its own; this is only
@@ -48,7 +48,7 @@ func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, erro
 		if err != nil || !updated {
 			return err
 		}
-		return announce(ctx, tx, KindApp, strconv.FormatInt(got.ID, 10))
+		return announce(ctx, tx, keygate.ChangeApp, strconv.FormatInt(got.ID, 10))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		got, err = db.appByURL(ctx, a.URL)

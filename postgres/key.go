@@ -74,7 +74,7 @@ func (db *DB) ListKeys(ctx context.Context, f keygate.KeyFilter) ([]*keygate.API
 }
 
 // UpdateKey applies p to the key with hash, returns the key before and
-// after, as keygate.KeyStore says, and announces the change (KindKey).
+// after, as keygate.KeyStore says, and announces the change (keygate.ChangeKey).
 // keygate.ErrNotFound if there is none.
 func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (before, after *keygate.APIKey, err error) {
 	// One statement. The first WITH clause locks the row and reads the
@@ -123,7 +123,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 		)
 		SELECT `+keyColumns+`,
 			old_name, old_label, old_disabled, old_limit_micros, old_limit_reset, old_include_byok, old_updated_at,
-			pg_notify('`+Channel+`', '`+KindKey+`:' || hash)
+			pg_notify('`+Channel+`', '`+keygate.ChangeKey+`:' || hash)
 		FROM changed`,
 		hash, p.Name, p.Label, p.Disabled, p.SetLimit, microsPtr(p.Limit), reset, p.IncludeBYOK, p.UpdatedAt),
 		&old.name, &old.label, &old.disabled, &old.limit, &old.reset, &old.byok, &old.updatedAt, nil)
@@ -137,7 +137,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 }
 
 // DeleteKey deletes the key with hash and its usage counters (its usage
-// events stay, as history), and announces the change (KindKey).
+// events stay, as history), and announces the change (keygate.ChangeKey).
 // keygate.ErrNotFound if there is none.
 func (db *DB) DeleteKey(ctx context.Context, hash string) error {
 	// One statement: every data-modifying WITH clause runs to completion,

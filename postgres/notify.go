@@ -17,15 +17,6 @@ import (
 // in a replica's cache is announced. The payload is "<kind>:<id>".
 const Channel = "keygate_invalidate"
 
-// Kinds of announced changes: keygate.ChangeKey, keygate.ChangeSession and
-// keygate.ChangeApp, whose ids are a key's hash, a session's token hash and
-// an app's decimal id.
-const (
-	KindKey     = keygate.ChangeKey
-	KindSession = keygate.ChangeSession
-	KindApp     = keygate.ChangeApp
-)
-
 // Announcements are made in SQL, in the transaction that makes the
 // change: pg_notify is transactional, so an announcement is delivered when
 // the change commits, and never if it rolls back. A change to keys or
@@ -33,8 +24,8 @@ const (
 // followed by one of these selects over its RETURNING rows, which gives one
 // notification (and one result row) per changed row.
 const (
-	notifyKeys     = `SELECT pg_notify('` + Channel + `', '` + KindKey + `:' || hash) FROM changed`
-	notifySessions = `SELECT pg_notify('` + Channel + `', '` + KindSession + `:' || token_hash) FROM changed`
+	notifyKeys     = `SELECT pg_notify('` + Channel + `', '` + keygate.ChangeKey + `:' || hash) FROM changed`
+	notifySessions = `SELECT pg_notify('` + Channel + `', '` + keygate.ChangeSession + `:' || token_hash) FROM changed`
 )
 
 // announce sends one announcement from tx, delivered if tx commits.
@@ -45,14 +36,8 @@ func announce(ctx context.Context, tx pgx.Tx, kind, id string) error {
 
 // DefaultReconnectDelay is how long Listen waits before connecting again
 // after it lost its connection or failed to connect, when
-// Invalidations.RetryDelay is zero.
+// keygate.Invalidations.RetryDelay is zero.
 const DefaultReconnectDelay = time.Second
-
-// Invalidations says what Listen does with the announced changes.
-type Invalidations = keygate.Invalidations
-
-// ServiceInvalidations is svc.Invalidations().
-func ServiceInvalidations(svc *keygate.Service) Invalidations { return svc.Invalidations() }
 
 var _ keygate.ChangeFeed = (*DB)(nil)
 
@@ -61,7 +46,7 @@ var _ keygate.ChangeFeed = (*DB)(nil)
 // reconnecting whenever the connection is lost. It returns ctx's error.
 // Changed and Reset must not block for long: announcements queue on the
 // connection while they run.
-func (db *DB) Listen(ctx context.Context, inv Invalidations) error {
+func (db *DB) Listen(ctx context.Context, inv keygate.Invalidations) error {
 	if inv.Changed == nil || inv.Reset == nil {
 		return errors.New("postgres: listen: Changed and Reset are required")
 	}
@@ -85,9 +70,9 @@ func (db *DB) Listen(ctx context.Context, inv Invalidations) error {
 	return l.Listen(ctx)
 }
 
-// invalidationHandler adapts Invalidations to pgxlisten. pgxlisten calls
+// invalidationHandler adapts keygate.Invalidations to pgxlisten. pgxlisten calls
 // HandleBacklog right after LISTEN succeeds on each new connection.
-type invalidationHandler Invalidations
+type invalidationHandler keygate.Invalidations
 
 func (h invalidationHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
 	kind, id, ok := strings.Cut(n.Payload, ":")

@@ -22,7 +22,7 @@ func listen(t *testing.T, db *postgres.DB) <-chan event {
 	events := make(chan event, 100)
 	done := make(chan error, 1)
 	go func() {
-		done <- db.Listen(ctx, postgres.Invalidations{
+		done <- db.Listen(ctx, keygate.Invalidations{
 			Changed:    func(kind, id string) { events <- event{kind, id} },
 			Reset:      func() { events <- event{"reset", ""} },
 			RetryDelay: 50 * time.Millisecond,
@@ -84,20 +84,20 @@ func TestListen(t *testing.T) {
 	disable := keygate.KeyPatch{Disabled: ptr(true), UpdatedAt: now}
 	_, _, err = db.UpdateKey(ctx, k.Hash, disable)
 	must(t, err)
-	want(t, events, event{postgres.KindKey, k.Hash})
+	want(t, events, event{keygate.ChangeKey, k.Hash})
 
 	_, err = db.UpsertApp(ctx, &keygate.App{URL: app.URL, Title: "A", CreatedAt: now})
 	must(t, err)
 	wantNone(t, events) // nothing changed
 	_, err = db.UpsertApp(ctx, &keygate.App{URL: app.URL, Title: "A renamed", CreatedAt: now})
 	must(t, err)
-	want(t, events, event{postgres.KindApp, "1"})
+	want(t, events, event{keygate.ChangeApp, "1"})
 
 	must(t, db.DeleteSession(ctx, sess.TokenHash))
-	want(t, events, event{postgres.KindSession, sess.TokenHash})
+	want(t, events, event{keygate.ChangeSession, sess.TokenHash})
 
 	must(t, db.DeleteKey(ctx, k.Hash))
-	want(t, events, event{postgres.KindKey, k.Hash})
+	want(t, events, event{keygate.ChangeKey, k.Hash})
 
 	// Failed changes announce nothing.
 	if _, _, err := db.UpdateKey(ctx, k.Hash, disable); !errors.Is(err, keygate.ErrNotFound) {
@@ -141,7 +141,7 @@ func TestListenReconnect(t *testing.T) {
 	want(t, events, event{"reset", ""})
 	_, err = db.Pool().Exec(ctx, `SELECT pg_notify($1, 'key:after-reconnect')`, postgres.Channel)
 	must(t, err)
-	want(t, events, event{postgres.KindKey, "after-reconnect"})
+	want(t, events, event{keygate.ChangeKey, "after-reconnect"})
 }
 
 // TestListenGarbage checks that an unreadable announcement empties the

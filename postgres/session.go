@@ -32,7 +32,7 @@ func (db *DB) Session(ctx context.Context, tokenHash string) (*keygate.Session, 
 }
 
 // DeleteSession deletes the session with tokenHash and announces it
-// (KindSession): a replica that cached the session must log it out too.
+// (keygate.ChangeSession): a replica that cached the session must log it out too.
 // keygate.ErrNotFound if there is none.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 	tag, err := db.pool.Exec(ctx, `

@@ -213,7 +213,7 @@ func (db *DB) DeleteWorkspace(ctx context.Context, id string) ([]string, error) 
 				DELETE FROM api_keys WHERE workspace_id = $1 AND disabled RETURNING hash
 			), counters AS (
 				DELETE FROM usage_counters WHERE key_hash IN (SELECT hash FROM changed)
-			) SELECT hash, pg_notify('`+Channel+`', '`+KindKey+`:' || hash) FROM changed`, id)
+			) SELECT hash, pg_notify('`+Channel+`', '`+keygate.ChangeKey+`:' || hash) FROM changed`, id)
 		if err != nil {
 			return err
 		}

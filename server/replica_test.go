@@ -49,7 +49,7 @@ func newReplicas(t *testing.T, n int) []*replica {
 		ctx, cancel := context.WithCancel(context.Background())
 		listening := make(chan struct{})
 		var once sync.Once
-		inv := postgres.ServiceInvalidations(r.svc)
+		inv := r.svc.Invalidations()
 		reset := inv.Reset
 		inv.Reset = func() { reset(); once.Do(func() { close(listening) }) }
 		inv.Error = func(err error) { t.Logf("%s: listener: %v", r.name, err) }
