@@ -34,7 +34,8 @@ type AuthCodeRequest struct {
 	Headless bool
 }
 
-// AuthCodeSpec is a validated AuthCodeRequest.
+// AuthCodeSpec is a validated AuthCodeRequest. WorkspaceID is "" for the
+// user's default workspace.
 type AuthCodeSpec struct {
 	CallbackURL   string
 	Challenge     string
@@ -95,6 +96,15 @@ func (s *Service) ValidateAuthCodeRequest(r *AuthCodeRequest) (*AuthCodeSpec, er
 	}
 	spec.WorkspaceID = r.WorkspaceID
 	return spec, nil
+}
+
+// workspaceRef is the spec's workspace for resolveWorkspace: nil for the
+// default.
+func (spec *AuthCodeSpec) workspaceRef() *string {
+	if spec.WorkspaceID == "" {
+		return nil
+	}
+	return &spec.WorkspaceID
 }
 
 // validatePKCE applies RFC 7636 §4.3 and DESIGN.md's PKCE rules.
@@ -203,7 +213,7 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.resolveWorkspace(ctx, actor.UserID, spec.WorkspaceID, "workspace_id")
+	ws, err := s.resolveWorkspace(ctx, actor.UserID, spec.workspaceRef(), "workspace_id")
 	if err != nil {
 		return nil, err
 	}
@@ -231,11 +241,7 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 		return nil, err
 	}
 	code.AppID = app.ID
-	if code.KeyLabel == "" {
-		// OpenRouter: key_label "defaults to the app name". The name this
-		// request gave, not the shared app row another user may rename.
-		code.KeyLabel = title
-	}
+	code.KeyLabel = keyLabelOr(code.KeyLabel, title)
 	secret := NewCode()
 	code.Hash = HashSecret(secret)
 	if err := s.store.CreateAuthCode(ctx, code); err != nil {
@@ -282,10 +288,6 @@ func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
 	return nil
 }
 
-// headlessApp is the app of codes made in headless mode without a referer:
-// there is no URL to identify the app by.
-var headlessApp = App{URL: "urn:keygate:headless", Title: "Headless sign-in", IsLoopback: true}
-
 // upsertApp records the app a request is attributed to and returns it with
 // the title this request gives it (its own X-OpenRouter-Title, else the
 // fixed loopback or host title), which names keys minted without a label.
@@ -294,11 +296,7 @@ var headlessApp = App{URL: "urn:keygate:headless", Title: "Headless sign-in", Is
 // (the browser flow, or no headers) never overwrites the stored one: it
 // sends no title, and only an app seen for the first time gets the host.
 func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (*App, string, error) {
-	a := AppFrom(attr, callbackURL)
-	if a == nil {
-		h := headlessApp
-		a = &h
-	}
+	a := AppOf(attr, callbackURL)
 	title := a.Title
 	if !a.IsLoopback && cleanTitle(attr.Title) == "" {
 		a.Title = ""
@@ -315,21 +313,33 @@ func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL s
 	return app, title, nil
 }
 
+// keyLabelOr is the label of a key minted from a code: the request's
+// key_label, else (OpenRouter: key_label "defaults to the app name") the
+// title this request gives its app, not the shared app row another user
+// may rename.
+func keyLabelOr(label, appTitle string) string {
+	if label == "" {
+		return appTitle
+	}
+	return label
+}
+
 // resolveWorkspace returns the workspace id names, or the user's default
-// when id is "". A workspace of another user is reported as EINVALID,
-// exactly like a missing one, so ids cannot be probed.
-func (s *Service) resolveWorkspace(ctx context.Context, userID, id, field string) (*Workspace, error) {
-	if id == "" {
+// when id is nil. id is a UUID in any case (RFC 9562 §4); a workspace of
+// another user is reported as EINVALID naming field, exactly like a
+// missing one, so ids cannot be probed.
+func (s *Service) resolveWorkspace(ctx context.Context, userID string, ref *string, field string) (*Workspace, error) {
+	if ref == nil {
 		ws, err := s.store.DefaultWorkspace(ctx, userID)
 		if err != nil {
 			return nil, fmt.Errorf("default workspace: %w", err)
 		}
 		return ws, nil
 	}
-	if err := checkUUID(field, id); err != nil {
+	if err := checkUUID(field, *ref); err != nil {
 		return nil, err
 	}
-	id = strings.ToLower(id) // stored ids are lower-case; UUIDs are not case-sensitive (RFC 9562 §4)
+	id := strings.ToLower(*ref) // stored ids are lower-case; UUIDs are not case-sensitive (RFC 9562 §4)
 	ws, err := s.store.Workspace(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && ws.UserID != userID) {
 		return nil, Errorf(EINVALID, "%s is not one of your workspaces", field)

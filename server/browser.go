@@ -200,12 +200,8 @@ func seeOther(w http.ResponseWriter, path string) {
 }
 
 func (b *browser) setSessionCookie(w http.ResponseWriter, token string) {
-	ttl := b.svc.Config().SessionTTL
-	if ttl <= 0 {
-		ttl = keygate.DefaultConfig().SessionTTL
-	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", MaxAge: int(ttl / time.Second),
+		Name: sessionCookie, Value: token, Path: "/", MaxAge: int(b.svc.Config().SessionTTL / time.Second),
 		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -52,10 +52,8 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if q.Has("workspace_id") {
-		p.WorkspaceID = q.Get("workspace_id")
-		if p.WorkspaceID == "" {
-			return keygate.Errorf(keygate.EINVALID, "workspace_id must be a UUID")
-		}
+		id := q.Get("workspace_id")
+		p.WorkspaceID = &id
 	}
 	infos, err := s.svc.ListKeys(r.Context(), p)
 	if err != nil {
@@ -107,26 +105,20 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
-	if body.Name == nil || strings.TrimSpace(*body.Name) == "" {
-		return keygate.Errorf(keygate.EINVALID, "name is required")
-	}
 	p := keygate.NewKeyParams{
-		UserID:    key.UserID,
-		Name:      *body.Name,
-		LimitUSD:  body.Limit,
-		ExpiresAt: body.ExpiresAt,
+		UserID:      key.UserID,
+		LimitUSD:    body.Limit,
+		ExpiresAt:   body.ExpiresAt,
+		WorkspaceID: body.WorkspaceID,
+	}
+	if body.Name != nil {
+		p.Name = *body.Name
 	}
 	if body.LimitReset != nil {
 		p.LimitReset = *body.LimitReset
 	}
 	if body.IncludeBYOKInLimit != nil {
 		p.IncludeBYOK = *body.IncludeBYOKInLimit
-	}
-	if body.WorkspaceID != nil {
-		if *body.WorkspaceID == "" {
-			return keygate.Errorf(keygate.EINVALID, "workspace_id must be a UUID")
-		}
-		p.WorkspaceID = *body.WorkspaceID
 	}
 	secret, k, err := s.svc.CreateKey(r.Context(), p)
 	if err != nil {

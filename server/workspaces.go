@@ -127,13 +127,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := keygate.NewWorkspaceParams{UserID: key.UserID, Name: body.Name, Description: body.Description, Settings: settings}
-	if body.Slug != nil {
-		if *body.Slug == "" {
-			return keygate.CheckSlug("slug", "")
-		}
-		p.Slug = *body.Slug
-	}
+	p := keygate.NewWorkspaceParams{UserID: key.UserID, Name: body.Name, Slug: body.Slug, Description: body.Description, Settings: settings}
 	ws, err := s.svc.CreateWorkspace(r.Context(), p)
 	if err != nil {
 		return err

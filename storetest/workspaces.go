@@ -28,6 +28,31 @@ var fullSettings = keygate.WorkspaceSettings{
 }
 
 var workspaceTests = []test{
+	{"BySlug", func(t *testing.T, s keygate.Store) {
+		ctx := t.Context()
+		u, def := newUser(t, s)
+		other, _ := newUser(t, s)
+		w := newWorkspace(t, s, u.ID, "research", at(time.Hour))
+		newWorkspace(t, s, other.ID, "lab", at(time.Hour))
+		for _, tt := range []struct {
+			user, slug string
+			want       *keygate.Workspace
+		}{
+			{u.ID, "research", w},
+			{u.ID, "default", def},
+			{u.ID, "Research", nil}, // compared exactly
+			{u.ID, "lab", nil},      // another user's
+			{other.ID, "research", nil},
+		} {
+			got, err := s.WorkspaceBySlug(ctx, tt.user, tt.slug)
+			if tt.want == nil {
+				wantErr(t, "WorkspaceBySlug("+tt.slug+")", err, keygate.ErrNotFound)
+				continue
+			}
+			must(t, "WorkspaceBySlug", err)
+			diff(t, "WorkspaceBySlug("+tt.slug+")", tt.want, got)
+		}
+	}},
 	{"RoundTrip", func(t *testing.T, s keygate.Store) {
 		u, _ := newUser(t, s)
 		w := &keygate.Workspace{

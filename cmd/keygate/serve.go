@@ -191,8 +191,8 @@ func (m *Main) Open(ctx context.Context) error {
 // Addr returns the address the server listens on.
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
-// sweepCodes deletes codes that can no longer be exchanged, keeping used
-// codes for a day so that a late replay is still recognised and revoked.
+// sweepCodes deletes, every minute, the codes the service's retention
+// rule lets go (keygate.Service.SweepAuthCodes).
 func (m *Main) sweepCodes(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -201,7 +201,7 @@ func (m *Main) sweepCodes(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := m.store.DeleteExpiredAuthCodes(ctx, m.svc.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			if _, err := m.svc.SweepAuthCodes(ctx); err != nil && ctx.Err() == nil {
 				slog.Warn("sweep expired codes", "err", err)
 			}
 		}
