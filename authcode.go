@@ -244,7 +244,10 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	code.KeyLabel = keyLabelOr(code.KeyLabel, title)
 	secret := NewCode()
 	code.Hash = HashSecret(secret)
-	if err := s.store.CreateAuthCode(ctx, code); err != nil {
+	if err := s.store.CreateAuthCode(ctx, code); errors.Is(err, ErrNotFound) {
+		// The workspace was deleted since resolveWorkspace read it.
+		return nil, errNotYourWorkspace("workspace_id")
+	} else if err != nil {
 		return nil, fmt.Errorf("create auth code: %w", err)
 	}
 	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)}
@@ -313,6 +316,13 @@ func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL s
 	return app, title, nil
 }
 
+// errNotYourWorkspace answers for a workspace that is missing or another
+// user's alike, and for one deleted while a code or key was being created
+// in it: what the create would have answered had the delete come first.
+func errNotYourWorkspace(field string) error {
+	return Errorf(EINVALID, "%s is not one of your workspaces", field)
+}
+
 // keyLabelOr is the label of a key minted from a code: the request's
 // key_label, else (OpenRouter: key_label "defaults to the app name") the
 // title this request gives its app, not the shared app row another user
@@ -342,7 +352,7 @@ func (s *Service) resolveWorkspace(ctx context.Context, userID string, ref *stri
 	id := strings.ToLower(*ref) // stored ids are lower-case; UUIDs are not case-sensitive (RFC 9562 §4)
 	ws, err := s.store.Workspace(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && ws.UserID != userID) {
-		return nil, Errorf(EINVALID, "%s is not one of your workspaces", field)
+		return nil, errNotYourWorkspace(field)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)

@@ -206,7 +206,10 @@ func (s *Service) CreateKey(ctx context.Context, p NewKeyParams) (string, *APIKe
 	k.Hash = HashSecret(secret)
 	k.Label = labelOf(k.Name, secret)
 	k.CreatedAt = s.Now()
-	if err := s.store.CreateKey(ctx, k); err != nil {
+	if err := s.store.CreateKey(ctx, k); errors.Is(err, ErrNotFound) {
+		// The workspace was deleted since resolveWorkspace read it.
+		return "", nil, errNotYourWorkspace("workspace_id")
+	} else if err != nil {
 		return "", nil, fmt.Errorf("create key: %w", err)
 	}
 	s.audit(ctx, AuditEvent{Action: AuditKeyCreated, ActorUserID: p.UserID, KeyHashPrefix: hashPrefix(k.Hash)})

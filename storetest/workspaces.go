@@ -177,6 +177,7 @@ var workspaceTests = []test{
 	}},
 	{"Delete", testDeleteWorkspace},
 	{"DeleteRacesCreateKey", testDeleteWorkspaceRace},
+	{"DeleteRacesCreateCode", testDeleteWorkspaceRaceCode},
 	{"DeleteRacesEnableKey", testDeleteWorkspaceRaceEnable},
 	{"DeleteRacesRedeemCode", testDeleteWorkspaceRaceRedeem},
 	{"DeleteAnnouncesKeys", testDeleteWorkspaceAnnounces},
@@ -510,6 +511,38 @@ func testDeleteWorkspaceRace(t *testing.T, s keygate.Store) {
 		default:
 			t.Fatalf("trial %d: CreateKey = %v, DeleteWorkspace = %v; want one to succeed", i, keyErr, delErr)
 		}
+	}
+}
+
+// testDeleteWorkspaceRaceCode races a code into a workspace against the
+// workspace's deletion. Either the code comes first and the delete takes
+// it with the workspace, or the delete comes first and the code's
+// workspace is not found: no other outcome, and no code left pointing at
+// a deleted workspace.
+func testDeleteWorkspaceRaceCode(t *testing.T, s keygate.Store) {
+	ctx := t.Context()
+	u, _ := newUser(t, s)
+	var codeWon, deleteWon int
+	defer func() { t.Logf("the code won %d trials, the delete %d", codeWon, deleteWon) }()
+	for i := range 50 {
+		w := newWorkspace(t, s, u.ID, fmt.Sprintf("race-%d", i), t0)
+		c := codeFor(w)
+		var codeErr, delErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { codeErr = s.CreateAuthCode(ctx, c) })
+		wg.Go(func() { _, delErr = s.DeleteWorkspace(ctx, w.ID) })
+		wg.Wait()
+		must(t, "DeleteWorkspace", delErr)
+		switch {
+		case codeErr == nil:
+			codeWon++
+		case errors.Is(codeErr, keygate.ErrNotFound):
+			deleteWon++
+		default:
+			t.Fatalf("trial %d: CreateAuthCode = %v, want nil or keygate.ErrNotFound", i, codeErr)
+		}
+		_, err := s.AuthCode(ctx, c.Hash)
+		wantErr(t, "AuthCode(after its workspace was deleted)", err, keygate.ErrNotFound)
 	}
 }
 
