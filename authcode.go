@@ -231,9 +231,12 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.cfg.CodeTTL),
 	}
-	if k := actor.Key; k != nil && !k.IsManagement {
-		if err := s.delegate(ctx, k, code); err != nil {
-			return nil, err
+	if k := actor.Key; k != nil {
+		code.CreatorKeyHash = k.Hash
+		if !k.IsManagement {
+			if err := s.delegate(ctx, k, code); err != nil {
+				return nil, err
+			}
 		}
 	}
 	app, title, err := s.upsertApp(ctx, attr, spec.CallbackURL)

@@ -37,8 +37,10 @@ var (
 //   - EINVALID MsgInvalidMethod when a method is given that differs from the
 //     code's, or when the code was made without PKCE and the request sends a
 //     verifier or a method (a downgrade, RFC 9700 §2.1.1).
-//   - EFORBIDDEN MsgInvalidCode for an unknown or used code, or a missing or
-//     wrong verifier. A failed verification does not consume the code.
+//   - EFORBIDDEN MsgInvalidCode for an unknown or used code, a missing or
+//     wrong verifier, or a code whose creating key (AuthCode.CreatorKeyHash)
+//     or one of that key's ancestors is disabled, expired or deleted. A
+//     failed verification does not consume the code.
 //   - EFORBIDDEN MsgCodeExpired for an expired code.
 //
 // A used code presented again by someone who holds its secret (the right
@@ -76,10 +78,10 @@ func (s *Service) ExchangeAuthCode(ctx context.Context, r *ExchangeRequest) (*Ex
 	if !holdsSecret {
 		return nil, errInvalidCode
 	}
-	// A delegated code is worth no more than the key that made it: once
-	// that key (or one of its ancestors) is disabled, expired or deleted,
-	// the code mints nothing.
-	if _, err := s.activeAncestors(ctx, &APIKey{ParentHash: c.ParentKeyHash}); err != nil {
+	// A code is worth no more than the key that made it, management key or
+	// not: once that key (or one of its ancestors) is disabled, expired or
+	// deleted, the code mints nothing.
+	if _, err := s.activeAncestors(ctx, &APIKey{ParentHash: c.CreatorKeyHash}); err != nil {
 		if ErrorCode(err) == EINTERNAL {
 			return nil, err
 		}
