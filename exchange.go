@@ -114,9 +114,12 @@ func (s *Service) redeem(ctx context.Context, c *AuthCode) (*ExchangeResult, err
 	case errors.Is(err, ErrCodeUsed):
 		// Another exchange with the code's secret won the race: by the same
 		// rule as a sequential replay, the key it minted is disabled.
-		if latest, err := s.store.AuthCode(ctx, c.Hash); err == nil {
-			s.revokeReplayed(ctx, latest)
+		latest, err := s.store.AuthCode(context.WithoutCancel(ctx), c.Hash)
+		if err != nil {
+			s.revokeFailed(ctx, c, fmt.Errorf("read the redeemed code: %w", err))
+			return nil, errInvalidCode
 		}
+		s.revokeReplayed(ctx, latest)
 		return nil, errInvalidCode
 	case errors.Is(err, ErrNotFound):
 		// The code, or its workspace, was deleted since it was read.
@@ -136,8 +139,16 @@ func (s *Service) revokeReplayed(ctx context.Context, c *AuthCode) {
 		return
 	}
 	if _, err := s.setDisabled(context.WithoutCancel(ctx), c.KeyHash, true); err != nil && !errors.Is(err, ErrNotFound) {
-		s.log.Error("replay: disable key", "key", hashPrefix(c.KeyHash), "err", err)
+		s.revokeFailed(ctx, c, fmt.Errorf("disable key: %w", err))
 	}
+}
+
+// revokeFailed logs at ERROR and audits that the key minted from a
+// replayed code could not be revoked, so that an operator can disable it
+// by hand; the replay is answered as it would be anyway.
+func (s *Service) revokeFailed(ctx context.Context, c *AuthCode, err error) {
+	s.log.ErrorContext(ctx, "replay: revoke the minted key", "code", hashPrefix(c.Hash), "key", hashPrefix(c.KeyHash), "err", err)
+	s.audit(ctx, AuditEvent{Action: AuditReplayRevokeFailed, ActorUserID: c.UserID, AppID: &c.AppID, KeyHashPrefix: hashPrefix(c.KeyHash), Detail: "code " + hashPrefix(c.Hash)})
 }
 
 // labelOf returns name, or the masked key when name is empty.

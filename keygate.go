@@ -192,10 +192,13 @@ const (
 	AuditCodeCreated    = "code.created"
 	AuditCodeExchanged  = "code.exchanged"
 	AuditReplayDetected = "code.replay_detected"
-	AuditKeyCreated     = "key.created"
-	AuditKeyUpdated     = "key.updated"
-	AuditKeyDisabled    = "key.disabled"
-	AuditKeyDeleted     = "key.deleted"
-	AuditLoginSucceeded = "login.succeeded"
-	AuditLoginFailed    = "login.failed"
+	// AuditReplayRevokeFailed: the key minted from a replayed code could
+	// not be disabled (a store error); it may still work.
+	AuditReplayRevokeFailed = "code.replay_revoke_failed"
+	AuditKeyCreated         = "key.created"
+	AuditKeyUpdated         = "key.updated"
+	AuditKeyDisabled        = "key.disabled"
+	AuditKeyDeleted         = "key.deleted"
+	AuditLoginSucceeded     = "login.succeeded"
+	AuditLoginFailed        = "login.failed"
 )
