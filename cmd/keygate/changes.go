@@ -1,9 +1,6 @@
 package main
 
-import (
-	"context"
-	"log/slog"
-)
+import "context"
 
 // watchChanges keeps the service's caches in step with the changes that
 // every process on the database announces (other replicas on PostgreSQL;
@@ -11,9 +8,9 @@ import (
 // done. It returns at once for a store without a change feed.
 func (m *Main) watchChanges(ctx context.Context) {
 	err := m.svc.FollowChanges(ctx, func(err error) {
-		slog.Warn("change announcements interrupted; retrying", "err", err)
+		m.log.Warn("change announcements interrupted; retrying", "err", err)
 	})
 	if err != nil && ctx.Err() == nil {
-		slog.Error("change announcements stopped", "err", err)
+		m.log.Error("change announcements stopped", "err", err)
 	}
 }
