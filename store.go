@@ -104,6 +104,9 @@ type AppStore interface {
 	// UpsertApp finds the app with a.URL or creates it, updates its Title
 	// and Categories when a says something new (non-empty Categories
 	// replace the stored ones), and returns the stored app with its ID.
+	// An update of a stored app that App.ChangedBy reports is announced
+	// (ChangeApp) by stores that are a ChangeFeed; a new app is not, being
+	// in no cache.
 	UpsertApp(ctx context.Context, a *App) (*App, error)
 	App(ctx context.Context, id int64) (*App, error)
 }

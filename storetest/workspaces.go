@@ -679,7 +679,7 @@ func testDeleteWorkspaceRaceRedeem(t *testing.T, s keygate.Store) {
 // process drops them from its cache; a refused delete announces nothing.
 func testDeleteWorkspaceAnnounces(t *testing.T, s keygate.Store) {
 	ctx := t.Context()
-	l := listen(t, s)
+	l := Listen(t, feedOf(t, s))
 	u, ws := newUser(t, s)
 	refused := newWorkspace(t, s, u.ID, "refused", t0)
 	kept := newDisabledKey(t, s, refused)
@@ -687,13 +687,13 @@ func testDeleteWorkspaceAnnounces(t *testing.T, s keygate.Store) {
 	gone := newWorkspace(t, s, u.ID, "gone", t0)
 	k := newDisabledKey(t, s, gone)
 	marker := newKey(t, s, ws, t0)
-	l.watch(kept.Hash, k.Hash, marker.Hash)
+	l.Watch(kept.Hash, k.Hash, marker.Hash)
 
 	_, err := s.DeleteWorkspace(ctx, refused.ID)
 	wantErr(t, "DeleteWorkspace(holds an enabled key)", err, keygate.ErrConflict)
 	_, err = s.DeleteWorkspace(ctx, gone.ID)
 	must(t, "DeleteWorkspace(disabled keys only)", err)
 	must(t, "DeleteKey(marker)", s.DeleteKey(ctx, marker.Hash))
-	l.want(t, feedEvent{keygate.ChangeKey, k.Hash})
-	l.want(t, feedEvent{keygate.ChangeKey, marker.Hash})
+	l.Want(t, Event{keygate.ChangeKey, k.Hash})
+	l.Want(t, Event{keygate.ChangeKey, marker.Hash})
 }
