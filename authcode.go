@@ -48,8 +48,8 @@ type AuthCodeSpec struct {
 	CallbackIsApp bool
 }
 
-// ValidateAuthCodeRequest checks every field of r against DESIGN.md
-// "Rules" without touching the store, so the browser flow can reject a bad
+// ValidateAuthCodeRequest checks every field of r (the rules are listed
+// in docs/architecture.md) without touching the store, so the browser flow can reject a bad
 // request before anyone logs in. Errors are EINVALID and name the field:
 // callback_url (see CheckCallbackURL), code_challenge_method (exactly S256
 // or plain, RFC 7636 §4.3), code_challenge (RFC 7636 §4.1/§4.2; required
@@ -107,7 +107,9 @@ func (spec *AuthCodeSpec) workspaceRef() *string {
 	return &spec.WorkspaceID
 }
 
-// validatePKCE applies RFC 7636 §4.3 and DESIGN.md's PKCE rules.
+// validatePKCE applies RFC 7636 §4.3: a method needs a challenge, a
+// headless code or a server with RequirePKCE needs one too (RFC 9700
+// §2.1.1), and the challenge has the form its method gives it.
 func (s *Service) validatePKCE(r *AuthCodeRequest, spec *AuthCodeSpec) error {
 	switch {
 	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
@@ -202,7 +204,7 @@ type CreatedCode struct {
 // CreateAuthCode validates r, resolves the workspace and the app, applies
 // delegation limits and stores a new single-use code valid for CodeTTL.
 //
-// Delegation never escalates (DESIGN.md): when the actor's key is not a
+// Delegation never escalates (docs/architecture.md): when the actor's key is not a
 // management key, the minted key's limit is at most what that key has left
 // now, its expiry at most that key's, and it stays bound to it (spending is
 // checked against the whole chain). Errors: those of

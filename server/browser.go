@@ -14,7 +14,7 @@ import (
 )
 
 // Browser routes: the sign-in and consent pages of the browser flow
-// (DESIGN.md "The flows"). They live on their own mux, behind
+// (docs/architecture.md, "A sign-in"). They live on their own mux, behind
 // http.CrossOriginProtection and strict headers, apart from the JSON API.
 
 const (

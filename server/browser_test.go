@@ -149,7 +149,7 @@ var codeRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,}$`)
 
 // TestAuthInvalidRequest: an invalid /auth request gets a 400 page at once,
 // signed in or not, never a sign-in form, never a redirect, and no code
-// (edge cases HB-05, HB-07, HB-10; DESIGN.md "The flows").
+// (RFC 6749 §4.1.2.1: an invalid callback is never redirected to).
 func TestAuthInvalidRequest(t *testing.T) {
 	e := newEnv(t)
 	session, formToken := e.signIn()
