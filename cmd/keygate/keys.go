@@ -56,7 +56,7 @@ func newKeysCreateCmd() *cobra.Command {
 	addDatabaseFlag(cmd, &dsn)
 	f.StringVar(&email, "user", "", "email of the key's owner (required)")
 	f.BoolVar(&management, "management", false, "create a management key (authorizes /api/v1/keys and /api/v1/workspaces)")
-	f.StringVar(&name, "name", "", "the key's name")
+	f.StringVar(&name, "name", "CLI key", "the key's name, 1 to 100 characters")
 	f.StringVar(&limit, "limit", "", "spending limit in USD")
 	f.StringVar(&reset, "limit-reset", "", "daily, weekly or monthly")
 	f.StringVar(&expires, "expires-at", "", "expiry, RFC 3339 in UTC")
