@@ -49,6 +49,10 @@ type Service struct {
 	log    *slog.Logger
 	keys   *keyCache
 	hasher PasswordHasher
+	// hashes bounds the password hashes running at once; logins counts
+	// failed sign-ins per email (backoff.go).
+	hashes *workGate
+	logins *loginBackoff
 }
 
 // Option configures a Service.
@@ -66,7 +70,8 @@ func WithPasswordHasher(h PasswordHasher) Option { return func(s *Service) { s.h
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config, opts ...Option) *Service {
-	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher}
+	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
+		hashes: newHashGate(), logins: newLoginBackoff()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -35,7 +35,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string) (*User
 	if len([]rune(password)) < MinPasswordLen {
 		return nil, Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
 	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}

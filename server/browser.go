@@ -69,7 +69,7 @@ func (s *Server) mountBrowser() {
 	mux.Handle("GET /auth", b.page(b.authorize))
 	mux.Handle("POST /auth", b.page(b.decide))
 	mux.Handle("GET /login", b.page(b.loginForm))
-	mux.Handle("POST /login", b.page(s.limited(b.login))) // every password guess: rate-limited
+	mux.Handle("POST /login", b.page(s.limited(s.loginLimiter, b.login))) // every password guess: rate-limited
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 
@@ -118,11 +118,13 @@ func (b *browser) page(h pageHandler) http.Handler {
 // *keygate.Error is shown; any other error is logged and shown as a bare
 // 500. An error page never redirects anywhere.
 func (b *browser) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	status := HTTPStatus(err)
+	status := logError(b.log, r, err)
+	setRetryAfter(w, err)
 	heading := http.StatusText(status)
 	switch {
-	case status >= 500:
-		b.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status == http.StatusServiceUnavailable:
+		heading = "Busy"
+	case status >= 500 || status == StatusClientClosed:
 		heading = "Something went wrong"
 	case status == http.StatusBadRequest && r.URL.Path == "/auth":
 		heading = "This sign-in request is not valid"
@@ -297,9 +299,13 @@ func (b *browser) login(w http.ResponseWriter, r *http.Request) error {
 			"This sign-in form expired or did not come from this site (are cookies enabled?). Please try again.")
 	}
 	token, err := b.svc.Login(r.Context(), email, form.Get("password"))
-	if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
-		return b.showLogin(w, r, http.StatusUnauthorized, returnTo, email, keygate.ErrorMessage(err)+".")
-	} else if err != nil {
+	switch keygate.ErrorCode(err) {
+	case "":
+	case keygate.EUNAUTHORIZED, keygate.ERATELIMIT, keygate.EUNAVAILABLE:
+		// The form again, so that the next attempt is one click away.
+		setRetryAfter(w, err)
+		return b.showLogin(w, r, HTTPStatus(err), returnTo, email, keygate.ErrorMessage(err)+".")
+	default:
 		return err
 	}
 	// A new token on every sign-in (no session fixation); the browser's

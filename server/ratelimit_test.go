@@ -37,9 +37,10 @@ func mustCIDR(t *testing.T, s string) *net.IPNet {
 }
 
 // TestRateLimit: with --rate-limit 1 each client IP may send a burst of 10
-// requests to each limited endpoint; the 11th answers 429 with the JSON
-// error shape and Retry-After, and never reaches the handler; the bucket
-// refills with the clock; unlimited endpoints are untouched.
+// requests to each limited API endpoint and of 5 to the sign-in form; the
+// next answers 429 with the JSON error shape (a page for the form) and
+// Retry-After, and never reaches the handler; the bucket refills with the
+// clock; unlimited endpoints are untouched.
 func TestRateLimit(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -48,10 +49,11 @@ func TestRateLimit(t *testing.T) {
 		body   string
 		ctype  string
 		auth   bool
+		burst  int
 	}{
-		{"exchange", "POST", "/api/v1/auth/keys", `{"code":"nope"}`, "application/json", false},
-		{"code", "POST", "/api/v1/auth/keys/code", `{"callback_url":"http://localhost:3000/cb"}`, "application/json", true},
-		{"login-form", "POST", "/login", "email=alice%40example.com&password=wrong", "application/x-www-form-urlencoded", false},
+		{"exchange", "POST", "/api/v1/auth/keys", `{"code":"nope"}`, "application/json", false, 10},
+		{"code", "POST", "/api/v1/auth/keys/code", `{"callback_url":"http://localhost:3000/cb"}`, "application/json", true, 10},
+		{"login-form", "POST", "/login", "email=alice%40example.com&password=wrong", "application/x-www-form-urlencoded", false, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,14 +67,14 @@ func TestRateLimit(t *testing.T) {
 				return e.do(tt.method, tt.path, tt.body, h...)
 			}
 			codesBefore := e.codesCreated()
-			for i := range 10 {
+			for i := range tt.burst {
 				if r := send(); r.status == http.StatusTooManyRequests {
 					t.Fatalf("request %d of the burst: 429", i+1)
 				}
 			}
 			r := send()
 			if r.status != http.StatusTooManyRequests {
-				t.Fatalf("11th request: status %d, want 429; body %s", r.status, r.body)
+				t.Fatalf("request %d: status %d, want 429; body %s", tt.burst+1, r.status, r.body)
 			}
 			if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 {
 				t.Fatalf("Retry-After = %q, want whole seconds >= 1", r.header.Get("Retry-After"))
@@ -84,8 +86,8 @@ func TestRateLimit(t *testing.T) {
 			} else if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(string(r.body), "Too many requests") {
 				t.Errorf("login 429: Content-Type %q body %.200s, want an HTML page saying so", ct, r.body)
 			}
-			if tt.name == "code" && e.codesCreated() != codesBefore+10 {
-				t.Errorf("codes created = %d, want %d: a limited request reached the handler", e.codesCreated(), codesBefore+10)
+			if tt.name == "code" && e.codesCreated() != codesBefore+tt.burst {
+				t.Errorf("codes created = %d, want %d: a limited request reached the handler", e.codesCreated(), codesBefore+tt.burst)
 			}
 			// Unlimited endpoints still answer.
 			if r := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+e.userKey); r.status != 200 {
