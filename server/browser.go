@@ -45,6 +45,8 @@ type browser struct {
 	pages  *web.Pages
 	log    *slog.Logger
 	secure bool // cookies are Secure: the public URL is https
+	// apiBase is the API base URL the home page shows.
+	apiBase string
 }
 
 // pageHandler is a browser handler that returns its error; page turns it
@@ -63,7 +65,8 @@ func (s *Server) mountBrowser() {
 		svc:    s.svc,
 		pages:  pages,
 		log:    s.log,
-		secure: strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://"),
+		secure:  strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://"),
+		apiBase: s.cfg.PublicURL + "/api/v1",
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth", b.page(b.authorize))
@@ -72,13 +75,14 @@ func (s *Server) mountBrowser() {
 	mux.Handle("POST /login", b.page(s.limited(s.loginLimiter, b.login))) // every password guess: rate-limited
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
+	mux.Handle("GET /{$}", b.page(b.home))
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range []string{"/auth", "/login", "/logout", "/static/"} {
+	for _, p := range []string{"/auth", "/login", "/logout", "/static/", "/{$}"} {
 		s.mux.Handle(p, h)
 	}
 }
@@ -264,6 +268,19 @@ func appOfReturn(returnTo string) *web.App {
 	}
 	app := appView(cb)
 	return &app
+}
+
+// home serves GET /: what this keygate is, and a way to sign in.
+func (b *browser) home(w http.ResponseWriter, r *http.Request) error {
+	u, _, err := b.signedIn(r)
+	if err != nil {
+		return err
+	}
+	page := web.HomePage{APIBase: b.apiBase}
+	if u != nil {
+		page.Email = u.Email
+	}
+	return b.pages.Home(w, http.StatusOK, page)
 }
 
 // loginForm serves GET /login: the sign-in form, or for a signed-in user
