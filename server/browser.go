@@ -62,9 +62,9 @@ func (s *Server) mountBrowser() {
 		panic(err)
 	}
 	b := &browser{
-		svc:    s.svc,
-		pages:  pages,
-		log:    s.log,
+		svc:     s.svc,
+		pages:   pages,
+		log:     s.log,
 		secure:  strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://"),
 		apiBase: s.cfg.PublicURL + "/api/v1",
 	}
