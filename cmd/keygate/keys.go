@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/sqlite"
 )
 
 func newKeysCmd() *cobra.Command {
@@ -183,10 +184,11 @@ func keyByHash(cmd *cobra.Command, svc *keygate.Service, hash string) (*keygate.
 	return k, err
 }
 
-// cacheNote tells that a server in another process trusts its key cache
-// for a while: the change reaches it within the cache's TTL.
-const cacheNote = `A server already running on the same database may take up to its key cache
-TTL (30 s by default) to see the change; servers on PostgreSQL are told at once.`
+// cacheNote tells when a server in another process sees the change: every
+// change is announced in the database, and servers follow the
+// announcements (cmd/keygate/changes.go).
+var cacheNote = fmt.Sprintf(`A server already running on the same database sees the change within %v on
+SQLite (it reads the announcements that often) and at once on PostgreSQL.`, sqlite.PollInterval)
 
 func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 	var dsn string
