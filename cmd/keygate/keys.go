@@ -30,7 +30,7 @@ func newKeysCreateCmd() *cobra.Command {
 		Short: "Create a key and print it alone on stdout",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email, false)
 			if err != nil {
 				return err
 			}
@@ -66,10 +66,15 @@ func newKeysCreateCmd() *cobra.Command {
 	return cmd
 }
 
-// openService opens the store named by dsn and returns a Service over it
-// with a function that closes it.
-func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), error) {
-	store, err := openStore(cmd.Context(), dsn)
+// openService opens the store named by dsn, for reading only when
+// readOnly (openReadOnlyStore), and returns a Service over it with a
+// function that closes it.
+func openService(cmd *cobra.Command, dsn string, readOnly bool) (*keygate.Service, func(), error) {
+	open := openStore
+	if readOnly {
+		open = openReadOnlyStore
+	}
+	store, err := open(cmd.Context(), dsn)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,11 +88,11 @@ func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), erro
 // openUserService is openService for a command about one user's things:
 // it binds the environment to the flags (so dsn and email are read after
 // it), opens the store and finds the user by email.
-func openUserService(cmd *cobra.Command, dsn, email *string) (*keygate.Service, *keygate.User, func(), error) {
+func openUserService(cmd *cobra.Command, dsn, email *string, readOnly bool) (*keygate.Service, *keygate.User, func(), error) {
 	if err := bindEnv(cmd); err != nil {
 		return nil, nil, nil, err
 	}
-	svc, closeFn, err := openService(cmd, *dsn)
+	svc, closeFn, err := openService(cmd, *dsn, readOnly)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -114,7 +119,7 @@ Hashes are cut to 12 digits unless --no-trunc is given; disable, enable and
 delete take the full hash.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email, true)
 			if err != nil {
 				return err
 			}
@@ -201,7 +206,7 @@ func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}
@@ -232,7 +237,7 @@ func newKeysDeleteCmd() *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}

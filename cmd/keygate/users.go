@@ -37,7 +37,7 @@ otherwise one is generated and printed once.`,
 			} else {
 				password, generated = generatePassword(), true
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}
