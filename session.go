@@ -89,7 +89,9 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*U
 	if err != nil {
 		return nil, fmt.Errorf("check password: %w", err)
 	}
-	if !ok {
+	// A disabled user gets the same answer as a wrong password, after the
+	// same work.
+	if !ok || u.Disabled {
 		return nil, errLoginFailed
 	}
 	return u, nil
@@ -97,8 +99,8 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*U
 
 // SessionUser returns the signed-in user of a session token and the
 // session itself (whose CSRFToken guards the session's forms). A missing,
-// unknown or expired token, or a session whose user is gone, is
-// EUNAUTHORIZED; an expired session is deleted.
+// unknown or expired token, or a session whose user is gone or disabled,
+// is EUNAUTHORIZED; an expired session is deleted.
 func (s *Service) SessionUser(ctx context.Context, token string) (*User, *Session, error) {
 	if token == "" {
 		return nil, nil, errNoSession
@@ -117,7 +119,7 @@ func (s *Service) SessionUser(ctx context.Context, token string) (*User, *Sessio
 		return nil, nil, errNoSession
 	}
 	u, err := s.store.User(ctx, sess.UserID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || err == nil && u.Disabled {
 		return nil, nil, errNoSession
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("session user: %w", err)

@@ -24,16 +24,29 @@ func NormalizeEmail(email string) (string, error) {
 	return e, nil
 }
 
+// checkNewPassword is the rule for a password that a user is given: at
+// least MinPasswordLen characters and at most MaxPasswordLen bytes (Login
+// checks no longer ones). Errors are EINVALID naming password.
+func checkNewPassword(password string) error {
+	if len([]rune(password)) < MinPasswordLen {
+		return Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
+	}
+	if len(password) > MaxPasswordLen {
+		return Errorf(EINVALID, "password must be at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
 // CreateUser creates a user with its default workspace. Errors: EINVALID
-// for a bad email or a password shorter than MinPasswordLen, ECONFLICT when
-// the email is taken.
+// for a bad email or a password that breaks checkNewPassword, ECONFLICT
+// when the email is taken.
 func (s *Service) CreateUser(ctx context.Context, email, password string) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
-	if len([]rune(password)) < MinPasswordLen {
-		return nil, Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
+	if err := checkNewPassword(password); err != nil {
+		return nil, err
 	}
 	hash, err := s.hashPassword(ctx, password)
 	if err != nil {

@@ -142,6 +142,11 @@ func testChangesAnnounced(t *testing.T, s keygate.Store) {
 
 	must(t, "DeleteSession", s.DeleteSession(ctx, sess.TokenHash))
 	l.want(t, feedEvent{keygate.ChangeSession, sess.TokenHash})
+	// Updating a user ends their sessions, each announced.
+	ended := newSession(t, s, u.ID, at(time.Hour))
+	l.watch(ended.TokenHash)
+	must(t, "UpdateUser", s.UpdateUser(ctx, u))
+	l.want(t, feedEvent{keygate.ChangeSession, ended.TokenHash})
 	must(t, "DeleteKey", s.DeleteKey(ctx, k.Hash))
 	l.want(t, feedEvent{keygate.ChangeKey, k.Hash})
 
