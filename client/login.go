@@ -27,7 +27,12 @@ import (
 var (
 	ErrAccessDenied = errors.New("client: login: access denied on the consent page")
 	ErrTimeout      = errors.New("client: login: no answer from the browser in time")
+	ErrUnreachable  = errors.New("client: login: the server does not answer")
 )
+
+// reachTimeout bounds the check that the server answers at all, made
+// before the browser is sent to it.
+const reachTimeout = 5 * time.Second
 
 // LoginOptions configure Login. Only ServerURL is required.
 type LoginOptions struct {
@@ -76,9 +81,15 @@ type LoginResult struct {
 // answered 400 and otherwise ignored: Login keeps waiting for the callback
 // of its own request, so a stranger cannot end it.
 //
-// Errors: ErrAccessDenied when the user declined, ErrTimeout when the
-// browser did not come back within Timeout, ctx's error when ctx ends
-// first, and an *Error when the exchange is refused.
+// Before the browser is sent anywhere, Login asks the server for the /auth
+// page (HEAD): a server that is not running, or not there, fails the login
+// within seconds instead of leaving the user before a browser error page
+// and the terminal waiting.
+//
+// Errors: ErrUnreachable when the server does not answer within 5 seconds,
+// ErrAccessDenied when the user declined, ErrTimeout when the browser did
+// not come back within Timeout, ctx's error when ctx ends first, and an
+// *Error when the exchange is refused.
 func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 	base, err := loginBase(o.ServerURL)
 	if err != nil {
@@ -113,6 +124,10 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 		return nil, err
 	}
 
+	if err := checkReachable(ctx, o.HTTPClient, authURL); err != nil {
+		return nil, err
+	}
+
 	fmt.Fprintf(out, "Open this URL in a browser to sign in:\n\n  %s\n\n", authURL)
 	if err := open(authURL); err != nil {
 		fmt.Fprintf(out, "Could not open a browser (%v); open the URL above yourself.\n", err)
@@ -137,6 +152,31 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 		r.UserID = *res.UserID
 	}
 	return r, nil
+}
+
+// checkReachable sends HEAD authURL and returns ErrUnreachable, with the
+// transport's reason, when no HTTP answer comes within reachTimeout.
+// Any answer will do: the page itself is the browser's business.
+func checkReachable(ctx context.Context, hc *http.Client, authURL string) error {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodHead, authURL, nil)
+	if err != nil {
+		return fmt.Errorf("client: login: %w", err)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("client: login: %w", ctx.Err())
+		}
+		u, _ := url.Parse(authURL)
+		return fmt.Errorf("%w: %s://%s: %w (is it running, and is the URL right?)", ErrUnreachable, u.Scheme, u.Host, errors.Unwrap(err))
+	}
+	res.Body.Close()
+	return nil
 }
 
 // loginBase returns the API base URL of LoginOptions.ServerURL.

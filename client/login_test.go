@@ -182,6 +182,36 @@ func TestLoginIgnoresForgedCallbacks(t *testing.T) {
 	run.assertClosed(t)
 }
 
+// TestLoginServerNotRunning: a server that is not listening fails the
+// login within seconds with ErrUnreachable naming it, before any browser
+// is opened and with the listener closed.
+func TestLoginServerNotRunning(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	run := &loginRun{}
+	opened := false
+	start := time.Now()
+	_, err = client.Login(context.Background(), client.LoginOptions{
+		ServerURL:   "http://" + addr,
+		Timeout:     time.Minute,
+		OpenBrowser: run.opener(func(string) error { opened = true; return nil }),
+		Out:         run,
+	})
+	if !errors.Is(err, client.ErrUnreachable) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Login to a closed port = %v, want ErrUnreachable naming %s and why", err, addr)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("Login took %v to fail, want a few seconds at most", d)
+	}
+	if opened {
+		t.Error("the browser was sent to a server that does not answer")
+	}
+}
+
 // TestLoginErrors: each way a login goes wrong has its own error, the
 // browser is told, and the listener is closed.
 func TestLoginErrors(t *testing.T) {
