@@ -13,12 +13,20 @@ import (
 // MinPasswordLen is the shortest password accepted (NIST SP 800-63B §5.1.1).
 const MinPasswordLen = 8
 
-// NormalizeEmail lower-cases and checks an email address. Errors are
-// EINVALID naming email.
+// maxEmailLen is the longest email address, in bytes (RFC 5321 §4.5.3.1
+// with RFC 3696 errata: 254).
+const maxEmailLen = 254
+
+// NormalizeEmail lower-cases and checks an email address: at most 254
+// bytes, the text rule (CheckText) and RFC 5322's addr-spec without a
+// display name. Errors are EINVALID naming email.
 func NormalizeEmail(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
+	if len(e) > maxEmailLen || CheckText("email", e, maxEmailLen) != nil {
+		return "", Errorf(EINVALID, "email is not a valid address")
+	}
 	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || len(e) > 254 {
+	if err != nil || a.Address != e {
 		return "", Errorf(EINVALID, "email is not a valid address")
 	}
 	return e, nil

@@ -28,6 +28,9 @@ const (
 	loginCookieTTL = 2 * time.Hour
 	// maxFormBytes caps the body of every browser form.
 	maxFormBytes = 64 << 10
+	// maxEmailEcho bounds the email the sign-in form shows back, in
+	// characters: no address is longer (RFC 5321 §4.5.3.1, 254 octets).
+	maxEmailEcho = 254
 	// maxReturnTo bounds return_to: an /auth query with a 2,048-byte
 	// callback_url and every other parameter fits many times over.
 	maxReturnTo = 16 << 10
@@ -150,15 +153,26 @@ func (b *browser) render(w http.ResponseWriter, r *http.Request, err error) {
 // signedIn returns the request's session user and session, or nils when
 // the request has no valid session.
 func (b *browser) signedIn(r *http.Request) (*keygate.User, *keygate.Session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
+	token, ok := oneCookie(r, sessionCookie)
+	if !ok {
 		return nil, nil, nil
 	}
-	u, sess, err := b.svc.SessionUser(r.Context(), c.Value)
+	u, sess, err := b.svc.SessionUser(r.Context(), token)
 	if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
 		return nil, nil, nil
 	}
 	return u, sess, err
+}
+
+// oneCookie returns the value of the request's cookie name when it carries
+// exactly one. Two cookies of one name (one set by a sibling domain or for
+// a narrower path, "cookie tossing") are ambiguous: neither is believed.
+func oneCookie(r *http.Request, name string) (string, bool) {
+	c := r.CookiesNamed(name)
+	if len(c) != 1 {
+		return "", false
+	}
+	return c[0].Value, true
 }
 
 // checkFormToken compares a form's token with want in constant time.
@@ -183,15 +197,16 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 }
 
 // localReturn returns v when it is a place to come back to after signing
-// in or out: an /auth request on this server. Anything else (another
-// host, a scheme-relative "//host", another path) is dropped, so return_to
-// can never redirect off-site.
+// in or out: an /auth request on this server, in printable ASCII (a query
+// string as browsers send it). Anything else (another host, a
+// scheme-relative "//host", another path, raw bytes outside ASCII) is
+// dropped, so return_to can never redirect off-site.
 func localReturn(v string) string {
 	if !strings.HasPrefix(v, "/auth?") || len(v) > maxReturnTo {
 		return ""
 	}
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c == 0x7f || c == '\\' {
+		if c := v[i]; c <= ' ' || c >= 0x7f || c == '\\' {
 			return ""
 		}
 	}
@@ -228,8 +243,8 @@ func (b *browser) clearCookie(w http.ResponseWriter, name, path string) {
 // value keeps sign-in forms open in several tabs valid.
 func (b *browser) loginToken(w http.ResponseWriter, r *http.Request) string {
 	token := ""
-	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == len(keygate.NewToken()) {
-		token = c.Value
+	if c, ok := oneCookie(r, loginCookie); ok && len(c) == len(keygate.NewToken()) {
+		token = c
 	} else {
 		token = keygate.NewToken()
 	}
@@ -240,8 +255,13 @@ func (b *browser) loginToken(w http.ResponseWriter, r *http.Request) string {
 	return token
 }
 
-// showLogin renders the sign-in form, coming back to returnTo afterwards.
+// showLogin renders the sign-in form, coming back to returnTo afterwards,
+// with email filled in when it passes the text rule (what the page shows
+// back follows the rule of what keygate stores).
 func (b *browser) showLogin(w http.ResponseWriter, r *http.Request, status int, returnTo, email, msg string) error {
+	if keygate.CheckText("email", email, maxEmailEcho) != nil {
+		email = ""
+	}
 	return b.pages.Login(w, status, web.LoginPage{
 		Email:     email,
 		Error:     msg,
@@ -310,8 +330,8 @@ func (b *browser) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	returnTo := localReturn(form.Get("return_to"))
 	email := form.Get("email")
-	c, err := r.Cookie(loginCookie)
-	if err != nil || checkFormToken(form.Get("form_token"), c.Value) != nil {
+	c, ok := oneCookie(r, loginCookie)
+	if !ok || checkFormToken(form.Get("form_token"), c) != nil {
 		return b.showLogin(w, r, http.StatusForbidden, returnTo, email,
 			"This sign-in form expired or did not come from this site (are cookies enabled?). Please try again.")
 	}
@@ -327,8 +347,8 @@ func (b *browser) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A new token on every sign-in (no session fixation); the browser's
 	// previous session, if any, ends.
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		if err := b.svc.Logout(r.Context(), old.Value); err != nil {
+	if old, ok := oneCookie(r, sessionCookie); ok {
+		if err := b.svc.Logout(r.Context(), old); err != nil {
 			b.log.WarnContext(r.Context(), "end previous session", "err", err)
 		}
 	}
@@ -357,8 +377,8 @@ func (b *browser) logout(w http.ResponseWriter, r *http.Request) error {
 		if err := checkFormToken(form.Get("form_token"), sess.CSRFToken); err != nil {
 			return err
 		}
-		c, _ := r.Cookie(sessionCookie)
-		if err := b.svc.Logout(r.Context(), c.Value); err != nil {
+		token, _ := oneCookie(r, sessionCookie)
+		if err := b.svc.Logout(r.Context(), token); err != nil {
 			return err
 		}
 	}

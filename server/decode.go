@@ -39,6 +39,9 @@ func readBody(w http.ResponseWriter, r *http.Request, allowForm bool) ([]byte, b
 		}
 		return nil, 0, keygate.Errorf(keygate.EINVALID, "request body could not be read")
 	}
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return nil, 0, keygate.Errorf(keygate.EINVALID, "Content-Type header appears more than once")
+	}
 	looksJSON := bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
 	ct := r.Header.Get("Content-Type")
 	if ct == "" || looksJSON {
