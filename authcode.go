@@ -126,12 +126,15 @@ func (s *Service) validatePKCE(r *AuthCodeRequest, spec *AuthCodeSpec) error {
 }
 
 // parseExpiry parses an expiry: RFC 3339 with an offset (utcOnly: the
-// offset must be Z or +00:00), strictly in the future.
+// offset must be Z or +00:00), strictly in the future. Digits past the
+// millisecond are dropped: keygate writes times back with milliseconds,
+// and an expiry is the instant it reports, not a finer one it cannot show.
 func (s *Service) parseExpiry(field, v string, utcOnly bool) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, Errorf(EINVALID, "%s must be an RFC 3339 date-time with a time zone offset", field)
 	}
+	t = t.Truncate(time.Millisecond)
 	if _, off := t.Zone(); utcOnly && off != 0 {
 		return time.Time{}, Errorf(EINVALID, "%s must be in UTC", field)
 	}

@@ -3,6 +3,7 @@ package keygate_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate"
 )
@@ -87,5 +88,26 @@ func TestCheckText(t *testing.T) {
 				t.Errorf("CheckText(%q) = %v, want EINVALID naming name", tt.v, err)
 			}
 		})
+	}
+}
+
+// TestExpiryKeptAsReported: an expires_at finer than a millisecond is kept
+// to the millisecond, the precision keygate writes times back with, so
+// the key expires at the instant its key object reports.
+func TestExpiryKeptAsReported(t *testing.T) {
+	f := newFixture(t)
+	for _, in := range []string{"2030-01-02T03:04:05.123456789Z", "2030-01-02T03:04:05.1234Z", "2030-01-02T03:04:05.123Z"} {
+		_, k, err := f.svc.CreateKey(f.ctx, keygate.NewKeyParams{UserID: f.user.ID, Name: "k", ExpiresAt: &in})
+		if err != nil {
+			t.Fatalf("CreateKey(expires_at %s) = %v", in, err)
+		}
+		want := time.Date(2030, 1, 2, 3, 4, 5, 123_000_000, time.UTC)
+		if k.ExpiresAt == nil || !k.ExpiresAt.Equal(want) {
+			t.Errorf("expires_at %s kept as %v, want %v", in, k.ExpiresAt, want)
+		}
+		stored, err := f.store.Key(f.ctx, k.Hash)
+		if err != nil || stored.ExpiresAt == nil || !stored.ExpiresAt.Equal(want) {
+			t.Errorf("expires_at %s stored as %v (%v), want %v", in, stored.ExpiresAt, err, want)
+		}
 	}
 }
