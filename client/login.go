@@ -172,8 +172,12 @@ func checkReachable(ctx context.Context, hc *http.Client, authURL string) error 
 		if ctx.Err() != nil {
 			return fmt.Errorf("client: login: %w", ctx.Err())
 		}
+		why := err
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			why = ue.Err // without the method and the whole /auth URL
+		}
 		u, _ := url.Parse(authURL)
-		return fmt.Errorf("%w: %s://%s: %w (is it running, and is the URL right?)", ErrUnreachable, u.Scheme, u.Host, errors.Unwrap(err))
+		return fmt.Errorf("%w: %s://%s: %w (is it running, and is the URL right?)", ErrUnreachable, u.Scheme, u.Host, why)
 	}
 	res.Body.Close()
 	return nil
