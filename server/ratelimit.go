@@ -16,8 +16,9 @@ import (
 // (POST /api/v1/auth/keys/code), the exchange (POST /api/v1/auth/keys) and
 // the sign-in form (POST /login). Each client address has a token bucket
 // of Config.RateLimit tokens a second holding at most ten seconds' worth
-// (burst 10×N); the sign-in form has buckets of its own that hold at most
-// loginBurst tokens, since each attempt costs a password hash. A request
+// (burst 10×N); the sign-in form has buckets of its own, refilled at a
+// tenth of the rate and holding loginBurst tokens, since each attempt
+// costs a password hash and a person types a few at most. A request
 // that finds the bucket empty is answered 429 with Retry-After (RFC 6585
 // §4, RFC 9110 §10.2.3) and never reaches the handler. The client address
 // is Server.clientIP's, which believes X-Forwarded-For only from
@@ -34,8 +35,11 @@ const (
 	// cannot stop anyway, and memory stays bounded.
 	maxLimitedClients = 1 << 16
 	// loginBurst is the most sign-in attempts one address may send at
-	// once: a few mistyped passwords, not a flood of password hashes.
-	loginBurst = 5
+	// once, and loginRateShare the fraction of Config.RateLimit its
+	// bucket refills at: a few mistyped passwords, not a flood of
+	// password hashes.
+	loginBurst     = 5
+	loginRateShare = 0.1
 	// ipv6PrefixBits groups IPv6 clients by their /64: one host usually
 	// holds a whole /64 and could otherwise take a fresh bucket per address.
 	ipv6PrefixBits = 64
@@ -60,16 +64,15 @@ type bucket struct {
 }
 
 // newRateLimiter returns a limiter of perSecond requests a second per
-// client address with a burst of 10×perSecond (at least 1, at most
-// maxBurst when maxBurst > 0), reading time from now. It returns nil, no
-// limit, when perSecond <= 0.
-func newRateLimiter(perSecond float64, maxBurst int, now func() time.Time) *rateLimiter {
+// client address with a burst of burst, or of 10×perSecond (at least 1)
+// when burst is 0, reading time from now. It returns nil, no limit, when
+// perSecond <= 0.
+func newRateLimiter(perSecond float64, burst int, now func() time.Time) *rateLimiter {
 	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
 		return nil
 	}
-	burst := max(1, int(math.Min(math.Ceil(perSecond*burstSeconds), math.MaxInt32)))
-	if maxBurst > 0 {
-		burst = min(burst, maxBurst)
+	if burst <= 0 {
+		burst = max(1, int(math.Min(math.Ceil(perSecond*burstSeconds), math.MaxInt32)))
 	}
 	idle := time.Duration(float64(burst) / perSecond * float64(time.Second))
 	return &rateLimiter{

@@ -40,7 +40,8 @@ func mustCIDR(t *testing.T, s string) *net.IPNet {
 // requests to each limited API endpoint and of 5 to the sign-in form; the
 // next answers 429 with the JSON error shape (a page for the form) and
 // Retry-After, and never reaches the handler; the bucket refills with the
-// clock; unlimited endpoints are untouched.
+// clock (a token a second, one in ten seconds for sign-ins); unlimited
+// endpoints are untouched.
 func TestRateLimit(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -50,10 +51,11 @@ func TestRateLimit(t *testing.T) {
 		ctype  string
 		auth   bool
 		burst  int
+		refill time.Duration // how long one token takes to come back
 	}{
-		{"exchange", "POST", "/api/v1/auth/keys", `{"code":"nope"}`, "application/json", false, 10},
-		{"code", "POST", "/api/v1/auth/keys/code", `{"callback_url":"http://localhost:3000/cb"}`, "application/json", true, 10},
-		{"login-form", "POST", "/login", "email=alice%40example.com&password=wrong", "application/x-www-form-urlencoded", false, 5},
+		{"exchange", "POST", "/api/v1/auth/keys", `{"code":"nope"}`, "application/json", false, 10, time.Second},
+		{"code", "POST", "/api/v1/auth/keys/code", `{"callback_url":"http://localhost:3000/cb"}`, "application/json", true, 10, time.Second},
+		{"login-form", "POST", "/login", "email=alice%40example.com&password=wrong", "application/x-www-form-urlencoded", false, 5, 10 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,12 +95,12 @@ func TestRateLimit(t *testing.T) {
 			if r := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+e.userKey); r.status != 200 {
 				t.Errorf("GET /api/v1/key while limited: %d", r.status)
 			}
-			e.clock.Advance(time.Second)
+			e.clock.Advance(tt.refill)
 			if r := send(); r.status == http.StatusTooManyRequests {
-				t.Errorf("after 1s: still 429")
+				t.Errorf("after %v: still 429", tt.refill)
 			}
 			if r := send(); r.status != http.StatusTooManyRequests {
-				t.Errorf("second request after 1s: %d, want 429 (one token refilled)", r.status)
+				t.Errorf("second request after %v: %d, want 429 (one token refilled)", tt.refill, r.status)
 			}
 		})
 	}
@@ -162,7 +164,7 @@ func TestRateLimitClientIP(t *testing.T) {
 // cannot be guessed faster than the limit.
 func TestRateLimitLoginWithFormToken(t *testing.T) {
 	e := newEnv(t)
-	e.reserve(server.Config{RateLimit: 0.5}) // burst 5
+	e.reserve(server.Config{RateLimit: 0.5}) // sign-ins: burst 5
 	page := e.browse("GET", "/login", nil, nil)
 	c := page.cookie("keygate_login")
 	if c == nil {

@@ -21,8 +21,8 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// RateLimit is how many requests a second one client IP may send to
 	// the code, exchange and sign-in endpoints, with a burst of ten times
-	// as many, five at most for sign-ins (see ratelimit.go); 0 turns the
-	// limit off.
+	// as many; sign-ins refill at a tenth of it, with a burst of five
+	// (see ratelimit.go); 0 turns the limit off.
 	RateLimit float64
 }
 
@@ -43,7 +43,7 @@ func New(svc *keygate.Service, cfg Config, log *slog.Logger) *Server {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{svc: svc, cfg: cfg, log: log, api: http.NewServeMux(), mux: http.NewServeMux()}
 	s.limiter = newRateLimiter(cfg.RateLimit, 0, svc.Now)
-	s.loginLimiter = newRateLimiter(cfg.RateLimit, loginBurst, svc.Now)
+	s.loginLimiter = newRateLimiter(cfg.RateLimit*loginRateShare, loginBurst, svc.Now)
 	s.routes()
 	return s
 }
