@@ -49,6 +49,10 @@ type Service struct {
 	log    *slog.Logger
 	keys   *keyCache
 	hasher PasswordHasher
+	// hashes bounds the password hashes running at once; logins counts
+	// failed sign-ins per email (backoff.go).
+	hashes *workGate
+	logins *loginBackoff
 }
 
 // Option configures a Service.
@@ -69,7 +73,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
-	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher}
+	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
+		hashes: newHashGate(), logins: newLoginBackoff()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -2,6 +2,7 @@
 // separate process and kill it: under an exchange load, SIGKILL mid-load,
 // restart on the same SQLite file, then check that every key a client was
 // given works, that no code can be exchanged twice, and that the database
-// passes PRAGMA integrity_check. It has no code of its own; it imports
+// passes PRAGMA integrity_check; and flood it with sign-ins, then check
+// its peak memory and that it still signs people in. It has no code of its own; it imports
 // nothing of keygate's but what its tests need to inspect the file.
 package crashtest

@@ -18,10 +18,16 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(cred)
 }
 
-// authenticate returns the active key of the request, or EUNAUTHORIZED.
+// authenticate returns the active key of the request, or EUNAUTHORIZED. A
+// request with two Authorization headers is EINVALID: which one a proxy
+// or another server would believe is anyone's guess (RFC 9110 §5.3 allows
+// repeating only list-valued fields, and Authorization is not one).
 func (s *Server) authenticate(r *http.Request) (*keygate.APIKey, error) {
-	if r.Header.Get("Authorization") == "" {
+	switch n := len(r.Header.Values("Authorization")); {
+	case n == 0 || r.Header.Get("Authorization") == "":
 		return nil, keygate.Errorf(keygate.EUNAUTHORIZED, "Missing Authentication header")
+	case n > 1:
+		return nil, keygate.Errorf(keygate.EINVALID, "Authorization header appears more than once")
 	}
 	key := bearer(r)
 	if key == "" {
@@ -31,15 +37,27 @@ func (s *Server) authenticate(r *http.Request) (*keygate.APIKey, error) {
 }
 
 // attribution reads the app attribution headers. X-OpenRouter-Title wins
-// over the legacy X-Title.
+// over the legacy X-Title. A single-valued header sent more than once is
+// ambiguous and dropped, like any bad attribution value (never fatal);
+// X-OpenRouter-Categories is a comma-separated list, so its lines are
+// joined into one list (RFC 9110 §5.3).
 func attribution(r *http.Request) keygate.Attribution {
-	title := r.Header.Get("X-OpenRouter-Title")
+	title := single(r, "X-OpenRouter-Title")
 	if title == "" {
-		title = r.Header.Get("X-Title")
+		title = single(r, "X-Title")
 	}
 	return keygate.Attribution{
-		Referer:    r.Header.Get("HTTP-Referer"),
+		Referer:    single(r, "HTTP-Referer"),
 		Title:      title,
-		Categories: r.Header.Get("X-OpenRouter-Categories"),
+		Categories: strings.Join(r.Header.Values("X-OpenRouter-Categories"), ","),
 	}
+}
+
+// single returns the value of header name when the request carries it
+// exactly once, and "" otherwise.
+func single(r *http.Request, name string) string {
+	if v := r.Header.Values(name); len(v) == 1 {
+		return v[0]
+	}
+	return ""
 }
