@@ -49,6 +49,7 @@ type Service struct {
 	log    *slog.Logger
 	keys   *keyCache
 	hasher PasswordHasher
+	gens   generations
 }
 
 // Option configures a Service.
