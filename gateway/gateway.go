@@ -193,6 +193,9 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	// The id to look the answer up by at /api/v1/generation, also for
+	// answers that carry none (embeddings).
+	h.Set("X-Generation-Id", c.gen.ID)
 	c.w.WriteHeader(http.StatusOK)
 	c.w.Write(normalize(b))
 	return nil
