@@ -17,14 +17,14 @@ func TestCharges(t *testing.T) {
 	e := newEnv(t)
 	u1020 := &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}
 	tests := []struct {
-		name          string
-		path          string
-		model         string // client-facing
-		upstream      string // what the upstream is asked for
-		stream        bool
-		extra         []any
-		reply         upstreamtest.Reply
-		want          keygate.Micros // -1: the fallback, more than 0, flagged CostEstimated
+		name     string
+		path     string
+		model    string // client-facing
+		upstream string // what the upstream is asked for
+		stream   bool
+		extra    []any
+		reply    upstreamtest.Reply
+		want     keygate.Micros // -1: the fallback, more than 0, flagged CostEstimated
 	}{
 		{name: "cheap", model: "t/cheap", upstream: "cheap-v2", reply: upstreamtest.Reply{Usage: u1020}, want: 35},
 		{name: "cheap-stream", model: "t/cheap", upstream: "cheap-v2", stream: true, reply: upstreamtest.Reply{Usage: u1020, Content: []string{"Hel", "lo"}}, want: 35},
