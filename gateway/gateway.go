@@ -130,6 +130,11 @@ type call struct {
 	start time.Time
 	meter meter
 	gen   keygate.Generation
+	// model and created are the stream's, for the error chunk that may
+	// end it.
+	model   string
+	created int64
+	started bool // the stream's status and first bytes were sent
 }
 
 // run sends the request upstream and relays the answer.
@@ -197,7 +202,7 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	// answers that carry none (embeddings).
 	h.Set("X-Generation-Id", c.gen.ID)
 	c.w.WriteHeader(http.StatusOK)
-	c.w.Write(normalize(b))
+	c.w.Write(normalizeBody(b, c.gen.Endpoint == "chat/completions"))
 	return nil
 }
 

@@ -280,3 +280,7 @@ func sseData(t *testing.T, body []byte) []string {
 	}
 	return out
 }
+
+func keygateParams(userID string) keygate.NewKeyParams {
+	return keygate.NewKeyParams{UserID: userID, Name: "k"}
+}

@@ -48,6 +48,8 @@ type output struct {
 // answer is what the gateway reads of a response body or stream chunk.
 type answer struct {
 	ID      string          `json:"id"`
+	Model   string          `json:"model"`
+	Created int64           `json:"created"`
 	Choices []choice        `json:"choices"`
 	Usage   *usage          `json:"usage"`
 	Error   json.RawMessage `json:"error"`

@@ -10,7 +10,7 @@ import (
 )
 
 // relay passes a server-sent event stream to the client event by event,
-// flushing each (DESIGN "What is rewritten in a stream"): framing is
+// flushing each; the 200 status goes with the first event (DESIGN "What is rewritten in a stream"): framing is
 // re-emitted canonically ("data: …\n\n"), comments stay comments, the null
 // members the SDK rejects are dropped (normalize), and a usage chunk the
 // client did not ask for is metered, not forwarded. The charge settles
@@ -23,14 +23,18 @@ import (
 // cancels the upstream and is charged for what was produced by then
 // (docs/gateway.md "Client disconnect").
 func (c *call) relay(ctx context.Context, events *sseReader, cancel context.CancelCauseFunc) error {
-	h := c.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer either
-	c.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(c.w)
-	rc.Flush()
 	emit := func(b []byte) bool {
+		if !c.started {
+			// The status is sent with the first event, so that an error
+			// before it is still a JSON error with its own status.
+			c.started = true
+			h := c.w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer either
+			c.w.WriteHeader(http.StatusOK)
+		}
 		_, err := c.w.Write(b)
 		if err == nil {
 			err = rc.Flush()
@@ -62,13 +66,12 @@ func (c *call) relay(ctx context.Context, events *sseReader, cancel context.Canc
 			if string(ev.data) == "[DONE]" {
 				return c.finish(emit)
 			}
-			data, forward, isErr := c.chunk(ev.data)
-			if isErr {
-				buf = appendData(buf, data)
-				c.gen.FinishReason = "error"
-				c.settleProduced()
-				emit(buf)
-				return nil
+			data, forward, upErr := c.chunk(ev.data)
+			if upErr != nil {
+				if len(buf) > 0 {
+					emit(buf) // the comments before it
+				}
+				return c.fail(emit, upErr.status, upErr.message)
 			}
 			if c.gen.FinishReason != "" {
 				finished = true
@@ -90,19 +93,28 @@ func (c *call) relay(ctx context.Context, events *sseReader, cancel context.Canc
 	}
 }
 
+// streamError is an error event of the upstream's stream.
+type streamError struct {
+	status  int
+	message string
+}
+
 // chunk reads one data payload: its id, finish reason, produced text and
-// usage. It returns the payload to forward (normalized), whether to
-// forward it, and whether it is an error event.
-func (c *call) chunk(data []byte) (out []byte, forward, isErr bool) {
+// usage. It returns the payload to forward (normalized) and whether to
+// forward it, or the upstream's error event.
+func (c *call) chunk(data []byte) (out []byte, forward bool, upErr *streamError) {
 	var a answer
 	if json.Unmarshal(data, &a) != nil {
-		return data, true, false // not ours to judge: passed on as it is
+		return data, true, nil // not ours to judge: passed on as it is
 	}
 	if c.gen.ID == "" {
 		c.gen.ID = a.ID
 	}
+	if c.model == "" {
+		c.model, c.created = a.Model, a.Created
+	}
 	if len(a.Error) > 0 && string(a.Error) != "null" {
-		return normalize(data), true, true
+		return nil, false, c.streamError(a.Error)
 	}
 	c.meter.outBytes += a.outputBytes()
 	if f := a.finishReason(); f != "" {
@@ -111,10 +123,35 @@ func (c *call) chunk(data []byte) (out []byte, forward, isErr bool) {
 	if a.Usage != nil {
 		c.meter.usage = a.Usage // the last one: usage is read once per generation, never summed
 		if c.req.usageAdded && len(a.Choices) == 0 {
-			return nil, false, false
+			return nil, false, nil
 		}
 	}
-	return normalize(data), true, false
+	return normalizeChunk(data), true, nil
+}
+
+// streamError reads an upstream error event: its code (or
+// metadata.status; 502 when neither is a number) and its message,
+// credential-like strings removed.
+func (c *call) streamError(raw json.RawMessage) *streamError {
+	var e struct {
+		Code     json.RawMessage `json:"code"`
+		Message  string          `json:"message"`
+		Metadata struct {
+			Status int `json:"status"`
+		} `json:"metadata"`
+	}
+	json.Unmarshal(raw, &e)
+	se := &streamError{status: http.StatusBadGateway, message: "The upstream of this model failed mid-stream"}
+	var code int
+	if json.Unmarshal(e.Code, &code) == nil && code >= 400 && code <= 599 {
+		se.status = code
+	} else if s := e.Metadata.Status; s >= 400 && s <= 599 {
+		se.status = s
+	}
+	if e.Message != "" {
+		se.message = "Upstream: " + redact(e.Message, []string{c.req.model.upstream.apiKey})
+	}
+	return se
 }
 
 // appendData appends one canonical event. A JSON payload split over data
@@ -143,13 +180,39 @@ func (c *call) finish(emit func([]byte) bool) error {
 }
 
 // fail ends a broken stream with one error event, no [DONE], charged for
-// what was produced.
+// what was produced. The event is a whole chunk of the stream (id, model,
+// created, no choices) with error {code, message}, the shape the official
+// SDK's stream chunk schema takes.
 func (c *call) fail(emit func([]byte) bool, status int, msg string) error {
 	c.gen.FinishReason = "error"
 	c.settleProduced()
-	e, _ := json.Marshal(map[string]any{"error": map[string]any{"code": status, "message": msg}})
+	if !c.started {
+		return gatewayError(status, "%s", msg)
+	}
+	if c.model == "" {
+		c.model = c.req.name
+	}
+	e, _ := json.Marshal(errorChunk{
+		ID: c.gen.ID, Object: "chat.completion.chunk", Created: c.created, Model: c.model, Choices: []struct{}{},
+		Error: errorBody{Code: status, Message: msg},
+	})
 	emit(appendData(nil, e))
 	return nil
+}
+
+// errorChunk is the stream chunk that carries an error.
+type errorChunk struct {
+	ID      string     `json:"id"`
+	Object  string     `json:"object"`
+	Created int64      `json:"created"`
+	Model   string     `json:"model"`
+	Choices []struct{} `json:"choices"`
+	Error   errorBody  `json:"error"`
+}
+
+type errorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
 }
 
 var (

@@ -37,6 +37,8 @@ func TestUpstreamErrors(t *testing.T) {
 		{"403-is-502", "t/cheap", false, upstreamtest.Reply{Status: 403, Body: quoting}, 502, "refused keygate's credentials", [2]string{}},
 		{"500-is-502", "t/cheap", false, upstreamtest.Reply{Status: 500, Body: quoting}, 502, "failed (status 500)", [2]string{}},
 		{"stream-error-before-first-byte", "t/cheap", true, upstreamtest.Reply{Status: 429, Header: map[string]string{"Retry-After": "3"}}, 429, "Upstream:", [2]string{"Retry-After", "3"}},
+		{"stream-error-event-first", "t/cheap", true, upstreamtest.Reply{Body: "data: {\"error\":{\"code\":null,\"message\":\"overloaded\",\"metadata\":{\"status\":503}}}\n\n"}, 503, "Upstream: overloaded", [2]string{}},
+		{"stream-cut-before-first-event", "t/cheap", true, upstreamtest.Reply{Body: "data: {\"id\":"}, 502, "ended the stream early", [2]string{}},
 		{"timeout-504", "t/slow", false, upstreamtest.Reply{HeaderDelay: 2 * time.Second}, 504, "timed out", [2]string{}},
 		{"unreachable-502", "t/down", false, upstreamtest.Reply{}, 502, "cannot be reached", [2]string{}},
 	}

@@ -27,8 +27,10 @@ type Usage struct {
 // Reply scripts one answer. The zero value is a 200 answer "Hello" with
 // no usage.
 type Reply struct {
-	Status int               // 0 is 200; another status sends Body (or a JSON error) unstreamed
-	Body   string            // the whole body, sent as it is, for any status
+	Status int // 0 is 200; another status sends Body (or a JSON error) unstreamed
+	// Body is the whole body, sent as it is, for any status; for a 200
+	// answer to a streamed request, as text/event-stream.
+	Body   string
 	Header map[string]string // extra response headers (Retry-After, …)
 	// HeaderDelay is waited before the response headers.
 	HeaderDelay time.Duration
@@ -182,6 +184,9 @@ func (a *answerer) run() bool {
 		a.w.Header().Set("Content-Type", "application/json")
 		a.w.WriteHeader(a.Status)
 		return a.write(body)
+	case a.Body != "" && a.req.Stream:
+		a.w.Header().Set("Content-Type", "text/event-stream")
+		return a.write(a.Body)
 	case a.Body != "":
 		a.w.Header().Set("Content-Type", "application/json")
 		return a.write(a.Body)
