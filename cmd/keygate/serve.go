@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/server"
 )
 
@@ -31,6 +32,8 @@ type ServeConfig struct {
 	TrustedProxies []string
 	LogLevel       string
 	Pprof          string // loopback host:port for net/http/pprof; "" is off
+	Models         string // the gateway's models file; "" serves no gateway
+	MaxBody        int64  // the gateway's request body cap in bytes; 0 is gateway.DefaultMaxBody
 }
 
 // Validate reports every problem of c at once.
@@ -61,6 +64,9 @@ func (c *ServeConfig) Validate() error {
 		if err := checkLoopback("--pprof", c.Pprof); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.MaxBody < 0 {
+		errs = append(errs, fmt.Errorf("--max-body %d: want a positive number of bytes (0 is the default)", c.MaxBody))
 	}
 	return errors.Join(errs...)
 }
@@ -96,6 +102,8 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof on this loopback host:port, apart from the API (off when empty)")
+	f.StringVar(&cfg.Models, "models", "", "YAML file of the gateway's upstreams and models (docs/gateway.md); reloaded on SIGHUP; no gateway when empty")
+	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
 	return cmd
 }
 
@@ -106,6 +114,7 @@ type Main struct {
 
 	svc      *keygate.Service
 	store    keygate.Store
+	gateway  *gateway.Gateway // nil without --models
 	listener net.Listener
 	http     *http.Server
 }
@@ -126,6 +135,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() { errc <- m.http.Serve(m.listener) }()
 	go m.sweepCodes(ctx)
 	go m.watchChanges(ctx)
+	if m.gateway != nil {
+		go m.reloadModelsOnSIGHUP(ctx)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -169,7 +181,16 @@ func (m *Main) Open(ctx context.Context) error {
 		publicURL = "http://" + ln.Addr().String()
 	}
 	proxies, _ := parseCIDRs(c.TrustedProxies)
-	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: proxies, RateLimit: c.RateLimit}, log)
+	sc := server.Config{PublicURL: publicURL, TrustedProxies: proxies, RateLimit: c.RateLimit}
+	if c.Models != "" {
+		if err := m.openGateway(log); err != nil {
+			ln.Close()
+			store.Close()
+			return err
+		}
+		sc.Gateway = m.gateway.Handlers()
+	}
+	h := server.New(m.svc, sc, log)
 	m.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
