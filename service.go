@@ -49,7 +49,6 @@ type Service struct {
 	log    *slog.Logger
 	keys   *keyCache
 	hasher PasswordHasher
-	gens   generations
 }
 
 // Option configures a Service.

@@ -23,7 +23,6 @@ var statusOf = map[string]int{
 	keygate.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	keygate.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	keygate.ERATELIMIT:    http.StatusTooManyRequests,
-	keygate.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	keygate.EINTERNAL:     http.StatusInternalServerError,
 }
 
