@@ -164,15 +164,28 @@ type KeyStore interface {
 	DeleteKey(ctx context.Context, hash string) error
 }
 
-// UsageStore counts spending.
+// UsageStore holds generations (metered requests) and the usage counters
+// they add to. Which counters a charge goes to, and how counters make a
+// Usage, is the service's business (Counters, FoldUsage).
 type UsageStore interface {
-	// RecordUsage stores ev and adds its cost to the counters of every key
-	// in keyHashes (the key and its delegation ancestors) for the periods
-	// p, in one transaction, with atomic increments: concurrent calls never
-	// lose an update.
-	RecordUsage(ctx context.Context, ev *UsageEvent, keyHashes []string, p Periods) error
-	// KeyUsage returns a key's usage in the periods p.
-	KeyUsage(ctx context.Context, keyHash string, p Periods) (Usage, error)
+	// RecordGeneration stores g and adds each counter of add to the
+	// stored sum of its key, period and start (a row never added to
+	// counts 0), in one transaction, and returns the sums after, in the
+	// order of add. The keys need not exist: a charge for a deleted key
+	// is kept, not refused. The additions are made by the database, never
+	// read into Go and written back, so concurrent calls, from this
+	// process or another, never lose one. A generation whose ID is stored
+	// already is not stored again and adds nothing (charged false, sums
+	// nil): the ID's uniqueness is the gate, so of concurrent calls with
+	// one ID, on one replica or many, exactly one charges. It returns
+	// only once the transaction has committed.
+	RecordGeneration(ctx context.Context, g *Generation, add []UsageCounter) (charged bool, sums []UsageCounter, err error)
+	// UsageCounters returns the stored counters of keyHash whose period
+	// and start are those of a counter of want, with their sums;
+	// counters never added to are absent.
+	UsageCounters(ctx context.Context, keyHash string, want []UsageCounter) ([]UsageCounter, error)
+	// Generation returns the generation with id. ErrNotFound if none.
+	Generation(ctx context.Context, id string) (*Generation, error)
 }
 
 // SessionStore holds browser sessions.
