@@ -10,18 +10,28 @@ import (
 )
 
 // spendBook holds, for each key with a limit that this process spends for,
-// its balance: the key's usage as last read from the store or returned by
-// a settlement, and what requests in flight hold. Admission is decided
-// here, in memory; the store is read when a key is cold, when its usage is
-// older than ttl (the bound on how late this process sees spending that
-// another process records), and when a usage period starts.
+// its balance, and decides admission in memory (docs/spending.md).
+//
+// On a store that hands out no leases (SQLite: one process serves), the
+// balance is the key's usage, as last read from the store or returned by a
+// settlement, and what requests in flight hold: the store is read when a
+// key is cold, when its usage is older than ttl (the bound on how late
+// spending recorded by another process on the file is seen), and when a
+// usage period starts.
+//
+// On a LeaseStore (PostgreSQL, shared by replicas), a request is admitted
+// from the budget lease this process holds for each limited key of its
+// chain; a new or larger lease is one database write (see lease.go).
 type spendBook struct {
-	store UsageStore
-	ttl   time.Duration
-	max   int // balances kept; idle ones are dropped beyond it
+	store  UsageStore
+	leases LeaseStore // nil: balances are read from the usage counters
+	now    func() time.Time
+	ttl    time.Duration
+	max    int // balances kept; idle ones are dropped beyond it
 
-	mu sync.Mutex
-	m  map[string]*balance
+	mu       sync.Mutex
+	m        map[string]*balance
+	sweeping bool // a sweeper goroutine runs (lease.go)
 }
 
 // balance is one key's spending state. Its fields are guarded by mu.
@@ -33,10 +43,20 @@ type balance struct {
 	read    time.Time // when usage was last read from the store; zero: never
 	held    Micros    // held by reservations in flight
 	holders int       // reservations in flight
+
+	lease leaseState // on a LeaseStore only
 }
 
-func newSpendBook(store UsageStore, ttl time.Duration, max int) *spendBook {
-	return &spendBook{store: store, ttl: ttl, max: max, m: make(map[string]*balance)}
+func newSpendBook(store UsageStore, now func() time.Time, ttl time.Duration, max int) *spendBook {
+	sb := &spendBook{store: store, now: now, ttl: ttl, max: max, m: make(map[string]*balance)}
+	sb.leases, _ = store.(LeaseStore)
+	return sb
+}
+
+// hold is what one reservation holds on one balance.
+type hold struct {
+	b     *balance
+	lease int64 // the lease it was taken from, 0 for none
 }
 
 // get returns the balance of hash, making an empty one.
@@ -55,9 +75,17 @@ func (sb *spendBook) get(hash string) *balance {
 	return b
 }
 
+// lookup returns the balance of hash, nil when there is none.
+func (sb *spendBook) lookup(hash string) *balance {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.m[hash]
+}
+
 // evict drops idle balances, in map order (random), until a tenth of the
-// book is free. Called with sb.mu held. A balance with holds stays: its
-// reservations release into it.
+// book is free. Called with sb.mu held. A balance with holds or a lease
+// stays: reservations release into it, and a lease is given back by the
+// sweeper first.
 func (sb *spendBook) evict() {
 	target := sb.max - max(sb.max/10, 1)
 	for h, b := range sb.m {
@@ -65,10 +93,61 @@ func (sb *spendBook) evict() {
 			return
 		}
 		b.mu.Lock()
-		idle := b.holders == 0
+		idle := b.holders == 0 && b.lease.id == 0
 		b.mu.Unlock()
 		if idle {
 			delete(sb.m, h)
+		}
+	}
+}
+
+// reserve admits a request for the keys of chain, all with a limit,
+// holding min(want, the smallest room) on each; see Service.Reserve.
+func (sb *spendBook) reserve(ctx context.Context, chain []*APIKey, want Micros) (Micros, []hold, error) {
+	if sb.leases != nil {
+		return sb.reserveLeased(ctx, chain, want)
+	}
+	now := sb.now()
+	p := PeriodsAt(now)
+	bs := make([]*balance, len(chain))
+	for i, c := range chain {
+		b, err := sb.fresh(ctx, c.Hash, p, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		bs[i] = b
+	}
+	unlock := lockAll(bs)
+	defer unlock()
+	amount := want
+	for i, c := range chain {
+		used := bs[i].usage.PeriodUsage(c.LimitReset, c.IncludeBYOK)
+		room := *c.Limit - used - bs[i].held
+		if used >= *c.Limit || room <= 0 {
+			return 0, nil, limitExceeded(c.LimitReset)
+		}
+		amount = min(amount, room)
+	}
+	holds := make([]hold, len(bs))
+	for i, b := range bs {
+		b.held += amount
+		b.holders++
+		holds[i] = hold{b: b}
+	}
+	return amount, holds, nil
+}
+
+// lockAll locks bs in the order of their hashes, so that two requests of
+// overlapping chains never wait for each other, and returns the unlock.
+func lockAll(bs []*balance) func() {
+	order := slices.Clone(bs)
+	slices.SortFunc(order, func(a, b *balance) int { return cmp.Compare(a.hash, b.hash) })
+	for _, b := range order {
+		b.mu.Lock()
+	}
+	return func() {
+		for _, b := range order {
+			b.mu.Unlock()
 		}
 	}
 }
@@ -102,57 +181,20 @@ func (sb *spendBook) fresh(ctx context.Context, hash string, p Periods, now time
 	return b, nil
 }
 
-// hold admits a request for the keys of chain that have a limit, holding
-// min(want, the smallest room) on each; see Service.Reserve.
-func (sb *spendBook) hold(ctx context.Context, chain []*APIKey, want Micros, now time.Time) (Micros, []*balance, error) {
-	p := PeriodsAt(now)
-	bs := make([]*balance, len(chain))
-	for i, c := range chain {
-		b, err := sb.fresh(ctx, c.Hash, p, now)
-		if err != nil {
-			return 0, nil, err
-		}
-		bs[i] = b
-	}
-	// Locked in the order of their hashes, so that two requests of
-	// overlapping chains cannot wait for each other.
-	order := make([]int, len(bs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(i, j int) int { return cmp.Compare(bs[i].hash, bs[j].hash) })
-	for _, i := range order {
-		bs[i].mu.Lock()
-	}
-	unlock := func() {
-		for _, i := range order {
-			bs[i].mu.Unlock()
-		}
-	}
-	amount := want
-	for i, c := range chain {
-		used := bs[i].usage.PeriodUsage(c.LimitReset, c.IncludeBYOK)
-		room := *c.Limit - used - bs[i].held
-		if used >= *c.Limit || room <= 0 {
-			unlock()
-			return 0, nil, limitExceeded(c.LimitReset)
-		}
-		amount = min(amount, room)
-	}
-	for _, b := range bs {
-		b.held += amount
-		b.holders++
-	}
-	unlock()
-	return amount, bs, nil
-}
-
-// release gives back amount held on b.
-func (sb *spendBook) release(b *balance, amount Micros) {
+// release gives back what h held (amount), of which spent was charged.
+func (sb *spendBook) release(h hold, amount, spent Micros) {
+	b := h.b
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.held -= amount
 	b.holders--
-	b.mu.Unlock()
+	if h.lease != 0 && h.lease == b.lease.id {
+		// What the request did not spend goes back to the lease; what it
+		// spent beyond its hold comes out of the rest, as the database
+		// draws it.
+		b.lease.held -= amount
+		b.lease.left = max(b.lease.left+amount-spent, 0)
+	}
 }
 
 // observe merges counter sums that a settlement returned into the
@@ -163,10 +205,7 @@ func (sb *spendBook) observe(sums []UsageCounter) {
 		for j < len(sums) && sums[j].KeyHash == sums[i].KeyHash {
 			j++
 		}
-		sb.mu.Lock()
-		b := sb.m[sums[i].KeyHash]
-		sb.mu.Unlock()
-		if b != nil {
+		if b := sb.lookup(sums[i].KeyHash); b != nil {
 			b.mu.Lock()
 			b.usage.merge(b.periods, sums[i:j])
 			b.mu.Unlock()

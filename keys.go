@@ -112,9 +112,13 @@ func (s *Service) Invalidations() Invalidations {
 		Changed: func(kind, id string) {
 			if kind == ChangeKey {
 				s.InvalidateKey(id)
+				s.spend.keyChanged(id)
 			}
 		},
-		Reset: s.InvalidateAll,
+		Reset: func() {
+			s.InvalidateAll()
+			s.spend.allChanged()
+		},
 	}
 }
 

@@ -79,7 +79,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		o(s)
 	}
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
-	s.spend = newSpendBook(store, cfg.BalanceTTL, max(cfg.KeyCacheSize, 1))
+	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
 	return s
 }

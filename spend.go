@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,8 +22,8 @@ const DefaultReservation Micros = 10_000
 type Reservation struct {
 	s      *Service
 	key    *APIKey
-	hashes []string   // key and its delegation ancestors, key first
-	holds  []*balance // the balances of those with a limit
+	hashes []string // key and its delegation ancestors, key first
+	holds  []hold   // on the balances of those with a limit
 	amount Micros
 	done   atomic.Bool // released, by Settle or Release
 }
@@ -47,11 +48,17 @@ func (r *Reservation) Amount() Micros {
 // Release gives back r without a charge (the upstream produced nothing).
 // It is a no-op after Settle or a second Release, and on nil.
 func (r *Reservation) Release() {
+	r.release(0)
+}
+
+// release gives back r's holds, of which spent was charged. Only the
+// first call does anything.
+func (r *Reservation) release(spent Micros) {
 	if r == nil || !r.done.CompareAndSwap(false, true) {
 		return
 	}
-	for _, b := range r.holds {
-		r.s.spend.release(b, r.amount)
+	for _, h := range r.holds {
+		r.s.spend.release(h, r.amount, spent)
 	}
 }
 
@@ -78,12 +85,33 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 	case k.Expired(now):
 		return nil, errExpiredKey
 	}
-	ancestors, err := s.activeAncestors(ctx, k)
+	if want <= 0 {
+		want = DefaultReservation
+	}
+	r, err := s.reserve(ctx, k, want)
+	if errors.Is(err, errStaleKey) {
+		// The store holds a newer version of a key of the chain than the
+		// caches did: read them again, and decide on those.
+		for _, h := range r.chain() {
+			s.InvalidateKey(h)
+		}
+		if k, err = s.activeKey(ctx, k.Hash); err != nil {
+			return nil, err
+		}
+		r, err = s.reserve(ctx, k, want)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if want <= 0 {
-		want = DefaultReservation
+	return r, nil
+}
+
+// reserve is one attempt of Reserve. With errStaleKey, it returns the
+// reservation it did not make, for its chain.
+func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reservation, error) {
+	ancestors, err := s.activeAncestors(ctx, k)
+	if err != nil {
+		return nil, err
 	}
 	r := &Reservation{s: s, key: k, hashes: make([]string, 0, len(ancestors)+1)}
 	var limited []*APIKey
@@ -99,7 +127,10 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 	if len(limited) == 0 {
 		return r, nil
 	}
-	amount, holds, err := s.spend.hold(ctx, limited, want, now)
+	amount, holds, err := s.spend.reserve(ctx, limited, want)
+	if errors.Is(err, errStaleKey) {
+		return r, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +157,8 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // count; r is released then too. A store failure is returned as it is:
 // nothing was charged, and r is released.
 func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
-	defer r.Release()
+	var spent Micros
+	defer func() { r.release(spent) }()
 	if k := r.Key(); k != nil {
 		if g.KeyHash == "" {
 			g.KeyHash = k.Hash
@@ -167,11 +199,23 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 			add = append(add, c)
 		}
 	}
-	charged, sums, err := s.store.RecordGeneration(ctx, g, add)
+	c := &Charge{Generation: g, Counters: add}
+	if r != nil {
+		for _, h := range r.holds {
+			if h.lease != 0 {
+				c.Leases = append(c.Leases, LeaseDraw{ID: h.lease, Micros: g.Cost})
+			}
+		}
+	}
+	charged, sums, err := s.store.RecordGeneration(ctx, c)
 	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errUnavailable, err)
+		}
 		return fmt.Errorf("record generation: %w", err)
 	}
 	if charged {
+		spent = g.Cost
 		// Before r's hold goes (the deferred Release), so that the room
 		// never looks larger than it is.
 		s.spend.observe(sums)

@@ -38,7 +38,7 @@ func (f *fixture) recordBehind(k *keygate.APIKey, cost keygate.Micros) {
 	for i := range add {
 		add[i].Micros = cost
 	}
-	if _, _, err := f.store.RecordGeneration(f.ctx, g, add[:]); err != nil {
+	if _, _, err := f.store.RecordGeneration(f.ctx, &keygate.Charge{Generation: g, Counters: add[:]}); err != nil {
 		f.t.Fatal(err)
 	}
 }

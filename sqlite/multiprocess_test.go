@@ -83,7 +83,7 @@ func TestTwoHandles(t *testing.T) {
 					for j := range add {
 						add[j].Micros = g.Cost
 					}
-					if _, _, err := dbs[w%2].RecordGeneration(ctx, g, add[:]); err != nil {
+					if _, _, err := dbs[w%2].RecordGeneration(ctx, &keygate.Charge{Generation: g, Counters: add[:]}); err != nil {
 						t.Errorf("RecordGeneration: %v", err)
 						return
 					}

@@ -10,12 +10,14 @@ import (
 	"github.com/keygate/keygate"
 )
 
-// RecordGeneration stores g and adds the counters of add, in one write
-// transaction (see keygate.UsageStore). Through the group commit of write,
+// RecordGeneration stores c's generation and adds its counters, in one
+// write transaction (see keygate.UsageStore); c.Leases are ignored, as
+// SQLite hands out no leases. Through the group commit of write,
 // the settlements of many concurrent requests share one transaction and
 // one commit, each in its own savepoint. The insert that finds g.ID taken
 // changes nothing and ends the function: the row is the gate.
-func (db *DB) RecordGeneration(ctx context.Context, g *keygate.Generation, add []keygate.UsageCounter) (bool, []keygate.UsageCounter, error) {
+func (db *DB) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
+	g, add := c.Generation, c.Counters
 	var charged bool
 	var sums []keygate.UsageCounter
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

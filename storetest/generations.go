@@ -24,7 +24,7 @@ var generationTests = []test{
 			},
 			{ID: "gen-" + newID(), KeyHash: k.Hash, UserID: u.ID, WorkspaceID: ws.ID, Model: "m", CreatedAt: at(time.Hour)},
 		} {
-			charged, _, err := s.RecordGeneration(t.Context(), g, nil)
+			charged, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g})
 			must(t, "RecordGeneration", err)
 			if !charged {
 				t.Errorf("RecordGeneration(%s) charged = false, want true", g.ID)
@@ -45,7 +45,7 @@ var generationTests = []test{
 		k, parent := newKey(t, s, ws, t0), newKey(t, s, ws, t0)
 		record(t, s, k.Hash, []string{k.Hash, parent.Hash}, t0, 5, false)
 		add := charges([]string{k.Hash, parent.Hash, parent.Hash}, t0, 7, false)
-		charged, sums, err := s.RecordGeneration(t.Context(), &keygate.Generation{ID: "gen-" + newID(), KeyHash: k.Hash, CreatedAt: t0}, add)
+		charged, sums, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: &keygate.Generation{ID: "gen-" + newID(), KeyHash: k.Hash, CreatedAt: t0}, Counters: add})
 		must(t, "RecordGeneration", err)
 		if !charged || len(sums) != len(add) {
 			t.Fatalf("RecordGeneration = %v, %d sums, want true, %d", charged, len(sums), len(add))
@@ -70,7 +70,7 @@ var generationTests = []test{
 		for w := range 16 {
 			wg.Go(func() {
 				g := &keygate.Generation{ID: id, KeyHash: k.Hash, UserID: u.ID, Model: "m", Cost: keygate.Micros(100 + w), CreatedAt: t0}
-				charged, sums, err := s.RecordGeneration(t.Context(), g, charges([]string{k.Hash}, t0, g.Cost, false))
+				charged, sums, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: charges([]string{k.Hash}, t0, g.Cost, false)})
 				if err != nil {
 					t.Errorf("RecordGeneration #%d: %v", w, err)
 					return

@@ -80,7 +80,7 @@ func record(t *testing.T, s keygate.Store, keyHash string, keyHashes []string, t
 		ID: "gen-" + newID(), KeyHash: keyHash, Model: "openai/gpt-4o-mini", PromptTokens: 120, CompletionTokens: 45,
 		Cost: cost, BYOK: byok, CreatedAt: tm,
 	}
-	charged, _, err := s.RecordGeneration(t.Context(), g, charges(keyHashes, tm, cost, byok))
+	charged, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: charges(keyHashes, tm, cost, byok)})
 	must(t, "RecordGeneration", err)
 	if !charged {
 		t.Fatalf("RecordGeneration(new id) charged = false")
@@ -202,7 +202,7 @@ func testUsageConcurrent(t *testing.T, s keygate.Store) {
 			for i := range perWorker {
 				c, byok := cost(w, i)
 				g := &keygate.Generation{ID: fmt.Sprintf("gen-%d-%d", w, i), KeyHash: k.Hash, Model: "m", Cost: c, BYOK: byok, CreatedAt: t0}
-				if _, _, err := s.RecordGeneration(t.Context(), g, charges([]string{k.Hash}, t0, c, byok)); err != nil {
+				if _, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: charges([]string{k.Hash}, t0, c, byok)}); err != nil {
 					t.Errorf("worker %d: RecordGeneration #%d: %v", w, i, err)
 					return
 				}

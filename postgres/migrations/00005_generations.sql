@@ -4,6 +4,12 @@
 -- charged once. They supersede usage_events, whose rows move here with
 -- ids of their own ("usage-" and the old row id). Durations are bigint
 -- microseconds.
+--
+-- spend_leases holds the budget leases that replicas spend from (see
+-- docs/spending.md): a slice of one key's limit in one window (the counter
+-- the limit is measured in), counted against that limit until it expires.
+-- amount is what the lease still holds, in micro-dollars: granted, not yet
+-- charged. SQLite has no such table: one process there needs no leases.
 
 -- +goose Up
 
@@ -51,7 +57,20 @@ FROM usage_events e LEFT JOIN api_keys k ON k.hash = e.key_hash;
 
 DROP TABLE usage_events;
 
+CREATE TABLE spend_leases (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_hash     text        COLLATE "C" NOT NULL,
+    period       text        NOT NULL CHECK (period IN ('total', 'day', 'week', 'month')),
+    period_start timestamptz NOT NULL,
+    amount       bigint      NOT NULL CHECK (amount >= 0),
+    expires_at   timestamptz NOT NULL
+);
+
+CREATE INDEX spend_leases_key ON spend_leases (key_hash, period, period_start);
+
 -- +goose Down
+
+DROP TABLE spend_leases;
 
 CREATE TABLE usage_events (
     id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
