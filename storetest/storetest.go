@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"AuthCodes", codeTests},
 		{"Keys", keyTests},
 		{"Usage", usageTests},
+		{"Generations", generationTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"Changes", changeTests},
