@@ -145,3 +145,34 @@ func checkStream(t *testing.T, body []byte, askedUsage bool) {
 		t.Errorf("usage-only chunk forwarded = %v, client asked %v", sawUsage, askedUsage)
 	}
 }
+
+// TestChargeOddAnswers: an upstream id the service refuses is replaced by
+// one keygate makes, and negative token counts are taken as 0; either way
+// the answer is delivered and charged.
+func TestChargeOddAnswers(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name  string
+		reply upstreamtest.Reply
+		want  keygate.Micros
+	}{
+		{"id-with-spaces", upstreamtest.Reply{ID: "not a valid id", Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}}, 35},
+		{"negative-tokens", upstreamtest.Reply{ID: "gen-negative", UsageJSON: `{"prompt_tokens":-10,"completion_tokens":20}`}, 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.script("cheap-v2", tt.reply)
+			key := e.key(nil)
+			r := e.post("/api/v1/chat/completions", key, chat("t/cheap", false))
+			if r.status != 200 {
+				t.Fatalf("status %d %s", r.status, r.body)
+			}
+			if got := e.spent(key); got != tt.want {
+				t.Errorf("charged %d µ$, want %d", got, tt.want)
+			}
+			if g, gr := e.generation(key, r.header.Get("X-Generation-Id")); g == nil {
+				t.Errorf("GET generation %q = %d", r.header.Get("X-Generation-Id"), gr.status)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -208,26 +207,23 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 
 // settle charges the generation. Its context outlives the client: a
 // charge for what the upstream produced is made even when the client has
-// gone.
+// gone. An id the service refuses (not 1 to 256 visible ASCII characters)
+// is replaced by one the service makes, rather than leave the answer
+// uncharged.
 func (c *call) settle() error {
-	if c.gen.ID == "" {
-		c.gen.ID = newGenerationID()
-	}
 	c.meter.fill(&c.gen)
 	c.gen.GenerationTime = time.Since(c.start)
-	err := c.g.svc.Settle(context.WithoutCancel(c.r.Context()), c.res, &c.gen)
+	ctx := context.WithoutCancel(c.r.Context())
+	err := c.g.svc.Settle(ctx, c.res, &c.gen)
+	if keygate.ErrorCode(err) == keygate.EINVALID && c.gen.ID != "" {
+		c.g.log.WarnContext(ctx, "upstream answer id refused; keygate makes one", "err", err)
+		c.gen.ID = ""
+		err = c.g.svc.Settle(ctx, c.res, &c.gen)
+	}
 	if err != nil {
-		c.g.log.ErrorContext(c.r.Context(), "settle failed", "generation", c.gen.ID, "cost_micros", int64(c.gen.Cost), "err", err)
+		c.g.log.ErrorContext(ctx, "settle failed", "generation", c.gen.ID, "cost_micros", int64(c.gen.Cost), "err", err)
 	}
 	return err
-}
-
-// newGenerationID is "gen-" and 24 random hex digits, for answers
-// without an id.
-func newGenerationID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("gen-%x", b)
 }
 
 func isEventStream(ct string) bool {

@@ -112,12 +112,13 @@ func (m *meter) produced() bool { return m.usage != nil || m.outBytes > 0 }
 func (m *meter) fill(g *keygate.Generation) {
 	p := m.model.Pricing
 	if u := m.usage; u != nil {
-		g.PromptTokens, g.CompletionTokens = u.PromptTokens, u.CompletionTokens
+		// A negative count from the upstream is taken as 0.
+		g.PromptTokens, g.CompletionTokens = max(u.PromptTokens, 0), max(u.CompletionTokens, 0)
 		if u.PromptTokensDetails != nil {
-			g.CachedTokens = u.PromptTokensDetails.CachedTokens
+			g.CachedTokens = max(u.PromptTokensDetails.CachedTokens, 0)
 		}
 		if u.CompletionTokensDetails != nil {
-			g.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
+			g.ReasoningTokens = max(u.CompletionTokensDetails.ReasoningTokens, 0)
 		}
 		if !p.Upstream {
 			g.Cost = Cost(g.PromptTokens, g.CompletionTokens, p.Prompt, p.Completion)
