@@ -166,7 +166,9 @@ func (c *Config) check(getenv func(string) string) error {
 		}
 		u.name = name
 		if p, err := url.Parse(u.BaseURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" {
-			bad("upstreams.%s.base_url %q: want an http:// or https:// URL without a query", name, u.BaseURL)
+			bad("upstreams.%s.base_url: want an http:// or https:// URL without a query", name)
+		} else if p.User != nil {
+			bad("upstreams.%s.base_url: no user or password in the URL; put the credential in an environment variable named by api_key_env", name)
 		}
 		u.BaseURL = strings.TrimRight(u.BaseURL, "/")
 		if u.Timeout < 0 {

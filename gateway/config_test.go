@@ -91,6 +91,7 @@ models:
 		{"price-too-fine", "upstreams: {u: {base_url: http://x}}\nmodels: [{name: a, upstream: u, pricing: {prompt: 0.0000001, completion: 1}}]\n", []string{"pricing.prompt", "6 decimal places"}},
 		{"price-missing-half", "upstreams: {u: {base_url: http://x}}\nmodels: [{name: a, upstream: u, pricing: {prompt: 1}}]\n", []string{"both prompt and completion"}},
 		{"pricing-word", "upstreams: {u: {base_url: http://x}}\nmodels: [{name: a, upstream: u, pricing: free}]\n", []string{`"free"`}},
+		{"credential-in-url", "upstreams: {u: {base_url: 'https://me:sk-secret@x.test/v1'}}\nmodels: [{name: a, upstream: u, pricing: upstream}]\n", []string{"api_key_env"}},
 		{"no-models", "upstreams: {}\n", []string{"at least one model"}},
 	}
 	for _, tt := range tests {

@@ -3,8 +3,15 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 )
+
+// maxEvent caps the bytes of one event's data (and of one line): an
+// upstream that never ends a line cannot grow keygate's memory without end.
+const maxEvent = 8 << 20
+
+var errEventTooLarge = errors.New("server-sent event over 8 MiB")
 
 // event is one server-sent event as the upstream framed it: its data
 // lines joined with "\n", and the comment lines that came before its end.
@@ -61,6 +68,9 @@ func (s *sseReader) next() (event, error) {
 		}
 		s.ev.data = append(s.ev.data, value...)
 		s.ev.hasData = true
+		if len(s.ev.data) > maxEvent {
+			return event{}, errEventTooLarge
+		}
 	}
 }
 
@@ -90,6 +100,9 @@ func (s *sseReader) readLine() ([]byte, error) {
 			return s.line, nil
 		case '\n':
 			return s.line, nil
+		}
+		if len(s.line) == maxEvent {
+			return nil, errEventTooLarge
 		}
 		s.line = append(s.line, b)
 	}

@@ -65,3 +65,14 @@ func TestSSEReader(t *testing.T) {
 		}
 	}
 }
+
+func TestSSEReaderCapsEvents(t *testing.T) {
+	for name, in := range map[string]string{
+		"endless-line":  "data: " + strings.Repeat("x", maxEvent+1),
+		"endless-event": strings.Repeat("data: "+strings.Repeat("x", 1<<20)+"\n", 9),
+	} {
+		if _, err := newSSEReader(strings.NewReader(in)).next(); !errors.Is(err, errEventTooLarge) {
+			t.Errorf("%s: next() = %v, want errEventTooLarge", name, err)
+		}
+	}
+}
