@@ -5,19 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 )
 
 // relay passes a server-sent event stream to the client event by event,
-// flushing each; the 200 status goes with the first event (DESIGN "What is rewritten in a stream"): framing is
+// flushing each; the 200 status goes with the first event. Framing is
 // re-emitted canonically ("data: …\n\n"), comments stay comments, the null
-// members the SDK rejects are dropped (normalize), and a usage chunk the
-// client did not ask for is metered, not forwarded. The charge settles
+// members the SDK rejects are dropped (normalizeChunk), and a usage chunk
+// the client did not ask for is metered, not forwarded. The charge settles
 // before the final "data: [DONE]" is written.
 //
-// Endings: [DONE], or the end of the body after a finish_reason (then
-// [DONE] is added), is a finished generation. An error event from the
+// Endings: [DONE], or the end of the body (or any failure to read it) after
+// a finish_reason, is a finished generation, and [DONE] is added when the
+// upstream did not send it. An error event from the
 // upstream, a cut or an idle timeout is answered with one error event and
 // no [DONE], charged for what was produced. A client that goes away
 // cancels the upstream and is charged for what was produced by then
@@ -49,7 +49,7 @@ func (c *call) relay(ctx context.Context, events *sseReader, cancel context.Canc
 			switch {
 			case c.r.Context().Err() != nil:
 				return c.gone()
-			case errors.Is(err, io.EOF) && finished:
+			case finished:
 				return c.finish(emit)
 			case errors.Is(context.Cause(ctx), errTimeout):
 				return c.fail(emit, http.StatusGatewayTimeout, "The upstream of this model stopped sending")
