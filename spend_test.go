@@ -2,6 +2,7 @@ package keygate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -156,7 +157,8 @@ func writes(dbs []*postgres.DB) int64 {
 // TestReserveRaceReplicas: the same race with three replicas on one
 // PostgreSQL, admitting from budget leases. With costs equal to holds the
 // limit is never passed; the overshoot of clamped holds is at most one
-// request per replica.
+// request per replica, and the log line counts it with the database
+// writes.
 func TestReserveRaceReplicas(t *testing.T) {
 	svcs, dbs := replicas(t, 3)
 	tests := []struct {
@@ -166,7 +168,9 @@ func TestReserveRaceReplicas(t *testing.T) {
 		maxSpent   keygate.Micros
 	}{
 		{"exact", 100, 100, 1000, 1000},
-		{"clamped", 300, 300, 1000, 1000 + 3*200},
+		// The bound: one clamped request in flight per replica, each
+		// holding at least 1 µ$ of what it costs.
+		{"clamped", 300, 300, 1000, 1000 + 3*(300-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,5 +233,178 @@ func TestLeaseWritesPerRequest(t *testing.T) {
 	t.Logf("%d requests on 3 replicas: %d writes, %.4f per request", n, writes(dbs)-w0, perRequest)
 	if perRequest >= 0.2 {
 		t.Errorf("%.3f writes per request, want < 0.2", perRequest)
+	}
+}
+
+// listen keeps the caches of each of svcs in step with the change feed of
+// its db until the test ends.
+func listen(t *testing.T, svcs []*keygate.Service, dbs []*postgres.DB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range svcs {
+		wg.Go(func() { dbs[i].Listen(ctx, svcs[i].Invalidations()) })
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+}
+
+// eventually calls check every 10 ms until it returns nil or within has
+// passed, and reports how long it took.
+func eventually(t *testing.T, within time.Duration, what string, check func() error) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		err := check()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("%s: still %v after %v", what, err, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAdminChangesReachReplicas: a key disabled on one replica stops
+// spending from the leases of the others, and a raised limit admits there,
+// within a second (the change feed).
+func TestAdminChangesReachReplicas(t *testing.T) {
+	svcs, dbs := replicas(t, 3)
+	listen(t, svcs, dbs)
+	a, b := svcs[0], svcs[1]
+	u, err := a.CreateUser(t.Context(), "admin@example.com", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, k, err := a.CreateKey(t.Context(), keygate.NewKeyParams{UserID: u.ID, Name: "k", LimitUSD: limitUSD(10_000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b holds a lease of the key, with room left in it.
+	r, err := b.Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+
+	if _, err := a.SetKeyDisabled(t.Context(), u.ID, k.Hash, true); err != nil {
+		t.Fatal(err)
+	}
+	took := eventually(t, time.Second, "the disabled key on another replica", func() error {
+		// The gateway's copy of the key, read before the change.
+		r, err := b.Reserve(t.Context(), k, 100)
+		r.Release()
+		if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
+			return nil
+		}
+		return fmt.Errorf("Reserve = %v", err)
+	})
+	t.Logf("disabled on A, refused on B after %v", took)
+
+	if _, err := a.SetKeyDisabled(t.Context(), u.ID, k.Hash, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateKey(t.Context(), u.ID, k.Hash, keygate.KeyUpdate{SetLimit: true, LimitUSD: limitUSD(100)}); err != nil {
+		t.Fatal(err)
+	}
+	g := &keygate.Generation{ID: "gen-" + k.Hash[:8], KeyHash: k.Hash, Cost: 100}
+	if err := a.Settle(t.Context(), nil, g); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "the lowered limit on another replica", func() error {
+		k, err := b.Authenticate(t.Context(), secret)
+		if err != nil {
+			return err
+		}
+		r, err := b.Reserve(t.Context(), k, 100)
+		r.Release()
+		if keygate.ErrorMessage(err) == "Key limit exceeded (total limit)" {
+			return nil
+		}
+		return fmt.Errorf("Reserve = %v", err)
+	})
+	if _, err := a.UpdateKey(t.Context(), u.ID, k.Hash, keygate.KeyUpdate{SetLimit: true, LimitUSD: limitUSD(200)}); err != nil {
+		t.Fatal(err)
+	}
+	took = eventually(t, time.Second, "the raised limit on another replica", func() error {
+		k, err := b.Authenticate(t.Context(), secret)
+		if err != nil {
+			return err
+		}
+		r, err := b.Reserve(t.Context(), k, 100)
+		r.Release()
+		return err
+	})
+	t.Logf("limit raised on A, admitted on B after %v", took)
+}
+
+// leaseOutage is a real PostgreSQL store whose lease grants fail while
+// down is set, as they would with the database unreachable.
+type leaseOutage struct {
+	*postgres.DB
+	down atomic.Bool
+}
+
+func (s *leaseOutage) AcquireLeases(ctx context.Context, reqs []keygate.LeaseRequest) ([]keygate.Lease, error) {
+	if s.down.Load() {
+		return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return s.DB.AcquireLeases(ctx, reqs)
+}
+
+// TestDatabaseDown: with the database unreachable, a replica spends what
+// its leases hold and refuses with EUNAVAILABLE what needs a new lease,
+// never admitting unmetered; it recovers when the database answers.
+func TestDatabaseDown(t *testing.T) {
+	_, dbs := replicas(t, 1)
+	store := &leaseOutage{DB: dbs[0]}
+	svc := keygate.NewService(store, keygate.DefaultConfig(), keygate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	k := pgKey(t, svc, 1_600, "")
+	// The first request leases max(100, 1600/16) = 100: its own hold.
+	spend := func(i int) error {
+		r, err := svc.Reserve(t.Context(), k, 100)
+		if err != nil {
+			return err
+		}
+		return svc.Settle(t.Context(), r, &keygate.Generation{ID: fmt.Sprintf("gen-down-%d", i), Cost: r.Amount()})
+	}
+	if err := spend(0); err != nil {
+		t.Fatal(err)
+	}
+	// A reservation of 60 leaves 40 of a fresh 100 lease.
+	r, err := svc.Reserve(t.Context(), k, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	if err := svc.Settle(t.Context(), r, &keygate.Generation{ID: "gen-down-60", Cost: 60}); err != nil {
+		t.Fatal(err)
+	}
+	// What the lease holds is spent: 40, clamped.
+	r, err = svc.Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatalf("Reserve from the lease while down = %v", err)
+	}
+	if r.Amount() != 40 {
+		t.Errorf("held %d from the lease while down, want the 40 left", r.Amount())
+	}
+	if err := svc.Settle(t.Context(), r, &keygate.Generation{ID: "gen-down-40", Cost: 40}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Reserve(t.Context(), k, 100)
+	wantCode(t, err, keygate.EUNAVAILABLE, "the store cannot be reached to authorize spending")
+	store.down.Store(false)
+	if err := spend(1); err != nil {
+		t.Fatalf("after the database is back: %v", err)
+	}
+	info, err := svc.KeyInfo(t.Context(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Usage.Total != 300 {
+		t.Errorf("usage %d µ$, want 300", info.Usage.Total)
 	}
 }
