@@ -408,3 +408,38 @@ func TestDatabaseDown(t *testing.T) {
 		t.Errorf("usage %d µ$, want 300", info.Usage.Total)
 	}
 }
+
+// TestWritesPerRequestSQLite: settlements of concurrent requests share
+// the group commit's transactions on SQLite.
+func TestWritesPerRequestSQLite(t *testing.T) {
+	f := newFixture(t)
+	_, k := f.newKey(keygate.NewKeyParams{LimitUSD: limitUSD(100_000_000), LimitReset: "monthly"})
+	const workers, each = 64, 50
+	w0 := f.store.WriteCount()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				r, err := f.svc.Reserve(f.ctx, k, 2_000)
+				if err != nil {
+					t.Errorf("Reserve: %v", err)
+					return
+				}
+				if err := f.svc.Settle(f.ctx, r, &keygate.Generation{ID: fmt.Sprintf("gen-%d-%d", w, i), Cost: 1_500}); err != nil {
+					t.Errorf("Settle: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := workers * each
+	writes := f.store.WriteCount() - w0
+	if got := f.remaining(k); got != 100_000_000-keygate.Micros(n*1_500) {
+		t.Errorf("limit_remaining %d, want %d", got, 100_000_000-n*1_500)
+	}
+	t.Logf("%d requests at 64 workers: %d write transactions, %.4f per request", n, writes, float64(writes)/float64(n))
+	if float64(writes)/float64(n) >= 0.5 {
+		t.Errorf("%d writes for %d requests: settlements are not batched", writes, n)
+	}
+}
