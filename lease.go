@@ -26,6 +26,11 @@ const (
 	// leaseSlices: a lease asks for at least 1/leaseSlices of the key's
 	// limit, so that a key is leased a few times, not once per request.
 	leaseSlices = 16
+	// leaseRetry is how long a replica refuses, without asking the store
+	// again, the requests of a key whose last acquisition could not
+	// cover them: a key past its limit costs the database a few writes a
+	// second per replica, not one per request.
+	leaseRetry = 250 * time.Millisecond
 )
 
 // leaseState is a balance's lease. Guarded by the balance's mu.
@@ -40,7 +45,12 @@ type leaseState struct {
 	used     time.Time     // the last reservation from it
 	busy     chan struct{} // closed when the acquisition under way ends
 	stale    bool          // the key changed: spend nothing more from it
-	shrunk   bool          // stale, and given back but for what is held
+	// retryAt: the last acquisition could not cover a request (no room,
+	// or no store); until then requests it cannot cover are refused
+	// without asking, for the reason in unreachable.
+	retryAt     time.Time
+	unreachable bool
+	shrunk      bool // stale, and given back but for what is held
 }
 
 // apply makes l the lease that the store granted for r. The store set the
@@ -119,6 +129,10 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			case l.busy != nil:
 				wait = l.busy
 			case tried[i] || attempt == leaseAttempts:
+			case l.left < want && now.Before(l.retryAt) && sameBudget(l.key, c):
+				// The store was asked a moment ago and had nothing:
+				// refused without asking again.
+				tried[i], failed[i] = true, l.unreachable
 			case l.left < want || (l.held > 0 && !now.Before(l.renewAt)):
 				need = append(need, i)
 			}
@@ -164,13 +178,18 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			l := &bs[i].lease
 			l.busy = nil
 			tried[i] = true
+			l.retryAt, l.unreachable = time.Time{}, err != nil
 			if err != nil {
 				failed[i] = true
+				l.retryAt = now.Add(leaseRetry)
 				continue
 			}
 			l.apply(reqs[j], leases[j])
 			l.deadline = now.Add(LeaseTTL - leaseMargin)
 			l.renewAt = now.Add(LeaseTTL / 2)
+			if l.left < want {
+				l.retryAt = now.Add(leaseRetry)
+			}
 		}
 		unlock()
 		close(busy)
@@ -240,7 +259,7 @@ func takeLeased(chain []*APIKey, bs []*balance, want Micros, failed []bool, now 
 func (sb *spendBook) keyChanged(hash string) {
 	if b := sb.lookup(hash); b != nil {
 		b.mu.Lock()
-		b.lease.stale, b.lease.left = true, 0
+		b.lease.stale, b.lease.left, b.lease.retryAt = true, 0, time.Time{}
 		b.mu.Unlock()
 	}
 }
@@ -255,7 +274,7 @@ func (sb *spendBook) allChanged() {
 	sb.mu.Unlock()
 	for _, b := range bs {
 		b.mu.Lock()
-		b.lease.stale, b.lease.left = true, 0
+		b.lease.stale, b.lease.left, b.lease.retryAt = true, 0, time.Time{}
 		b.mu.Unlock()
 	}
 }

@@ -397,9 +397,8 @@ func TestDatabaseDown(t *testing.T) {
 	_, err = svc.Reserve(t.Context(), k, 100)
 	wantCode(t, err, keygate.EUNAVAILABLE, "the store cannot be reached to authorize spending")
 	store.down.Store(false)
-	if err := spend(1); err != nil {
-		t.Fatalf("after the database is back: %v", err)
-	}
+	// Within a quarter of a second (leaseRetry) the replica asks again.
+	eventually(t, time.Second, "spending after the database is back", func() error { return spend(1) })
 	info, err := svc.KeyInfo(t.Context(), k)
 	if err != nil {
 		t.Fatal(err)
@@ -442,4 +441,29 @@ func TestWritesPerRequestSQLite(t *testing.T) {
 	if float64(writes)/float64(n) >= 0.5 {
 		t.Errorf("%d writes for %d requests: settlements are not batched", writes, n)
 	}
+}
+
+// TestIdleLeaseReturns: a lease that a replica stopped using goes back
+// within a few seconds, and another replica can then spend the room.
+func TestIdleLeaseReturns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the lease sweeper")
+	}
+	svcs, dbs := replicas(t, 2)
+	a, b := svcs[0], svcs[1]
+	k := pgKey(t, a, 100, "")
+	r, err := a.Reserve(t.Context(), k, 100) // a leases the whole limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	_, err = b.Reserve(t.Context(), k, 100)
+	wantCode(t, err, keygate.EFORBIDDEN, "Key limit exceeded (total limit)")
+	w0 := writes(dbs)
+	took := eventually(t, 5*time.Second, "the room of an idle lease on another replica", func() error {
+		r, err := b.Reserve(t.Context(), k, 100)
+		r.Release()
+		return err
+	})
+	t.Logf("admitted on B %v after A's lease went idle, %d writes meanwhile", took, writes(dbs)-w0)
 }
