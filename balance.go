@@ -43,6 +43,10 @@ type balance struct {
 	read    time.Time // when usage was last read from the store; zero: never
 	held    Micros    // held by reservations in flight
 	holders int       // reservations in flight
+	// clamped counts the reservations in flight that hold less than they
+	// asked for: at most one, so that at most one request per process
+	// may cost more than the room it was admitted to (docs/spending.md).
+	clamped int
 
 	lease leaseState // on a LeaseStore only
 }
@@ -55,8 +59,9 @@ func newSpendBook(store UsageStore, now func() time.Time, ttl time.Duration, max
 
 // hold is what one reservation holds on one balance.
 type hold struct {
-	b     *balance
-	lease int64 // the lease it was taken from, 0 for none
+	b       *balance
+	lease   int64 // the lease it was taken from, 0 for none
+	clamped bool  // it holds less than its request asked for
 }
 
 // get returns the balance of hash, making an empty one.
@@ -119,22 +124,50 @@ func (sb *spendBook) reserve(ctx context.Context, chain []*APIKey, want Micros) 
 	}
 	unlock := lockAll(bs)
 	defer unlock()
-	amount := want
+	amount, short := want, -1
 	for i, c := range chain {
 		used := bs[i].usage.PeriodUsage(c.LimitReset, c.IncludeBYOK)
 		room := *c.Limit - used - bs[i].held
 		if used >= *c.Limit || room <= 0 {
 			return 0, nil, limitExceeded(c.LimitReset)
 		}
-		amount = min(amount, room)
+		if room < amount {
+			amount, short = room, i
+		}
 	}
+	if short >= 0 && anyClamped(bs) {
+		return 0, nil, limitExceeded(chain[short].LimitReset)
+	}
+	return amount, takeHolds(bs, amount, short >= 0, nil), nil
+}
+
+// anyClamped reports whether a balance of bs, all locked, has a clamped
+// reservation in flight.
+func anyClamped(bs []*balance) bool {
+	for _, b := range bs {
+		if b.clamped > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// takeHolds holds amount on every balance of bs, all locked, from their
+// leases when leases is not nil.
+func takeHolds(bs []*balance, amount Micros, clamped bool, lease func(b *balance) int64) []hold {
 	holds := make([]hold, len(bs))
 	for i, b := range bs {
 		b.held += amount
 		b.holders++
-		holds[i] = hold{b: b}
+		if clamped {
+			b.clamped++
+		}
+		holds[i] = hold{b: b, clamped: clamped}
+		if lease != nil {
+			holds[i].lease = lease(b)
+		}
 	}
-	return amount, holds, nil
+	return holds
 }
 
 // lockAll locks bs in the order of their hashes, so that two requests of
@@ -188,6 +221,9 @@ func (sb *spendBook) release(h hold, amount, spent Micros) {
 	defer b.mu.Unlock()
 	b.held -= amount
 	b.holders--
+	if h.clamped {
+		b.clamped--
+	}
 	if h.lease != 0 && h.lease == b.lease.id {
 		// What the request did not spend goes back to the lease; what it
 		// spent beyond its hold comes out of the rest, as the database

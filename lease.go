@@ -26,6 +26,11 @@ const (
 	// leaseSlices: a lease asks for at least 1/leaseSlices of the key's
 	// limit, so that a key is leased a few times, not once per request.
 	leaseSlices = 16
+	// leaseRetry is how long a replica refuses, without asking the store
+	// again, the requests of a key whose last acquisition could not
+	// cover them: a key past its limit costs the database a few writes a
+	// second per replica, not one per request.
+	leaseRetry = 250 * time.Millisecond
 )
 
 // leaseState is a balance's lease. Guarded by the balance's mu.
@@ -40,7 +45,25 @@ type leaseState struct {
 	used     time.Time     // the last reservation from it
 	busy     chan struct{} // closed when the acquisition under way ends
 	stale    bool          // the key changed: spend nothing more from it
-	shrunk   bool          // stale, and given back but for what is held
+	// retryAt: the last acquisition could not cover a request (no room,
+	// or no store); until then requests it cannot cover are refused
+	// without asking, for the reason in unreachable.
+	retryAt     time.Time
+	unreachable bool
+	shrunk      bool // stale, and given back but for what is held
+}
+
+// apply makes l the lease that the store granted for r. The store set the
+// lease to its Amount where l had r.Keep when r was made; what happened to
+// l since (holds taken and given back, charges) is in l.left and l.held, so
+// the difference is added to what is left.
+func (l *leaseState) apply(r LeaseRequest, got Lease) {
+	if got.ID != l.id {
+		// A new lease: holds of the old one do not release into it.
+		l.id, l.held = got.ID, 0
+	}
+	l.key, l.window, l.stale, l.shrunk = r.Key, r.Window, false, false
+	l.left = max(l.left+got.Amount-r.Keep, 0)
 }
 
 // errStaleKey says that the store holds a newer version of a key of the
@@ -106,6 +129,10 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			case l.busy != nil:
 				wait = l.busy
 			case tried[i] || attempt == leaseAttempts:
+			case l.left < want && now.Before(l.retryAt) && sameBudget(l.key, c):
+				// The store was asked a moment ago and had nothing:
+				// refused without asking again.
+				tried[i], failed[i] = true, l.unreachable
 			case l.left < want || (l.held > 0 && !now.Before(l.renewAt)):
 				need = append(need, i)
 			}
@@ -134,7 +161,10 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			l.busy = busy
 			r := LeaseRequest{Key: c, Window: window(c, p), TTL: LeaseTTL}
 			if l.id != 0 && l.window.Period == r.Window.Period && l.window.Start.Equal(r.Window.Start) {
-				r.ID = l.id
+				// What it has left only counts while it is usable: a
+				// lease granted under another limit starts over from
+				// what is held.
+				r.ID, r.Keep = l.id, l.held+l.left
 			}
 			if l.left < want {
 				r.Want = max(want, *c.Limit/leaseSlices) - l.left
@@ -148,18 +178,18 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			l := &bs[i].lease
 			l.busy = nil
 			tried[i] = true
+			l.retryAt, l.unreachable = time.Time{}, err != nil
 			if err != nil {
 				failed[i] = true
+				l.retryAt = now.Add(leaseRetry)
 				continue
 			}
-			got := leases[j]
-			if got.ID != l.id {
-				l.id, l.held = got.ID, 0
-			}
-			l.key, l.window, l.stale, l.shrunk = reqs[j].Key, reqs[j].Window, false, false
-			l.left = max(got.Amount-l.held, 0)
+			l.apply(reqs[j], leases[j])
 			l.deadline = now.Add(LeaseTTL - leaseMargin)
 			l.renewAt = now.Add(LeaseTTL / 2)
+			if l.left < want {
+				l.retryAt = now.Add(leaseRetry)
+			}
 		}
 		unlock()
 		close(busy)
@@ -194,28 +224,32 @@ func allLeft(bs []*balance) bool {
 // takeLeased holds min(want, the smallest lease left) on every balance of
 // bs, which are locked, or refuses when a lease is empty.
 func takeLeased(chain []*APIKey, bs []*balance, want Micros, failed []bool, now time.Time) (Micros, []hold, error) {
-	amount := want
+	amount, short := want, -1
 	for i, c := range chain {
-		if left := bs[i].lease.left; left <= 0 {
-			if failed[i] {
-				return 0, nil, errUnavailable
-			}
+		left := bs[i].lease.left
+		if left <= 0 && failed[i] {
+			return 0, nil, errUnavailable
+		}
+		if left <= 0 {
 			return 0, nil, limitExceeded(c.LimitReset)
-		} else {
-			amount = min(amount, left)
+		}
+		if left < amount {
+			amount, short = left, i
 		}
 	}
-	holds := make([]hold, len(bs))
-	for i, b := range bs {
+	if short >= 0 && anyClamped(bs) {
+		if failed[short] {
+			return 0, nil, errUnavailable
+		}
+		return 0, nil, limitExceeded(chain[short].LimitReset)
+	}
+	return amount, takeHolds(bs, amount, short >= 0, func(b *balance) int64 {
 		l := &b.lease
 		l.left -= amount
 		l.held += amount
 		l.used = now
-		b.held += amount
-		b.holders++
-		holds[i] = hold{b: b, lease: l.id}
-	}
-	return amount, holds, nil
+		return l.id
+	}), nil
 }
 
 // keyChanged stops spending from the lease of the key with hash: it was
@@ -225,7 +259,7 @@ func takeLeased(chain []*APIKey, bs []*balance, want Micros, failed []bool, now 
 func (sb *spendBook) keyChanged(hash string) {
 	if b := sb.lookup(hash); b != nil {
 		b.mu.Lock()
-		b.lease.stale, b.lease.left = true, 0
+		b.lease.stale, b.lease.left, b.lease.retryAt = true, 0, time.Time{}
 		b.mu.Unlock()
 	}
 }
@@ -240,7 +274,7 @@ func (sb *spendBook) allChanged() {
 	sb.mu.Unlock()
 	for _, b := range bs {
 		b.mu.Lock()
-		b.lease.stale, b.lease.left = true, 0
+		b.lease.stale, b.lease.left, b.lease.retryAt = true, 0, time.Time{}
 		b.mu.Unlock()
 	}
 }
@@ -275,8 +309,10 @@ func (sb *spendBook) sweep() {
 		for _, b := range sb.m {
 			b.mu.Lock()
 			l := &b.lease
-			if l.id != 0 && l.busy == nil {
+			if l.id != 0 {
 				leases++
+			}
+			if l.id != 0 && l.busy == nil {
 				switch {
 				case l.held == 0 && (l.stale || now.Sub(l.used) >= leaseIdle || !now.Before(l.deadline)):
 					give = append(give, LeaseDraw{ID: l.id})
@@ -285,9 +321,9 @@ func (sb *spendBook) sweep() {
 					give = append(give, LeaseDraw{ID: l.id, Micros: l.held})
 					l.shrunk = true
 				case l.held > 0 && !now.Before(l.renewAt):
-					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, TTL: LeaseTTL})
+					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, Keep: l.held + l.left, TTL: LeaseTTL})
 					renewed = append(renewed, b)
-					l.renewAt = now.Add(LeaseTTL / 2)
+					l.busy = make(chan struct{})
 				}
 			}
 			b.mu.Unlock()
@@ -304,14 +340,23 @@ func (sb *spendBook) sweep() {
 		// nothing after LeaseTTL (the documented bound).
 		sb.leases.ReturnLeases(ctx, give)
 		if len(renew) > 0 {
-			if got, err := sb.leases.AcquireLeases(ctx, renew); err == nil {
-				for i, b := range renewed {
-					b.mu.Lock()
-					if b.lease.id == got[i].ID {
-						b.lease.deadline = now.Add(LeaseTTL - leaseMargin)
-					}
-					b.mu.Unlock()
+			got, err := sb.leases.AcquireLeases(ctx, renew)
+			for i, b := range renewed {
+				b.mu.Lock()
+				l := &b.lease
+				switch {
+				case err == nil:
+					l.apply(renew[i], got[i])
+					l.deadline = now.Add(LeaseTTL - leaseMargin)
+					l.renewAt = now.Add(LeaseTTL / 2)
+				case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+					// A key changed since: the next reservation asks
+					// for a lease under the key as it is now.
+					l.stale, l.left = true, 0
 				}
+				close(l.busy)
+				l.busy = nil
+				b.mu.Unlock()
 			}
 		}
 		cancel()

@@ -218,19 +218,19 @@ type LeaseDraw struct {
 // (Charge.Leases). Expired leases count for nothing: a process that dies
 // gives its leases back by their expiry.
 type LeaseStore interface {
-	// AcquireLeases grants each request up to Want micro-dollars of the
-	// room its key has left in the window: the key's limit, minus the
-	// window's usage (with BYOK usage when the key counts it), minus the
-	// amounts of the window's unexpired leases, its own included. The
-	// grant is added to the request's lease ID when that lease has not
-	// expired, else to a new lease, and the lease then expires TTL after
-	// the database's clock; Want 0 only renews it. All requests are one
-	// transaction, which locks the keys' rows in the order of their
-	// hashes first: grants to concurrent callers, on one replica or many,
-	// never exceed the room together. ErrConflict, granting nothing, when
-	// a request's Key no longer matches the stored limit, reset, BYOK
-	// setting or disabled flag (the caller's copy is stale); ErrNotFound
-	// when a key is gone.
+	// AcquireLeases sets each request's lease to Keep plus up to Want
+	// micro-dollars, as far as the room its key has in the window allows:
+	// the key's limit, minus the window's usage (with BYOK usage when the
+	// key counts it), minus the amounts of the window's other unexpired
+	// leases. The lease (ID, or a new one when ID is 0 or gone) then
+	// expires TTL after the database's clock; Want 0 renews it, and a
+	// room smaller than Keep cuts it. All requests are one transaction,
+	// which locks the keys' rows in the order of their hashes first:
+	// leases of concurrent callers, on one replica or many, never exceed
+	// the room together. ErrConflict, changing nothing, when a request's
+	// Key no longer matches the stored limit, reset, BYOK setting or
+	// disabled flag (the caller's copy is stale); ErrNotFound when a key
+	// is gone.
 	AcquireLeases(ctx context.Context, reqs []LeaseRequest) ([]Lease, error)
 	// ReturnLeases shrinks each lease to at most its Keep amount (what
 	// requests in flight still hold), deleting it at 0, in one
@@ -248,17 +248,18 @@ type LeaseRequest struct {
 	// see Counters), whose usage the room is computed from.
 	Window UsageCounter
 	ID     int64         // the caller's lease of this key and window, 0 for none
-	Want   Micros        // the most to grant
+	Keep   Micros        // what the caller still has of lease ID: held or unspent
+	Want   Micros        // the most to add to Keep
 	TTL    time.Duration // how long the lease lasts from now
 }
 
 // Lease is one granted lease, as AcquireLeases reports it.
 type Lease struct {
-	ID      int64  // 0 when there is no lease (nothing granted, none to renew)
-	Granted Micros // added to the lease by this call
+	ID      int64  // 0 when there is no lease (nothing to grant, none to renew)
+	Granted Micros // the amount beyond the request's Keep
 	Amount  Micros // the lease's amount after the call
 	Used    Micros // the window's usage that the limit is measured against
-	Room    Micros // the room left after the grant, for everyone: may be < 0 past the limit
+	Room    Micros // the room left after the call, for everyone: < 0 past the limit
 }
 
 // SessionStore holds browser sessions.

@@ -128,7 +128,7 @@ func TestDailyLimitResets(t *testing.T) {
 	limit := 2.0
 	_, k := f.newKey(keygate.NewKeyParams{LimitUSD: &limit, LimitReset: "daily"})
 	if err := canSpend(f.ctx, f.svc, k); err != nil {
-		t.Fatalf("CanSpend before any usage = %v", err)
+		t.Fatalf("Reserve before any usage = %v", err)
 	}
 	for range 2 {
 		if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: k.Hash, Cost: 1 * usd}); err != nil {
@@ -267,7 +267,7 @@ func TestUsageCountsAgainstAncestors(t *testing.T) {
 		wantCode(t, canSpend(f.ctx, f.svc, k), keygate.EFORBIDDEN, "Key limit exceeded (total limit)")
 	}
 	if err := canSpend(f.ctx, f.svc, sibling); err != nil {
-		t.Errorf("CanSpend(unrelated key) = %v", err)
+		t.Errorf("Reserve(unrelated key) = %v", err)
 	}
 
 	// A disabled ancestor stops its descendants with 401.
@@ -275,7 +275,7 @@ func TestUsageCountsAgainstAncestors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := canSpend(f.ctx, f.svc, leaf); err != nil {
-		t.Fatalf("CanSpend(leaf) with the root's limit removed = %v", err)
+		t.Fatalf("Reserve(leaf) with the root's limit removed = %v", err)
 	}
 	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, mid.Hash, true); err != nil {
 		t.Fatal(err)

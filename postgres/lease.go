@@ -66,43 +66,38 @@ func acquireLease(ctx context.Context, tx pgx.Tx, r keygate.LeaseRequest) (keyga
 		keygate.LimitReset(reset) != r.Key.LimitReset || byok != r.Key.IncludeBYOK || disabled != r.Key.Disabled {
 		return keygate.Lease{}, keygate.ErrConflict
 	}
-	var used, leased int64
+	var used, others int64
 	if err := tx.QueryRow(ctx, `
 		SELECT
 			coalesce((SELECT micros + CASE WHEN $4 THEN byok_micros ELSE 0 END FROM usage_counters
 				WHERE key_hash = $1 AND period = $2 AND period_start = $3), 0),
 			coalesce((SELECT sum(amount) FROM spend_leases
-				WHERE key_hash = $1 AND period = $2 AND period_start = $3 AND expires_at > now()), 0)`,
-		r.Key.Hash, r.Window.Period, r.Window.Start, byok).Scan(&used, &leased); err != nil {
+				WHERE key_hash = $1 AND period = $2 AND period_start = $3 AND expires_at > now()
+				  AND id <> $5), 0)`,
+		r.Key.Hash, r.Window.Period, r.Window.Start, byok, r.ID).Scan(&used, &others); err != nil {
 		return keygate.Lease{}, err
 	}
-	grant := max(min(int64(r.Want), *limit-used-leased), 0)
-	l := keygate.Lease{Granted: keygate.Micros(grant), Used: keygate.Micros(used), Room: keygate.Micros(*limit - used - leased - grant)}
-	var amount int64
+	room := *limit - used - others
+	amount := max(min(int64(r.Keep+r.Want), room), 0)
+	l := keygate.Lease{Amount: keygate.Micros(amount), Granted: keygate.Micros(max(amount-int64(r.Keep), 0)),
+		Used: keygate.Micros(used), Room: keygate.Micros(room - amount)}
 	if r.ID != 0 {
-		// An expired lease was not counted above: it starts again from
-		// the grant.
 		err := tx.QueryRow(ctx, `
-			UPDATE spend_leases
-			SET amount = CASE WHEN expires_at > now() THEN amount ELSE 0 END + $2,
-				expires_at = now() + $3
+			UPDATE spend_leases SET amount = $2, expires_at = now() + $3
 			WHERE id = $1 AND key_hash = $4 AND period = $5 AND period_start = $6
-			RETURNING amount`, r.ID, grant, r.TTL, r.Key.Hash, r.Window.Period, r.Window.Start).Scan(&amount)
-		if err == nil {
-			l.ID = r.ID
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+			RETURNING id`, r.ID, amount, r.TTL, r.Key.Hash, r.Window.Period, r.Window.Start).Scan(&l.ID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return keygate.Lease{}, err
 		}
 	}
-	if l.ID == 0 && grant > 0 {
+	if l.ID == 0 && amount > 0 {
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO spend_leases (key_hash, period, period_start, amount, expires_at)
 			VALUES ($1, $2, $3, $4, now() + $5)
-			RETURNING id, amount`, r.Key.Hash, r.Window.Period, r.Window.Start, grant, r.TTL).Scan(&l.ID, &amount); err != nil {
+			RETURNING id`, r.Key.Hash, r.Window.Period, r.Window.Start, amount, r.TTL).Scan(&l.ID); err != nil {
 			return keygate.Lease{}, err
 		}
 	}
-	l.Amount = keygate.Micros(amount)
 	// Expired leases count for nothing; their rows go with the key's
 	// next grant.
 	if _, err := tx.Exec(ctx, `

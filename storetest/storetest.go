@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Keys", keyTests},
 		{"Usage", usageTests},
 		{"Generations", generationTests},
+		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"Changes", changeTests},

@@ -213,7 +213,7 @@ func testUsageConcurrent(t *testing.T, s keygate.Store) {
 	elapsed := time.Since(start)
 	got, err := keyUsage(t, s, k.Hash, p)
 	must(t, "UsageCounters", err)
-	diff(t, "KeyUsage after concurrent RecordUsage", want, got)
+	diff(t, "usage after concurrent RecordGeneration", want, got)
 	n := workers * perWorker
 	t.Logf("%d concurrent RecordGeneration calls (%d workers) in %v, %v each",
 		n, workers, elapsed.Round(time.Millisecond), (elapsed / time.Duration(n)).Round(time.Microsecond))
