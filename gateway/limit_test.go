@@ -10,8 +10,10 @@ import (
 
 // TestLimitRace sends 64 concurrent requests on a key with room for 10:
 // every 200 is charged exactly once, the others are 403, and the spend
-// passes the limit by less than one request's cost (each request reserves
-// more than it costs, so the holds keep the room honest).
+// passes the limit by less than one request's cost: each request reserves
+// more than it costs, so only a clamped hold can be overspent, and one
+// process has at most one in flight per key (docs/spending.md "The
+// overshoot bound").
 func TestLimitRace(t *testing.T) {
 	e := newEnv(t)
 	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
