@@ -83,10 +83,11 @@ func (g *Gateway) proxy(endpoint string) func(http.ResponseWriter, *http.Request
 }
 
 // serveProxy admits, forwards and meters one request. Admission order
-// (DESIGN "Spending"): body cap 413 and a malformed body or unknown model
-// 400, then the key 401, then the limits 403, then the upstream.
+// (docs/gateway.md "Admission"): body cap 413 and a malformed body or
+// unknown model 400, then the key 401, then the limits 403, then the
+// upstream.
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint string) error {
-	start := time.Now()
+	start, createdAt := time.Now(), g.svc.Now()
 	req, err := g.readRequest(w, r, endpoint)
 	if err != nil {
 		return err
@@ -112,6 +113,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 			KeyHash: k.Hash, UserID: k.UserID, WorkspaceID: k.WorkspaceID, AppID: appID,
 			Model: req.name, UpstreamModel: req.upstreamName, Provider: req.model.upstream.name,
 			Endpoint: endpoint, Streamed: req.stream,
+			CreatedAt: createdAt, // the charge lands in the windows of the request's start
 		},
 	}
 	err = c.run()
@@ -182,6 +184,7 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 		}
 		return transportError(ctx)
 	}
+	c.gen.Streamed = false // a stream asked for and answered in one body
 	var a answer
 	if err := json.Unmarshal(b, &a); err != nil {
 		return gatewayError(http.StatusBadGateway, "The upstream of this model answered with a body that is not JSON")
