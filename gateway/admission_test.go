@@ -78,7 +78,8 @@ func TestForwardedRequest(t *testing.T) {
 	e := newEnv(t)
 	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
 	key := e.key(nil)
-	body := chat("t/cheap", true, "api_base", "http://evil.test", "base_url", "http://evil.test", "api_key", "sk-stolen-123456789", "models", []string{"x/expensive"})
+	body := `{"model":"t/cheap","stream":true,"user":"<b>&</b>","messages":[{"role":"user","content":"hi"}],` +
+		`"api_base":"http://evil.test","base_url":"http://evil.test","api_key":"sk-stolen-123456789","models":["x/expensive"]}`
 	r := e.post("/api/v1/chat/completions?model=t/other", key, body, "X-Keygate-User-Id", "victim", "Cookie", "s=1", "X-Title", "My App")
 	if r.status != 200 {
 		t.Fatalf("status %d %s", r.status, r.body)
@@ -104,6 +105,9 @@ func TestForwardedRequest(t *testing.T) {
 		if strings.Contains(b, s) {
 			t.Errorf("upstream body %s contains %q", b, s)
 		}
+	}
+	if !strings.Contains(b, `"user":"<b>&</b>"`) {
+		t.Errorf("upstream body %s: the user member was changed", b)
 	}
 	if got.Model != "cheap-v2" || !got.IncludeUsage {
 		t.Errorf("upstream model %q include_usage %v, want cheap-v2 true", got.Model, got.IncludeUsage)

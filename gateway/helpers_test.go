@@ -59,7 +59,7 @@ var testHasher = keygate.PasswordHasher{Params: &argon2id.Params{Memory: 64, Ite
 // env is a real keygate (SQLite file, server and gateway on loopback) in
 // front of a scripted upstream.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	svc  *keygate.Service
 	gw   *gateway.Gateway
@@ -93,7 +93,7 @@ func (s *syncBuffer) String() string {
 // database of KEYGATE_TEST_POSTGRES).
 var testEngine = os.Getenv("KEYGATE_TEST_ENGINE")
 
-func openTestStore(t *testing.T) keygate.Store {
+func openTestStore(t testing.TB) keygate.Store {
 	t.Helper()
 	switch testEngine {
 	case "", "sqlite":
@@ -110,7 +110,7 @@ func openTestStore(t *testing.T) keygate.Store {
 	return nil
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, replies: map[string]upstreamtest.Reply{}, logs: &syncBuffer{}}
 	e.up = upstreamtest.New(func(r *upstreamtest.Request) upstreamtest.Reply {
