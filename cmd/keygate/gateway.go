@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,13 +11,13 @@ import (
 
 // openGateway loads --models and builds the gateway. A bad file stops the
 // start with every problem listed.
-func (m *Main) openGateway(log *slog.Logger) error {
+func (m *Main) openGateway() error {
 	cfg, err := gateway.LoadConfig(m.Config.Models, os.Getenv)
 	if err != nil {
 		return err
 	}
-	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: log})
-	log.Info("gateway models loaded", "file", m.Config.Models, "models", len(cfg.Models))
+	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: m.log})
+	m.log.Info("gateway models loaded", "file", m.Config.Models, "models", len(cfg.Models))
 	return nil
 }
 
@@ -42,9 +41,9 @@ func (m *Main) reloadModelsOnSIGHUP(ctx context.Context) {
 func (m *Main) reloadModels() {
 	cfg, err := gateway.LoadConfig(m.Config.Models, os.Getenv)
 	if err != nil {
-		slog.Error("models file not reloaded: keeping the models in use", "file", m.Config.Models, "err", err)
+		m.log.Error("models file not reloaded: keeping the models in use", "file", m.Config.Models, "err", err)
 		return
 	}
 	m.gateway.SetConfig(cfg)
-	slog.Info("gateway models reloaded", "file", m.Config.Models, "models", len(cfg.Models))
+	m.log.Info("gateway models reloaded", "file", m.Config.Models, "models", len(cfg.Models))
 }

@@ -34,21 +34,14 @@ func TestServeGateway(t *testing.T) {
 
 	bad := testServeConfig(t)
 	bad.Models = filepath.Join(dir, "missing.yaml")
-	if err := (&Main{Config: bad, Stdout: io.Discard}).Open(context.Background()); err == nil {
+	if _, err := Open(context.Background(), bad, io.Discard, io.Discard); err == nil {
 		t.Fatal("Open with a missing models file succeeded")
 	}
 
 	writeModels("t/cheap")
 	c := testServeConfig(t)
 	c.Models = models
-	m := &Main{Config: c, Stdout: io.Discard}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		m.http.Close()
-		m.store.Close()
-	})
+	m := openMain(t, c)
 	m.serve(t)
 	u, err := m.svc.CreateUser(t.Context(), "a@example.com", "correct horse battery staple")
 	if err != nil {
