@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -229,9 +230,7 @@ func (c *call) settle() error {
 	return err
 }
 
-func isEventStream(ct string) bool {
-	return len(ct) >= 17 && ct[:17] == "text/event-stream"
-}
+func isEventStream(ct string) bool { return strings.HasPrefix(ct, "text/event-stream") }
 
 var errNoGenerationID = keygate.Errorf(keygate.EINVALID, "id is required")
 
