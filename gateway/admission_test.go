@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/apitype"
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
@@ -121,4 +123,33 @@ func hashOf(t *testing.T, e *env, key string) string {
 		t.Fatal(err)
 	}
 	return k.Hash
+}
+
+// TestDelegatedKeyAncestorLimit: a key minted from a key whose limit is
+// spent is refused with the same 403 at spend time (delegation never
+// escalates), and the upstream is not called.
+func TestDelegatedKeyAncestorLimit(t *testing.T) {
+	e := newEnv(t)
+	parent := e.key(usd(0))
+	r := e.post("/api/v1/auth/keys/code", parent, map[string]any{"callback_url": "http://localhost:3000/cb"})
+	if r.status != 200 {
+		t.Fatalf("create code with the parent key: %d %s", r.status, r.body)
+	}
+	var code apitype.CreateAuthKeysCodeResponse
+	if err := json.Unmarshal(r.body, &code); err != nil {
+		t.Fatal(err)
+	}
+	r = e.post("/api/v1/auth/keys", "", map[string]any{"code": code.Data.ID})
+	var minted apitype.ExchangeAuthCodeResponse
+	if r.status != 200 || json.Unmarshal(r.body, &minted) != nil {
+		t.Fatalf("exchange: %d %s", r.status, r.body)
+	}
+	before := len(e.up.Requests())
+	r = e.post("/api/v1/chat/completions", minted.Key, chat("t/cheap", false))
+	if r.status != 403 || r.errMessage(t) != "Key limit exceeded (total limit)" {
+		t.Errorf("child of a spent key: %d %s", r.status, r.body)
+	}
+	if n := len(e.up.Requests()) - before; n != 0 {
+		t.Errorf("the upstream was called %d times", n)
+	}
 }
