@@ -122,11 +122,20 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 	if v, ok := opts["include_usage"]; ok && json.Unmarshal(v, &include) != nil {
 		return keygate.Errorf(keygate.EINVALID, "stream_options.include_usage must be a boolean")
 	}
-	if !include {
-		req.usageAdded = true
-		opts["include_usage"] = json.RawMessage("true")
-		m["stream_options"], _ = json.Marshal(opts)
+	if include {
+		return nil
 	}
+	opts["include_usage"] = json.RawMessage("true")
+	m["stream_options"], _ = json.Marshal(opts)
+	// OpenRouter's usage accounting ("usage": {"include": true}) is the
+	// other way to ask for the usage chunk.
+	var accounting struct {
+		Include bool `json:"include"`
+	}
+	if v, ok := m["usage"]; ok {
+		json.Unmarshal(v, &accounting)
+	}
+	req.usageAdded = !accounting.Include
 	return nil
 }
 
