@@ -153,3 +153,22 @@ func TestDelegatedKeyAncestorLimit(t *testing.T) {
 		t.Errorf("the upstream was called %d times", n)
 	}
 }
+
+// TestBrowserPreflight: a browser app may call the gateway with an SDK
+// that adds its own headers (the openai package's X-Stainless-*).
+func TestBrowserPreflight(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/api/v1/chat/completions", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,x-stainless-os")
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	allow := res.Header.Get("Access-Control-Allow-Headers")
+	if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(allow, "Authorization") || !strings.Contains(allow, "*") {
+		t.Errorf("preflight = %d, Allow-Origin %q, Allow-Headers %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), allow)
+	}
+}

@@ -154,7 +154,10 @@ func cors(next http.Handler) http.Handler {
 		h["Access-Control-Allow-Origin"] = anyOrigin
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories")
+			// "*" admits the headers browser SDKs add (the openai package's
+			// X-Stainless-*); Authorization is never covered by "*" (Fetch
+			// standard, CORS-preflight), so it is named.
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories, *")
 			h.Set("Access-Control-Max-Age", "86400")
 			w.WriteHeader(http.StatusNoContent)
 			return
