@@ -204,6 +204,7 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	// The id to look the answer up by at /api/v1/generation, also for
 	// answers that carry none (embeddings).
 	h.Set("X-Generation-Id", c.gen.ID)
+	h.Set("Access-Control-Expose-Headers", "X-Generation-Id") // readable by browser apps
 	c.w.WriteHeader(http.StatusOK)
 	c.w.Write(normalizeBody(b, c.gen.Endpoint == "chat/completions"))
 	return nil
