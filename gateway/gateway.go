@@ -212,15 +212,15 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 
 // settle charges the generation. Its context outlives the client: a
 // charge for what the upstream produced is made even when the client has
-// gone. An id the service refuses (not 1 to 256 visible ASCII characters)
-// is replaced by one the service makes, rather than leave the answer
-// uncharged.
+// gone. An upstream id the service refuses (EINVALID: not 1 to 256 visible
+// ASCII characters; ECONFLICT: taken by another generation) is replaced by
+// one the service makes, rather than leave the answer uncharged.
 func (c *call) settle() error {
 	c.meter.fill(&c.gen)
 	c.gen.GenerationTime = time.Since(c.start)
 	ctx := context.WithoutCancel(c.r.Context())
 	err := c.g.svc.Settle(ctx, c.res, &c.gen)
-	if keygate.ErrorCode(err) == keygate.EINVALID && c.gen.ID != "" {
+	if code := keygate.ErrorCode(err); (code == keygate.EINVALID || code == keygate.ECONFLICT) && c.gen.ID != "" {
 		c.g.log.WarnContext(ctx, "upstream answer id refused; keygate makes one", "err", err)
 		c.gen.ID = ""
 		err = c.g.svc.Settle(ctx, c.res, &c.gen)
