@@ -399,8 +399,14 @@ func (a *answerer) line(s string) bool {
 	return a.write(s + "\n")
 }
 
-// write sends s (byte by byte with OneByte) and flushes.
+// write sends s (byte by byte with OneByte) and flushes, except a whole
+// unstreamed body, which goes out with its Content-Length as real
+// upstreams send JSON.
 func (a *answerer) write(s string) bool {
+	if !a.req.Stream && !a.OneByte && a.gz == nil {
+		_, err := io.WriteString(a.out, s)
+		return err == nil && a.r.Context().Err() == nil
+	}
 	parts := []string{s}
 	if a.OneByte {
 		parts = parts[:0]
