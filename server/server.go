@@ -24,6 +24,11 @@ type Config struct {
 	// as many; sign-ins refill at a tenth of it, with a burst of five
 	// (see ratelimit.go); 0 turns the limit off.
 	RateLimit float64
+	// Gateway, when set, serves the metering proxy's routes (package
+	// gateway): each "METHOD /api/v1/…" pattern maps to a handler that
+	// returns its error as the API's own handlers do. Other paths under
+	// /api/v1/ stay 404.
+	Gateway map[string]func(http.ResponseWriter, *http.Request) error
 }
 
 // Server serves keygate's HTTP API and browser pages.
@@ -57,6 +62,10 @@ func (s *Server) routes() {
 	s.apiMethods("/api/v1/keys/{hash}", map[string]apiHandler{"GET": s.getKey, "PATCH": s.updateKey, "DELETE": s.deleteKey})
 	s.apiMethods("/api/v1/workspaces", map[string]apiHandler{"GET": s.listWorkspaces, "POST": s.createWorkspace})
 	s.apiMethods("/api/v1/workspaces/{id}", map[string]apiHandler{"GET": s.getWorkspace, "PATCH": s.updateWorkspace, "DELETE": s.deleteWorkspace})
+	for pattern, h := range s.cfg.Gateway {
+		method, path, _ := strings.Cut(pattern, " ")
+		s.apiRoute(path, method, h)
+	}
 	s.api.Handle("/api/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 
 	s.mux.Handle("/api/v1/", cors(s.api))
@@ -148,7 +157,10 @@ func cors(next http.Handler) http.Handler {
 		h["Access-Control-Allow-Origin"] = anyOrigin
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories")
+			// "*" admits the headers browser SDKs add (the openai package's
+			// X-Stainless-*); Authorization is never covered by "*" (Fetch
+			// standard, CORS-preflight), so it is named.
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories, *")
 			h.Set("Access-Control-Max-Age", "86400")
 			w.WriteHeader(http.StatusNoContent)
 			return

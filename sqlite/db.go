@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keygate/keygate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -31,6 +32,7 @@ type DB struct {
 
 	writes     chan *writeReq // to the writer goroutine (runWriter)
 	writerDone chan struct{}  // closed when the writer goroutine ends
+	commits    atomic.Int64   // see WriteCount
 
 	closed    chan struct{} // closed by Close, to stop Listen
 	closeOnce sync.Once
