@@ -19,6 +19,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
@@ -85,25 +86,42 @@ func serveUntilSignal(msg, addr string, srv *http.Server) int {
 }
 
 // chatTarget sends POST path with a small chat completion for model, with
-// the keys of secrets in turn.
-func chatTarget(base, path, model string, stream bool, secrets []string) vegeta.Targeter {
+// the keys of secrets in turn, to the servers of bases in turn; a key goes
+// to every one of them over the run (with two servers, key k goes to one
+// in a pass over the keys and to the other in the next).
+func chatTarget(bases []string, path, model string, stream bool, secrets []string) vegeta.Targeter {
 	var n atomic.Uint64
 	body := fmt.Appendf(nil, `{"model":%q,"messages":[{"role":"user","content":"Say hello"}],"stream":%t}`, model, stream)
-	u := base + path
+	urls := make([]string, len(bases))
+	for i, b := range bases {
+		urls[i] = b + path
+	}
+	nk := uint64(len(secrets))
 	return func(t *vegeta.Target) error {
-		i := (n.Add(1) - 1) % uint64(len(secrets))
+		i := n.Add(1) - 1
 		t.Method = http.MethodPost
-		t.URL = u
+		t.URL = urls[(i+i/nk)%uint64(len(urls))]
 		t.Body = body
-		t.Header = http.Header{"Authorization": {"Bearer " + secrets[i]}, "Content-Type": {"application/json"}}
+		t.Header = http.Header{"Authorization": {"Bearer " + secrets[i%nk]}, "Content-Type": {"application/json"}}
 		return nil
 	}
 }
 
+// gatewayRound is the longest round of the gateway scenario, so that a
+// whole run (two engines, two cases, two connection counts, three
+// servers, alternated) stays within about three minutes.
+const gatewayRound = 3 * time.Second
+
+// gatewayLimit is every benchmark key's limit, US$1,000,000: never
+// reached, but checked on every request (and leased on PostgreSQL).
+const gatewayLimit = keygate.Micros(1_000_000_000_000)
+
 // runGateway measures a small chat completion, unstreamed and streamed,
 // straight to the upstream, through the bare reverse proxy, and through
-// keygate's gateway (key check, reservation, forwarding, metering,
-// settlement on SQLite), in alternating rounds at 1 and 64 connections.
+// keygate's gateway (key check, limit check and reservation, forwarding,
+// metering, settlement), in alternating rounds at 1 and 64 connections:
+// on SQLite with one keygate, and on PostgreSQL with two keygate
+// processes sharing the database and the load.
 func runGateway(ctx context.Context, b *bench) error {
 	up, err := startProcess(ctx, "upstream", b.self, filepath.Join(b.dir, "gateway-upstream.log"), "upstream listening", false, nil, upstreamArg)
 	if err != nil {
@@ -116,57 +134,114 @@ func runGateway(ctx context.Context, b *bench) error {
 	}
 	defer proxy.stop()
 	ks := newKeySet(100)
-	db := filepath.Join(b.dir, "gateway.db")
-	if err := seedSQLite(ctx, db, ks); err != nil {
-		return err
-	}
+	limit := gatewayLimit
+	ks.limit = &limit
 	models := filepath.Join(b.dir, "models.yaml")
 	yaml := fmt.Sprintf("upstreams:\n  up: {base_url: %q}\nmodels:\n  - {name: bench/chat, upstream: up, pricing: {prompt: 0.50, completion: 1.50}}\n", up.URL()+"/v1")
 	if err := os.WriteFile(models, []byte(yaml), 0o600); err != nil {
+		return err
+	}
+
+	b.report.note("gateway: the ceiling is a bare httputil.ReverseProxy in front of the same upstream; the upstream row is the same load sent straight to it; latencies are to the last byte, streams included; first byte is when the status line arrives; on PostgreSQL keygate is two processes on one database, the load alternating between them, their CPU summed")
+
+	db := filepath.Join(b.dir, "gateway.db")
+	if err := seedSQLite(ctx, db, ks); err != nil {
 		return err
 	}
 	kg, err := b.startKeygate(ctx, "gateway", db, "--models", models)
 	if err != nil {
 		return err
 	}
-	defer kg.stop()
+	err = b.gatewayOn(ctx, "sqlite", up, proxy, []*process{kg}, ks)
+	kg.stop()
+	if err != nil {
+		return err
+	}
 
+	if b.opt.postgres == "" {
+		b.report.Rows = append(b.report.Rows, row{Scenario: "gateway", Case: "postgres x2", Server: "keygate", Skipped: "skipped: no PostgreSQL"})
+		return nil
+	}
+	s, err := newPGSchema(ctx, b.opt.postgres)
+	if err != nil {
+		return err
+	}
+	defer s.drop(ctx)
+	if err := seedPostgresKeys(ctx, s, ks); err != nil {
+		return err
+	}
+	var replicas []*process
+	defer func() {
+		for _, p := range replicas {
+			p.stop()
+		}
+	}()
+	for i := range 2 {
+		p, err := b.startKeygate(ctx, fmt.Sprintf("gateway-pg%d", i+1), s.url, "--models", models)
+		if err != nil {
+			return err
+		}
+		replicas = append(replicas, p)
+	}
+	return b.gatewayOn(ctx, "postgres x2", up, proxy, replicas, ks)
+}
+
+// gatewayOn runs the gateway's rounds with keygate as the replicas kgs
+// on one engine and adds their rows and figures to the report.
+func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process, kgs []*process, ks keySet) error {
+	type server struct {
+		name  string
+		procs []*process
+		bases []string
+		path  string
+	}
+	servers := []server{
+		{"upstream", []*process{up}, []string{up.URL()}, "/v1/chat/completions"},
+		{"proxy", []*process{proxy}, []string{proxy.URL()}, "/v1/chat/completions"},
+		{"keygate", kgs, nil, "/api/v1/chat/completions"},
+	}
+	for _, p := range kgs {
+		servers[2].bases = append(servers[2].bases, p.URL())
+	}
+	d := min(b.opt.duration, gatewayRound)
 	for _, stream := range []bool{false, true} {
-		cas, ok := "chat", okBody(`"Hello!"`)
+		cas, ok := "chat "+engine, okBody(`"Hello!"`)
 		if stream {
-			cas, ok = "chat stream", okBody("data: [DONE]")
+			cas, ok = "chat stream "+engine, okBody("data: [DONE]")
 		}
 		for _, conns := range []int{1, 64} {
 			b.logf("gateway %s at %d connections", cas, conns)
-			loadFor := func(p *process) load {
-				base, path := p.URL(), "/v1/chat/completions"
-				if p == kg {
-					path = "/api/v1/chat/completions"
-				}
-				return load{conns: conns, duration: b.opt.duration, maxHits: b.opt.maxHits, ok: ok,
-					target: chatTarget(base, path, "bench/chat", stream, ks.secrets)}
-			}
 			var ms [3]measurement
-			servers := []*process{up, proxy, kg}
 			for i := range b.opt.rounds {
-				for j, p := range servers {
-					r, err := attack(ctx, loadFor(p), p)
+				for j, sv := range servers {
+					l := load{conns: conns, duration: d, maxHits: b.opt.maxHits, ok: ok, firstByte: stream,
+						target: chatTarget(sv.bases, sv.path, "bench/chat", stream, ks.secrets)}
+					r, err := attack(ctx, l, sv.procs...)
 					if err != nil {
 						return err
 					}
-					b.logf("  round %d %-8s %8.0f req/s  %d errors", i+1, p.name, float64(r.requests)/r.elapsed.Seconds(), r.errors)
+					b.logf("  round %d %-8s %8.0f req/s  %d errors", i+1, sv.name, float64(r.requests)/r.elapsed.Seconds(), r.errors)
 					ms[j].add(r)
 				}
 			}
 			direct, ceil, k := ms[0].summary(), ms[1].summary(), ms[2].summary()
 			b.report.Rows = append(b.report.Rows, row{Scenario: "gateway", Case: cas, Server: "upstream", Conns: conns, stats: direct})
 			b.report.addPair("gateway", cas, conns, k, ceil)
-			b.report.Figures[fmt.Sprintf("gateway %s: keygate added p50 ms over direct at %d", cas, conns)] = k.P50 - direct.P50
-			b.report.Figures[fmt.Sprintf("gateway %s: keygate added p99 ms over direct at %d", cas, conns)] = k.P99 - direct.P99
-			b.report.Figures[fmt.Sprintf("gateway %s: proxy added p50 ms over direct at %d", cas, conns)] = ceil.P50 - direct.P50
+			fig := func(what string, v float64) {
+				b.report.Figures[fmt.Sprintf("gateway %s at %d: %s", cas, conns, what)] = v
+			}
+			fig("keygate added p50 ms", k.P50-direct.P50)
+			fig("keygate added p99 ms", k.P99-direct.P99)
+			fig("proxy added p50 ms", ceil.P50-direct.P50)
+			fig("proxy added p99 ms", ceil.P99-direct.P99)
+			fig("keygate rps / proxy rps", k.RPS/ceil.RPS)
+			fig("keygate db writes per request", k.WritesPerRequest)
+			if stream {
+				fig("keygate added first byte p50 ms", k.FirstByteP50-direct.FirstByteP50)
+				fig("proxy added first byte p50 ms", ceil.FirstByteP50-direct.FirstByteP50)
+			}
 		}
 	}
-	b.report.note("gateway: the ceiling is a bare httputil.ReverseProxy in front of the same upstream; the upstream row is the same load sent straight to it; latencies are to the last byte, streams included")
 	return nil
 }
 

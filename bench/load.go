@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,9 @@ type load struct {
 	client *http.Client
 	// ok checks a 200 answer's body; nil accepts any.
 	ok func(body []byte) bool
+	// firstByte records each request's time to its first byte of answer
+	// (when the status line arrives: for a stream, with its first event).
+	firstByte bool
 }
 
 // round is what one attack measured.
@@ -34,23 +38,39 @@ type round struct {
 	samples   []string // a few distinct error messages
 	elapsed   time.Duration
 	latencies []time.Duration
-	cpu       float64 // CPU seconds the server used during the round
+	firstByte []time.Duration // with load.firstByte
+	cpu       float64         // CPU seconds the servers used during the round
+	// writes is the write transactions the servers' stores committed
+	// during the round; -1 when a server does not count them.
+	writes int64
 }
 
 // noProxy keeps loopback requests off any proxy of the environment.
 func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
 
-// attack runs l against srv, whose CPU time it reads before and after.
-func attack(ctx context.Context, l load, srv *process) (round, error) {
+// attack runs l against the servers srvs (one, or the replicas the
+// target spreads the load over), whose CPU time and store writes it reads
+// before and after and sums.
+func attack(ctx context.Context, l load, srvs ...*process) (round, error) {
 	opts := []func(*vegeta.Attacker){
 		vegeta.Workers(uint64(l.conns)),
 		vegeta.MaxWorkers(uint64(l.conns)),
 		vegeta.Timeout(30 * time.Second),
 		vegeta.MaxBody(1 << 20),
 	}
-	if l.client != nil {
+	var timing *timingTransport
+	switch {
+	case l.firstByte:
+		timing = &timingTransport{next: &http.Transport{
+			Proxy:               noProxy,
+			MaxIdleConnsPerHost: l.conns,
+			MaxConnsPerHost:     l.conns,
+			DisableCompression:  true,
+		}}
+		opts = append(opts, vegeta.Client(&http.Client{Transport: timing, Timeout: 30 * time.Second}))
+	case l.client != nil:
 		opts = append(opts, vegeta.Client(l.client))
-	} else {
+	default:
 		opts = append(opts,
 			vegeta.Connections(l.conns),
 			vegeta.MaxConnections(l.conns),
@@ -60,9 +80,9 @@ func attack(ctx context.Context, l load, srv *process) (round, error) {
 	}
 	atk := vegeta.NewAttacker(opts...)
 	pacer := countPacer{max: uint64(l.maxHits)}
-	before, err := srv.usage()
+	cpu0, writes0, err := usageOf(ctx, srvs)
 	if err != nil {
-		return round{}, fmt.Errorf("%s: %w", srv.name, err)
+		return round{}, err
 	}
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
@@ -87,12 +107,69 @@ func attack(ctx context.Context, l load, srv *process) (round, error) {
 		}
 	}
 	r.elapsed = time.Since(start)
-	after, err := srv.usage()
+	cpu1, writes1, err := usageOf(ctx, srvs)
 	if err != nil {
-		return round{}, fmt.Errorf("%s: %w", srv.name, err)
+		return round{}, err
 	}
-	r.cpu = after.CPU - before.CPU
+	r.cpu, r.writes = cpu1-cpu0, writes1-writes0
+	if writes0 < 0 {
+		r.writes = -1
+	}
+	if timing != nil {
+		r.firstByte = timing.take()
+	}
 	return r, ctx.Err()
+}
+
+// usageOf sums the CPU seconds and store write transactions of srvs;
+// writes is -1 when one of them does not count its writes.
+func usageOf(ctx context.Context, srvs []*process) (cpu float64, writes int64, err error) {
+	for _, p := range srvs {
+		u, err := p.usage()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", p.name, err)
+		}
+		cpu += u.CPU
+		n, err := p.writeCount(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		if n < 0 || writes < 0 {
+			writes = -1
+		} else {
+			writes += n
+		}
+	}
+	return cpu, writes, nil
+}
+
+// timingTransport records the time from each request's start to its
+// answer's status line and headers: the time to first byte.
+type timingTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	d    []time.Duration
+}
+
+func (t *timingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.next.RoundTrip(req)
+	if err == nil {
+		d := time.Since(start)
+		t.mu.Lock()
+		t.d = append(t.d, d)
+		t.mu.Unlock()
+	}
+	return res, err
+}
+
+// take returns what was recorded and forgets it.
+func (t *timingTransport) take() []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.d
+	t.d = nil
+	return d
 }
 
 // countPacer never waits, so that each worker sends its next request as
@@ -130,9 +207,16 @@ func (m *measurement) add(r round) { m.rounds = append(m.rounds, r) }
 // the rounds, percentiles over every latency of every round.
 func (m *measurement) summary() stats {
 	var s stats
-	var all []time.Duration
+	var all, first []time.Duration
 	var elapsed time.Duration
+	var writes int64
 	for _, r := range m.rounds {
+		first = append(first, r.firstByte...)
+		if r.writes < 0 || writes < 0 {
+			writes = -1
+		} else {
+			writes += r.writes
+		}
 		s.Requests += r.requests
 		s.Errors += r.errors
 		s.CPUSeconds += r.cpu
@@ -154,6 +238,11 @@ func (m *measurement) summary() stats {
 	if s.Requests > 0 {
 		s.CPUPerRequestUS = s.CPUSeconds / float64(s.Requests) * 1e6
 	}
+	if writes >= 0 && s.Requests > 0 {
+		s.WritesPerRequest = float64(writes) / float64(s.Requests)
+	}
+	slices.Sort(first)
+	s.FirstByteP50, s.FirstByteP99 = quantile(first, 0.50), quantile(first, 0.99)
 	slices.Sort(all)
 	s.P50 = quantile(all, 0.50)
 	s.P90 = quantile(all, 0.90)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -269,4 +270,29 @@ func (p *process) cpuProfile(ctx context.Context, d time.Duration, path string) 
 		return err
 	}
 	return f.Close()
+}
+
+// writeCount returns the write transactions the process's store has
+// committed (GET /debug/writes on its profiler's listener), or -1 for a
+// process without a profiler or a store that does not count them.
+func (p *process) writeCount(ctx context.Context) (int64, error) {
+	if p.pprof == "" {
+		return -1, nil
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+p.pprof+"/debug/writes", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p.name, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return -1, nil
+	}
+	var v struct {
+		N *int64 `json:"write_transactions"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil || v.N == nil {
+		return 0, fmt.Errorf("%s: /debug/writes: not {\"write_transactions\":N}", p.name)
+	}
+	return *v.N, nil
 }

@@ -27,6 +27,13 @@ type stats struct {
 	CPUSeconds      float64   `json:"cpu_seconds"`
 	CPUPerRequestUS float64   `json:"cpu_us_per_request"`
 	PeakRSSMB       float64   `json:"peak_rss_mb"`
+	// FirstByteP50 and FirstByteP99 are the time to the answer's first
+	// byte, measured on streams only.
+	FirstByteP50 float64 `json:"first_byte_p50_ms,omitempty"`
+	FirstByteP99 float64 `json:"first_byte_p99_ms,omitempty"`
+	// WritesPerRequest is the store's write transactions per request, for
+	// servers that count them (keygate with --pprof).
+	WritesPerRequest float64 `json:"db_writes_per_request,omitempty"`
 }
 
 // row is one line of the table: a server under one load, or a scenario

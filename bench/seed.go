@@ -25,6 +25,7 @@ import (
 type keySet struct {
 	secrets []string
 	hashes  []string
+	limit   *keygate.Micros // the limit every key is stored with; nil: none
 }
 
 func newKeySet(n int) keySet {
@@ -107,7 +108,9 @@ func seedSQLite(ctx context.Context, path string, ks keySet) error {
 	for start := 0; start < len(ks.secrets); start += chunk {
 		batch = batch[:0]
 		for _, s := range ks.secrets[start:min(start+chunk, len(ks.secrets))] {
-			batch = append(batch, keyOf(ws, s, now))
+			k := keyOf(ws, s, now)
+			k.Limit = ks.limit
+			batch = append(batch, k)
 		}
 		if err := db.BulkInsertKeys(ctx, batch); err != nil {
 			return err
@@ -183,6 +186,29 @@ func seedPostgres(ctx context.Context, s *pgSchema) (string, error) {
 	}
 	defer db.Close()
 	return seedUserKey(ctx, db)
+}
+
+// seedPostgresKeys migrates the schema of s and stores one user and the
+// keys of ks, one at a time.
+func seedPostgresKeys(ctx context.Context, s *pgSchema, ks keySet) error {
+	db, err := postgres.Open(ctx, s.url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ws, err := newOwner(ctx, db)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, secret := range ks.secrets {
+		k := keyOf(ws, secret, now)
+		k.Limit = ks.limit
+		if err := db.CreateKey(ctx, k); err != nil {
+			return fmt.Errorf("create key: %w", err)
+		}
+	}
+	return nil
 }
 
 // seedUserKeySQLite creates the SQLite file path with one user and their key.

@@ -27,10 +27,17 @@ func checkLoopback(flag, addr string) error {
 	return nil
 }
 
+// writeCounter is a store that counts its write transactions
+// (sqlite.(*DB).WriteCount, postgres.(*DB).WriteCount).
+type writeCounter interface{ WriteCount() int64 }
+
 // servePprof serves net/http/pprof on its own listener at addr, apart from
-// the API's handler and middleware, until ctx is done. It logs the address
-// and returns the address it listens on (addr may end in :0).
-func servePprof(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
+// the API's handler and middleware, until ctx is done. When store counts
+// its write transactions, GET /debug/writes answers
+// {"write_transactions":N}, the count since the process started (what the
+// benchmarks divide by requests). It logs the address and returns the
+// address it listens on (addr may end in :0).
+func servePprof(ctx context.Context, addr string, log *slog.Logger, store any) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)
@@ -41,6 +48,12 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) (net.Addr, e
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if wc, ok := store.(writeCounter); ok {
+		mux.HandleFunc("/debug/writes", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"write_transactions":%d}`, wc.WriteCount())
+		})
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -49,9 +49,18 @@ func TestServeConfigValidatePprof(t *testing.T) {
 }
 
 func TestServePprof(t *testing.T) {
-	addr, err := servePprof(t.Context(), "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	addr, err := servePprof(t.Context(), "127.0.0.1:0", slog.New(slog.DiscardHandler), fixedWrites(42))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res, err := http.Get("http://" + addr.String() + "/debug/writes"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || string(b) != `{"write_transactions":42}` {
+			t.Fatalf("GET /debug/writes = %d %q, want 200 {\"write_transactions\":42}", res.StatusCode, b)
+		}
 	}
 	res, err := http.Get("http://" + addr.String() + "/debug/pprof/cmdline")
 	if err != nil {
@@ -69,3 +78,8 @@ func TestServePprof(t *testing.T) {
 		}
 	}
 }
+
+// fixedWrites is a store's write counter that always says the same.
+type fixedWrites int64
+
+func (n fixedWrites) WriteCount() int64 { return int64(n) }

@@ -202,7 +202,7 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 // not close the store: Close does.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Config.Pprof != "" {
-		if _, err := servePprof(ctx, m.Config.Pprof, m.log); err != nil {
+		if _, err := servePprof(ctx, m.Config.Pprof, m.log, m.store); err != nil {
 			return err
 		}
 	}
