@@ -68,7 +68,18 @@ func proxyMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "proxy: listen:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	// Full duplex: the transport may still be reading the request body
+	// (its last read, to see the end after Content-Length bytes) when the
+	// upstream's answer arrives; without it the server closes that body as
+	// the answer's headers are written, the transport drops the upstream
+	// connection mid-answer, and the client of a stream gets "unexpected
+	// EOF" now and then (golang/go#40747). keygate reads the whole body
+	// before forwarding and never races so.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		rp.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return serveUntilSignal("proxy listening", ln.Addr().String(), srv)
 }
