@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -253,7 +254,10 @@ func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process
 			}
 		}
 	}
-	return nil
+	// The profile: unstreamed chat at 64 connections, of the first replica.
+	l := load{conns: 64, duration: d, maxHits: b.opt.maxHits, ok: okBody(`"Hello!"`),
+		target: chatTarget(servers[2].bases, servers[2].path, "bench/chat", false, ks.secrets)}
+	return b.profile(ctx, kgs[0], l, "gateway-"+strings.ReplaceAll(engine, " ", "-"))
 }
 
 // okBody accepts a 200 body containing want.

@@ -54,26 +54,30 @@ var errNotObject = errors.New("not a JSON object")
 
 // dropNulls copies the object b without its members named in keys whose
 // value is null, and reports whether it has a system_fingerprint member.
+// Names and values are copied as they appear in b. Only the top level is
+// read: nested objects are checked for validity, not for duplicate names,
+// which the gateway leaves to the client that reads them.
 func dropNulls(b []byte, keys []string) (out []byte, hasFingerprint bool, err error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(b))
+	// A bytes.Buffer is read in place, not copied into the decoder.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(b), jsontext.AllowDuplicateNames(true))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, false, errNotObject
 	}
 	out = make([]byte, 0, len(b)+32)
 	out = append(out, '{')
-	first := true
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadValue()
 		if err != nil {
 			return nil, false, err
 		}
-		name = bytes.Clone(name)
+		nameEnd := int(dec.InputOffset())
+		name = b[nameEnd-len(name) : nameEnd] // stays valid past the next read
 		val, err := dec.ReadValue()
 		if err != nil {
 			return nil, false, err
 		}
-		var n string
-		if err := json.Unmarshal(name, &n); err != nil {
+		n, err := memberName(name)
+		if err != nil {
 			return nil, false, err
 		}
 		if n == "system_fingerprint" {
@@ -82,10 +86,9 @@ func dropNulls(b []byte, keys []string) (out []byte, hasFingerprint bool, err er
 		if val.Kind() == 'n' && slices.Contains(keys, n) {
 			continue
 		}
-		if !first {
+		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		first = false
 		out = append(out, name...)
 		out = append(out, ':')
 		out = append(out, val...)
@@ -94,4 +97,15 @@ func dropNulls(b []byte, keys []string) (out []byte, hasFingerprint bool, err er
 		return nil, false, err
 	}
 	return append(out, '}'), hasFingerprint, nil
+}
+
+// memberName returns the name of a member from its quoted form; only a
+// name with escapes is decoded.
+func memberName(quoted []byte) (string, error) {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1 : len(quoted)-1]), nil
+	}
+	var n string
+	err := json.Unmarshal(quoted, &n)
+	return n, err
 }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/keygate/keygate"
 )
@@ -37,6 +40,14 @@ var fallbackMembers = []string{"models", "route"}
 // JSON object (400) naming a configured model (400 naming it). The model
 // comes only from the body. It returns the request rewritten for the
 // upstream.
+//
+// The body is scanned once: the members the gateway reads (model,
+// stream, stream_options, max_tokens, max_completion_tokens, usage) are
+// decoded, every other member is kept as its bytes. A body that needs no
+// rewriting (the model keeps its name, no member is removed, no usage
+// chunk is asked for) goes upstream exactly as it came. A member named
+// twice is refused (400), so what keygate reads is what the upstream
+// reads.
 func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*request, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -44,12 +55,13 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	} else if err != nil {
 		return nil, keygate.Errorf(keygate.EINVALID, "Request body could not be read")
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil || m == nil {
-		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be a JSON object")
+	members, err := scanObject(b)
+	if err != nil {
+		return nil, err
 	}
 	req := &request{}
-	if err := json.Unmarshal(m["model"], &req.name); err != nil || req.name == "" {
+	m := members.get("model")
+	if m == nil || json.Unmarshal(m, &req.name) != nil || req.name == "" {
 		return nil, keygate.Errorf(keygate.EINVALID, "model is required and must be a string")
 	}
 	if req.model = g.routes.Load().model(req.name); req.model == nil {
@@ -60,83 +72,158 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 		return nil, keygate.Errorf(keygate.EINVALID, "Model %q is not available", name)
 	}
 	req.upstreamName = req.model.upstreamName(req.name)
-	if err := req.readOptions(m, endpoint); err != nil {
+	streamOptions, err := req.readOptions(members, endpoint)
+	if err != nil {
 		return nil, err
 	}
-	for _, k := range steeringMembers {
-		delete(m, k)
+	drop := func(name string) bool {
+		return slices.Contains(steeringMembers, name) || (!req.model.Pricing.Upstream && slices.Contains(fallbackMembers, name))
 	}
-	if !req.model.Pricing.Upstream {
-		for _, k := range fallbackMembers {
-			delete(m, k)
+	rewrite := req.upstreamName != req.name || streamOptions != nil
+	for _, mb := range members {
+		rewrite = rewrite || drop(mb.name)
+	}
+	if !rewrite {
+		req.body = b
+		return req, nil
+	}
+	model, _ := json.Marshal(req.upstreamName)
+	out := make([]byte, 0, len(b)+len(model)+32)
+	out = append(out, '{')
+	add := func(raw, val []byte) {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, raw...), ':'), val...)
+	}
+	for _, mb := range members {
+		switch {
+		case drop(mb.name):
+		case mb.name == "model":
+			add(mb.rawName, model)
+		case mb.name == "stream_options" && streamOptions != nil:
+			add(mb.rawName, streamOptions)
+			streamOptions = nil
+		default:
+			add(mb.rawName, mb.value)
 		}
 	}
-	m["model"], _ = json.Marshal(req.upstreamName)
-	if req.body, err = marshalBody(m); err != nil {
-		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be valid JSON")
+	if streamOptions != nil {
+		add([]byte(`"stream_options"`), streamOptions)
 	}
+	req.body = append(out, '}')
 	return req, nil
 }
 
-// marshalBody encodes the rewritten body. The members' values are
-// compacted but not HTML-escaped: "<" in a prompt stays "<".
-func marshalBody(m map[string]json.RawMessage) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+// member is one member of a JSON object: its name, and its name and value
+// as they appear in the body.
+type member struct {
+	name           string
+	rawName, value jsontext.Value
 }
 
-// readOptions reads stream, stream_options and the token cap, and asks
-// for the usage chunk of a stream when the client did not.
-func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) error {
-	if v, ok := m["stream"]; ok && endpoint != "embeddings" && string(v) != "null" {
+type members []member
+
+// get returns the value of the member named name, or nil.
+func (ms members) get(name string) jsontext.Value {
+	for _, m := range ms {
+		if m.name == name {
+			return m.value
+		}
+	}
+	return nil
+}
+
+// scanObject splits the JSON object b into its members, whose raw name and
+// value are slices of b. Anything but one valid JSON object (RFC 8259), or
+// one that gives a member's name twice at its top level, is a 400.
+func scanObject(b []byte) (members, error) {
+	errObject := keygate.Errorf(keygate.EINVALID, "Request body must be a JSON object")
+	// A bytes.Buffer is read in place, not copied into the decoder. Names
+	// given twice are looked for at the top level only, where the gateway
+	// reads; nested objects go upstream as they are.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(b), jsontext.AllowDuplicateNames(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, errObject
+	}
+	ms := make(members, 0, 8)
+	for dec.PeekKind() != '}' {
+		var m member
+		for _, v := range []*jsontext.Value{&m.rawName, &m.value} {
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return nil, errObject
+			}
+			end := int(dec.InputOffset())
+			*v = b[end-len(raw) : end]
+		}
+		name, err := memberName(m.rawName)
+		if err != nil {
+			return nil, errObject
+		}
+		if ms.get(name) != nil {
+			return nil, keygate.Errorf(keygate.EINVALID, "Request body names the member %q twice", name)
+		}
+		m.name = name
+		ms = append(ms, m)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, errObject
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errObject
+	}
+	return ms, nil
+}
+
+// readOptions reads stream, stream_options and the token cap. For a
+// stream whose client did not ask for the usage chunk it returns the
+// stream_options to send instead, which ask for it.
+func (req *request) readOptions(ms members, endpoint string) (streamOptions []byte, err error) {
+	if v := ms.get("stream"); v != nil && endpoint != "embeddings" && string(v) != "null" {
 		if json.Unmarshal(v, &req.stream) != nil {
-			return keygate.Errorf(keygate.EINVALID, "stream must be a boolean")
+			return nil, keygate.Errorf(keygate.EINVALID, "stream must be a boolean")
 		}
 	}
 	for _, f := range []string{"max_tokens", "max_completion_tokens"} {
-		v, ok := m[f]
-		if !ok || string(v) == "null" {
+		v := ms.get(f)
+		if v == nil || string(v) == "null" {
 			continue
 		}
 		var n int64
 		if json.Unmarshal(v, &n) != nil || n < 0 {
-			return keygate.Errorf(keygate.EINVALID, "%s must be a non-negative integer", f)
+			return nil, keygate.Errorf(keygate.EINVALID, "%s must be a non-negative integer", f)
 		}
 		req.maxTokens = max(req.maxTokens, n)
 	}
 	if !req.stream {
-		return nil
+		return nil, nil
 	}
 	opts := map[string]json.RawMessage{}
-	if v, ok := m["stream_options"]; ok && string(v) != "null" {
+	if v := ms.get("stream_options"); v != nil && string(v) != "null" {
 		if json.Unmarshal(v, &opts) != nil {
-			return keygate.Errorf(keygate.EINVALID, "stream_options must be an object")
+			return nil, keygate.Errorf(keygate.EINVALID, "stream_options must be an object")
 		}
 	}
 	var include bool
 	if v, ok := opts["include_usage"]; ok && json.Unmarshal(v, &include) != nil {
-		return keygate.Errorf(keygate.EINVALID, "stream_options.include_usage must be a boolean")
+		return nil, keygate.Errorf(keygate.EINVALID, "stream_options.include_usage must be a boolean")
 	}
 	if include {
-		return nil
+		return nil, nil
 	}
 	opts["include_usage"] = json.RawMessage("true")
-	m["stream_options"], _ = json.Marshal(opts)
 	// OpenRouter's usage accounting ("usage": {"include": true}) is the
 	// other way to ask for the usage chunk.
 	var accounting struct {
 		Include bool `json:"include"`
 	}
-	if v, ok := m["usage"]; ok {
+	if v := ms.get("usage"); v != nil {
 		json.Unmarshal(v, &accounting)
 	}
 	req.usageAdded = !accounting.Include
-	return nil
+	streamOptions, _ = json.Marshal(opts)
+	return streamOptions, nil
 }
 
 // reservation is what is held before forwarding: the prompt estimate
