@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -79,4 +80,55 @@ func BenchmarkKeyUsage(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkRecordGeneration is the settlement of one gateway request: the
+// generation stored and its cost added to the key's four counters, through
+// the group-commit writer. "serial" is one request at a time, a
+// transaction and a commit each (a gateway at one connection); "64" is 64
+// goroutines at once, whose settlements share transactions. The writes
+// per settlement are reported as commits/op.
+func BenchmarkRecordGeneration(b *testing.B) {
+	db, hashes := benchStore(b, 100)
+	now := time.Now().UTC()
+	periods := keygate.PeriodsAt(now)
+	var n atomic.Int64
+	settle := func(b *testing.B) {
+		i := n.Add(1)
+		h := hashes[int(i)%len(hashes)]
+		counters := keygate.Counters(h, periods)
+		for j := range counters {
+			counters[j].Micros = 35
+		}
+		g := &keygate.Generation{
+			ID: fmt.Sprintf("gen-bench-%d", i), KeyHash: h,
+			UserID: "7d0f5b7e-1c1a-4f7e-9a51-0b8d1b4c2e11", WorkspaceID: "0c6f9a2d-5e4b-4d3a-8f1e-6b7c8d9e0f12",
+			Model: "bench/chat", UpstreamModel: "bench/chat", Provider: "up", Endpoint: "chat/completions",
+			PromptTokens: 10, CompletionTokens: 20, Cost: 35, FinishReason: "stop", CreatedAt: now,
+		}
+		if ok, _, err := db.RecordGeneration(b.Context(), &keygate.Charge{Generation: g, Counters: counters[:]}); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+	run := func(name string, loop func(b *testing.B)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			w0 := db.WriteCount()
+			loop(b)
+			b.ReportMetric(float64(db.WriteCount()-w0)/float64(b.N), "commits/op")
+		})
+	}
+	run("serial", func(b *testing.B) {
+		for b.Loop() {
+			settle(b)
+		}
+	})
+	run("64", func(b *testing.B) {
+		b.SetParallelism(32) // 64 goroutines on 2 CPUs
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				settle(b)
+			}
+		})
+	})
 }
