@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -45,9 +46,9 @@ var fallbackMembers = []string{"models", "route"}
 // stream, stream_options, max_tokens, max_completion_tokens, usage) are
 // decoded, every other member is kept as its bytes. A body that needs no
 // rewriting (the model keeps its name, no member is removed, no usage
-// chunk is asked for) goes upstream exactly as it came. A member named
-// twice is refused (400), so what keygate reads is what the upstream
-// reads.
+// chunk is asked for) goes upstream exactly as it came. A top-level member
+// named twice, in any letter case, is refused (400), so what keygate reads
+// is what the upstream reads.
 func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*request, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -136,7 +137,8 @@ func (ms members) get(name string) jsontext.Value {
 
 // scanObject splits the JSON object b into its members, whose raw name and
 // value are slices of b. Anything but one valid JSON object (RFC 8259), or
-// one that gives a member's name twice at its top level, is a 400.
+// one that gives a member's name twice at its top level (in any letter
+// case), is a 400.
 func scanObject(b []byte) (members, error) {
 	errObject := keygate.Errorf(keygate.EINVALID, "Request body must be a JSON object")
 	// A bytes.Buffer is read in place, not copied into the decoder. Names
@@ -161,7 +163,9 @@ func scanObject(b []byte) (members, error) {
 		if err != nil {
 			return nil, errObject
 		}
-		if ms.get(name) != nil {
+		// Twice in any letter case: servers that decode members
+		// case-insensitively (Go's encoding/json) may read the other one.
+		if slices.ContainsFunc(ms, func(o member) bool { return strings.EqualFold(o.name, name) }) {
 			return nil, keygate.Errorf(keygate.EINVALID, "Request body names the member %q twice", name)
 		}
 		m.name = name

@@ -35,6 +35,7 @@ func TestRequestBody(t *testing.T) {
 		{"stream options completed", `{"stream_options":{"x":1},"model":"t/plain","stream":true}`, 200,
 			`{"stream_options":{"include_usage":true,"x":1},"model":"t/plain","stream":true}`},
 		{"model twice", `{"model":"t/plain","model":"x/expensive"}`, 400, `"model" twice`},
+		{"twice in another case", `{"model":"t/plain","MODEL":"x/expensive"}`, 400, `"MODEL" twice`},
 		{"escaped name twice", `{"model":"t/plain","mod\u0065l":"x/expensive"}`, 400, `"model" twice`},
 		{"not an object", `["model"]`, 400, "JSON object"},
 		{"trailing data", `{"model":"t/plain"} {}`, 400, "JSON object"},
