@@ -18,7 +18,11 @@
 //	         the memory each cached key costs
 //	gateway  a small chat completion, unstreamed and streamed, at 1 and 64
 //	         connections: straight to an upstream (gateway/upstreamtest), through
-//	         a bare httputil.ReverseProxy, and through keygate's gateway
+//	         a bare httputil.ReverseProxy, and through keygate's gateway, on
+//	         SQLite and (with a PostgreSQL URL) on two keygate processes sharing
+//	         one database and the load; with the time to first byte of streams
+//	         and the store's write transactions per request (GET /debug/writes
+//	         on keygate's --pprof listener); rounds of at most 3 s
 //	ceiling  the ceiling server alone
 //	all      every scenario above but ceiling, whose rounds every scenario runs anyway
 //
