@@ -31,6 +31,9 @@ const (
 	// cover them: a key past its limit costs the database a few writes a
 	// second per replica, not one per request.
 	leaseRetry = 250 * time.Millisecond
+	// leaseAcquireTimeout bounds one acquisition, which the requests of
+	// its keys wait for.
+	leaseAcquireTimeout = 5 * time.Second
 )
 
 // leaseState is a balance's lease. Guarded by the balance's mu.
@@ -117,7 +120,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		now := sb.now()
 		p := PeriodsAt(now)
 		unlock := lockAll(bs)
-		var need []int
+		var need, waited []int
 		var wait chan struct{}
 		for i, c := range chain {
 			l := &bs[i].lease
@@ -128,6 +131,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			switch {
 			case l.busy != nil:
 				wait = l.busy
+				waited = append(waited, i)
 			case tried[i] || attempt == leaseAttempts:
 			case l.left < want && now.Before(l.retryAt) && sameBudget(l.key, c):
 				// The store was asked a moment ago and had nothing:
@@ -144,7 +148,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			case <-ctx.Done():
 				return 0, nil, ctx.Err()
 			}
-			for i := range chain {
+			for _, i := range waited {
 				tried[i] = true
 			}
 			continue
@@ -172,16 +176,24 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			reqs[j] = r
 		}
 		unlock()
-		leases, err := sb.leases.AcquireLeases(ctx, reqs)
+		// Other requests wait for this answer: it is not given up when
+		// this request's client goes away.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseAcquireTimeout)
+		leases, err := sb.leases.AcquireLeases(actx, reqs)
+		cancel()
+		stale := errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)
 		unlock = lockAll(bs)
 		for j, i := range need {
 			l := &bs[i].lease
 			l.busy = nil
 			tried[i] = true
-			l.retryAt, l.unreachable = time.Time{}, err != nil
+			l.retryAt, l.unreachable = time.Time{}, false
+			if stale {
+				continue
+			}
 			if err != nil {
 				failed[i] = true
-				l.retryAt = now.Add(leaseRetry)
+				l.retryAt, l.unreachable = now.Add(leaseRetry), true
 				continue
 			}
 			l.apply(reqs[j], leases[j])
@@ -194,9 +206,9 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		unlock()
 		close(busy)
 		switch {
-		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+		case stale:
 			return 0, nil, errStaleKey
-		case err != nil && ctx.Err() != nil:
+		case ctx.Err() != nil:
 			return 0, nil, ctx.Err()
 		case err != nil:
 			err = fmt.Errorf("acquire leases: %w: %w", errUnavailable, err)
