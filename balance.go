@@ -214,15 +214,18 @@ func (sb *spendBook) fresh(ctx context.Context, hash string, p Periods, now time
 	return b, nil
 }
 
-// release gives back what h held (amount), of which spent was charged.
+// release gives back what h held (amount), of which spent was charged;
+// amount 0 only takes a late charge out of h's lease.
 func (sb *spendBook) release(h hold, amount, spent Micros) {
 	b := h.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.held -= amount
-	b.holders--
-	if h.clamped {
-		b.clamped--
+	if amount > 0 {
+		b.held -= amount
+		b.holders--
+		if h.clamped {
+			b.clamped--
+		}
 	}
 	if h.lease != 0 && h.lease == b.lease.id {
 		// What the request did not spend goes back to the lease; what it

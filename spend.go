@@ -52,13 +52,20 @@ func (r *Reservation) Release() {
 }
 
 // release gives back r's holds, of which spent was charged. Only the
-// first call does anything.
+// first call gives holds back; a charge settled after that (a second Settle,
+// after one that failed) still comes out of the leases the holds were
+// taken from.
 func (r *Reservation) release(spent Micros) {
-	if r == nil || !r.done.CompareAndSwap(false, true) {
+	if r == nil {
 		return
 	}
+	first := r.done.CompareAndSwap(false, true)
 	for _, h := range r.holds {
-		r.s.spend.release(h, r.amount, spent)
+		if first {
+			r.s.spend.release(h, r.amount, spent)
+		} else if spent > 0 {
+			r.s.spend.release(h, 0, spent)
+		}
 	}
 }
 

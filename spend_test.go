@@ -467,3 +467,24 @@ func TestIdleLeaseReturns(t *testing.T) {
 	})
 	t.Logf("admitted on B %v after A's lease went idle, %d writes meanwhile", took, writes(dbs)-w0)
 }
+
+// TestSettleAgainAfterRefusal: a settlement refused for its id releases
+// the hold; settling again with another id still charges the lease the
+// hold came from, so the replica cannot spend that money twice.
+func TestSettleAgainAfterRefusal(t *testing.T) {
+	svcs, _ := replicas(t, 1)
+	svc := svcs[0]
+	k := pgKey(t, svc, 100, "")
+	r, err := svc.Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &keygate.Generation{ID: "bad id", Cost: 100}
+	wantCode(t, svc.Settle(t.Context(), r, g), keygate.EINVALID, "id")
+	g.ID = ""
+	if err := svc.Settle(t.Context(), r, g); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Reserve(t.Context(), k, 1)
+	wantCode(t, err, keygate.EFORBIDDEN, "Key limit exceeded (total limit)")
+}
