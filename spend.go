@@ -150,8 +150,9 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // r's key, or of g.KeyHash when r is nil: a charge reported without a
 // reservation), in the usage periods containing g.CreatedAt (zero: now),
 // to the BYOK sums when g.BYOK. g is stored, so Generation finds it at
-// once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key when
-// empty, and g.ID is made when empty.
+// once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key (or,
+// without r, from g.KeyHash's key if it exists) when empty, and g.ID is
+// made when empty.
 //
 // Settle returns once the charge is committed to the store. Settling the
 // same g.ID twice charges once: the second call returns nil and charges
@@ -166,10 +167,16 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
 	var spent Micros
 	defer func() { r.release(spent) }()
-	if k := r.Key(); k != nil {
-		if g.KeyHash == "" {
-			g.KeyHash = k.Hash
-		}
+	k := r.Key()
+	if k != nil && g.KeyHash == "" {
+		g.KeyHash = k.Hash
+	}
+	if k == nil && g.KeyHash != "" && (g.UserID == "" || g.WorkspaceID == "") {
+		// A charge reported without a reservation: the key, if it still
+		// exists, says whose it is.
+		k, _ = s.cachedKey(ctx, g.KeyHash)
+	}
+	if k != nil && k.Hash == g.KeyHash {
 		if g.UserID == "" {
 			g.UserID = k.UserID
 		}
