@@ -89,6 +89,31 @@ func AppFrom(a Attribution, callbackURL string) *App {
 	return app
 }
 
+// ChangedBy reports whether upserting u (AppStore.UpsertApp) changes the
+// stored app a: u's title when it is not empty and differs, u's
+// categories when there are some and they differ. Such a change is
+// announced as a ChangeApp; an upsert that changes nothing is not.
+func (a *App) ChangedBy(u *App) bool {
+	return u.Title != "" && u.Title != a.Title ||
+		len(u.Categories) > 0 && !slices.Equal(u.Categories, a.Categories)
+}
+
+// headlessAppURL identifies the app of codes made in headless mode
+// without a referer: there is no URL to identify the app by.
+const headlessAppURL = "urn:keygate:headless"
+
+// AppOf is AppFrom, or the headless app (titled "Headless sign-in") when
+// neither URL identifies an app: the app every code is attributed to.
+func AppOf(a Attribution, callbackURL string) *App {
+	if app := AppFrom(a, callbackURL); app != nil {
+		return app
+	}
+	return &App{URL: headlessAppURL, Title: "Headless sign-in", IsLoopback: true}
+}
+
+// Headless reports whether a is the app of headless codes (see AppOf).
+func (a *App) Headless() bool { return a.URL == headlessAppURL }
+
 // cleanTitle drops control characters and cuts the title to 100 runes.
 func cleanTitle(s string) string {
 	s = strings.Map(func(r rune) rune {

@@ -34,7 +34,8 @@ type AuthCodeRequest struct {
 	Headless bool
 }
 
-// AuthCodeSpec is a validated AuthCodeRequest.
+// AuthCodeSpec is a validated AuthCodeRequest. WorkspaceID is "" for the
+// user's default workspace.
 type AuthCodeSpec struct {
 	CallbackURL   string
 	Challenge     string
@@ -47,8 +48,8 @@ type AuthCodeSpec struct {
 	CallbackIsApp bool
 }
 
-// ValidateAuthCodeRequest checks every field of r against DESIGN.md
-// "Rules" without touching the store, so the browser flow can reject a bad
+// ValidateAuthCodeRequest checks every field of r (the rules are listed
+// in docs/architecture.md) without touching the store, so the browser flow can reject a bad
 // request before anyone logs in. Errors are EINVALID and name the field:
 // callback_url (see CheckCallbackURL), code_challenge_method (exactly S256
 // or plain, RFC 7636 §4.3), code_challenge (RFC 7636 §4.1/§4.2; required
@@ -97,7 +98,18 @@ func (s *Service) ValidateAuthCodeRequest(r *AuthCodeRequest) (*AuthCodeSpec, er
 	return spec, nil
 }
 
-// validatePKCE applies RFC 7636 §4.3 and DESIGN.md's PKCE rules.
+// workspaceRef is the spec's workspace for resolveWorkspace: nil for the
+// default.
+func (spec *AuthCodeSpec) workspaceRef() *string {
+	if spec.WorkspaceID == "" {
+		return nil
+	}
+	return &spec.WorkspaceID
+}
+
+// validatePKCE applies RFC 7636 §4.3: a method needs a challenge, a
+// headless code or a server with RequirePKCE needs one too (RFC 9700
+// §2.1.1), and the challenge has the form its method gives it.
 func (s *Service) validatePKCE(r *AuthCodeRequest, spec *AuthCodeSpec) error {
 	switch {
 	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
@@ -192,7 +204,7 @@ type CreatedCode struct {
 // CreateAuthCode validates r, resolves the workspace and the app, applies
 // delegation limits and stores a new single-use code valid for CodeTTL.
 //
-// Delegation never escalates (DESIGN.md): when the actor's key is not a
+// Delegation never escalates (docs/architecture.md): when the actor's key is not a
 // management key, the minted key's limit is at most what that key has left
 // now, its expiry at most that key's, and it stays bound to it (spending is
 // checked against the whole chain). Errors: those of
@@ -203,7 +215,7 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.resolveWorkspace(ctx, actor.UserID, spec.WorkspaceID, "workspace_id")
+	ws, err := s.resolveWorkspace(ctx, actor.UserID, spec.workspaceRef(), "workspace_id")
 	if err != nil {
 		return nil, err
 	}
@@ -221,9 +233,12 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.cfg.CodeTTL),
 	}
-	if k := actor.Key; k != nil && !k.IsManagement {
-		if err := s.delegate(ctx, k, code); err != nil {
-			return nil, err
+	if k := actor.Key; k != nil {
+		code.CreatorKeyHash = k.Hash
+		if !k.IsManagement {
+			if err := s.delegate(ctx, k, code); err != nil {
+				return nil, err
+			}
 		}
 	}
 	app, title, err := s.upsertApp(ctx, attr, spec.CallbackURL)
@@ -231,14 +246,13 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 		return nil, err
 	}
 	code.AppID = app.ID
-	if code.KeyLabel == "" {
-		// OpenRouter: key_label "defaults to the app name". The name this
-		// request gave, not the shared app row another user may rename.
-		code.KeyLabel = title
-	}
+	code.KeyLabel = keyLabelOr(code.KeyLabel, title)
 	secret := NewCode()
 	code.Hash = HashSecret(secret)
-	if err := s.store.CreateAuthCode(ctx, code); err != nil {
+	if err := s.store.CreateAuthCode(ctx, code); errors.Is(err, ErrNotFound) {
+		// The workspace was deleted since resolveWorkspace read it.
+		return nil, errNotYourWorkspace("workspace_id")
+	} else if err != nil {
 		return nil, fmt.Errorf("create auth code: %w", err)
 	}
 	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)}
@@ -282,10 +296,6 @@ func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
 	return nil
 }
 
-// headlessApp is the app of codes made in headless mode without a referer:
-// there is no URL to identify the app by.
-var headlessApp = App{URL: "urn:keygate:headless", Title: "Headless sign-in", IsLoopback: true}
-
 // upsertApp records the app a request is attributed to and returns it with
 // the title this request gives it (its own X-OpenRouter-Title, else the
 // fixed loopback or host title), which names keys minted without a label.
@@ -294,11 +304,7 @@ var headlessApp = App{URL: "urn:keygate:headless", Title: "Headless sign-in", Is
 // (the browser flow, or no headers) never overwrites the stored one: it
 // sends no title, and only an app seen for the first time gets the host.
 func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (*App, string, error) {
-	a := AppFrom(attr, callbackURL)
-	if a == nil {
-		h := headlessApp
-		a = &h
-	}
+	a := AppOf(attr, callbackURL)
 	title := a.Title
 	if !a.IsLoopback && cleanTitle(attr.Title) == "" {
 		a.Title = ""
@@ -315,24 +321,43 @@ func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL s
 	return app, title, nil
 }
 
+// errNotYourWorkspace answers for a workspace that is missing or another
+// user's alike, and for one deleted while a code or key was being created
+// in it: what the create would have answered had the delete come first.
+func errNotYourWorkspace(field string) error {
+	return Errorf(EINVALID, "%s is not one of your workspaces", field)
+}
+
+// keyLabelOr is the label of a key minted from a code: the request's
+// key_label, else (OpenRouter: key_label "defaults to the app name") the
+// title this request gives its app, not the shared app row another user
+// may rename.
+func keyLabelOr(label, appTitle string) string {
+	if label == "" {
+		return appTitle
+	}
+	return label
+}
+
 // resolveWorkspace returns the workspace id names, or the user's default
-// when id is "". A workspace of another user is reported as EINVALID,
-// exactly like a missing one, so ids cannot be probed.
-func (s *Service) resolveWorkspace(ctx context.Context, userID, id, field string) (*Workspace, error) {
-	if id == "" {
+// when id is nil. id is a UUID in any case (RFC 9562 §4); a workspace of
+// another user is reported as EINVALID naming field, exactly like a
+// missing one, so ids cannot be probed.
+func (s *Service) resolveWorkspace(ctx context.Context, userID string, ref *string, field string) (*Workspace, error) {
+	if ref == nil {
 		ws, err := s.store.DefaultWorkspace(ctx, userID)
 		if err != nil {
 			return nil, fmt.Errorf("default workspace: %w", err)
 		}
 		return ws, nil
 	}
-	if err := checkUUID(field, id); err != nil {
+	if err := checkUUID(field, *ref); err != nil {
 		return nil, err
 	}
-	id = strings.ToLower(id) // stored ids are lower-case; UUIDs are not case-sensitive (RFC 9562 §4)
+	id := strings.ToLower(*ref) // stored ids are lower-case; UUIDs are not case-sensitive (RFC 9562 §4)
 	ws, err := s.store.Workspace(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && ws.UserID != userID) {
-		return nil, Errorf(EINVALID, "%s is not one of your workspaces", field)
+		return nil, errNotYourWorkspace(field)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)

@@ -12,7 +12,7 @@ import (
 )
 
 // FuzzCheckCallbackURL: CheckCallbackURL never panics, and every URL it
-// accepts keeps the promises of DESIGN.md "callback_url": at most 2,048
+// accepts keeps the promises of CheckCallbackURL's doc: at most 2,048
 // bytes, valid UTF-8 without whitespace or control characters, absolute
 // with an authority, no user-info, no fragment (RFC 6749 §3.1.2), never a
 // script or local scheme, a port in 1–65535 when there is one, http only

@@ -37,8 +37,10 @@ var (
 //   - EINVALID MsgInvalidMethod when a method is given that differs from the
 //     code's, or when the code was made without PKCE and the request sends a
 //     verifier or a method (a downgrade, RFC 9700 §2.1.1).
-//   - EFORBIDDEN MsgInvalidCode for an unknown or used code, or a missing or
-//     wrong verifier. A failed verification does not consume the code.
+//   - EFORBIDDEN MsgInvalidCode for an unknown or used code, a missing or
+//     wrong verifier, or a code whose creating key (AuthCode.CreatorKeyHash)
+//     or one of that key's ancestors is disabled, expired or deleted. A
+//     failed verification does not consume the code.
 //   - EFORBIDDEN MsgCodeExpired for an expired code.
 //
 // A used code presented again by someone who holds its secret (the right
@@ -76,10 +78,10 @@ func (s *Service) ExchangeAuthCode(ctx context.Context, r *ExchangeRequest) (*Ex
 	if !holdsSecret {
 		return nil, errInvalidCode
 	}
-	// A delegated code is worth no more than the key that made it: once
-	// that key (or one of its ancestors) is disabled, expired or deleted,
-	// the code mints nothing.
-	if _, err := s.activeAncestors(ctx, &APIKey{ParentHash: c.ParentKeyHash}); err != nil {
+	// A code is worth no more than the key that made it, management key or
+	// not: once that key (or one of its ancestors) is disabled, expired or
+	// deleted, the code mints nothing.
+	if _, err := s.activeAncestors(ctx, &APIKey{ParentHash: c.CreatorKeyHash}); err != nil {
 		if ErrorCode(err) == EINTERNAL {
 			return nil, err
 		}
@@ -112,9 +114,12 @@ func (s *Service) redeem(ctx context.Context, c *AuthCode) (*ExchangeResult, err
 	case errors.Is(err, ErrCodeUsed):
 		// Another exchange with the code's secret won the race: by the same
 		// rule as a sequential replay, the key it minted is disabled.
-		if latest, err := s.store.AuthCode(ctx, c.Hash); err == nil {
-			s.revokeReplayed(ctx, latest)
+		latest, err := s.store.AuthCode(context.WithoutCancel(ctx), c.Hash)
+		if err != nil {
+			s.revokeFailed(ctx, c, fmt.Errorf("read the redeemed code: %w", err))
+			return nil, errInvalidCode
 		}
+		s.revokeReplayed(ctx, latest)
 		return nil, errInvalidCode
 	case errors.Is(err, ErrNotFound):
 		// The code, or its workspace, was deleted since it was read.
@@ -134,8 +139,16 @@ func (s *Service) revokeReplayed(ctx context.Context, c *AuthCode) {
 		return
 	}
 	if _, err := s.setDisabled(context.WithoutCancel(ctx), c.KeyHash, true); err != nil && !errors.Is(err, ErrNotFound) {
-		s.log.Error("replay: disable key", "key", hashPrefix(c.KeyHash), "err", err)
+		s.revokeFailed(ctx, c, fmt.Errorf("disable key: %w", err))
 	}
+}
+
+// revokeFailed logs at ERROR and audits that the key minted from a
+// replayed code could not be revoked, so that an operator can disable it
+// by hand; the replay is answered as it would be anyway.
+func (s *Service) revokeFailed(ctx context.Context, c *AuthCode, err error) {
+	s.log.ErrorContext(ctx, "replay: revoke the minted key", "code", hashPrefix(c.Hash), "key", hashPrefix(c.KeyHash), "err", err)
+	s.audit(ctx, AuditEvent{Action: AuditReplayRevokeFailed, ActorUserID: c.UserID, AppID: &c.AppID, KeyHashPrefix: hashPrefix(c.KeyHash), Detail: "code " + hashPrefix(c.Hash)})
 }
 
 // labelOf returns name, or the masked key when name is empty.

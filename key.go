@@ -9,7 +9,7 @@ import (
 )
 
 // Key format: <prefix>v1-<64 lowercase hex digits> from 32 random bytes
-// (DESIGN.md "Keys"). The prefix is configurable (sk-kg- by default, sk-or-
+// (docs/security.md). The prefix is configurable (sk-kg- by default, sk-or-
 // for apps that check OpenRouter's), so parsing only looks at the suffix.
 const (
 	keyVersion   = "v1-"

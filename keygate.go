@@ -97,7 +97,12 @@ type AuthCode struct {
 	// code through the API flow; the minted key may never outspend or
 	// outlive it. Empty for codes made by management keys or in a browser.
 	ParentKeyHash string
-	CallbackURL   string // empty in headless mode
+	// CreatorKeyHash is the hash of the key, management or not, that
+	// created the code through the API flow: the exchange mints nothing
+	// once that key is disabled, expired or deleted. Empty for codes made
+	// in a browser.
+	CreatorKeyHash string
+	CallbackURL    string // empty in headless mode
 	// CodeChallenge and CodeChallengeMethod are stored on the row so that
 	// the exchange checks against what was sent (RFC 7636 §4.4). Both empty
 	// for a code made without PKCE.
@@ -175,10 +180,13 @@ const (
 	AuditCodeCreated    = "code.created"
 	AuditCodeExchanged  = "code.exchanged"
 	AuditReplayDetected = "code.replay_detected"
-	AuditKeyCreated     = "key.created"
-	AuditKeyUpdated     = "key.updated"
-	AuditKeyDisabled    = "key.disabled"
-	AuditKeyDeleted     = "key.deleted"
-	AuditLoginSucceeded = "login.succeeded"
-	AuditLoginFailed    = "login.failed"
+	// AuditReplayRevokeFailed: the key minted from a replayed code could
+	// not be disabled (a store error); it may still work.
+	AuditReplayRevokeFailed = "code.replay_revoke_failed"
+	AuditKeyCreated         = "key.created"
+	AuditKeyUpdated         = "key.updated"
+	AuditKeyDisabled        = "key.disabled"
+	AuditKeyDeleted         = "key.deleted"
+	AuditLoginSucceeded     = "login.succeeded"
+	AuditLoginFailed        = "login.failed"
 )

@@ -164,8 +164,8 @@ func (s *Service) KeyInfo(ctx context.Context, k *APIKey) (*KeyInfo, error) {
 // NewKeyParams describes a key created directly (CLI or POST /api/v1/keys).
 type NewKeyParams struct {
 	UserID       string
-	WorkspaceID  string // "" for the default workspace
-	Name         string
+	WorkspaceID  *string // a UUID of one of the user's workspaces; nil for the default
+	Name         string  // required: 1 to 100 code points, trimmed
 	IsManagement bool
 	LimitUSD     *float64
 	LimitReset   string
@@ -174,10 +174,11 @@ type NewKeyParams struct {
 }
 
 // CreateKey creates a key and returns its one-time secret with the stored
-// key. Errors are EINVALID naming the field: name, limit, limit_reset,
-// expires_at (UTC, in the future), workspace_id.
+// key. Errors are EINVALID naming the field: name (required, OpenRouter
+// CreateKeysRequest minLength 1), limit, limit_reset, expires_at (UTC, in
+// the future), workspace_id (a UUID of one of the user's workspaces).
 func (s *Service) CreateKey(ctx context.Context, p NewKeyParams) (string, *APIKey, error) {
-	if err := CheckLabel("name", p.Name); err != nil {
+	if err := checkName("name", p.Name); err != nil {
 		return "", nil, err
 	}
 	k := &APIKey{UserID: p.UserID, Name: strings.TrimSpace(p.Name), IsManagement: p.IsManagement, IncludeBYOK: p.IncludeBYOK, CreatorUserID: p.UserID}
@@ -209,7 +210,10 @@ func (s *Service) CreateKey(ctx context.Context, p NewKeyParams) (string, *APIKe
 	k.Hash = HashSecret(secret)
 	k.Label = labelOf(k.Name, secret)
 	k.CreatedAt = s.Now()
-	if err := s.store.CreateKey(ctx, k); err != nil {
+	if err := s.store.CreateKey(ctx, k); errors.Is(err, ErrNotFound) {
+		// The workspace was deleted since resolveWorkspace read it.
+		return "", nil, errNotYourWorkspace("workspace_id")
+	} else if err != nil {
 		return "", nil, fmt.Errorf("create key: %w", err)
 	}
 	s.audit(ctx, AuditEvent{Action: AuditKeyCreated, ActorUserID: p.UserID, KeyHashPrefix: hashPrefix(k.Hash)})

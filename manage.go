@@ -17,10 +17,10 @@ var errKeyNotFound = &Error{Code: ENOTFOUND, Message: "API key not found"}
 // ListKeysParams selects a page of a user's keys (OpenRouter GET /keys).
 type ListKeysParams struct {
 	UserID string
-	// WorkspaceID names one of the user's workspaces; "" is the default
-	// workspace, as the spec says ("By default, keys in the default
-	// workspace are returned").
-	WorkspaceID string
+	// WorkspaceID is a UUID of one of the user's workspaces; nil is the
+	// default workspace, as the spec says ("By default, keys in the
+	// default workspace are returned").
+	WorkspaceID *string
 	// AllWorkspaces lists keys of every workspace of the user, ignoring
 	// WorkspaceID (the CLI's view).
 	AllWorkspaces   bool

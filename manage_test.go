@@ -117,7 +117,7 @@ func TestListKeys(t *testing.T) {
 	f.clock.Set(f.clock.Now().Add(time.Second))
 	_, b := f.newKey(keygate.NewKeyParams{Name: "b"})
 	f.clock.Set(f.clock.Now().Add(time.Second))
-	_, c := f.newKey(keygate.NewKeyParams{Name: "c", WorkspaceID: other.ID})
+	_, c := f.newKey(keygate.NewKeyParams{Name: "c", WorkspaceID: &other.ID})
 	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, b.Hash, true); err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +133,15 @@ func TestListKeys(t *testing.T) {
 	}{
 		{"default-workspace", keygate.ListKeysParams{}, []string{"a"}, "", ""},
 		{"include-disabled", keygate.ListKeysParams{IncludeDisabled: true}, []string{"b", "a"}, "", ""},
-		{"named-default", keygate.ListKeysParams{WorkspaceID: def.ID, IncludeDisabled: true}, []string{"b", "a"}, "", ""},
-		{"other-workspace", keygate.ListKeysParams{WorkspaceID: other.ID}, []string{"c"}, "", ""},
+		{"named-default", keygate.ListKeysParams{WorkspaceID: &def.ID, IncludeDisabled: true}, []string{"b", "a"}, "", ""},
+		{"other-workspace", keygate.ListKeysParams{WorkspaceID: &other.ID}, []string{"c"}, "", ""},
 		{"all-workspaces", keygate.ListKeysParams{AllWorkspaces: true, IncludeDisabled: true}, []string{"c", "b", "a"}, "", ""},
 		{"offset", keygate.ListKeysParams{IncludeDisabled: true, Offset: 1}, []string{"a"}, "", ""},
 		{"offset-past-end", keygate.ListKeysParams{Offset: 5}, nil, "", ""},
 		{"offset-negative", keygate.ListKeysParams{Offset: -1}, nil, keygate.EINVALID, "offset"},
-		{"workspace-not-uuid", keygate.ListKeysParams{WorkspaceID: "x"}, nil, keygate.EINVALID, "workspace_id"},
-		{"workspace-unknown", keygate.ListKeysParams{WorkspaceID: "3f2c8a4e-9b1d-4c7e-8f6a-2d5b9e0c1a7f"}, nil, keygate.EINVALID, "workspace_id"},
+		{"workspace-not-uuid", keygate.ListKeysParams{WorkspaceID: ptr("x")}, nil, keygate.EINVALID, "workspace_id"},
+		{"workspace-unknown", keygate.ListKeysParams{WorkspaceID: ptr("3f2c8a4e-9b1d-4c7e-8f6a-2d5b9e0c1a7f")}, nil, keygate.EINVALID, "workspace_id"},
+		{"workspace-empty", keygate.ListKeysParams{WorkspaceID: ptr("")}, nil, keygate.EINVALID, "workspace_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ type Config struct {
 	// usage never outlives the UTC day it was read in. 0 reads the store
 	// on every call.
 	UsageCacheTTL time.Duration
-	// SessionTTL is how long a browser login lasts.
+	// SessionTTL is how long a browser login lasts; <= 0 is the default's.
 	SessionTTL time.Duration
 	// BalanceTTL bounds how long Reserve trusts the usage of a key with a
 	// limit that it holds in memory before reading it from the store
@@ -74,6 +74,9 @@ func WithPasswordHasher(h PasswordHasher) Option { return func(s *Service) { s.h
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config, opts ...Option) *Service {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultConfig().SessionTTL
+	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher}
 	for _, o := range opts {
 		o(s)
@@ -84,10 +87,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	return s
 }
 
-// Store returns the underlying store.
-func (s *Service) Store() Store { return s.store }
-
-// Config returns the service's configuration.
+// Config returns the service's configuration, SessionTTL filled in.
 func (s *Service) Config() Config { return s.cfg }
 
 // Now returns the service clock's current time in UTC.

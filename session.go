@@ -36,16 +36,12 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 	}
 	token = NewToken()
 	now := s.Now()
-	ttl := s.cfg.SessionTTL
-	if ttl <= 0 {
-		ttl = DefaultConfig().SessionTTL
-	}
 	sess := &Session{
 		TokenHash: HashSecret(token),
 		UserID:    u.ID,
 		CSRFToken: NewToken(),
 		CreatedAt: now,
-		ExpiresAt: now.Add(ttl),
+		ExpiresAt: now.Add(s.cfg.SessionTTL),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", fmt.Errorf("create session: %w", err)

@@ -18,6 +18,9 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u *User, ws *Workspace) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers returns up to limit users (all when limit <= 0), oldest
+	// first, skipping offset.
+	ListUsers(ctx context.Context, offset, limit int) ([]*User, error)
 }
 
 // WorkspaceStore holds workspaces.
@@ -26,8 +29,11 @@ type WorkspaceStore interface {
 	CreateWorkspace(ctx context.Context, w *Workspace) error
 	Workspace(ctx context.Context, id string) (*Workspace, error)
 	DefaultWorkspace(ctx context.Context, userID string) (*Workspace, error)
-	// ListWorkspaces returns up to limit of a user's workspaces, oldest
-	// first, skipping offset, and the total count.
+	// WorkspaceBySlug returns the user's workspace with slug, compared
+	// exactly, or ErrNotFound.
+	WorkspaceBySlug(ctx context.Context, userID, slug string) (*Workspace, error)
+	// ListWorkspaces returns up to limit of a user's workspaces (all when
+	// limit <= 0), oldest first, skipping offset, and the total count.
 	ListWorkspaces(ctx context.Context, userID string, offset, limit int) ([]*Workspace, int, error)
 	// UpdateWorkspace applies p to the workspace with id and returns the
 	// workspace as it is after. It writes only the fields that p sets, each
@@ -98,6 +104,9 @@ type AppStore interface {
 	// UpsertApp finds the app with a.URL or creates it, updates its Title
 	// and Categories when a says something new (non-empty Categories
 	// replace the stored ones), and returns the stored app with its ID.
+	// An update of a stored app that App.ChangedBy reports is announced
+	// (ChangeApp) by stores that are a ChangeFeed; a new app is not, being
+	// in no cache.
 	UpsertApp(ctx context.Context, a *App) (*App, error)
 	App(ctx context.Context, id int64) (*App, error)
 }

@@ -124,7 +124,7 @@ func DefaultGuardrailID(workspaceID string) string {
 type NewWorkspaceParams struct {
 	UserID      string
 	Name        string  // 1 to 100 code points
-	Slug        string  // "" to derive it from Name
+	Slug        *string // nil to derive it from Name
 	Description *string // at most 500 code points
 	// Settings are applied to the defaults (the zero WorkspaceSettings with
 	// DefaultIOLoggingSamplingRate).
@@ -138,11 +138,12 @@ func (s *Service) CreateWorkspace(ctx context.Context, p NewWorkspaceParams) (*W
 	if err := checkWorkspaceName(p.Name); err != nil {
 		return nil, err
 	}
-	slug := p.Slug
-	if slug == "" {
-		slug = SlugFrom(p.Name)
-	} else if err := CheckSlug("slug", slug); err != nil {
-		return nil, err
+	slug := SlugFrom(p.Name)
+	if p.Slug != nil {
+		if err := CheckSlug("slug", *p.Slug); err != nil {
+			return nil, err
+		}
+		slug = *p.Slug
 	}
 	if err := checkDescription(p.Description); err != nil {
 		return nil, err
@@ -203,20 +204,13 @@ func (s *Service) GetWorkspace(ctx context.Context, userID, ref string) (*Worksp
 	if CheckSlug("slug", ref) != nil {
 		return nil, errWorkspaceNotFound
 	}
-	for offset := 0; ; offset += MaxWorkspacePage {
-		list, total, err := s.store.ListWorkspaces(ctx, userID, offset, MaxWorkspacePage)
-		if err != nil {
-			return nil, fmt.Errorf("list workspaces: %w", err)
-		}
-		for _, w := range list {
-			if w.Slug == ref {
-				return w, nil
-			}
-		}
-		if len(list) == 0 || offset+len(list) >= total {
-			return nil, errWorkspaceNotFound
-		}
+	w, err := s.store.WorkspaceBySlug(ctx, userID, ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errWorkspaceNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("workspace by slug: %w", err)
 	}
+	return w, nil
 }
 
 // WorkspaceUpdate is a change to a workspace (OpenRouter PATCH

@@ -74,14 +74,14 @@ func TestCreateWorkspace(t *testing.T) {
 		msg      string
 	}{
 		{"derived-slug", keygate.NewWorkspaceParams{Name: "Staging Area"}, "staging-area", "", ""},
-		{"explicit-slug", keygate.NewWorkspaceParams{Name: "Prod", Slug: "prod-eu"}, "prod-eu", "", ""},
+		{"explicit-slug", keygate.NewWorkspaceParams{Name: "Prod", Slug: ptr("prod-eu")}, "prod-eu", "", ""},
 		{"with-description", keygate.NewWorkspaceParams{Name: "Docs", Description: ptr("for docs")}, "docs", "", ""},
 		{"name-missing", keygate.NewWorkspaceParams{}, "", keygate.EINVALID, "name"},
 		{"name-blank", keygate.NewWorkspaceParams{Name: "  "}, "", keygate.EINVALID, "name"},
 		{"name-101", keygate.NewWorkspaceParams{Name: long}, "", keygate.EINVALID, "name"},
 		{"name-control", keygate.NewWorkspaceParams{Name: "a\nb"}, "", keygate.EINVALID, "name"},
-		{"slug-bad", keygate.NewWorkspaceParams{Name: "x", Slug: "Bad Slug"}, "", keygate.EINVALID, "slug"},
-		{"slug-uuid", keygate.NewWorkspaceParams{Name: "x", Slug: uuid.NewString()}, "", keygate.EINVALID, "slug"},
+		{"slug-bad", keygate.NewWorkspaceParams{Name: "x", Slug: ptr("Bad Slug")}, "", keygate.EINVALID, "slug"},
+		{"slug-uuid", keygate.NewWorkspaceParams{Name: "x", Slug: ptr(uuid.NewString())}, "", keygate.EINVALID, "slug"},
 		{"description-501", keygate.NewWorkspaceParams{Name: "x", Description: &desc501}, "", keygate.EINVALID, "description"},
 		{"slug-taken-by-default", keygate.NewWorkspaceParams{Name: "Default"}, "", keygate.ECONFLICT, "slug"},
 	}
@@ -329,7 +329,7 @@ func TestDeleteWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, k := f.newKey(keygate.NewKeyParams{WorkspaceID: full.ID})
+	_, k := f.newKey(keygate.NewKeyParams{WorkspaceID: &full.ID})
 	empty, err := f.svc.CreateWorkspace(f.ctx, keygate.NewWorkspaceParams{UserID: f.user.ID, Name: "Empty"})
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +338,7 @@ func TestDeleteWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	off, dk := f.newKey(keygate.NewKeyParams{WorkspaceID: dormant.ID})
+	off, dk := f.newKey(keygate.NewKeyParams{WorkspaceID: &dormant.ID})
 	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, dk.Hash, true); err != nil {
 		t.Fatal(err)
 	}
@@ -349,8 +349,8 @@ func TestDeleteWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.newKey(keygate.NewKeyParams{WorkspaceID: mixed.ID})
-	_, mk := f.newKey(keygate.NewKeyParams{WorkspaceID: mixed.ID})
+	f.newKey(keygate.NewKeyParams{WorkspaceID: &mixed.ID})
+	_, mk := f.newKey(keygate.NewKeyParams{WorkspaceID: &mixed.ID})
 	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, mk.Hash, true); err != nil {
 		t.Fatal(err)
 	}

@@ -57,19 +57,8 @@ type CurrentKeyResponse struct {
 // CurrentKey describes the key that authenticated the request. Amounts are
 // USD. Every field the official SDK requires is present.
 type CurrentKey struct {
-	Label                  string                 `json:"label"`
-	Limit                  *float64               `json:"limit"`
-	LimitRemaining         *float64               `json:"limit_remaining"`
-	LimitReset             *string                `json:"limit_reset"`
-	Usage                  float64                `json:"usage"`
-	UsageDaily             float64                `json:"usage_daily"`
-	UsageWeekly            float64                `json:"usage_weekly"`
-	UsageMonthly           float64                `json:"usage_monthly"`
-	BYOKUsage              float64                `json:"byok_usage"`
-	BYOKUsageDaily         float64                `json:"byok_usage_daily"`
-	BYOKUsageWeekly        float64                `json:"byok_usage_weekly"`
-	BYOKUsageMonthly       float64                `json:"byok_usage_monthly"`
-	IncludeBYOKInLimit     bool                   `json:"include_byok_in_limit"`
+	Label string `json:"label"`
+	KeySpending
 	IsFreeTier             bool                   `json:"is_free_tier"`
 	IsManagementKey        bool                   `json:"is_management_key"`
 	IsProvisioningKey      bool                   `json:"is_provisioning_key"` // deprecated alias of IsManagementKey
@@ -80,6 +69,24 @@ type CurrentKey struct {
 	AllowedDataRegions     []string               `json:"allowed_data_regions"`
 	FreeModelDailyRequests FreeModelDailyRequests `json:"free_model_daily_requests"`
 	RateLimit              RateLimit              `json:"rate_limit"`
+}
+
+// KeySpending is a key's limit and usage, the members that both key
+// objects (CurrentKey and Key) report. Amounts are USD; the usage periods
+// are the current UTC day, ISO week and UTC month.
+type KeySpending struct {
+	Limit              *float64 `json:"limit"`           // null: no limit
+	LimitRemaining     *float64 `json:"limit_remaining"` // null: no limit
+	LimitReset         *string  `json:"limit_reset"`     // daily, weekly, monthly or null
+	IncludeBYOKInLimit bool     `json:"include_byok_in_limit"`
+	Usage              float64  `json:"usage"`
+	UsageDaily         float64  `json:"usage_daily"`
+	UsageWeekly        float64  `json:"usage_weekly"`
+	UsageMonthly       float64  `json:"usage_monthly"`
+	BYOKUsage          float64  `json:"byok_usage"`
+	BYOKUsageDaily     float64  `json:"byok_usage_daily"`
+	BYOKUsageWeekly    float64  `json:"byok_usage_weekly"`
+	BYOKUsageMonthly   float64  `json:"byok_usage_monthly"`
 }
 
 // FreeModelDailyRequests reports free-model request allowance per day.
@@ -98,28 +105,17 @@ type RateLimit struct {
 
 // Key is a key object of the management API (/api/v1/keys).
 type Key struct {
-	Hash               string   `json:"hash"`
-	Name               string   `json:"name"`
-	Label              string   `json:"label"`
-	Disabled           bool     `json:"disabled"`
-	Limit              *float64 `json:"limit"`
-	LimitRemaining     *float64 `json:"limit_remaining"`
-	LimitReset         *string  `json:"limit_reset"`
-	IncludeBYOKInLimit bool     `json:"include_byok_in_limit"`
-	Usage              float64  `json:"usage"`
-	UsageDaily         float64  `json:"usage_daily"`
-	UsageWeekly        float64  `json:"usage_weekly"`
-	UsageMonthly       float64  `json:"usage_monthly"`
-	BYOKUsage          float64  `json:"byok_usage"`
-	BYOKUsageDaily     float64  `json:"byok_usage_daily"`
-	BYOKUsageWeekly    float64  `json:"byok_usage_weekly"`
-	BYOKUsageMonthly   float64  `json:"byok_usage_monthly"`
-	CreatedAt          string   `json:"created_at"`
-	UpdatedAt          *string  `json:"updated_at"`
-	ExpiresAt          *string  `json:"expires_at"`
-	CreatorUserID      *string  `json:"creator_user_id"`
-	ExternalUser       *string  `json:"external_user"`
-	WorkspaceID        string   `json:"workspace_id"`
+	Hash     string `json:"hash"`
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Disabled bool   `json:"disabled"`
+	KeySpending
+	CreatedAt     string  `json:"created_at"`
+	UpdatedAt     *string `json:"updated_at"`
+	ExpiresAt     *string `json:"expires_at"`
+	CreatorUserID *string `json:"creator_user_id"`
+	ExternalUser  *string `json:"external_user"`
+	WorkspaceID   string  `json:"workspace_id"`
 }
 
 // KeyResponse wraps one key: GET and PATCH /api/v1/keys/{hash}.
@@ -149,15 +145,17 @@ type CreateKeyRequest struct {
 	WorkspaceID        *string  `json:"workspace_id,omitempty"`
 }
 
-// UpdateKeyRequest is the body of PATCH /api/v1/keys/{hash}; absent fields
-// are left alone. Limit and LimitReset may be null to remove them, so they
-// are decoded with their presence tracked by the server.
+// UpdateKeyRequest is the body of PATCH /api/v1/keys/{hash}; absent
+// members are left alone. Limit and LimitReset may be null to remove them
+// (no cap; a limit on all-time usage); the other members may not be null.
+// ExpiresAt is always refused: an expiry cannot be changed after creation.
 type UpdateKeyRequest struct {
-	Name               *string  `json:"name,omitempty"`
-	Disabled           *bool    `json:"disabled,omitempty"`
-	Limit              *float64 `json:"limit,omitempty"`
-	LimitReset         *string  `json:"limit_reset,omitempty"`
-	IncludeBYOKInLimit *bool    `json:"include_byok_in_limit,omitempty"`
+	Name               Optional[string]  `json:"name,omitzero"`
+	Disabled           Optional[bool]    `json:"disabled,omitzero"`
+	Limit              Optional[float64] `json:"limit,omitzero"`       // USD
+	LimitReset         Optional[string]  `json:"limit_reset,omitzero"` // daily, weekly, monthly
+	IncludeBYOKInLimit Optional[bool]    `json:"include_byok_in_limit,omitzero"`
+	ExpiresAt          Optional[string]  `json:"expires_at,omitzero"`
 }
 
 // DeletedResponse is the body of a successful DELETE: {"deleted":true}.
@@ -198,40 +196,43 @@ type ListWorkspacesResponse struct {
 	TotalCount int         `json:"total_count"`
 }
 
-// CreateWorkspaceRequest is the body of POST /api/v1/workspaces. Absent
-// settings take their defaults: no default models or provider sort, I/O
-// logging of every key (io_logging_api_key_ids null) at sampling rate 1,
-// every switch off, no disabled server tools.
+// CreateWorkspaceRequest is the body of POST /api/v1/workspaces. Slug
+// absent or null is derived from Name. Absent settings take their
+// defaults: no default models or provider sort, I/O logging of every key
+// (io_logging_api_key_ids null) at sampling rate 1, every switch off, no
+// disabled server tools.
 type CreateWorkspaceRequest struct {
 	Name        string  `json:"name"`
-	Slug        string  `json:"slug,omitempty"`
+	Slug        *string `json:"slug,omitempty"`
 	Description *string `json:"description,omitempty"`
 	WorkspaceSettingsRequest
 }
 
 // UpdateWorkspaceRequest is the body of PATCH /api/v1/workspaces/{id};
-// absent fields are left alone. The server also takes null for
-// description and for the nullable settings (clearing them), which these
-// omitempty fields cannot send.
+// absent members are left alone. Description null removes it; Name and
+// Slug may not be null.
 type UpdateWorkspaceRequest struct {
-	Name        *string `json:"name,omitempty"`
-	Slug        *string `json:"slug,omitempty"`
-	Description *string `json:"description,omitempty"`
+	Name        Optional[string] `json:"name,omitzero"`
+	Slug        Optional[string] `json:"slug,omitzero"`
+	Description Optional[string] `json:"description,omitzero"`
 	WorkspaceSettingsRequest
 }
 
 // WorkspaceSettingsRequest holds the settings members of the workspace
 // request bodies (OpenRouter CreateWorkspaceRequest and
 // UpdateWorkspaceRequest; disabled_server_tools from the official SDK).
-// A nil member is not sent; an empty, non-nil list is sent as [].
+// The models, the provider sort and the two lists may be null, clearing
+// them (in a POST, the same as absent); the sampling rate and the
+// switches may not (OpenRouter types them number and boolean, without
+// null).
 type WorkspaceSettingsRequest struct {
-	DefaultTextModel                *string  `json:"default_text_model,omitempty"`
-	DefaultImageModel               *string  `json:"default_image_model,omitempty"`
-	DefaultProviderSort             *string  `json:"default_provider_sort,omitempty"` // price, throughput, latency or exacto
-	IOLoggingAPIKeyIDs              []int64  `json:"io_logging_api_key_ids,omitzero"`
-	IOLoggingSamplingRate           *float64 `json:"io_logging_sampling_rate,omitempty"` // 0.0001 to 1
-	IsDataDiscountLoggingEnabled    *bool    `json:"is_data_discount_logging_enabled,omitempty"`
-	IsObservabilityBroadcastEnabled *bool    `json:"is_observability_broadcast_enabled,omitempty"`
-	IsObservabilityIOLoggingEnabled *bool    `json:"is_observability_io_logging_enabled,omitempty"`
-	DisabledServerTools             []string `json:"disabled_server_tools,omitzero"` // e.g. "openrouter:web_search"
+	DefaultTextModel                Optional[string]   `json:"default_text_model,omitzero"`
+	DefaultImageModel               Optional[string]   `json:"default_image_model,omitzero"`
+	DefaultProviderSort             Optional[string]   `json:"default_provider_sort,omitzero"` // price, throughput, latency or exacto
+	IOLoggingAPIKeyIDs              Optional[[]int64]  `json:"io_logging_api_key_ids,omitzero"`
+	IOLoggingSamplingRate           Optional[float64]  `json:"io_logging_sampling_rate,omitzero"` // 0.0001 to 1
+	IsDataDiscountLoggingEnabled    Optional[bool]     `json:"is_data_discount_logging_enabled,omitzero"`
+	IsObservabilityBroadcastEnabled Optional[bool]     `json:"is_observability_broadcast_enabled,omitzero"`
+	IsObservabilityIOLoggingEnabled Optional[bool]     `json:"is_observability_io_logging_enabled,omitzero"`
+	DisabledServerTools             Optional[[]string] `json:"disabled_server_tools,omitzero"` // e.g. "openrouter:web_search"
 }

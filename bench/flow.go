@@ -14,7 +14,7 @@ import (
 	"github.com/keygate/keygate/pkce"
 )
 
-// The app a sign-in is for. Its origin identifies it (DESIGN.md "Apps").
+// The app a sign-in is for. Its origin identifies it (keygate.AppFrom).
 const (
 	flowReferer  = "https://bench-app.example.com/"
 	flowCallback = "https://bench-app.example.com/callback"

@@ -51,7 +51,7 @@ func TestKeys(t *testing.T) {
 		t.Errorf("List = %d keys %v, want 3 with %s", len(list), hashes(list), k.Hash)
 	}
 
-	updated, err := c.Keys.Update(ctx, k.Hash, &apitype.UpdateKeyRequest{Name: ptr("retired bot"), Disabled: ptr(true), Limit: ptr(2.5)})
+	updated, err := c.Keys.Update(ctx, k.Hash, &apitype.UpdateKeyRequest{Name: apitype.Some("retired bot"), Disabled: apitype.Some(true), Limit: apitype.Some(2.5)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +60,14 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := kg.client(created.Key).GetCurrentKey(ctx); !errors.Is(err, client.ErrUnauthorized) {
 		t.Errorf("the disabled key: GetCurrentKey err = %v, want ErrUnauthorized", err)
+	}
+	// null removes the limit and its reset; absent members stay.
+	cleared, err := c.Keys.Update(ctx, k.Hash, &apitype.UpdateKeyRequest{Limit: apitype.Null[float64](), LimitReset: apitype.Null[string]()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cleared.Limit != nil || cleared.LimitReset != nil || cleared.Name != "retired bot" || !cleared.Disabled {
+		t.Errorf("Update(limit null, limit_reset null) = %+v, want no limit, no reset, name and disabled kept", cleared)
 	}
 	if list, err := c.Keys.List(ctx, nil); err != nil || hasKey(list, k.Hash) {
 		t.Errorf("List without disabled = %v, %v; want the disabled key left out", hashes(list), err)
@@ -115,7 +123,7 @@ func TestKeysErrors(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = kg.client(kg.mgmtKey).Keys.Update(ctx, keys[0].Hash, &apitype.UpdateKeyRequest{LimitReset: ptr("yearly")})
+			_, err = kg.client(kg.mgmtKey).Keys.Update(ctx, keys[0].Hash, &apitype.UpdateKeyRequest{LimitReset: apitype.Some("yearly")})
 			return err
 		}, client.ErrBadRequest, 400, "limit_reset"},
 	}
@@ -131,7 +139,7 @@ func TestWorkspaces(t *testing.T) {
 	ctx := context.Background()
 	c := kg.client(kg.mgmtKey)
 
-	ws, err := c.Workspaces.Create(ctx, &apitype.CreateWorkspaceRequest{Name: "Research", Slug: "research", Description: ptr("experiments")})
+	ws, err := c.Workspaces.Create(ctx, &apitype.CreateWorkspaceRequest{Name: "Research", Slug: ptr("research"), Description: ptr("experiments")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +162,7 @@ func TestWorkspaces(t *testing.T) {
 		t.Errorf("List(offset 1, limit 1) = %+v, %v; want 1 of 2", page, err)
 	}
 
-	updated, err := c.Workspaces.Update(ctx, "research", &apitype.UpdateWorkspaceRequest{Name: ptr("Lab")})
+	updated, err := c.Workspaces.Update(ctx, "research", &apitype.UpdateWorkspaceRequest{Name: apitype.Some("Lab")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +205,8 @@ func TestWorkspaceSettings(t *testing.T) {
 	ctx := context.Background()
 	c := kg.client(kg.mgmtKey)
 	ws, err := c.Workspaces.Create(ctx, &apitype.CreateWorkspaceRequest{Name: "Tuned", WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{
-		DefaultTextModel: ptr("openai/gpt-4o"), DefaultProviderSort: ptr("latency"), IOLoggingAPIKeyIDs: []int64{},
-		IOLoggingSamplingRate: ptr(0.5), IsObservabilityIOLoggingEnabled: ptr(true), DisabledServerTools: []string{"openrouter:bash"},
+		DefaultTextModel: apitype.Some("openai/gpt-4o"), DefaultProviderSort: apitype.Some("latency"), IOLoggingAPIKeyIDs: apitype.Some([]int64{}),
+		IOLoggingSamplingRate: apitype.Some(0.5), IsObservabilityIOLoggingEnabled: apitype.Some(true), DisabledServerTools: apitype.Some([]string{"openrouter:bash"}),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -209,15 +217,15 @@ func TestWorkspaceSettings(t *testing.T) {
 		t.Errorf("Create = %+v, want the settings sent", ws)
 	}
 	up, err := c.Workspaces.Update(ctx, ws.ID, &apitype.UpdateWorkspaceRequest{WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{
-		IOLoggingAPIKeyIDs: []int64{4}, IsObservabilityIOLoggingEnabled: ptr(false),
+		IOLoggingAPIKeyIDs: apitype.Some([]int64{4}), IsObservabilityIOLoggingEnabled: apitype.Some(false), DefaultTextModel: apitype.Null[string](),
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(up.IOLoggingAPIKeyIDs, []int64{4}) || up.IsObservabilityIOLoggingEnabled || up.IOLoggingSamplingRate != 0.5 {
-		t.Errorf("Update = %+v, want key ids [4], I/O logging off, the rest kept", up)
+	if !slices.Equal(up.IOLoggingAPIKeyIDs, []int64{4}) || up.IsObservabilityIOLoggingEnabled || up.DefaultTextModel != nil || up.IOLoggingSamplingRate != 0.5 {
+		t.Errorf("Update = %+v, want key ids [4], I/O logging off, no default text model, the rest kept", up)
 	}
-	_, err = c.Workspaces.Update(ctx, ws.ID, &apitype.UpdateWorkspaceRequest{WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{IOLoggingSamplingRate: ptr(0.0)}})
+	_, err = c.Workspaces.Update(ctx, ws.ID, &apitype.UpdateWorkspaceRequest{WorkspaceSettingsRequest: apitype.WorkspaceSettingsRequest{IOLoggingSamplingRate: apitype.Some(0.0)}})
 	checkError(t, err, client.ErrBadRequest, 400, "io_logging_sampling_rate", []error{client.ErrBadRequest, client.ErrNotFound, client.ErrConflict, client.ErrServer})
 }
 

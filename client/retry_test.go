@@ -151,7 +151,7 @@ func TestNoRetryForPOST(t *testing.T) {
 			return err
 		}},
 		{"keys-update", func(c *client.Client) error {
-			_, err := c.Keys.Update(context.Background(), "h", &apitype.UpdateKeyRequest{Name: ptr("n")})
+			_, err := c.Keys.Update(context.Background(), "h", &apitype.UpdateKeyRequest{Name: apitype.Some("n")})
 			return err
 		}},
 		{"keys-delete", func(c *client.Client) error { return c.Keys.Delete(context.Background(), "h") }},

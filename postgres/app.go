@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +21,7 @@ func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, erro
 	// Most calls name an app that is already stored as is: answer those
 	// with one read. The upsert below is correct on its own; this is only
 	// a shortcut.
-	if cur, err := db.appByURL(ctx, a.URL); err == nil && !appChanges(cur, a) {
+	if cur, err := db.appByURL(ctx, a.URL); err == nil && !cur.ChangedBy(a) {
 		return cur, nil
 	}
 	// The WHERE clause skips an update that would change nothing, and then
@@ -57,12 +56,6 @@ func (db *DB) UpsertApp(ctx context.Context, a *keygate.App) (*keygate.App, erro
 		return nil, storeErr("upsert app", err)
 	}
 	return got, nil
-}
-
-// appChanges reports whether upserting a would change the stored app cur.
-func appChanges(cur, a *keygate.App) bool {
-	return a.Title != "" && a.Title != cur.Title ||
-		len(a.Categories) > 0 && !slices.Equal(a.Categories, cur.Categories)
 }
 
 // App returns the app with id, or keygate.ErrNotFound.

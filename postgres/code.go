@@ -13,12 +13,12 @@ import (
 // keygate.ErrNotFound if its user, workspace or app does not exist.
 func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
 	_, err := db.pool.Exec(ctx, `
-		INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash,
+		INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash, creator_key_hash,
 			callback_url, code_challenge, code_challenge_method,
 			limit_micros, limit_reset, key_label, key_expires_at,
 			created_at, expires_at, used_at, key_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash),
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash), nullString(c.CreatorKeyHash),
 		c.CallbackURL, c.CodeChallenge, c.CodeChallengeMethod,
 		microsPtr(c.Limit), string(c.LimitReset), c.KeyLabel, c.KeyExpiresAt,
 		c.CreatedAt, c.ExpiresAt, c.UsedAt, nullString(c.KeyHash))
@@ -29,15 +29,15 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
 func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, error) {
 	var c keygate.AuthCode
 	var appID, limit *int64
-	var parent, keyHash *string
+	var parent, creator, keyHash *string
 	var reset string
 	err := db.pool.QueryRow(ctx, `
-		SELECT hash, user_id, workspace_id, app_id, parent_key_hash,
+		SELECT hash, user_id, workspace_id, app_id, parent_key_hash, creator_key_hash,
 			callback_url, code_challenge, code_challenge_method,
 			limit_micros, limit_reset, key_label, key_expires_at,
 			created_at, expires_at, used_at, key_hash
 		FROM auth_codes WHERE hash = $1`, hash).Scan(
-		&c.Hash, &c.UserID, &c.WorkspaceID, &appID, &parent,
+		&c.Hash, &c.UserID, &c.WorkspaceID, &appID, &parent, &creator,
 		&c.CallbackURL, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&limit, &reset, &c.KeyLabel, &c.KeyExpiresAt,
 		&c.CreatedAt, &c.ExpiresAt, &c.UsedAt, &keyHash)
@@ -48,6 +48,7 @@ func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, err
 		c.AppID = *appID
 	}
 	c.ParentKeyHash = str(parent)
+	c.CreatorKeyHash = str(creator)
 	c.Limit = toMicros(limit)
 	c.LimitReset = keygate.LimitReset(reset)
 	c.KeyExpiresAt = utcPtr(c.KeyExpiresAt)

@@ -65,6 +65,14 @@ func (db *DB) Workspace(ctx context.Context, id string) (*keygate.Workspace, err
 	return w, storeErr("workspace", err)
 }
 
+// WorkspaceBySlug returns the user's workspace with slug, or
+// keygate.ErrNotFound.
+func (db *DB) WorkspaceBySlug(ctx context.Context, userID, slug string) (*keygate.Workspace, error) {
+	w, err := scanWorkspace(db.pool.QueryRow(ctx,
+		`SELECT `+workspaceColumns+` FROM workspaces WHERE user_id = $1 AND slug = $2`, userID, slug))
+	return w, storeErr("workspace by slug", err)
+}
+
 // DefaultWorkspace returns the user's default workspace, or
 // keygate.ErrNotFound.
 func (db *DB) DefaultWorkspace(ctx context.Context, userID string) (*keygate.Workspace, error) {

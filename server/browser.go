@@ -14,7 +14,7 @@ import (
 )
 
 // Browser routes: the sign-in and consent pages of the browser flow
-// (DESIGN.md "The flows"). They live on their own mux, behind
+// (docs/architecture.md, "A sign-in"). They live on their own mux, behind
 // http.CrossOriginProtection and strict headers, apart from the JSON API.
 
 const (
@@ -200,12 +200,8 @@ func seeOther(w http.ResponseWriter, path string) {
 }
 
 func (b *browser) setSessionCookie(w http.ResponseWriter, token string) {
-	ttl := b.svc.Config().SessionTTL
-	if ttl <= 0 {
-		ttl = keygate.DefaultConfig().SessionTTL
-	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", MaxAge: int(ttl / time.Second),
+		Name: sessionCookie, Value: token, Path: "/", MaxAge: int(b.svc.Config().SessionTTL / time.Second),
 		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode,
 	})
 }

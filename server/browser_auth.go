@@ -14,10 +14,6 @@ import (
 // maxStateLen bounds the state parameter echoed to the callback, in bytes.
 const maxStateLen = 2048
 
-// maxPickerWorkspaces is how many of a user's workspaces the consent page
-// offers.
-const maxPickerWorkspaces = 100
-
 // authParams are the /auth query parameters keygate reads. Any other
 // parameter (response_type, client_id, scope, …) is ignored (RFC 6749
 // §3.1); each of these may appear only once (RFC 6749 §3.1: "Request and
@@ -181,19 +177,15 @@ func redirect(w http.ResponseWriter, location string) {
 // showConsent renders the consent page for a valid request and a
 // signed-in user.
 func (b *browser) showConsent(w http.ResponseWriter, r *http.Request, a *authRequest, u *keygate.User, sess *keygate.Session) error {
-	list, _, err := b.svc.Store().ListWorkspaces(r.Context(), u.ID, 0, maxPickerWorkspaces)
-	if err != nil {
-		return fmt.Errorf("list workspaces: %w", err)
-	}
-	workspaces, err := workspaceOptions(list, a.code.WorkspaceID)
+	c, err := b.svc.Consent(r.Context(), u.ID, a.spec)
 	if err != nil {
 		return err
 	}
-	app := appView(a.code.CallbackURL)
-	label := a.spec.KeyLabel
-	if label == "" {
-		label = app.Title
+	workspaces := make([]web.WorkspaceOption, 0, len(c.Workspaces))
+	for _, ws := range c.Workspaces {
+		workspaces = append(workspaces, web.WorkspaceOption{ID: ws.ID, Name: ws.Name, Selected: ws.ID == c.Selected.ID})
 	}
+	app := webApp(c.App)
 	page := web.ConsentPage{
 		App:        app,
 		UserEmail:  u.Email,
@@ -201,7 +193,7 @@ func (b *browser) showConsent(w http.ResponseWriter, r *http.Request, a *authReq
 		FormToken:  sess.CSRFToken,
 		ReturnTo:   "/auth?" + r.URL.RawQuery,
 		LimitReset: resetText(a.spec.LimitReset),
-		KeyLabel:   label,
+		KeyLabel:   c.KeyLabel,
 		Workspaces: workspaces,
 	}
 	if a.spec.Limit != nil {
@@ -214,31 +206,16 @@ func (b *browser) showConsent(w http.ResponseWriter, r *http.Request, a *authReq
 	return b.pages.Consent(w, http.StatusOK, page)
 }
 
-// workspaceOptions lists the user's workspaces for the picker, with the
-// requested one (or the default) selected. A requested workspace that is
-// not among them is refused now, with the message CreateAuthCode would
-// give on approval.
-func workspaceOptions(list []*keygate.Workspace, requested string) ([]web.WorkspaceOption, error) {
-	opts := make([]web.WorkspaceOption, 0, len(list))
-	found := requested == ""
-	for _, ws := range list {
-		sel := ws.ID == requested || requested == "" && ws.IsDefault
-		found = found || ws.ID == requested
-		opts = append(opts, web.WorkspaceOption{ID: ws.ID, Name: ws.Name, Selected: sel})
-	}
-	if !found {
-		return nil, keygate.Errorf(keygate.EINVALID, "workspace_id is not one of your workspaces")
-	}
-	return opts, nil
+// appView describes the app of a callback URL as the pages show it.
+func appView(callbackURL string) web.App {
+	return webApp(keygate.AppOf(keygate.Attribution{}, callbackURL))
 }
 
-// appView describes the app of a callback URL as the pages show it: the
-// title and URL keygate.AppFrom gives it (loopback apps are "host:port"),
-// or the headless app when there is no callback.
-func appView(callbackURL string) web.App {
-	app := keygate.AppFrom(keygate.Attribution{}, callbackURL)
-	if app == nil {
-		return web.App{Title: "Headless sign-in", Headless: true}
+// webApp is app as the pages show it: title and URL, loopback apps as
+// "host:port", the headless app without a URL.
+func webApp(app *keygate.App) web.App {
+	if app.Headless() {
+		return web.App{Title: app.Title, Headless: true}
 	}
 	return web.App{Title: app.Title, URL: app.URL, Loopback: app.IsLoopback}
 }
@@ -303,8 +280,9 @@ func formatUSD(m keygate.Micros) string {
 	return strings.TrimRight(fmt.Sprintf("$%d.%06d", whole, frac), "0")
 }
 
-// resetText describes a limit's reset interval (DESIGN.md: UTC days, ISO
-// weeks from Monday, UTC calendar months); "" when the limit never resets.
+// resetText describes a limit's reset interval (keygate.PeriodsAt: UTC
+// days, ISO weeks from Monday, UTC calendar months); "" when the limit
+// never resets.
 func resetText(r keygate.LimitReset) string {
 	switch r {
 	case keygate.ResetDaily:

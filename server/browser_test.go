@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -149,7 +150,7 @@ var codeRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,}$`)
 
 // TestAuthInvalidRequest: an invalid /auth request gets a 400 page at once,
 // signed in or not, never a sign-in form, never a redirect, and no code
-// (edge cases HB-05, HB-07, HB-10; DESIGN.md "The flows").
+// (RFC 6749 §4.1.2.1: an invalid callback is never redirected to).
 func TestAuthInvalidRequest(t *testing.T) {
 	e := newEnv(t)
 	session, formToken := e.signIn()
@@ -559,6 +560,31 @@ func TestAuthWorkspacePicker(t *testing.T) {
 				t.Errorf("key workspace = %v, want %s", got, tt.wantWS)
 			}
 		})
+	}
+}
+
+// TestAuthWorkspacePickerAsTheAPI: the consent page takes what the API
+// takes: a workspace_id in upper case, and a user's 101st workspace, both
+// offered and preselected.
+func TestAuthWorkspacePickerAsTheAPI(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	session, _ := e.signIn()
+	var last *keygate.Workspace
+	for i := range keygate.MaxWorkspacePage {
+		e.clock.Advance(time.Second)
+		w, err := e.svc.CreateWorkspace(ctx, keygate.NewWorkspaceParams{UserID: e.user.ID, Name: fmt.Sprintf("w%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = w
+	}
+	q := authQuery("callback_url", cbLocal, "code_challenge", C1, "code_challenge_method", "S256")
+	for _, id := range []string{last.ID, strings.ToUpper(last.ID)} {
+		r := e.browse("GET", "/auth?"+q+"&workspace_id="+id, nil, []string{session})
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `<option value="`+last.ID+`" selected>`) {
+			t.Errorf("GET /auth with the 101st workspace_id %s = %d, want 200 with it preselected; body %s", id, r.status, r.body)
+		}
 	}
 }
 

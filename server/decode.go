@@ -15,7 +15,7 @@ import (
 	"github.com/keygate/keygate"
 )
 
-// MaxBodyBytes caps every request body (DESIGN.md: 1 MiB).
+// MaxBodyBytes caps every request body: 1 MiB.
 const MaxBodyBytes = 1 << 20
 
 // bodyKind is how a request body is encoded.

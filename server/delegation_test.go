@@ -77,6 +77,53 @@ func TestDelegatedCodeDiesWithItsParent(t *testing.T) {
 	}
 }
 
+// TestCodeDiesWithItsManagementKey: a code made by a management key is
+// worth no more than that key either: disabled or deleted before the
+// exchange, the code mints nothing; re-enabled, it mints again.
+func TestCodeDiesWithItsManagementKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(e *env, hash string) *response
+		want   int
+	}{
+		{"untouched", func(*env, string) *response { return nil }, http.StatusOK},
+		{"disabled", func(e *env, hash string) *response {
+			return e.do("PATCH", "/api/v1/keys/"+hash, map[string]any{"disabled": true}, "Authorization", "Bearer "+e.mgmtKey)
+		}, http.StatusForbidden},
+		{"deleted", func(e *env, hash string) *response {
+			return e.do("DELETE", "/api/v1/keys/"+hash, nil, "Authorization", "Bearer "+e.mgmtKey)
+		}, http.StatusForbidden},
+		{"disabled-and-enabled", func(e *env, hash string) *response {
+			e.do("PATCH", "/api/v1/keys/"+hash, map[string]any{"disabled": true}, "Authorization", "Bearer "+e.mgmtKey)
+			return e.do("PATCH", "/api/v1/keys/"+hash, map[string]any{"disabled": false}, "Authorization", "Bearer "+e.mgmtKey)
+		}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			secret, k, err := e.svc.CreateKey(context.Background(), keygate.NewKeyParams{UserID: e.user.ID, Name: "maker", IsManagement: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.do("POST", "/api/v1/auth/keys/code", s256Body(), "Authorization", "Bearer "+secret)
+			if r.status != http.StatusOK {
+				t.Fatalf("create code: %d %s", r.status, r.body)
+			}
+			c := r.json(t)["data"].(map[string]any)["id"].(string)
+			if r := tt.change(e, k.Hash); r != nil && r.status != http.StatusOK {
+				t.Fatalf("change the management key: %d %s", r.status, r.body)
+			}
+			x := e.exchange(map[string]any{"code": c, "code_verifier": V1})
+			if x.status != tt.want {
+				t.Fatalf("exchange: %d %s, want %d", x.status, x.body, tt.want)
+			}
+			if tt.want != http.StatusOK && x.errMessage(t) != keygate.MsgInvalidCode {
+				t.Fatalf("exchange: %s, want %s", x.body, keygate.MsgInvalidCode)
+			}
+		})
+	}
+}
+
 // TestExchangeRacingWorkspaceDelete: a code whose workspace is deleted
 // before the exchange is a 403, never a 500.
 func TestExchangeRacingWorkspaceDelete(t *testing.T) {

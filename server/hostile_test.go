@@ -131,7 +131,7 @@ func (h *hostileEnv) value(name string) string {
 			t.Fatal(err)
 		}
 		if name == "WS_WITH_KEY" {
-			if _, _, err := h.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: h.user.ID, WorkspaceID: ws.ID, Name: "in it"}); err != nil {
+			if _, _, err := h.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: h.user.ID, WorkspaceID: &ws.ID, Name: "in it"}); err != nil {
 				t.Fatal(err)
 			}
 		}

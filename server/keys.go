@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	json "github.com/go-json-experiment/json"
-
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apitype"
 )
@@ -52,10 +50,8 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if q.Has("workspace_id") {
-		p.WorkspaceID = q.Get("workspace_id")
-		if p.WorkspaceID == "" {
-			return keygate.Errorf(keygate.EINVALID, "workspace_id must be a UUID")
-		}
+		id := q.Get("workspace_id")
+		p.WorkspaceID = &id
 	}
 	infos, err := s.svc.ListKeys(r.Context(), p)
 	if err != nil {
@@ -96,37 +92,22 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Name               *string  `json:"name"`
-		Limit              *float64 `json:"limit"`
-		LimitReset         *string  `json:"limit_reset"`
-		ExpiresAt          *string  `json:"expires_at"`
-		IncludeBYOKInLimit *bool    `json:"include_byok_in_limit"`
-		WorkspaceID        *string  `json:"workspace_id"`
-	}
+	var body apitype.CreateKeyRequest
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
-	if body.Name == nil || strings.TrimSpace(*body.Name) == "" {
-		return keygate.Errorf(keygate.EINVALID, "name is required")
-	}
 	p := keygate.NewKeyParams{
-		UserID:    key.UserID,
-		Name:      *body.Name,
-		LimitUSD:  body.Limit,
-		ExpiresAt: body.ExpiresAt,
+		UserID:      key.UserID,
+		Name:        body.Name,
+		LimitUSD:    body.Limit,
+		ExpiresAt:   body.ExpiresAt,
+		WorkspaceID: body.WorkspaceID,
 	}
 	if body.LimitReset != nil {
 		p.LimitReset = *body.LimitReset
 	}
 	if body.IncludeBYOKInLimit != nil {
 		p.IncludeBYOK = *body.IncludeBYOKInLimit
-	}
-	if body.WorkspaceID != nil {
-		if *body.WorkspaceID == "" {
-			return keygate.Errorf(keygate.EINVALID, "workspace_id must be a UUID")
-		}
-		p.WorkspaceID = *body.WorkspaceID
 	}
 	secret, k, err := s.svc.CreateKey(r.Context(), p)
 	if err != nil {
@@ -154,35 +135,13 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// nullable is a JSON member that may be absent (Set false), null (Set,
-// V nil) or a value: PATCH bodies remove a limit with null.
-type nullable[T any] struct {
-	Set bool
-	V   *T
-}
-
-// UnmarshalJSON is called for null too, so presence is always recorded.
-func (n *nullable[T]) UnmarshalJSON(b []byte) error {
-	n.Set = true
-	if string(b) == "null" {
-		n.V = nil
-		return nil
-	}
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	n.V = &v
-	return nil
-}
-
-// value returns the member's value, or an EINVALID error naming field when
-// it is null.
-func (n nullable[T]) value(field string) (*T, error) {
-	if n.Set && n.V == nil {
+// notNull returns o's value, or an EINVALID error naming field when o is
+// null: members that OpenRouter types without null.
+func notNull[T any](o apitype.Optional[T], field string) (*T, error) {
+	if o.IsNull() {
 		return nil, keygate.Errorf(keygate.EINVALID, "%s must not be null", field)
 	}
-	return n.V, nil
+	return o.Value, nil
 }
 
 // updateKey serves PATCH /api/v1/keys/{hash} (OpenRouter updateKeys):
@@ -198,33 +157,12 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Name               nullable[string]  `json:"name"`
-		Disabled           nullable[bool]    `json:"disabled"`
-		Limit              nullable[float64] `json:"limit"`
-		LimitReset         nullable[string]  `json:"limit_reset"`
-		IncludeBYOKInLimit nullable[bool]    `json:"include_byok_in_limit"`
-		ExpiresAt          nullable[any]     `json:"expires_at"`
-	}
+	var body apitype.UpdateKeyRequest
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
-	if body.ExpiresAt.Set {
-		return keygate.Errorf(keygate.EINVALID, "expires_at cannot be changed after creation")
-	}
-	u := keygate.KeyUpdate{
-		SetLimit:      body.Limit.Set,
-		LimitUSD:      body.Limit.V,
-		SetLimitReset: body.LimitReset.Set,
-		LimitReset:    body.LimitReset.V,
-	}
-	if u.Name, err = body.Name.value("name"); err != nil {
-		return err
-	}
-	if u.Disabled, err = body.Disabled.value("disabled"); err != nil {
-		return err
-	}
-	if u.IncludeBYOK, err = body.IncludeBYOKInLimit.value("include_byok_in_limit"); err != nil {
+	u, err := keyUpdate(&body)
+	if err != nil {
 		return err
 	}
 	info, err := s.svc.UpdateKey(r.Context(), key.UserID, r.PathValue("hash"), u)
@@ -233,6 +171,32 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, apitype.KeyResponse{Data: keyBody(info)})
 	return nil
+}
+
+// keyUpdate is the change a PATCH body asks for: limit and limit_reset
+// null remove them, the other members may not be null, and expires_at
+// cannot be changed at all. Errors are EINVALID naming the member.
+func keyUpdate(body *apitype.UpdateKeyRequest) (keygate.KeyUpdate, error) {
+	if body.ExpiresAt.Set {
+		return keygate.KeyUpdate{}, keygate.Errorf(keygate.EINVALID, "expires_at cannot be changed after creation")
+	}
+	u := keygate.KeyUpdate{
+		SetLimit:      body.Limit.Set,
+		LimitUSD:      body.Limit.Value,
+		SetLimitReset: body.LimitReset.Set,
+		LimitReset:    body.LimitReset.Value,
+	}
+	var err error
+	if u.Name, err = notNull(body.Name, "name"); err != nil {
+		return u, err
+	}
+	if u.Disabled, err = notNull(body.Disabled, "disabled"); err != nil {
+		return u, err
+	}
+	if u.IncludeBYOK, err = notNull(body.IncludeBYOKInLimit, "include_byok_in_limit"); err != nil {
+		return u, err
+	}
+	return u, nil
 }
 
 // deleteKey serves DELETE /api/v1/keys/{hash} (OpenRouter deleteKeys):
@@ -253,17 +217,32 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 // keyBody is the management API's key object: every field of the spec and
 // of the SDK's schema, amounts in USD.
 func keyBody(info *keygate.KeyInfo) apitype.Key {
-	k, u := info.Key, info.Usage
+	k := info.Key
 	var creator *string
 	if k.CreatorUserID != "" {
 		c := k.CreatorUserID
 		creator = &c
 	}
 	return apitype.Key{
-		Hash:               k.Hash,
-		Name:               k.Name,
-		Label:              k.Label,
-		Disabled:           k.Disabled,
+		Hash:          k.Hash,
+		Name:          k.Name,
+		Label:         k.Label,
+		Disabled:      k.Disabled,
+		KeySpending:   spendingBody(info),
+		CreatedAt:     formatTime(k.CreatedAt),
+		UpdatedAt:     timePtr(k.UpdatedAt),
+		ExpiresAt:     timePtr(k.ExpiresAt),
+		CreatorUserID: creator,
+		ExternalUser:  k.ExternalUser,
+		WorkspaceID:   k.WorkspaceID,
+	}
+}
+
+// spendingBody is a key's limit and usage in USD, as both key objects
+// report them.
+func spendingBody(info *keygate.KeyInfo) apitype.KeySpending {
+	k, u := info.Key, info.Usage
+	return apitype.KeySpending{
 		Limit:              usdPtr(k.Limit),
 		LimitRemaining:     usdPtr(info.Remaining),
 		LimitReset:         resetPtr(k.LimitReset),
@@ -276,11 +255,5 @@ func keyBody(info *keygate.KeyInfo) apitype.Key {
 		BYOKUsageDaily:     u.BYOKDaily.USD(),
 		BYOKUsageWeekly:    u.BYOKWeekly.USD(),
 		BYOKUsageMonthly:   u.BYOKMonthly.USD(),
-		CreatedAt:          formatTime(k.CreatedAt),
-		UpdatedAt:          timePtr(k.UpdatedAt),
-		ExpiresAt:          timePtr(k.ExpiresAt),
-		CreatorUserID:      creator,
-		ExternalUser:       k.ExternalUser,
-		WorkspaceID:        k.WorkspaceID,
 	}
 }

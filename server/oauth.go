@@ -98,22 +98,11 @@ func (s *Server) currentKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func currentKeyBody(info *keygate.KeyInfo) apitype.CurrentKey {
-	k, u := info.Key, info.Usage
+	k := info.Key
 	creator, ws := k.CreatorUserID, k.WorkspaceID
 	return apitype.CurrentKey{
 		Label:              k.Label,
-		Limit:              usdPtr(k.Limit),
-		LimitRemaining:     usdPtr(info.Remaining),
-		LimitReset:         resetPtr(k.LimitReset),
-		Usage:              u.Total.USD(),
-		UsageDaily:         u.Daily.USD(),
-		UsageWeekly:        u.Weekly.USD(),
-		UsageMonthly:       u.Monthly.USD(),
-		BYOKUsage:          u.BYOKTotal.USD(),
-		BYOKUsageDaily:     u.BYOKDaily.USD(),
-		BYOKUsageWeekly:    u.BYOKWeekly.USD(),
-		BYOKUsageMonthly:   u.BYOKMonthly.USD(),
-		IncludeBYOKInLimit: k.IncludeBYOK,
+		KeySpending:        spendingBody(info),
 		IsManagementKey:    k.IsManagement,
 		IsProvisioningKey:  k.IsManagement,
 		ExpiresAt:          timePtr(k.ExpiresAt),

@@ -137,8 +137,8 @@ func (s *Server) trusted(ip string) bool {
 }
 
 // cors makes the API callable from any origin: browser apps exchange codes
-// from their front end (DESIGN.md). Credentials are bearer keys, never
-// cookies, so a wildcard origin is safe.
+// from their front end, as OpenRouter's PKCE flow lets them. Credentials
+// are bearer keys, never cookies, so a wildcard origin is safe.
 func cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

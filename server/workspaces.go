@@ -48,52 +48,57 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// settingsBody decodes the settings members of both request bodies,
-// recording which were present and which were null.
-type settingsBody struct {
-	DefaultTextModel                nullable[string]   `json:"default_text_model"`
-	DefaultImageModel               nullable[string]   `json:"default_image_model"`
-	DefaultProviderSort             nullable[string]   `json:"default_provider_sort"`
-	IOLoggingAPIKeyIDs              nullable[[]int64]  `json:"io_logging_api_key_ids"`
-	IOLoggingSamplingRate           nullable[float64]  `json:"io_logging_sampling_rate"`
-	IsDataDiscountLoggingEnabled    nullable[bool]     `json:"is_data_discount_logging_enabled"`
-	IsObservabilityBroadcastEnabled nullable[bool]     `json:"is_observability_broadcast_enabled"`
-	IsObservabilityIOLoggingEnabled nullable[bool]     `json:"is_observability_io_logging_enabled"`
-	DisabledServerTools             nullable[[]string] `json:"disabled_server_tools"`
-}
-
-// update turns the members into a settings change. The models, the
-// provider sort and the two lists may be null (clearing them; in a POST,
-// the same as absent); the sampling rate and the switches may not
-// (OpenRouter types them number and boolean, without null).
-func (b *settingsBody) update() (keygate.WorkspaceSettingsUpdate, error) {
+// settingsUpdate is the settings change of a request body, POST or
+// PATCH. The models, the provider sort and the two lists may be null
+// (clearing them; in a POST, the same as absent); the sampling rate and
+// the switches may not (OpenRouter types them number and boolean, without
+// null).
+func settingsUpdate(b *apitype.WorkspaceSettingsRequest) (keygate.WorkspaceSettingsUpdate, error) {
 	u := keygate.WorkspaceSettingsUpdate{
 		SetDefaultTextModel:    b.DefaultTextModel.Set,
-		DefaultTextModel:       b.DefaultTextModel.V,
+		DefaultTextModel:       b.DefaultTextModel.Value,
 		SetDefaultImageModel:   b.DefaultImageModel.Set,
-		DefaultImageModel:      b.DefaultImageModel.V,
+		DefaultImageModel:      b.DefaultImageModel.Value,
 		SetDefaultProviderSort: b.DefaultProviderSort.Set,
-		DefaultProviderSort:    b.DefaultProviderSort.V,
+		DefaultProviderSort:    b.DefaultProviderSort.Value,
 		SetIOLoggingAPIKeyIDs:  b.IOLoggingAPIKeyIDs.Set,
 		SetDisabledServerTools: b.DisabledServerTools.Set,
 	}
-	if v := b.IOLoggingAPIKeyIDs.V; v != nil {
+	if v := b.IOLoggingAPIKeyIDs.Value; v != nil {
 		u.IOLoggingAPIKeyIDs = *v
 	}
-	if v := b.DisabledServerTools.V; v != nil {
+	if v := b.DisabledServerTools.Value; v != nil {
 		u.DisabledServerTools = *v
 	}
 	var err error
-	if u.IOLoggingSamplingRate, err = b.IOLoggingSamplingRate.value("io_logging_sampling_rate"); err != nil {
+	if u.IOLoggingSamplingRate, err = notNull(b.IOLoggingSamplingRate, "io_logging_sampling_rate"); err != nil {
 		return u, err
 	}
-	if u.IsDataDiscountLoggingEnabled, err = b.IsDataDiscountLoggingEnabled.value("is_data_discount_logging_enabled"); err != nil {
+	if u.IsDataDiscountLoggingEnabled, err = notNull(b.IsDataDiscountLoggingEnabled, "is_data_discount_logging_enabled"); err != nil {
 		return u, err
 	}
-	if u.IsObservabilityBroadcastEnabled, err = b.IsObservabilityBroadcastEnabled.value("is_observability_broadcast_enabled"); err != nil {
+	if u.IsObservabilityBroadcastEnabled, err = notNull(b.IsObservabilityBroadcastEnabled, "is_observability_broadcast_enabled"); err != nil {
 		return u, err
 	}
-	if u.IsObservabilityIOLoggingEnabled, err = b.IsObservabilityIOLoggingEnabled.value("is_observability_io_logging_enabled"); err != nil {
+	if u.IsObservabilityIOLoggingEnabled, err = notNull(b.IsObservabilityIOLoggingEnabled, "is_observability_io_logging_enabled"); err != nil {
+		return u, err
+	}
+	return u, nil
+}
+
+// workspaceUpdate is the change a PATCH body asks for: description null
+// removes it, name and slug may not be null, settings as settingsUpdate.
+// Errors are EINVALID naming the member.
+func workspaceUpdate(body *apitype.UpdateWorkspaceRequest) (keygate.WorkspaceUpdate, error) {
+	u := keygate.WorkspaceUpdate{SetDescription: body.Description.Set, Description: body.Description.Value}
+	var err error
+	if u.WorkspaceSettingsUpdate, err = settingsUpdate(&body.WorkspaceSettingsRequest); err != nil {
+		return u, err
+	}
+	if u.Name, err = notNull(body.Name, "name"); err != nil {
+		return u, err
+	}
+	if u.Slug, err = notNull(body.Slug, "slug"); err != nil {
 		return u, err
 	}
 	return u, nil
@@ -114,26 +119,15 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Name        string  `json:"name"`
-		Slug        *string `json:"slug"`
-		Description *string `json:"description"`
-		settingsBody
-	}
+	var body apitype.CreateWorkspaceRequest
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
-	settings, err := body.update()
+	settings, err := settingsUpdate(&body.WorkspaceSettingsRequest)
 	if err != nil {
 		return err
 	}
-	p := keygate.NewWorkspaceParams{UserID: key.UserID, Name: body.Name, Description: body.Description, Settings: settings}
-	if body.Slug != nil {
-		if *body.Slug == "" {
-			return keygate.CheckSlug("slug", "")
-		}
-		p.Slug = *body.Slug
-	}
+	p := keygate.NewWorkspaceParams{UserID: key.UserID, Name: body.Name, Slug: body.Slug, Description: body.Description, Settings: settings}
 	ws, err := s.svc.CreateWorkspace(r.Context(), p)
 	if err != nil {
 		return err
@@ -169,23 +163,12 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Name        nullable[string] `json:"name"`
-		Slug        nullable[string] `json:"slug"`
-		Description nullable[string] `json:"description"`
-		settingsBody
-	}
+	var body apitype.UpdateWorkspaceRequest
 	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
-	u := keygate.WorkspaceUpdate{SetDescription: body.Description.Set, Description: body.Description.V}
-	if u.WorkspaceSettingsUpdate, err = body.update(); err != nil {
-		return err
-	}
-	if u.Name, err = body.Name.value("name"); err != nil {
-		return err
-	}
-	if u.Slug, err = body.Slug.value("slug"); err != nil {
+	u, err := workspaceUpdate(&body)
+	if err != nil {
 		return err
 	}
 	ws, err := s.svc.UpdateWorkspace(r.Context(), key.UserID, r.PathValue("id"), u)

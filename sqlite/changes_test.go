@@ -11,53 +11,13 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/sqlite"
+	"github.com/keygate/keygate/storetest"
 )
 
 // The storetest suite checks what each change announces. These tests
 // check what is particular to SQLite: announcements cross processes
 // through the file, rolled-back ones never arrive, pruned ones make the
 // listener reset, and the table stays bounded.
-
-// event is one call of an Invalidations function; kind is "reset" for
-// Reset.
-type event struct{ kind, id string }
-
-// listenOn starts db.Listen until the test ends and returns its calls,
-// once the first Reset says it is listening.
-func listenOn(t *testing.T, db *sqlite.DB) <-chan event {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan event, 100)
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Listen(ctx, keygate.Invalidations{
-			Changed: func(kind, id string) { events <- event{kind, id} },
-			Reset:   func() { events <- event{"reset", ""} },
-			Error:   func(err error) { t.Logf("Listen: %v", err) },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Listen = %v, want context.Canceled", err)
-		}
-	})
-	wantEvent(t, events, event{"reset", ""})
-	return events
-}
-
-// wantEvent fails unless the next event is w, within five seconds.
-func wantEvent(t *testing.T, events <-chan event, w event) {
-	t.Helper()
-	select {
-	case got := <-events:
-		if got != w {
-			t.Fatalf("event = %+v, want %+v", got, w)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no event within 5s, want %+v", w)
-	}
-}
 
 // changesFixture is a file opened twice, as by a server and by the CLI,
 // with a key in it.
@@ -122,40 +82,40 @@ func (f *changesFixture) inCLITx(t *testing.T, commit bool, stmts ...string) {
 // does.
 func TestListenAcrossHandles(t *testing.T) {
 	f := newChangesFixture(t)
-	events := listenOn(t, f.server)
+	l := storetest.Listen(t, f.server)
 	f.inCLITx(t, false, `INSERT INTO changes (kind, ref) VALUES ('key', 'rolled-back')`)
 	f.disable(t, true)
-	wantEvent(t, events, event{keygate.ChangeKey, f.key.Hash})
+	l.Want(t, storetest.Event{Kind: keygate.ChangeKey, ID: f.key.Hash})
 	if err := f.cli.DeleteKey(t.Context(), f.key.Hash); err != nil {
 		t.Fatal(err)
 	}
-	wantEvent(t, events, event{keygate.ChangeKey, f.key.Hash})
+	l.Want(t, storetest.Event{Kind: keygate.ChangeKey, ID: f.key.Hash})
 }
 
 // TestListenPruned: announcements deleted before the listener read them
 // leave a gap in the ids, and the listener resets its caches.
 func TestListenPruned(t *testing.T) {
 	f := newChangesFixture(t)
-	events := listenOn(t, f.server)
+	l := storetest.Listen(t, f.server)
 	f.inCLITx(t, true,
 		`INSERT INTO changes (kind, ref) VALUES ('key', 'missed')`,
 		`INSERT INTO changes (kind, ref) VALUES ('key', 'seen')`,
 		`DELETE FROM changes WHERE ref = 'missed'`)
-	wantEvent(t, events, event{"reset", ""})
-	wantEvent(t, events, event{keygate.ChangeKey, "seen"})
+	l.Want(t, storetest.Reset)
+	l.Want(t, storetest.Event{Kind: keygate.ChangeKey, ID: "seen"})
 	f.disable(t, true) // no gap since
-	wantEvent(t, events, event{keygate.ChangeKey, f.key.Hash})
+	l.Want(t, storetest.Event{Kind: keygate.ChangeKey, ID: f.key.Hash})
 }
 
 // TestListenUnreadable: an announcement without a kind or an id empties
 // the caches rather than being ignored.
 func TestListenUnreadable(t *testing.T) {
 	f := newChangesFixture(t)
-	events := listenOn(t, f.server)
+	l := storetest.Listen(t, f.server)
 	f.inCLITx(t, true, `INSERT INTO changes (kind, ref) VALUES ('', 'x')`)
-	wantEvent(t, events, event{"reset", ""})
+	l.Want(t, storetest.Reset)
 	f.disable(t, true)
-	wantEvent(t, events, event{keygate.ChangeKey, f.key.Hash})
+	l.Want(t, storetest.Event{Kind: keygate.ChangeKey, ID: f.key.Hash})
 }
 
 // TestListenFromNow: a listener starts after the announcements already
@@ -164,14 +124,10 @@ func TestListenFromNow(t *testing.T) {
 	f := newChangesFixture(t)
 	f.disable(t, true)
 	f.disable(t, false)
-	events := listenOn(t, f.server)
+	l := storetest.Listen(t, f.server)
 	f.disable(t, true)
-	wantEvent(t, events, event{keygate.ChangeKey, f.key.Hash})
-	select {
-	case e := <-events:
-		t.Fatalf("unexpected event %+v", e)
-	case <-time.After(3 * sqlite.PollInterval):
-	}
+	l.Want(t, storetest.Event{Kind: keygate.ChangeKey, ID: f.key.Hash})
+	l.WantNone(t, 3*sqlite.PollInterval)
 }
 
 // TestListenStopsOnClose: closing the DB ends Listen with an error.

@@ -13,7 +13,7 @@ import (
 func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, db.st.insertAuthCode).ExecContext(ctx,
-			c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash),
+			c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash), nullString(c.CreatorKeyHash),
 			c.CallbackURL, c.CodeChallenge, c.CodeChallengeMethod,
 			nullIntPtr(c.Limit), string(c.LimitReset), c.KeyLabel, nullMicros(c.KeyExpiresAt),
 			micros(c.CreatedAt), micros(c.ExpiresAt), nullMicros(c.UsedAt), nullString(c.KeyHash))
@@ -26,11 +26,11 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
 func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, error) {
 	var c keygate.AuthCode
 	var appID, limit, keyExpires, used sql.Null[int64]
-	var parent, keyHash sql.Null[string]
+	var parent, creator, keyHash sql.Null[string]
 	var reset string
 	var created, expires int64
 	err := db.st.authCode.QueryRowContext(ctx, hash).Scan(
-		&c.Hash, &c.UserID, &c.WorkspaceID, &appID, &parent,
+		&c.Hash, &c.UserID, &c.WorkspaceID, &appID, &parent, &creator,
 		&c.CallbackURL, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&limit, &reset, &c.KeyLabel, &keyExpires,
 		&created, &expires, &used, &keyHash)
@@ -39,6 +39,7 @@ func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, err
 	}
 	c.AppID = appID.V
 	c.ParentKeyHash = parent.V
+	c.CreatorKeyHash = creator.V
 	c.Limit = intPtr[keygate.Micros](limit)
 	c.LimitReset = keygate.LimitReset(reset)
 	c.KeyExpiresAt = timePtr(keyExpires)

@@ -19,13 +19,13 @@ const generationColumns = `id, key_hash, user_id, workspace_id, app_id, model,
 // prepared once per pool by prepare rather than parsed again on every call.
 const (
 	sqlInsertAuthCode = `
-		INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash,
+		INSERT INTO auth_codes (hash, user_id, workspace_id, app_id, parent_key_hash, creator_key_hash,
 			callback_url, code_challenge, code_challenge_method,
 			limit_micros, limit_reset, key_label, key_expires_at,
 			created_at, expires_at, used_at, key_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlAuthCode = `
-		SELECT hash, user_id, workspace_id, app_id, parent_key_hash,
+		SELECT hash, user_id, workspace_id, app_id, parent_key_hash, creator_key_hash,
 			callback_url, code_challenge, code_challenge_method,
 			limit_micros, limit_reset, key_label, key_expires_at,
 			created_at, expires_at, used_at, key_hash

@@ -42,6 +42,26 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*keygate.User, err
 	return u, storeErr("user by email", err)
 }
 
+// ListUsers returns up to limit users (all when limit <= 0), oldest first,
+// skipping offset.
+func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]*keygate.User, error) {
+	rows, err := db.reader.QueryContext(ctx,
+		`SELECT `+userColumns+` FROM users ORDER BY created_at, id LIMIT ? OFFSET ?`, sqlLimit(limit), max(offset, 0))
+	if err != nil {
+		return nil, storeErr("list users", err)
+	}
+	defer rows.Close()
+	var list []*keygate.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, storeErr("list users", err)
+		}
+		list = append(list, u)
+	}
+	return list, storeErr("list users", rows.Err())
+}
+
 func scanUser(row scanner) (*keygate.User, error) {
 	var u keygate.User
 	var created int64

@@ -95,6 +95,14 @@ func (db *DB) DefaultWorkspace(ctx context.Context, userID string) (*keygate.Wor
 	return w, storeErr("default workspace", err)
 }
 
+// WorkspaceBySlug returns the user's workspace with slug, or
+// keygate.ErrNotFound.
+func (db *DB) WorkspaceBySlug(ctx context.Context, userID, slug string) (*keygate.Workspace, error) {
+	w, err := scanWorkspace(db.reader.QueryRowContext(ctx,
+		`SELECT `+workspaceColumns+` FROM workspaces WHERE user_id = ? AND slug = ?`, userID, slug))
+	return w, storeErr("workspace by slug", err)
+}
+
 // ListWorkspaces returns up to limit of the user's workspaces, oldest first,
 // after skipping offset, and how many the user has in all. A limit <= 0
 // means no limit.

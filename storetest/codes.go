@@ -100,6 +100,7 @@ func testCodeRoundTrip(t *testing.T, s keygate.Store) {
 			WorkspaceID:         ws.ID,
 			AppID:               app.ID,
 			ParentKeyHash:       parent.Hash,
+			CreatorKeyHash:      parent.Hash,
 			CallbackURL:         "https://chat.example.com/cb?x=1&y=%20",
 			CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 			CodeChallengeMethod: "S256",
@@ -114,6 +115,7 @@ func testCodeRoundTrip(t *testing.T, s keygate.Store) {
 			Hash:                keygate.HashSecret(keygate.NewCode()),
 			UserID:              u.ID,
 			WorkspaceID:         ws.ID,
+			CreatorKeyHash:      parent.Hash, // a management key: no parent
 			CodeChallenge:       "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
 			CodeChallengeMethod: "plain",
 			Limit:               ptr(keygate.Micros(0)), // a real cap, not "none"

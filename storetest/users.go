@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate"
 )
@@ -51,5 +53,29 @@ var userTests = []test{
 		wantErr(t, "User(unknown)", err, keygate.ErrNotFound)
 		_, err = s.UserByEmail(t.Context(), "nobody@example.com")
 		wantErr(t, "UserByEmail(unknown)", err, keygate.ErrNotFound)
+	}},
+	{"List", func(t *testing.T, s keygate.Store) {
+		ctx := t.Context()
+		var want []*keygate.User
+		for i := range 3 {
+			u := &keygate.User{ID: newID(), Email: fmt.Sprintf("list-%d@example.com", i), PasswordHash: "x", CreatedAt: at(time.Duration(2-i) * time.Hour)}
+			ws := &keygate.Workspace{ID: newID(), Name: "Default", Slug: "default", CreatedAt: u.CreatedAt, WorkspaceSettings: defaultSettings}
+			must(t, "CreateUser", s.CreateUser(ctx, u, ws))
+			want = append([]*keygate.User{u}, want...) // oldest first
+		}
+		for _, tt := range []struct {
+			offset, limit int
+			want          []*keygate.User
+		}{
+			{0, 0, want},
+			{0, 2, want[:2]},
+			{1, 0, want[1:]},
+			{2, 5, want[2:]},
+			{3, 1, nil},
+		} {
+			got, err := s.ListUsers(ctx, tt.offset, tt.limit)
+			must(t, "ListUsers", err)
+			diff(t, fmt.Sprintf("ListUsers(%d, %d)", tt.offset, tt.limit), tt.want, got)
+		}
 	}},
 }

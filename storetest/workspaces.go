@@ -28,6 +28,31 @@ var fullSettings = keygate.WorkspaceSettings{
 }
 
 var workspaceTests = []test{
+	{"BySlug", func(t *testing.T, s keygate.Store) {
+		ctx := t.Context()
+		u, def := newUser(t, s)
+		other, _ := newUser(t, s)
+		w := newWorkspace(t, s, u.ID, "research", at(time.Hour))
+		newWorkspace(t, s, other.ID, "lab", at(time.Hour))
+		for _, tt := range []struct {
+			user, slug string
+			want       *keygate.Workspace
+		}{
+			{u.ID, "research", w},
+			{u.ID, "default", def},
+			{u.ID, "Research", nil}, // compared exactly
+			{u.ID, "lab", nil},      // another user's
+			{other.ID, "research", nil},
+		} {
+			got, err := s.WorkspaceBySlug(ctx, tt.user, tt.slug)
+			if tt.want == nil {
+				wantErr(t, "WorkspaceBySlug("+tt.slug+")", err, keygate.ErrNotFound)
+				continue
+			}
+			must(t, "WorkspaceBySlug", err)
+			diff(t, "WorkspaceBySlug("+tt.slug+")", tt.want, got)
+		}
+	}},
 	{"RoundTrip", func(t *testing.T, s keygate.Store) {
 		u, _ := newUser(t, s)
 		w := &keygate.Workspace{
@@ -152,6 +177,7 @@ var workspaceTests = []test{
 	}},
 	{"Delete", testDeleteWorkspace},
 	{"DeleteRacesCreateKey", testDeleteWorkspaceRace},
+	{"DeleteRacesCreateCode", testDeleteWorkspaceRaceCode},
 	{"DeleteRacesEnableKey", testDeleteWorkspaceRaceEnable},
 	{"DeleteRacesRedeemCode", testDeleteWorkspaceRaceRedeem},
 	{"DeleteAnnouncesKeys", testDeleteWorkspaceAnnounces},
@@ -488,6 +514,38 @@ func testDeleteWorkspaceRace(t *testing.T, s keygate.Store) {
 	}
 }
 
+// testDeleteWorkspaceRaceCode races a code into a workspace against the
+// workspace's deletion. Either the code comes first and the delete takes
+// it with the workspace, or the delete comes first and the code's
+// workspace is not found: no other outcome, and no code left pointing at
+// a deleted workspace.
+func testDeleteWorkspaceRaceCode(t *testing.T, s keygate.Store) {
+	ctx := t.Context()
+	u, _ := newUser(t, s)
+	var codeWon, deleteWon int
+	defer func() { t.Logf("the code won %d trials, the delete %d", codeWon, deleteWon) }()
+	for i := range 50 {
+		w := newWorkspace(t, s, u.ID, fmt.Sprintf("race-%d", i), t0)
+		c := codeFor(w)
+		var codeErr, delErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { codeErr = s.CreateAuthCode(ctx, c) })
+		wg.Go(func() { _, delErr = s.DeleteWorkspace(ctx, w.ID) })
+		wg.Wait()
+		must(t, "DeleteWorkspace", delErr)
+		switch {
+		case codeErr == nil:
+			codeWon++
+		case errors.Is(codeErr, keygate.ErrNotFound):
+			deleteWon++
+		default:
+			t.Fatalf("trial %d: CreateAuthCode = %v, want nil or keygate.ErrNotFound", i, codeErr)
+		}
+		_, err := s.AuthCode(ctx, c.Hash)
+		wantErr(t, "AuthCode(after its workspace was deleted)", err, keygate.ErrNotFound)
+	}
+}
+
 // testDeleteWorkspaceRaceEnable races enabling a workspace's only key
 // against the workspace's deletion: either the key is enabled first and
 // the delete is refused, or the delete takes the still disabled key and
@@ -621,7 +679,7 @@ func testDeleteWorkspaceRaceRedeem(t *testing.T, s keygate.Store) {
 // process drops them from its cache; a refused delete announces nothing.
 func testDeleteWorkspaceAnnounces(t *testing.T, s keygate.Store) {
 	ctx := t.Context()
-	l := listen(t, s)
+	l := Listen(t, feedOf(t, s))
 	u, ws := newUser(t, s)
 	refused := newWorkspace(t, s, u.ID, "refused", t0)
 	kept := newDisabledKey(t, s, refused)
@@ -629,13 +687,13 @@ func testDeleteWorkspaceAnnounces(t *testing.T, s keygate.Store) {
 	gone := newWorkspace(t, s, u.ID, "gone", t0)
 	k := newDisabledKey(t, s, gone)
 	marker := newKey(t, s, ws, t0)
-	l.watch(kept.Hash, k.Hash, marker.Hash)
+	l.Watch(kept.Hash, k.Hash, marker.Hash)
 
 	_, err := s.DeleteWorkspace(ctx, refused.ID)
 	wantErr(t, "DeleteWorkspace(holds an enabled key)", err, keygate.ErrConflict)
 	_, err = s.DeleteWorkspace(ctx, gone.ID)
 	must(t, "DeleteWorkspace(disabled keys only)", err)
 	must(t, "DeleteKey(marker)", s.DeleteKey(ctx, marker.Hash))
-	l.want(t, feedEvent{keygate.ChangeKey, k.Hash})
-	l.want(t, feedEvent{keygate.ChangeKey, marker.Hash})
+	l.Want(t, Event{keygate.ChangeKey, k.Hash})
+	l.Want(t, Event{keygate.ChangeKey, marker.Hash})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func TestCLIChangeReachesServer(t *testing.T) {
 	db := newCLIDatabase(t)
 	cfg := testServeConfig(t)
 	cfg.Addr, cfg.Database = freeAddr(t), db
-	m := &Main{Config: cfg, Stdout: io.Discard}
+	m := openMain(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -57,7 +56,7 @@ func newKeysCreateCmd() *cobra.Command {
 	addDatabaseFlag(cmd, &dsn)
 	f.StringVar(&email, "user", "", "email of the key's owner (required)")
 	f.BoolVar(&management, "management", false, "create a management key (authorizes /api/v1/keys and /api/v1/workspaces)")
-	f.StringVar(&name, "name", "", "the key's name")
+	f.StringVar(&name, "name", "CLI key", "the key's name, 1 to 100 characters")
 	f.StringVar(&limit, "limit", "", "spending limit in USD")
 	f.StringVar(&reset, "limit-reset", "", "daily, weekly or monthly")
 	f.StringVar(&expires, "expires-at", "", "expiry, RFC 3339 in UTC")
@@ -170,17 +169,16 @@ func expiryText(k *keygate.APIKey) string {
 	return k.ExpiresAt.UTC().Format(time.RFC3339)
 }
 
-// keyByHash checks that hash is a whole key hash and loads the key, so the
-// service can act for its owner.
-func keyByHash(cmd *cobra.Command, svc *keygate.Service, hash string) (*keygate.APIKey, error) {
-	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("HASH must be the whole key hash, 64 lower-case hex digits (keygate keys list --no-trunc shows it)")
+// hashError words the service's errors about a HASH argument for the
+// terminal.
+func hashError(hash string, err error) error {
+	switch keygate.ErrorCode(err) {
+	case keygate.EINVALID:
+		return fmt.Errorf("HASH must be the whole key hash, 64 lower-case hex digits (keygate keys list --no-trunc shows it)")
+	case keygate.ENOTFOUND:
+		return fmt.Errorf("no key has hash %s", hash)
 	}
-	k, err := svc.Store().Key(cmd.Context(), hash)
-	if errors.Is(err, keygate.ErrNotFound) {
-		return nil, fmt.Errorf("no key has hash %s", hash)
-	}
-	return k, err
+	return cliError(err)
 }
 
 // cacheNote tells that a server in another process trusts its key cache
@@ -204,12 +202,9 @@ func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			k, err := keyByHash(cmd, svc, args[0])
+			k, err := svc.SetKeyDisabledByHash(cmd.Context(), args[0], disabled)
 			if err != nil {
-				return err
-			}
-			if _, err := svc.SetKeyDisabled(cmd.Context(), k.UserID, k.Hash, disabled); err != nil {
-				return cliError(err)
+				return hashError(args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%sd key %s (%s)\n", verb, k.Hash[:hashPrefixLen], k.Name)
 			return nil
@@ -235,12 +230,9 @@ func newKeysDeleteCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			k, err := keyByHash(cmd, svc, args[0])
+			k, err := svc.DeleteKeyByHash(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if err := svc.DeleteKey(cmd.Context(), k.UserID, k.Hash); err != nil {
-				return cliError(err)
+				return hashError(args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted key %s (%s)\n", k.Hash[:hashPrefixLen], k.Name)
 			return nil

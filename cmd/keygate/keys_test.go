@@ -134,6 +134,16 @@ func TestKeysListDisableEnableDelete(t *testing.T) {
 	}
 }
 
+// TestKeysCreateDefaultName: without --name a key is named "CLI key":
+// the service requires a name, as the API does.
+func TestKeysCreateDefaultName(t *testing.T) {
+	db := newCLIDatabase(t)
+	key := strings.TrimSpace(mustCLI(t, "", "keys", "create", "--user", "alice@example.com", "--database", db))
+	if k, err := storedKey(t, db, keygate.HashSecret(key)); err != nil || k.Name != "CLI key" {
+		t.Fatalf("stored key = %+v, %v; want named CLI key", k, err)
+	}
+}
+
 func TestKeysCommandErrors(t *testing.T) {
 	db := newCLIDatabase(t)
 	key := strings.TrimSpace(mustCLI(t, "", "keys", "create", "--user", "alice@example.com", "--name", "k", "--database", db))
@@ -151,6 +161,7 @@ func TestKeysCommandErrors(t *testing.T) {
 		{"enable-unknown", []string{"keys", "enable", strings.Repeat("0", 64)}, "no key"},
 		{"delete-unknown", []string{"keys", "delete", strings.Repeat("0", 64)}, "no key"},
 		{"delete-no-hash", []string{"keys", "delete"}, "arg"},
+		{"create-blank-name", []string{"keys", "create", "--user", "alice@example.com", "--name", " "}, "name is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

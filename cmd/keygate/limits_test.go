@@ -32,18 +32,15 @@ func testServeConfig(t *testing.T) ServeConfig {
 	}
 }
 
-// openMain opens a Main (store, listener, configured *http.Server) without
-// serving; the test changes what it needs, then calls serve.
-func openMain(t *testing.T) *Main {
+// openMain opens a Main (store, listener, configured *http.Server) on
+// cfg without serving; the test changes what it needs, then calls serve.
+func openMain(t *testing.T, cfg ServeConfig) *Main {
 	t.Helper()
-	m := &Main{Config: testServeConfig(t), Stdout: io.Discard}
-	if err := m.Open(context.Background()); err != nil {
+	m, err := Open(context.Background(), cfg, io.Discard, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		m.http.Close()
-		m.store.Close()
-	})
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
@@ -59,7 +56,7 @@ func (m *Main) serve(t *testing.T) {
 // TestServerLimitsConfigured: every limit is set, to a value in its sane
 // range. WriteTimeout must be long enough for streamed responses.
 func TestServerLimitsConfigured(t *testing.T) {
-	m := openMain(t)
+	m := openMain(t, testServeConfig(t))
 	h := m.http
 	tests := []struct {
 		name        string
@@ -99,7 +96,7 @@ func readUntilClosed(conn net.Conn, limit time.Duration) (string, bool) {
 // (slowloris) is cut off at ReadHeaderTimeout, without a request ever
 // reaching a handler.
 func TestSlowHeaderCut(t *testing.T) {
-	m := openMain(t)
+	m := openMain(t, testServeConfig(t))
 	m.http.ReadHeaderTimeout = 500 * time.Millisecond
 	m.serve(t)
 	conn, err := net.Dial("tcp", m.Addr())
@@ -135,7 +132,7 @@ func TestSlowHeaderCut(t *testing.T) {
 // allows gets a 4xx (the body could not be read), never a 5xx, and the
 // connection ends.
 func TestSlowBodyCut(t *testing.T) {
-	m := openMain(t)
+	m := openMain(t, testServeConfig(t))
 	m.http.ReadTimeout = time.Second
 	m.serve(t)
 	conn, err := net.Dial("tcp", m.Addr())
@@ -163,7 +160,7 @@ func TestSlowBodyCut(t *testing.T) {
 // TestOversizedHeader431: a header larger than MaxHeaderBytes is refused
 // by the standard library with 431 before any handler runs.
 func TestOversizedHeader431(t *testing.T) {
-	m := openMain(t)
+	m := openMain(t, testServeConfig(t))
 	m.serve(t)
 	req, _ := http.NewRequest("GET", "http://"+m.Addr()+"/api/v1/key", nil)
 	req.Header.Set("X-Big", strings.Repeat("a", m.http.MaxHeaderBytes+8<<10))
@@ -190,7 +187,7 @@ func TestOversizedHeader431(t *testing.T) {
 // TestIdleConnectionClosed: a keep-alive connection left idle is closed
 // at IdleTimeout.
 func TestIdleConnectionClosed(t *testing.T) {
-	m := openMain(t)
+	m := openMain(t, testServeConfig(t))
 	m.http.IdleTimeout = 500 * time.Millisecond
 	m.serve(t)
 	conn, err := net.Dial("tcp", m.Addr())
@@ -234,7 +231,7 @@ func freeAddr(t *testing.T) string {
 func TestGracefulShutdownDrains(t *testing.T) {
 	cfg := testServeConfig(t)
 	cfg.Addr = freeAddr(t)
-	m := &Main{Config: cfg, Stdout: io.Discard}
+	m := openMain(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -306,11 +303,7 @@ func TestRateLimitFlag(t *testing.T) {
 		t.Run(strconv.FormatFloat(tt.rate, 'f', -1, 64), func(t *testing.T) {
 			cfg := testServeConfig(t)
 			cfg.RateLimit = tt.rate
-			m := &Main{Config: cfg, Stdout: io.Discard}
-			if err := m.Open(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { m.http.Close(); m.store.Close() })
+			m := openMain(t, cfg)
 			m.serve(t)
 			var last *http.Response
 			for range 11 {

@@ -254,8 +254,7 @@ func TestLoginWhoami(t *testing.T) {
 
 	// Once the key is disabled, whoami says so.
 	mgmt := client.New(srv.url+"/api/v1", client.WithAPIKey(srv.mgmtKey))
-	disabled := true
-	if _, err := mgmt.Keys.Update(context.Background(), keygate.HashSecret(cred.Key), &apitype.UpdateKeyRequest{Disabled: &disabled}); err != nil {
+	if _, err := mgmt.Keys.Update(context.Background(), keygate.HashSecret(cred.Key), &apitype.UpdateKeyRequest{Disabled: apitype.Some(true)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := runKeygate(t, nil, "whoami"); err == nil || !strings.Contains(err.Error(), "no longer accepts the stored key") {

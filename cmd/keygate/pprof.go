@@ -30,7 +30,7 @@ func checkLoopback(flag, addr string) error {
 // servePprof serves net/http/pprof on its own listener at addr, apart from
 // the API's handler and middleware, until ctx is done. It logs the address
 // and returns the address it listens on (addr may end in :0).
-func servePprof(ctx context.Context, addr string) (net.Addr, error) {
+func servePprof(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)
@@ -47,6 +47,6 @@ func servePprof(ctx context.Context, addr string) (net.Addr, error) {
 		srv.Close()
 	}()
 	go srv.Serve(ln)
-	slog.Info("pprof listening", "addr", ln.Addr().String())
+	log.Info("pprof listening", "addr", ln.Addr().String())
 	return ln.Addr(), nil
 }

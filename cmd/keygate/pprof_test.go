@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestServeConfigValidatePprof(t *testing.T) {
 }
 
 func TestServePprof(t *testing.T) {
-	addr, err := servePprof(t.Context(), "127.0.0.1:0")
+	addr, err := servePprof(t.Context(), "127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -35,6 +34,20 @@ type ServeConfig struct {
 
 // Validate reports every problem of c at once.
 func (c *ServeConfig) Validate() error {
+	_, err := c.parse()
+	return err
+}
+
+// parsedConfig is what a valid ServeConfig's text says.
+type parsedConfig struct {
+	level   slog.Level
+	proxies []*net.IPNet
+}
+
+// parse checks c and parses its text values, reporting every problem at
+// once: Validate and Open both use it, so each value is parsed in one
+// place.
+func (c *ServeConfig) parse() (*parsedConfig, error) {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
@@ -51,10 +64,12 @@ func (c *ServeConfig) Validate() error {
 	if c.RateLimit < 0 {
 		errs = append(errs, fmt.Errorf("--rate-limit %v: want >= 0", c.RateLimit))
 	}
-	if _, err := parseCIDRs(c.TrustedProxies); err != nil {
+	var p parsedConfig
+	var err error
+	if p.proxies, err = parseCIDRs(c.TrustedProxies); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if p.level, err = parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Pprof != "" {
@@ -62,7 +77,10 @@ func (c *ServeConfig) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,10 +95,11 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			if err := cfg.Validate(); err != nil {
+			m, err := Open(cmd.Context(), *cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
 				return err
 			}
-			m := &Main{Config: *cfg, Stdout: cmd.OutOrStdout()}
+			defer m.Close()
 			return m.Run(cmd.Context())
 		},
 	}
@@ -99,26 +118,75 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	return cmd
 }
 
-// Main is a running keygate server. Tests boot it on 127.0.0.1:0.
+// Main is an open keygate server: its store, its listener and its HTTP
+// server, built by Open. Tests boot it on 127.0.0.1:0.
 type Main struct {
 	Config ServeConfig
+	// Stdout receives what the operator must see (the --dev credentials).
 	Stdout io.Writer
 
+	log      *slog.Logger
 	svc      *keygate.Service
 	store    keygate.Store
 	listener net.Listener
 	http     *http.Server
 }
 
-// Run opens the store, listens, serves until ctx is done, then drains
-// in-flight requests and closes the store.
-func (m *Main) Run(ctx context.Context) error {
-	if err := m.Open(ctx); err != nil {
-		return err
+// Open checks cfg, opens its store and its listener and builds the
+// handler, logging at cfg.LogLevel as text to stderr. On error everything
+// it opened is released; otherwise the caller serves with Run and
+// releases with Close.
+func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Main, err error) {
+	p, err := cfg.parse()
+	if err != nil {
+		return nil, err
 	}
-	defer m.store.Close()
+	m := &Main{Config: cfg, Stdout: stdout}
+	m.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: p.level}))
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if m.store, err = openStore(ctx, cfg.Database); err != nil {
+		return nil, err
+	}
+	kc := keygate.DefaultConfig()
+	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = cfg.KeyPrefix, cfg.CodeTTL, cfg.RequirePKCE
+	tuneForStore(m.store, &kc)
+	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log))
+
+	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + m.listener.Addr().String()
+	}
+	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit}, m.log)
+	m.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      10 * time.Minute, // long enough for streamed gateway responses
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	m.log.Info("keygate listening", "addr", m.listener.Addr().String(), "public_url", publicURL, "version", version)
+	if cfg.Dev {
+		if err := m.devSetup(ctx, publicURL); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Run serves until ctx is done, then drains in-flight requests. It does
+// not close the store: Close does.
+func (m *Main) Run(ctx context.Context) error {
 	if m.Config.Pprof != "" {
-		if _, err := servePprof(ctx, m.Config.Pprof); err != nil {
+		if _, err := servePprof(ctx, m.Config.Pprof, m.log); err != nil {
 			return err
 		}
 	}
@@ -133,66 +201,38 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	slog.Info("shutting down: draining in-flight requests")
+	m.log.Info("shutting down: draining in-flight requests")
 	if err := m.http.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
-	slog.Info("stopped")
+	m.log.Info("stopped")
 	return nil
 }
 
-// Open opens the store and the listener and builds the handler.
-func (m *Main) Open(ctx context.Context) error {
-	c := m.Config
-	level, _ := parseLevel(c.LogLevel)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(log)
-
-	store, err := openStore(ctx, c.Database)
-	if err != nil {
-		return err
+// Close releases the listener (closing connections still open) and the
+// store. It may be called on a Main that Open left half built.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		errs = append(errs, m.http.Close())
 	}
-	m.store = store
-	kc := keygate.DefaultConfig()
-	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = c.KeyPrefix, c.CodeTTL, c.RequirePKCE
-	tuneForStore(store, &kc)
-	m.svc = keygate.NewService(store, kc, keygate.WithLogger(log))
-
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		store.Close()
-		return err
-	}
-	m.listener = ln
-	publicURL := c.PublicURL
-	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
-	}
-	proxies, _ := parseCIDRs(c.TrustedProxies)
-	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: proxies, RateLimit: c.RateLimit}, log)
-	m.http = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      10 * time.Minute, // long enough for streamed gateway responses
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("keygate listening", "addr", ln.Addr().String(), "public_url", publicURL, "version", version)
-	if c.Dev {
-		if err := m.devSetup(ctx, publicURL); err != nil {
-			return err
+	// Closed already when Run served on it.
+	if m.listener != nil {
+		if err := m.listener.Close(); !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Addr returns the address the server listens on.
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
-// sweepCodes deletes codes that can no longer be exchanged, keeping used
-// codes for a day so that a late replay is still recognised and revoked.
+// sweepCodes deletes, every minute, the codes the service's retention
+// rule lets go (keygate.Service.SweepAuthCodes).
 func (m *Main) sweepCodes(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -201,8 +241,8 @@ func (m *Main) sweepCodes(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := m.store.DeleteExpiredAuthCodes(ctx, m.svc.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-				slog.Warn("sweep expired codes", "err", err)
+			if _, err := m.svc.SweepAuthCodes(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("sweep expired codes", "err", err)
 			}
 		}
 	}

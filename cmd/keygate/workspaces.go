@@ -65,7 +65,10 @@ func newWorkspacesCreateCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			p := keygate.NewWorkspaceParams{UserID: u.ID, Name: args[0], Slug: slug}
+			p := keygate.NewWorkspaceParams{UserID: u.ID, Name: args[0]}
+			if slug != "" {
+				p.Slug = &slug
+			}
 			if cmd.Flags().Changed("description") {
 				p.Description = &description
 			}
