@@ -128,35 +128,32 @@ func (db *DB) runCharger() {
 }
 
 // commitCharges commits batch, retrying a transaction that failed without
-// the server's answer. If the batch fails for another reason, each charge
-// is tried on its own, so that one charge the database refuses fails
-// alone.
+// the server's answer (chargeAttempts in all, fewer once the DB closes).
+// If the server refused the batch, each charge is tried on its own, so
+// that one charge the database refuses fails alone.
 func (db *DB) commitCharges(batch []*chargeReq) []chargeResult {
-	ctx := context.Background()
-	var results []chargeResult
-	var err error
+	results, err := db.chargeTx(batch)
 	delay := chargeRetryDelay
-	for attempt := 1; ; attempt++ {
-		if results, err = db.chargeTx(ctx, batch); err == nil {
-			return results
-		}
-		if _, fromServer := errors.AsType[*pgconn.PgError](err); fromServer || attempt == chargeAttempts {
-			break
-		}
+	for attempt := 2; err != nil && !fromServer(err) && attempt <= chargeAttempts; attempt++ {
 		select {
 		case <-time.After(delay):
 		case <-db.closed:
-			attempt = chargeAttempts
 		}
 		delay *= 2
+		results, err = db.chargeTx(batch)
+	}
+	if err == nil {
+		return results
 	}
 	results = make([]chargeResult, len(batch))
-	if len(batch) == 1 {
-		results[0].err = err
+	if len(batch) == 1 || !fromServer(err) {
+		for i := range results {
+			results[i].err = err
+		}
 		return results
 	}
 	for i, r := range batch {
-		one, err := db.chargeTx(ctx, []*chargeReq{r})
+		one, err := db.chargeTx([]*chargeReq{r})
 		if err != nil {
 			results[i].err = err
 			continue
@@ -166,9 +163,22 @@ func (db *DB) commitCharges(batch []*chargeReq) []chargeResult {
 	return results
 }
 
+// fromServer reports whether err is an error the server answered with,
+// rather than a connection that failed.
+func fromServer(err error) bool {
+	_, ok := errors.AsType[*pgconn.PgError](err)
+	return ok
+}
+
+// chargeTimeout bounds one attempt at a batch, so that a database that
+// stopped answering fails the charges instead of holding them forever.
+const chargeTimeout = 10 * time.Second
+
 // chargeTx writes batch in one transaction (run again on a deadlock, see
 // tx) and returns each charge's result.
-func (db *DB) chargeTx(ctx context.Context, batch []*chargeReq) ([]chargeResult, error) {
+func (db *DB) chargeTx(batch []*chargeReq) ([]chargeResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), chargeTimeout)
+	defer cancel()
 	var results []chargeResult
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var err error
