@@ -7,16 +7,15 @@ import (
 	"time"
 )
 
-// Budget leases, on a LeaseStore (docs/spending.md "Leases").
+// Budget leases, on a LeaseStore (docs/spending.md, "PostgreSQL: budget leases").
 const (
-	// LeaseTTL is how long the database counts a lease after it was last
-	// granted or renewed: a replica that dies gives its leases back this
-	// long after at most.
-	LeaseTTL = 30 * time.Second
-	// leaseMargin is how long before the database's expiry a replica
-	// stops spending a lease, so that clocks that drift apart by less
-	// never let two replicas spend the same money.
-	leaseMargin = 5 * time.Second
+	// DefaultLeaseTTL is Config.LeaseTTL's default: how long the
+	// database counts a lease after it was last granted or renewed. A
+	// replica that dies gives its leases back this long after at most. A
+	// replica stops spending a lease a sixth of that before (5 s of 30 s),
+	// so that clocks drifting apart by less never let two replicas spend
+	// the same money, and renews a lease that requests hold at half of it.
+	DefaultLeaseTTL = 30 * time.Second
 	// leaseIdle is how long a lease that nothing holds may go unused
 	// before it goes back, so that other replicas can have it.
 	leaseIdle = 2 * time.Second
@@ -67,6 +66,13 @@ func (l *leaseState) apply(r LeaseRequest, got Lease) {
 	}
 	l.key, l.window, l.stale, l.shrunk = r.Key, r.Window, false, false
 	l.left = max(l.left+got.Amount-r.Keep, 0)
+}
+
+// granted sets the times of l, granted or renewed by a request made at
+// now (before the database's clock started the lease's TTL).
+func (sb *spendBook) granted(l *leaseState, now time.Time) {
+	l.deadline = now.Add(sb.leaseTTL - sb.leaseTTL/6)
+	l.renewAt = now.Add(sb.leaseTTL / 2)
 }
 
 // errStaleKey says that the store holds a newer version of a key of the
@@ -163,7 +169,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		for j, i := range need {
 			c, l := chain[i], &bs[i].lease
 			l.busy = busy
-			r := LeaseRequest{Key: c, Window: window(c, p), TTL: LeaseTTL}
+			r := LeaseRequest{Key: c, Window: window(c, p), TTL: sb.leaseTTL}
 			if l.id != 0 && l.window.Period == r.Window.Period && l.window.Start.Equal(r.Window.Start) {
 				// What it has left only counts while it is usable: a
 				// lease granted under another limit starts over from
@@ -197,8 +203,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 				continue
 			}
 			l.apply(reqs[j], leases[j])
-			l.deadline = now.Add(LeaseTTL - leaseMargin)
-			l.renewAt = now.Add(LeaseTTL / 2)
+			sb.granted(l, now)
 			if l.left < want {
 				l.retryAt = now.Add(leaseRetry)
 			}
@@ -333,7 +338,7 @@ func (sb *spendBook) sweep() {
 					give = append(give, LeaseDraw{ID: l.id, Micros: l.held})
 					l.shrunk = true
 				case l.held > 0 && !now.Before(l.renewAt):
-					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, Keep: l.held + l.left, TTL: LeaseTTL})
+					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, Keep: l.held + l.left, TTL: sb.leaseTTL})
 					renewed = append(renewed, b)
 					l.busy = make(chan struct{})
 				}
@@ -349,7 +354,7 @@ func (sb *spendBook) sweep() {
 		ctx, cancel := context.WithTimeout(context.Background(), leaseSweep)
 		// Failures are left to the leases' expiry: a lease not given
 		// back lapses, and one not renewed makes its holds count for
-		// nothing after LeaseTTL (the documented bound).
+		// nothing after the lease's TTL (the documented bound).
 		sb.leases.ReturnLeases(ctx, give)
 		if len(renew) > 0 {
 			got, err := sb.leases.AcquireLeases(ctx, renew)
@@ -359,8 +364,7 @@ func (sb *spendBook) sweep() {
 				switch {
 				case err == nil:
 					l.apply(renew[i], got[i])
-					l.deadline = now.Add(LeaseTTL - leaseMargin)
-					l.renewAt = now.Add(LeaseTTL / 2)
+					sb.granted(l, now)
 				case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
 					// A key changed since: the next reservation asks
 					// for a lease under the key as it is now.

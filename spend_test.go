@@ -488,3 +488,39 @@ func TestSettleAgainAfterRefusal(t *testing.T) {
 	_, err = svc.Reserve(t.Context(), k, 1)
 	wantCode(t, err, keygate.EFORBIDDEN, "Key limit exceeded (total limit)")
 }
+
+// TestLeaseRenewedWhileHeld: a request that holds part of a lease for
+// longer than the lease's TTL keeps it counted (the sweeper renews it), so
+// no other replica can spend the money it holds.
+func TestLeaseRenewedWhileHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds a lease for three seconds")
+	}
+	_, dbs := replicas(t, 2)
+	cfg := keygate.DefaultConfig()
+	cfg.LeaseTTL = 2 * time.Second
+	a := keygate.NewService(dbs[0], cfg, keygate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	b := keygate.NewService(dbs[1], cfg, keygate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	k := pgKey(t, a, 100, "")
+	long, err := a.Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 3*time.Second; time.Sleep(100 * time.Millisecond) {
+		r, err := b.Reserve(t.Context(), k, 100)
+		r.Release()
+		if err == nil {
+			t.Fatalf("B was admitted %v into A's hold of the whole limit", time.Since(start))
+		}
+	}
+	if err := a.Settle(t.Context(), long, &keygate.Generation{ID: "gen-long-" + k.Hash[:8], Cost: 100}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.KeyInfo(t.Context(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Usage.Total != 100 {
+		t.Errorf("usage %d, want 100", info.Usage.Total)
+	}
+}
