@@ -81,9 +81,14 @@ func (r *Reservation) release(spent Micros) {
 // equal to the limit, a limit of 0, or no room left is EFORBIDDEN "Key
 // limit exceeded (<daily|weekly|monthly|total> limit)" naming that key's
 // window. The amount held is min(want, the smallest room), so a key with a
-// little room left stays usable for small requests.
+// little room left stays usable for small requests; while one such
+// clamped reservation of a key is in flight in this process, another that
+// would be clamped is refused the same way, which bounds the overshoot
+// (docs/spending.md, "The overshoot bound").
 //
-// EUNAVAILABLE when the budget cannot be read from the store.
+// EUNAVAILABLE when the budget cannot be read from the store (on
+// PostgreSQL: a new lease is needed and the database does not answer).
+// The caller's context ending is returned as its error.
 func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reservation, error) {
 	now := s.Now()
 	switch {
