@@ -392,3 +392,37 @@ func TestLeaseRenewedWhileHeld(t *testing.T) {
 		t.Errorf("usage %d, want 100", info.Usage.Total)
 	}
 }
+
+// TestUsageSeenOnEveryReplica: a charge settled on one replica shows in
+// GET /api/v1/key on the others at once (the change feed drops their
+// cached usage), not after Config.UsageCacheTTL.
+func TestUsageSeenOnEveryReplica(t *testing.T) {
+	svcs, dbs := replicas(t, 3)
+	listen(t, svcs, dbs)
+	k := pgKey(t, svcs[0], 10_000, "daily")
+	for _, svc := range svcs[1:] {
+		if _, err := svc.KeyInfo(t.Context(), k); err != nil { // cache the usage
+			t.Fatal(err)
+		}
+	}
+	r, err := svcs[0].Reserve(t.Context(), k, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svcs[0].Settle(t.Context(), r, &keygate.Generation{ID: "gen-seen-" + k.Hash[:8], Cost: 350}); err != nil {
+		t.Fatal(err)
+	}
+	for i, svc := range svcs[1:] {
+		took := eventually(t, time.Second, "the charge on another replica", func() error {
+			info, err := svc.KeyInfo(t.Context(), k)
+			if err != nil {
+				return err
+			}
+			if info.Usage.Daily != 350 || info.Remaining == nil || *info.Remaining != 9_650 {
+				return fmt.Errorf("usage_daily %d, limit_remaining %v", info.Usage.Daily, info.Remaining)
+			}
+			return nil
+		})
+		t.Logf("replica %d shows the charge after %v", i+1, took)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -234,13 +235,7 @@ func writeCharges(ctx context.Context, tx pgx.Tx, batch []*chargeReq) ([]chargeR
 		}
 	}
 	if len(sums) > 0 {
-		refs := slices.SortedFunc(func(yield func(keygate.UsageCounter) bool) {
-			for ref := range sums {
-				if !yield(ref) {
-					return
-				}
-			}
-		}, func(a, b keygate.UsageCounter) int {
+		refs := slices.SortedFunc(maps.Keys(sums), func(a, b keygate.UsageCounter) int {
 			return cmp.Or(cmp.Compare(a.KeyHash, b.KeyHash), cmp.Compare(a.Period, b.Period), a.Start.Compare(b.Start))
 		})
 		n := len(refs)
@@ -262,14 +257,20 @@ func writeCharges(ctx context.Context, tx pgx.Tx, batch []*chargeReq) ([]chargeR
 			sums[counterRef(c)] = c
 		}
 	}
+	// Every replica drops the usage it cached for the keys charged, once
+	// this transaction commits (pg_notify is transactional).
+	charged := make(map[string]bool)
+	for ref := range sums {
+		charged[ref.KeyHash] = true
+	}
+	if len(charged) > 0 {
+		hashes := slices.Sorted(maps.Keys(charged))
+		if _, err := tx.Exec(ctx, sqlAnnounceUsage, hashes); err != nil {
+			return nil, err
+		}
+	}
 	if len(draws) > 0 {
-		ids := slices.Sorted(func(yield func(int64) bool) {
-			for id := range draws {
-				if !yield(id) {
-					return
-				}
-			}
-		})
+		ids := slices.Sorted(maps.Keys(draws))
 		amounts := make([]int64, len(ids))
 		for i, id := range ids {
 			amounts[i] = int64(draws[id])
@@ -314,6 +315,9 @@ const sqlAddCounters = `
 		micros = usage_counters.micros + excluded.micros,
 		byok_micros = usage_counters.byok_micros + excluded.byok_micros
 	RETURNING key_hash, period, period_start, micros, byok_micros`
+
+// sqlAnnounceUsage announces the keys whose counters a batch added to.
+const sqlAnnounceUsage = `SELECT pg_notify('` + Channel + `', '` + keygate.ChangeUsage + `:' || h) FROM unnest($1::text[]) AS h`
 
 // sqlDrawLeases lowers the leases a batch's charges were admitted from.
 const sqlDrawLeases = `
