@@ -61,6 +61,10 @@ type Service struct {
 	spend  *spendBook
 	apps   *appCache
 	hasher PasswordHasher
+	// hashes bounds the password hashes running at once; logins counts
+	// failed sign-ins per email (backoff.go).
+	hashes *workGate
+	logins *loginBackoff
 }
 
 // Option configures a Service.
@@ -81,7 +85,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
-	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher}
+	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
+		hashes: newHashGate(), logins: newLoginBackoff()}
 	for _, o := range opts {
 		o(s)
 	}

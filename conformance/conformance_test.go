@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/postgres/pgtest"
 )
 
 const (
@@ -38,7 +38,7 @@ func TestOpenRouterSDK(t *testing.T) {
 	bin := buildKeygate(t, root)
 	groups := os.Getenv("KEYGATE_CONFORMANCE_GROUPS")
 	if groups == "" {
-		groups = "core,management"
+		groups = "core,management,gateway"
 	}
 
 	t.Run("sqlite", func(t *testing.T) {
@@ -52,16 +52,17 @@ func TestOpenRouterSDK(t *testing.T) {
 		return
 	}
 	t.Run("postgres", func(t *testing.T) {
-		// The database outlives the run, so every run needs its own user.
-		email := "conformance-" + randomHex(t, 6) + "@example.com"
-		runSuite(t, bin, tsDir, pg, email, groups)
+		// A schema of its own, dropped afterwards: the database is shared
+		// with other runs, whose binaries may carry other migrations.
+		u, _ := pgtest.NewSchema(t)
+		runSuite(t, bin, tsDir, u, "conformance@example.com", groups)
 	})
 }
 
 // runSuite starts keygate on database, provisions a user with an ordinary and
 // a management key through the CLI, and runs run.mjs against the server.
 func runSuite(t *testing.T, bin, tsDir, database, email, groups string) {
-	base := startServer(t, bin, database)
+	base := startServer(t, bin, database, "--models", startUpstream(t))
 
 	keygate(t, bin, "users", "create", email, "--database", database)
 	userKey := newKey(t, bin, "keys", "create", "--user", email, "--database", database)
@@ -197,11 +198,11 @@ func buildKeygate(t *testing.T, root string) string {
 
 // startServer runs `keygate serve` on a free loopback port until the test
 // ends and returns its base URL once /healthz answers 200.
-func startServer(t *testing.T, bin, database string) string {
+func startServer(t *testing.T, bin, database string, extra ...string) string {
 	t.Helper()
 	addr := freeLoopbackAddr(t)
 	// The suite sends bursts of requests from one address: no rate limit.
-	args := []string{"serve", "--addr", addr, "--database", database, "--rate-limit", "0"}
+	args := append([]string{"serve", "--addr", addr, "--database", database, "--rate-limit", "0"}, extra...)
 
 	logs := new(lockedBuffer)
 	cmd := exec.Command(bin, args...)
@@ -335,15 +336,6 @@ func streamOutput(t *testing.T, cmd *exec.Cmd) (string, error) {
 	pw.Close()
 	<-done
 	return all.String(), err
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // lockedBuffer collects a subprocess's output, written from exec's copying
