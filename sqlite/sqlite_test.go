@@ -48,7 +48,7 @@ func TestConnectionPragmas(t *testing.T) {
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
-		"synchronous":  "2", // FULL
+		"synchronous":  "1", // NORMAL
 	}
 	check := func(pool string, conn *sql.Conn, queryOnly string) {
 		t.Helper()
