@@ -1,10 +1,12 @@
 package keygate
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Attribution is what a request says about the app sending it: the
@@ -155,4 +157,65 @@ func validCategory(c string) bool {
 		}
 	}
 	return true
+}
+
+// appCacheSize bounds the attributions AttributeApp remembers.
+const appCacheSize = 10_000
+
+// appCache maps what a request's attribution headers say (the app's URL,
+// title and categories as normalized) to the app's id, so that a metered
+// request writes nothing for an app already seen with those headers. Ids
+// are stable, so an entry never goes stale; a title or categories that
+// change make a new entry, and the upsert that records them.
+type appCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]int64
+}
+
+func newAppCache(max int) *appCache { return &appCache{max: max, m: make(map[string]int64)} }
+
+func (c *appCache) get(k string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.m[k]
+	return id, ok
+}
+
+func (c *appCache) put(k string, id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		for old := range c.m { // map order is random: a cheap random eviction
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = id
+}
+
+// AttributeApp returns the app a metered request by k is attributed to:
+// the app that a's headers name (HTTP-Referer's normalized origin and
+// path; title from X-OpenRouter-Title, else X-Title; categories from
+// X-OpenRouter-Categories; the rules of NormalizeAppURL, AppFrom and
+// ParseCategories), else the app k was minted for, nil when none.
+//
+// An app is created, or its title and categories updated, the first time
+// this process sees those headers; after that the answer comes from
+// memory, so metering writes nothing per request.
+func (s *Service) AttributeApp(ctx context.Context, k *APIKey, a Attribution) (*int64, error) {
+	app := AppFrom(a, "")
+	if app == nil {
+		return k.AppID, nil
+	}
+	ck := app.URL + "\x00" + cleanTitle(a.Title) + "\x00" + strings.Join(app.Categories, ",")
+	if id, ok := s.apps.get(ck); ok {
+		return &id, nil
+	}
+	stored, _, err := s.upsertApp(ctx, a, "")
+	if err != nil {
+		return nil, err
+	}
+	s.apps.put(ck, stored.ID)
+	return &stored.ID, nil
 }

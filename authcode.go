@@ -285,9 +285,9 @@ func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
 	if k.Limit == nil {
 		return nil
 	}
-	u, err := s.store.KeyUsage(ctx, k.Hash, PeriodsAt(s.Now()))
+	u, err := s.keyUsage(ctx, k.Hash, PeriodsAt(s.Now()))
 	if err != nil {
-		return fmt.Errorf("parent usage: %w", err)
+		return fmt.Errorf("parent: %w", err)
 	}
 	left := Remaining(k.Limit, k.LimitReset, k.IncludeBYOK, u)
 	if c.Limit == nil || *c.Limit > *left {

@@ -17,6 +17,7 @@ const (
 	ETOOLARGE     = "too_large"    // 413
 	EUNSUPPORTED  = "unsupported"  // 415: unsupported media type
 	EMETHOD       = "not_allowed"  // 405
+	EUNAVAILABLE  = "unavailable"  // 503: the store cannot be reached to authorize spending
 )
 
 // Error is an error whose Message is safe to show to the client. Messages
@@ -53,6 +54,10 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal Server Error"
 }
+
+// errUnavailable refuses a request whose spending cannot be authorized
+// because the store does not answer: never an unmetered answer.
+var errUnavailable = &Error{Code: EUNAVAILABLE, Message: "the store cannot be reached to authorize spending"}
 
 // Store errors. Adapters return these (wrapped or not); the Service turns
 // them into client-facing *Error values.

@@ -146,18 +146,6 @@ func (k *APIKey) Expired(now time.Time) bool {
 	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 }
 
-// UsageEvent is one metered request, reported by a gateway.
-type UsageEvent struct {
-	KeyHash          string
-	AppID            *int64
-	Model            string
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             Micros
-	BYOK             bool // paid with the user's own provider key
-	CreatedAt        time.Time
-}
-
 // Usage is a key's spending in micro-dollars per period, as OpenRouter
 // reports it on /key: all-time, current UTC day, ISO week and UTC month.
 type Usage struct {

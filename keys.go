@@ -112,14 +112,18 @@ func (s *Service) Invalidations() Invalidations {
 		Changed: func(kind, id string) {
 			if kind == ChangeKey {
 				s.InvalidateKey(id)
+				s.spend.keyChanged(id)
 			}
 		},
-		Reset: s.InvalidateAll,
+		Reset: func() {
+			s.InvalidateAll()
+			s.spend.allChanged()
+		},
 	}
 }
 
 // InvalidateUsage drops the usage cached for a key, so that the next
-// KeyInfo reads it from the store. RecordUsage does it for the usage it
+// KeyInfo reads it from the store. Settle does it for the usage it
 // records; store adapters that hear of usage recorded by other replicas
 // may call it, or leave it to Config.UsageCacheTTL.
 func (s *Service) InvalidateUsage(hash string) { s.keys.dropUsage(hash) }
@@ -149,8 +153,8 @@ func (s *Service) KeyInfo(ctx context.Context, k *APIKey) (*KeyInfo, error) {
 	u, gen, ok := s.keys.usage(k.Hash, now)
 	if !ok {
 		var err error
-		if u, err = s.store.KeyUsage(ctx, k.Hash, PeriodsAt(now)); err != nil {
-			return nil, fmt.Errorf("key usage: %w", err)
+		if u, err = s.keyUsage(ctx, k.Hash, PeriodsAt(now)); err != nil {
+			return nil, err
 		}
 		s.keys.putUsage(k.Hash, u, now, gen)
 	}

@@ -342,7 +342,7 @@ func TestManagementInvalidatesCache(t *testing.T) {
 func TestDeleteKey(t *testing.T) {
 	f := newFixture(t)
 	secret, k := f.newKey(keygate.NewKeyParams{})
-	if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: k.Hash, Cost: 10}); err != nil {
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: k.Hash, Cost: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.DeleteKey(f.ctx, f.user.ID, k.Hash); err != nil {

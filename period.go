@@ -52,3 +52,69 @@ func Remaining(limit *Micros, r LimitReset, includeBYOK bool, u Usage) *Micros {
 	left := max(*limit-u.PeriodUsage(r, includeBYOK), 0)
 	return &left
 }
+
+// Names of the usage periods, as usage counters store them.
+const (
+	PeriodTotal = "total" // all-time; its Start is the Unix epoch
+	PeriodDay   = "day"   // a UTC day
+	PeriodWeek  = "week"  // an ISO week, from Monday 00:00 UTC
+	PeriodMonth = "month" // a UTC month
+)
+
+// epoch is the Start of the all-time counter.
+var epoch = time.Unix(0, 0).UTC()
+
+// UsageCounter is one running sum of the usage counters: what a key spent
+// in one period, in micro-dollars, paid (Micros) and with the user's own
+// provider key (BYOKMicros). Stores keep one row per key, period and start
+// and add to it; the service decides which rows a charge goes to and how
+// rows make a Usage.
+type UsageCounter struct {
+	KeyHash            string
+	Period             string    // PeriodTotal, PeriodDay, PeriodWeek or PeriodMonth
+	Start              time.Time // the period's first instant, UTC
+	Micros, BYOKMicros Micros
+}
+
+// Counters returns the four counters of keyHash that an instant in p
+// counts in (all-time, day, week, month), with zero amounts.
+func Counters(keyHash string, p Periods) [4]UsageCounter {
+	return [4]UsageCounter{
+		{KeyHash: keyHash, Period: PeriodTotal, Start: epoch},
+		{KeyHash: keyHash, Period: PeriodDay, Start: p.Day},
+		{KeyHash: keyHash, Period: PeriodWeek, Start: p.Week},
+		{KeyHash: keyHash, Period: PeriodMonth, Start: p.Month},
+	}
+}
+
+// FoldUsage returns the Usage that the counters rows make in the periods
+// p: each row of p's day, week or month, or the all-time row, fills its
+// fields; rows of other periods are ignored, and a missing row counts 0.
+// When two rows name the same period, the larger sums win: counters only
+// grow, so the larger is the later reading.
+func FoldUsage(p Periods, rows []UsageCounter) Usage {
+	var u Usage
+	u.merge(p, rows)
+	return u
+}
+
+// merge folds rows into u as FoldUsage does, keeping the larger of u's sum
+// and a row's.
+func (u *Usage) merge(p Periods, rows []UsageCounter) {
+	for _, r := range rows {
+		var n, b *Micros
+		switch {
+		case r.Period == PeriodTotal:
+			n, b = &u.Total, &u.BYOKTotal
+		case r.Period == PeriodDay && r.Start.Equal(p.Day):
+			n, b = &u.Daily, &u.BYOKDaily
+		case r.Period == PeriodWeek && r.Start.Equal(p.Week):
+			n, b = &u.Weekly, &u.BYOKWeekly
+		case r.Period == PeriodMonth && r.Start.Equal(p.Month):
+			n, b = &u.Monthly, &u.BYOKMonthly
+		default:
+			continue
+		}
+		*n, *b = max(*n, r.Micros), max(*b, r.BYOKMicros)
+	}
+}

@@ -24,6 +24,11 @@ type Config struct {
 	UsageCacheTTL time.Duration
 	// SessionTTL is how long a browser login lasts; <= 0 is the default's.
 	SessionTTL time.Duration
+	// BalanceTTL bounds how long Reserve trusts the usage of a key with a
+	// limit that it holds in memory before reading it from the store
+	// again: how late spending recorded by another process on the store
+	// is seen. Spending settled through this Service is seen at once.
+	BalanceTTL time.Duration
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.
@@ -37,6 +42,7 @@ func DefaultConfig() Config {
 		// As long as a key is trusted: the same bound on what another
 		// replica's changes may take to show.
 		UsageCacheTTL: 30 * time.Second,
+		BalanceTTL:    time.Second,
 	}
 }
 
@@ -48,6 +54,8 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	keys   *keyCache
+	spend  *spendBook
+	apps   *appCache
 	hasher PasswordHasher
 }
 
@@ -74,6 +82,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		o(s)
 	}
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
+	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, max(cfg.KeyCacheSize, 1))
+	s.apps = newAppCache(appCacheSize)
 	return s
 }
 

@@ -173,15 +173,102 @@ type KeyStore interface {
 	DeleteKey(ctx context.Context, hash string) error
 }
 
-// UsageStore counts spending.
+// UsageStore holds generations (metered requests) and the usage counters
+// they add to. Which counters a charge goes to, and how counters make a
+// Usage, is the service's business (Counters, FoldUsage).
 type UsageStore interface {
-	// RecordUsage stores ev and adds its cost to the counters of every key
-	// in keyHashes (the key and its delegation ancestors) for the periods
-	// p, in one transaction, with atomic increments: concurrent calls never
-	// lose an update.
-	RecordUsage(ctx context.Context, ev *UsageEvent, keyHashes []string, p Periods) error
-	// KeyUsage returns a key's usage in the periods p.
-	KeyUsage(ctx context.Context, keyHash string, p Periods) (Usage, error)
+	// RecordGeneration stores c.Generation and adds each counter of
+	// c.Counters to the stored sum of its key, period and start (a row
+	// never added to counts 0), in one transaction, and returns the sums
+	// after that transaction, in the order of c.Counters. The keys need
+	// not exist: a charge for a deleted key is kept, not refused. The
+	// additions are made by the database, never read into Go and written
+	// back, so concurrent calls, from this process or another, never lose
+	// one. A generation whose ID is stored already is not stored again
+	// and adds nothing (charged false, sums nil): the ID's uniqueness is
+	// the gate, so of concurrent calls with one ID, on one replica or
+	// many, exactly one charges. It returns only once the transaction has
+	// committed; stores may commit the charges of concurrent calls
+	// together (group commit), each still charged or not on its own.
+	// A LeaseStore also draws c.Leases in that transaction; other stores
+	// ignore them.
+	RecordGeneration(ctx context.Context, c *Charge) (charged bool, sums []UsageCounter, err error)
+	// UsageCounters returns the stored counters of keyHash whose period
+	// and start are those of a counter of want, with their sums;
+	// counters never added to are absent.
+	UsageCounters(ctx context.Context, keyHash string, want []UsageCounter) ([]UsageCounter, error)
+	// Generation returns the generation with id. ErrNotFound if none.
+	Generation(ctx context.Context, id string) (*Generation, error)
+}
+
+// Charge is what UsageStore.RecordGeneration writes for one metered
+// request.
+type Charge struct {
+	Generation *Generation
+	Counters   []UsageCounter // amounts to add, per key, period and start
+	// Leases names the budget leases the request was admitted from: each
+	// lease's amount drops by its Micros, not below 0.
+	Leases []LeaseDraw
+}
+
+// LeaseDraw is an amount, in micro-dollars, spent from the lease ID.
+type LeaseDraw struct {
+	ID     int64
+	Micros Micros
+}
+
+// LeaseStore is implemented by stores that several processes share
+// (PostgreSQL replicas): it hands out budget leases, slices of a key's
+// remaining limit that one process may spend without asking again, so that
+// admission writes to the database once per lease rather than once per
+// request (docs/spending.md). A lease is of one key and one window (the
+// counter its limit is measured in); it is counted against the key's limit
+// until it expires, and its amount shrinks as charges are recorded from it
+// (Charge.Leases). Expired leases count for nothing: a process that dies
+// gives its leases back by their expiry.
+type LeaseStore interface {
+	// AcquireLeases sets each request's lease to Keep plus up to Want
+	// micro-dollars, as far as the room its key has in the window allows:
+	// the key's limit, minus the window's usage (with BYOK usage when the
+	// key counts it), minus the amounts of the window's other unexpired
+	// leases. The lease (ID, or a new one when ID is 0 or gone) then
+	// expires TTL after the database's clock; Want 0 renews it, and a
+	// room smaller than Keep cuts it. All requests are one transaction,
+	// which locks the keys' rows in the order of their hashes first:
+	// leases of concurrent callers, on one replica or many, never exceed
+	// the room together. ErrConflict, changing nothing, when a request's
+	// Key no longer matches the stored limit, reset, BYOK setting or
+	// disabled flag (the caller's copy is stale); ErrNotFound when a key
+	// is gone.
+	AcquireLeases(ctx context.Context, reqs []LeaseRequest) ([]Lease, error)
+	// ReturnLeases shrinks each lease to at most its Keep amount (what
+	// requests in flight still hold), deleting it at 0, in one
+	// transaction: what a process will not spend goes back to the others
+	// at once. Leases that are gone are skipped.
+	ReturnLeases(ctx context.Context, leases []LeaseDraw) error
+}
+
+// LeaseRequest asks for budget of one key in one window.
+type LeaseRequest struct {
+	// Key is the key as the process knows it: its Limit (not nil),
+	// LimitReset, IncludeBYOK and Disabled must be the stored ones.
+	Key *APIKey
+	// Window is the counter the limit is measured in (Period and Start;
+	// see Counters), whose usage the room is computed from.
+	Window UsageCounter
+	ID     int64         // the caller's lease of this key and window, 0 for none
+	Keep   Micros        // what the caller still has of lease ID: held or unspent
+	Want   Micros        // the most to add to Keep
+	TTL    time.Duration // how long the lease lasts from now
+}
+
+// Lease is one granted lease, as AcquireLeases reports it.
+type Lease struct {
+	ID      int64  // 0 when there is no lease (nothing to grant, none to renew)
+	Granted Micros // the amount beyond the request's Keep
+	Amount  Micros // the lease's amount after the call
+	Used    Micros // the window's usage that the limit is measured against
+	Room    Micros // the room left after the call, for everyone: < 0 past the limit
 }
 
 // SessionStore holds browser sessions.

@@ -1,6 +1,7 @@
 package keygate_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,14 @@ import (
 
 // usd is an amount in whole micro-dollars, for readable tables.
 const usd keygate.Micros = 1_000_000
+
+// canSpend reports whether k may spend now: it reserves one micro-dollar
+// for k and gives it back.
+func canSpend(ctx context.Context, svc *keygate.Service, k *keygate.APIKey) error {
+	r, err := svc.Reserve(ctx, k, 1)
+	r.Release()
+	return err
+}
 
 // periodTotals is the part of keygate.Usage the period tests look at.
 type periodTotals struct{ Total, Daily, Weekly, Monthly keygate.Micros }
@@ -89,7 +98,7 @@ func TestUsagePeriods(t *testing.T) {
 				cost keygate.Micros
 			}{{tt.before, 1 * usd}, {tt.after, 2 * usd}} {
 				f.clock.Set(rec.at)
-				if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: k.Hash, Model: "m", Cost: rec.cost}); err != nil {
+				if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: k.Hash, Model: "m", Cost: rec.cost}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -118,11 +127,11 @@ func TestDailyLimitResets(t *testing.T) {
 	f.clock.Set(time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC))
 	limit := 2.0
 	_, k := f.newKey(keygate.NewKeyParams{LimitUSD: &limit, LimitReset: "daily"})
-	if err := f.svc.CanSpend(f.ctx, k); err != nil {
-		t.Fatalf("CanSpend before any usage = %v", err)
+	if err := canSpend(f.ctx, f.svc, k); err != nil {
+		t.Fatalf("Reserve before any usage = %v", err)
 	}
 	for range 2 {
-		if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: k.Hash, Cost: 1 * usd}); err != nil {
+		if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: k.Hash, Cost: 1 * usd}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,7 +148,7 @@ func TestDailyLimitResets(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			f.clock.Set(s.at)
-			err := f.svc.CanSpend(f.ctx, k)
+			err := canSpend(f.ctx, f.svc, k)
 			wantCode(t, err, s.code, "")
 			if err != nil && keygate.ErrorMessage(err) != "Key limit exceeded (daily limit)" {
 				t.Errorf("message = %q", keygate.ErrorMessage(err))
@@ -155,26 +164,26 @@ func TestDailyLimitResets(t *testing.T) {
 	}
 }
 
-func TestCanSpend(t *testing.T) {
+func TestReserveLimits(t *testing.T) {
 	limit := func(v float64) *float64 { return &v }
 	past := "2026-03-04T13:00:00Z" // an hour after the fixture's clock
 	tests := []struct {
 		name  string
 		p     keygate.NewKeyParams
-		spend []keygate.UsageEvent
+		spend []keygate.Generation
 		after time.Duration // clock moved forward before the check
 		code  string
 		msg   string
 	}{
-		{"no-limit", keygate.NewKeyParams{}, []keygate.UsageEvent{{Cost: 1000 * usd}}, 0, "", ""},
-		{"under-limit", keygate.NewKeyParams{LimitUSD: limit(5)}, []keygate.UsageEvent{{Cost: 4 * usd}}, 0, "", ""},
-		{"at-limit", keygate.NewKeyParams{LimitUSD: limit(5)}, []keygate.UsageEvent{{Cost: 5 * usd}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (total limit)"},
+		{"no-limit", keygate.NewKeyParams{}, []keygate.Generation{{Cost: 1000 * usd}}, 0, "", ""},
+		{"under-limit", keygate.NewKeyParams{LimitUSD: limit(5)}, []keygate.Generation{{Cost: 4 * usd}}, 0, "", ""},
+		{"at-limit", keygate.NewKeyParams{LimitUSD: limit(5)}, []keygate.Generation{{Cost: 5 * usd}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (total limit)"},
 		{"zero-limit-is-a-cap", keygate.NewKeyParams{LimitUSD: limit(0)}, nil, 0, keygate.EFORBIDDEN, "Key limit exceeded (total limit)"},
-		{"weekly", keygate.NewKeyParams{LimitUSD: limit(1), LimitReset: "weekly"}, []keygate.UsageEvent{{Cost: 1 * usd}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (weekly limit)"},
-		{"weekly-next-week", keygate.NewKeyParams{LimitUSD: limit(1), LimitReset: "weekly"}, []keygate.UsageEvent{{Cost: 1 * usd}}, 7 * 24 * time.Hour, "", ""},
-		{"monthly", keygate.NewKeyParams{LimitUSD: limit(1), LimitReset: "monthly"}, []keygate.UsageEvent{{Cost: 1 * usd}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (monthly limit)"},
-		{"byok-not-counted", keygate.NewKeyParams{LimitUSD: limit(1)}, []keygate.UsageEvent{{Cost: 5 * usd, BYOK: true}}, 0, "", ""},
-		{"byok-counted", keygate.NewKeyParams{LimitUSD: limit(1), IncludeBYOK: true}, []keygate.UsageEvent{{Cost: 5 * usd, BYOK: true}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (total limit)"},
+		{"weekly", keygate.NewKeyParams{LimitUSD: limit(1), LimitReset: "weekly"}, []keygate.Generation{{Cost: 1 * usd}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (weekly limit)"},
+		{"weekly-next-week", keygate.NewKeyParams{LimitUSD: limit(1), LimitReset: "weekly"}, []keygate.Generation{{Cost: 1 * usd}}, 7 * 24 * time.Hour, "", ""},
+		{"monthly", keygate.NewKeyParams{LimitUSD: limit(1), LimitReset: "monthly"}, []keygate.Generation{{Cost: 1 * usd}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (monthly limit)"},
+		{"byok-not-counted", keygate.NewKeyParams{LimitUSD: limit(1)}, []keygate.Generation{{Cost: 5 * usd, BYOK: true}}, 0, "", ""},
+		{"byok-counted", keygate.NewKeyParams{LimitUSD: limit(1), IncludeBYOK: true}, []keygate.Generation{{Cost: 5 * usd, BYOK: true}}, 0, keygate.EFORBIDDEN, "Key limit exceeded (total limit)"},
 		{"expired", keygate.NewKeyParams{ExpiresAt: &past}, nil, 2 * time.Hour, keygate.EUNAUTHORIZED, "expired"},
 	}
 	for _, tt := range tests {
@@ -183,12 +192,12 @@ func TestCanSpend(t *testing.T) {
 			_, k := f.newKey(tt.p)
 			for _, ev := range tt.spend {
 				ev.KeyHash = k.Hash
-				if err := f.svc.RecordUsage(f.ctx, &ev); err != nil {
+				if err := f.svc.Settle(f.ctx, nil, &ev); err != nil {
 					t.Fatal(err)
 				}
 			}
 			f.clock.Set(f.clock.Now().Add(tt.after))
-			wantCode(t, f.svc.CanSpend(f.ctx, k), tt.code, tt.msg)
+			wantCode(t, canSpend(f.ctx, f.svc, k), tt.code, tt.msg)
 		})
 	}
 	t.Run("disabled", func(t *testing.T) {
@@ -198,7 +207,7 @@ func TestCanSpend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, f.svc.CanSpend(f.ctx, k), keygate.EUNAUTHORIZED, "disabled")
+		wantCode(t, canSpend(f.ctx, f.svc, k), keygate.EUNAUTHORIZED, "disabled")
 	})
 }
 
@@ -233,10 +242,10 @@ func TestUsageCountsAgainstAncestors(t *testing.T) {
 	leaf := f.delegated(mid, nil)
 	_, sibling := f.newKey(keygate.NewKeyParams{})
 
-	if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: leaf.Hash, Cost: 2 * usd}); err != nil {
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: leaf.Hash, Cost: 2 * usd}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: mid.Hash, Cost: 1 * usd}); err != nil {
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: mid.Hash, Cost: 1 * usd}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -255,49 +264,49 @@ func TestUsageCountsAgainstAncestors(t *testing.T) {
 	// root is at its $3 limit: every key under it is stopped with the
 	// limit's own message, though leaf and mid have no limit of their own.
 	for _, k := range []*keygate.APIKey{root, mid, leaf} {
-		wantCode(t, f.svc.CanSpend(f.ctx, k), keygate.EFORBIDDEN, "Key limit exceeded (total limit)")
+		wantCode(t, canSpend(f.ctx, f.svc, k), keygate.EFORBIDDEN, "Key limit exceeded (total limit)")
 	}
-	if err := f.svc.CanSpend(f.ctx, sibling); err != nil {
-		t.Errorf("CanSpend(unrelated key) = %v", err)
+	if err := canSpend(f.ctx, f.svc, sibling); err != nil {
+		t.Errorf("Reserve(unrelated key) = %v", err)
 	}
 
 	// A disabled ancestor stops its descendants with 401.
 	if _, err := f.svc.UpdateKey(f.ctx, f.user.ID, root.Hash, keygate.KeyUpdate{SetLimit: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.CanSpend(f.ctx, leaf); err != nil {
-		t.Fatalf("CanSpend(leaf) with the root's limit removed = %v", err)
+	if err := canSpend(f.ctx, f.svc, leaf); err != nil {
+		t.Fatalf("Reserve(leaf) with the root's limit removed = %v", err)
 	}
 	if _, err := f.svc.SetKeyDisabled(f.ctx, f.user.ID, mid.Hash, true); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, f.svc.CanSpend(f.ctx, leaf), keygate.EUNAUTHORIZED, "")
+	wantCode(t, canSpend(f.ctx, f.svc, leaf), keygate.EUNAUTHORIZED, "")
 
 	// Usage of a deleted key is still recorded, for itself alone.
 	if err := f.svc.DeleteKey(f.ctx, f.user.ID, leaf.Hash); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: leaf.Hash, Cost: 1 * usd}); err != nil {
-		t.Fatalf("RecordUsage for a deleted key = %v", err)
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: leaf.Hash, Cost: 1 * usd}); err != nil {
+		t.Fatalf("Settle for a deleted key = %v", err)
 	}
 }
 
-func TestRecordUsageValidation(t *testing.T) {
+func TestSettleValidation(t *testing.T) {
 	f := newFixture(t)
 	_, k := f.newKey(keygate.NewKeyParams{})
 	tests := []struct {
 		name  string
-		ev    keygate.UsageEvent
+		ev    keygate.Generation
 		field string
 	}{
-		{"no-key", keygate.UsageEvent{Cost: 1}, "key_hash"},
-		{"negative-cost", keygate.UsageEvent{KeyHash: k.Hash, Cost: -1}, "cost"},
-		{"negative-prompt-tokens", keygate.UsageEvent{KeyHash: k.Hash, PromptTokens: -1}, "prompt_tokens"},
-		{"negative-completion-tokens", keygate.UsageEvent{KeyHash: k.Hash, CompletionTokens: -1}, "completion_tokens"},
+		{"no-key", keygate.Generation{Cost: 1}, "key_hash"},
+		{"negative-cost", keygate.Generation{KeyHash: k.Hash, Cost: -1}, "cost"},
+		{"negative-prompt-tokens", keygate.Generation{KeyHash: k.Hash, PromptTokens: -1}, "prompt_tokens"},
+		{"negative-completion-tokens", keygate.Generation{KeyHash: k.Hash, CompletionTokens: -1}, "completion_tokens"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, f.svc.RecordUsage(f.ctx, &tt.ev), keygate.EINVALID, tt.field)
+			wantCode(t, f.svc.Settle(f.ctx, nil, &tt.ev), keygate.EINVALID, tt.field)
 		})
 	}
 	info, err := f.svc.KeyInfo(f.ctx, k)
@@ -309,9 +318,9 @@ func TestRecordUsageValidation(t *testing.T) {
 	}
 }
 
-// TestRecordUsageConcurrent: 16 goroutines record 1,000 events each on one
+// TestSettleConcurrent: 16 goroutines record 1,000 events each on one
 // key (and so on its parent); no increment may be lost.
-func TestRecordUsageConcurrent(t *testing.T) {
+func TestSettleConcurrent(t *testing.T) {
 	const workers, each = 16, 1000
 	f := newFixture(t)
 	_, parent := f.newKey(keygate.NewKeyParams{})
@@ -321,8 +330,8 @@ func TestRecordUsageConcurrent(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				ev := &keygate.UsageEvent{KeyHash: k.Hash, Model: "m", PromptTokens: 1, CompletionTokens: 1, Cost: 3, BYOK: (w+i)%4 == 0}
-				if err := f.svc.RecordUsage(f.ctx, ev); err != nil {
+				ev := &keygate.Generation{KeyHash: k.Hash, Model: "m", PromptTokens: 1, CompletionTokens: 1, Cost: 3, BYOK: (w+i)%4 == 0}
+				if err := f.svc.Settle(f.ctx, nil, ev); err != nil {
 					errs <- err
 					return
 				}

@@ -33,8 +33,12 @@ func (f *fixture) cachedKey() *keygate.APIKey {
 func (f *fixture) recordBehind(k *keygate.APIKey, cost keygate.Micros) {
 	f.t.Helper()
 	now := f.clock.Now()
-	ev := &keygate.UsageEvent{KeyHash: k.Hash, Model: "m", Cost: cost, CreatedAt: now}
-	if err := f.store.RecordUsage(f.ctx, ev, []string{k.Hash}, keygate.PeriodsAt(now)); err != nil {
+	g := &keygate.Generation{ID: keygate.NewToken(), KeyHash: k.Hash, Model: "m", Cost: cost, CreatedAt: now}
+	add := keygate.Counters(k.Hash, keygate.PeriodsAt(now))
+	for i := range add {
+		add[i].Micros = cost
+	}
+	if _, _, err := f.store.RecordGeneration(f.ctx, &keygate.Charge{Generation: g, Counters: add[:]}); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -57,7 +61,7 @@ func TestKeyInfoUsageCache(t *testing.T) {
 			return 0
 		}},
 		{"recorded-through-service", noon, func(f *fixture, k *keygate.APIKey) keygate.Micros {
-			if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: k.Hash, Model: "m", Cost: 2 * usd}); err != nil {
+			if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: k.Hash, Model: "m", Cost: 2 * usd}); err != nil {
 				t.Fatal(err)
 			}
 			return 3 * usd
@@ -121,7 +125,7 @@ func TestKeyInfoUsageCacheDelegated(t *testing.T) {
 	if got := f.usageOf(parent); got != 0 {
 		t.Fatalf("parent usage = %d, want 0", got)
 	}
-	if err := f.svc.RecordUsage(f.ctx, &keygate.UsageEvent{KeyHash: child.Hash, Model: "m", Cost: 5 * usd}); err != nil {
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{KeyHash: child.Hash, Model: "m", Cost: 5 * usd}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.usageOf(parent); got != 5*usd {

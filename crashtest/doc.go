@@ -2,6 +2,9 @@
 // separate process and kill it: under an exchange load, SIGKILL mid-load,
 // restart on the same SQLite file, then check that every key a client was
 // given works, that no code can be exchanged twice, and that the database
-// passes PRAGMA integrity_check. It has no code of its own; it imports
-// nothing of keygate's but what its tests need to inspect the file.
+// passes PRAGMA integrity_check. Likewise for spending: the test binary,
+// run again as a child, settles charges under load until it is killed,
+// and every settlement it acknowledged must be charged exactly once. It
+// has no code of its own; it imports nothing of keygate's but what its
+// tests need to run that child and inspect the file.
 package crashtest

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +26,12 @@ const DefaultMaxConns = 10
 // of DBs, in one process or many, may share the database.
 type DB struct {
 	pool *pgxpool.Pool
+
+	charges     chan *chargeReq // to the charger goroutine (runCharger)
+	chargerDone chan struct{}   // closed when the charger goroutine ends
+	closed      chan struct{}   // closed by Close
+	closeOnce   sync.Once
+	writes      atomic.Int64 // see WriteCount
 }
 
 var _ keygate.Store = (*DB)(nil)
@@ -44,11 +52,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, charges: make(chan *chargeReq), chargerDone: make(chan struct{}), closed: make(chan struct{})}
 	if _, err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	go db.runCharger()
 	return db, nil
 }
 
@@ -79,8 +88,11 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 // their own statements.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close stops the charger once its current batch is committed, and closes
+// the pool, waiting for connections in use to be returned.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closed) })
+	<-db.chargerDone
 	db.pool.Close()
 	return nil
 }

@@ -2,115 +2,79 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"slices"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keygate/keygate"
 )
 
-// Counter periods, as stored in usage_counters.period.
-const (
-	periodTotal = "total"
-	periodDay   = "day"
-	periodWeek  = "week"
-	periodMonth = "month"
-)
+// generationColumns are the columns of generations, in the order of
+// keygate.Generation's fields.
+const generationColumns = `id, key_hash, user_id, workspace_id, app_id, model,
+	upstream_model, provider, endpoint, prompt_tokens, completion_tokens,
+	reasoning_tokens, cached_tokens, cost_micros, upstream_cost_micros,
+	byok, cost_estimated, streamed, cancelled, finish_reason, latency_us,
+	generation_time_us, created_at`
 
-// totalStart is the period_start of the all-time counter.
-var totalStart = time.Unix(0, 0).UTC()
-
-// counterRows lists the counter rows that an instant in periods p falls in:
-// the all-time total and the day, week and month, as parallel arrays.
-func counterRows(p keygate.Periods) ([]string, []time.Time) {
-	return []string{periodTotal, periodDay, periodWeek, periodMonth},
-		[]time.Time{totalStart, p.Day, p.Week, p.Month}
+// counterRef is c without its sums, and with its start in UTC: the
+// identity of a counter row.
+func counterRef(c keygate.UsageCounter) keygate.UsageCounter {
+	return keygate.UsageCounter{KeyHash: c.KeyHash, Period: c.Period, Start: c.Start.UTC()}
 }
 
-// RecordUsage stores ev and adds ev.Cost to the counters of every key in
-// keyHashes for the periods p (to the BYOK counters when ev.BYOK), in one
-// transaction. A hash listed twice is counted twice. The keys need not
-// exist: usage reported for a deleted key is kept, not refused.
-func (db *DB) RecordUsage(ctx context.Context, ev *keygate.UsageEvent, keyHashes []string, p keygate.Periods) error {
-	var paid, byok keygate.Micros = ev.Cost, 0
-	if ev.BYOK {
-		paid, byok = 0, ev.Cost
-	}
-	// One counter row is upserted once per statement, so repeated hashes
-	// become a multiplier. Sorted, so that concurrent reports lock the
-	// same rows in the same order and cannot deadlock.
-	hashes := slices.Sorted(slices.Values(keyHashes))
-	var uniq []string
-	var times []int64
-	for i, h := range hashes {
-		if i > 0 && h == hashes[i-1] {
-			times[len(times)-1]++
-			continue
-		}
-		uniq, times = append(uniq, h), append(times, 1)
-	}
-	periods, starts := counterRows(p)
-	// One statement, so one transaction: the event and every counter.
-	// The increment is done by the database in the upsert itself, never
-	// read into Go and written back: a concurrent report that wants the
-	// same row waits for its lock and then adds to the committed sum, so
-	// no report from any replica is lost.
-	_, err := db.pool.Exec(ctx, `
-		WITH event AS (
-			INSERT INTO usage_events (key_hash, app_id, model, prompt_tokens,
-				completion_tokens, cost_micros, byok, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		)
-		INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
-		SELECT k.hash, c.period, c.start, $9 * k.times, $10 * k.times
-		FROM unnest($11::text[], $12::bigint[]) AS k (hash, times)
-		CROSS JOIN unnest($13::text[], $14::timestamptz[]) AS c (period, start)
-		ORDER BY 1, 2, 3
-		ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
-			micros = usage_counters.micros + excluded.micros,
-			byok_micros = usage_counters.byok_micros + excluded.byok_micros`,
-		ev.KeyHash, ev.AppID, ev.Model, ev.PromptTokens,
-		ev.CompletionTokens, int64(ev.Cost), ev.BYOK, ev.CreatedAt,
-		int64(paid), int64(byok), uniq, times, periods, starts)
-	return storeErr("record usage", err)
+// scanCounters reads rows of (key_hash, period, period_start, micros,
+// byok_micros) and closes rows.
+func scanCounters(rows pgx.Rows) ([]keygate.UsageCounter, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (keygate.UsageCounter, error) {
+		var c keygate.UsageCounter
+		var n, b int64
+		err := r.Scan(&c.KeyHash, &c.Period, &c.Start, &n, &b)
+		c.Start, c.Micros, c.BYOKMicros = c.Start.UTC(), keygate.Micros(n), keygate.Micros(b)
+		return c, err
+	})
 }
 
-// KeyUsage returns the usage of the key with keyHash: all-time, and in the
-// day, week and month of p. Periods without usage count 0, and so does an
-// unknown key.
-func (db *DB) KeyUsage(ctx context.Context, keyHash string, p keygate.Periods) (keygate.Usage, error) {
-	var u keygate.Usage
-	periods, starts := counterRows(p)
+// UsageCounters returns the counters of keyHash among want.
+func (db *DB) UsageCounters(ctx context.Context, keyHash string, want []keygate.UsageCounter) ([]keygate.UsageCounter, error) {
+	periods, starts := make([]string, len(want)), make([]time.Time, len(want))
+	for i, c := range want {
+		periods[i], starts[i] = c.Period, c.Start
+	}
 	rows, err := db.pool.Query(ctx, `
-		SELECT period, micros, byok_micros FROM usage_counters
+		SELECT key_hash, period, period_start, micros, byok_micros FROM usage_counters
 		WHERE key_hash = $1
 		  AND (period, period_start) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))`,
 		keyHash, periods, starts)
 	if err != nil {
-		return u, storeErr("key usage", err)
+		return nil, storeErr("usage counters", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var period string
-		var n, b int64
-		if err := rows.Scan(&period, &n, &b); err != nil {
-			return keygate.Usage{}, storeErr("key usage", err)
-		}
-		switch period {
-		case periodTotal:
-			u.Total, u.BYOKTotal = keygate.Micros(n), keygate.Micros(b)
-		case periodDay:
-			u.Daily, u.BYOKDaily = keygate.Micros(n), keygate.Micros(b)
-		case periodWeek:
-			u.Weekly, u.BYOKWeekly = keygate.Micros(n), keygate.Micros(b)
-		case periodMonth:
-			u.Monthly, u.BYOKMonthly = keygate.Micros(n), keygate.Micros(b)
-		default:
-			return keygate.Usage{}, storeErr("key usage", fmt.Errorf("unknown period %q", period))
-		}
+	out, err := scanCounters(rows)
+	if err != nil {
+		return nil, storeErr("usage counters", err)
 	}
-	if err := rows.Err(); err != nil {
-		return keygate.Usage{}, storeErr("key usage", err)
+	return out, nil
+}
+
+// Generation returns the generation with id.
+func (db *DB) Generation(ctx context.Context, id string) (*keygate.Generation, error) {
+	var g keygate.Generation
+	var cost, upCost, latency, genTime int64
+	err := db.pool.QueryRow(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1`, id).Scan(
+		&g.ID, &g.KeyHash, &g.UserID, &g.WorkspaceID, &g.AppID, &g.Model,
+		&g.UpstreamModel, &g.Provider, &g.Endpoint, &g.PromptTokens, &g.CompletionTokens,
+		&g.ReasoningTokens, &g.CachedTokens, &cost, &upCost,
+		&g.BYOK, &g.CostEstimated, &g.Streamed, &g.Cancelled, &g.FinishReason,
+		&latency, &genTime, &g.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, keygate.ErrNotFound
+	} else if err != nil {
+		return nil, storeErr("generation", err)
 	}
-	return u, nil
+	g.Cost, g.UpstreamInferenceCost = keygate.Micros(cost), keygate.Micros(upCost)
+	g.Latency = time.Duration(latency) * time.Microsecond
+	g.GenerationTime = time.Duration(genTime) * time.Microsecond
+	g.CreatedAt = g.CreatedAt.UTC()
+	return &g, nil
 }

@@ -23,6 +23,7 @@ var statusOf = map[string]int{
 	keygate.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	keygate.ERATELIMIT:    http.StatusTooManyRequests,
 	keygate.EINTERNAL:     http.StatusInternalServerError,
+	keygate.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 // HTTPStatus returns the status for err's code.

@@ -530,7 +530,7 @@ func TestKeyUsageAgreesWithEvents(t *testing.T) {
 	}
 	for _, ev := range events {
 		e.clock.t = ev.at
-		if err := e.svc.RecordUsage(ctx, &keygate.UsageEvent{KeyHash: ev.key, Model: "m", Cost: ev.cost, BYOK: ev.byok}); err != nil {
+		if err := e.svc.Settle(ctx, nil, &keygate.Generation{KeyHash: ev.key, Model: "m", Cost: ev.cost, BYOK: ev.byok}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -571,7 +571,7 @@ func TestKeyUsageAgreesWithEvents(t *testing.T) {
 		check(t, e.mgmt("GET", "/api/v1/keys/"+hash, nil).json(t)["data"].(map[string]any), next)
 	})
 	t.Run("over-the-limit-still-answers", func(t *testing.T) {
-		if err := e.svc.RecordUsage(ctx, &keygate.UsageEvent{KeyHash: hash, Cost: 11_000_000}); err != nil {
+		if err := e.svc.Settle(ctx, nil, &keygate.Generation{KeyHash: hash, Cost: 11_000_000}); err != nil {
 			t.Fatal(err)
 		}
 		r := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+key)
@@ -583,8 +583,10 @@ func TestKeyUsageAgreesWithEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.CanSpend(ctx, k); keygate.ErrorMessage(err) != "Key limit exceeded (weekly limit)" {
-			t.Errorf("CanSpend = %v, want the weekly limit error", err)
+		res, err := e.svc.Reserve(ctx, k, 1)
+		res.Release()
+		if keygate.ErrorMessage(err) != "Key limit exceeded (weekly limit)" {
+			t.Errorf("Reserve = %v, want the weekly limit error", err)
 		}
 	})
 }

@@ -283,9 +283,9 @@ func TestReplicaUsageSums(t *testing.T) {
 			}
 			wg.Go(func() {
 				for i := range perWorker {
-					ev := &keygate.UsageEvent{KeyHash: child, Model: "openai/gpt-4o-mini", PromptTokens: 10, CompletionTokens: 5, Cost: cost(ri, w, i)}
-					if err := r.svc.RecordUsage(context.Background(), ev); err != nil {
-						errs <- fmt.Errorf("%s worker %d: RecordUsage #%d: %w", r.name, w, i, err)
+					ev := &keygate.Generation{KeyHash: child, Model: "openai/gpt-4o-mini", PromptTokens: 10, CompletionTokens: 5, Cost: cost(ri, w, i)}
+					if err := r.svc.Settle(context.Background(), nil, ev); err != nil {
+						errs <- fmt.Errorf("%s worker %d: Settle #%d: %w", r.name, w, i, err)
 						return
 					}
 				}
@@ -299,12 +299,15 @@ func TestReplicaUsageSums(t *testing.T) {
 	}
 
 	for _, h := range []string{child, parent} {
-		got, err := rs[0].db.KeyUsage(t.Context(), h, keygate.PeriodsAt(time.Now()))
+		p := keygate.PeriodsAt(time.Now())
+		refs := keygate.Counters(h, p)
+		rows, err := rs[0].db.UsageCounters(t.Context(), h, refs[:])
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := keygate.FoldUsage(p, rows)
 		if got.Total != want || got.Daily != want || got.Weekly != want || got.Monthly != want {
-			t.Errorf("KeyUsage(%s…) = %+v, want %d in every period", h[:8], got, want)
+			t.Errorf("usage of %s… = %+v, want %d in every period", h[:8], got, want)
 		}
 	}
 	for _, r := range rs {

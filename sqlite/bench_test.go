@@ -72,7 +72,9 @@ func BenchmarkKeyUsage(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := db.KeyUsage(b.Context(), hashes[i%len(hashes)], p); err != nil {
+		h := hashes[i%len(hashes)]
+		want := keygate.Counters(h, p)
+		if _, err := db.UsageCounters(b.Context(), h, want[:]); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keygate/keygate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -30,6 +31,7 @@ type DB struct {
 
 	writes     chan *writeReq // to the writer goroutine (runWriter)
 	writerDone chan struct{}  // closed when the writer goroutine ends
+	commits    atomic.Int64   // see WriteCount
 
 	closed    chan struct{} // closed by Close, to stop Listen
 	closeOnce sync.Once

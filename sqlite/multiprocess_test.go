@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -76,22 +77,28 @@ func TestTwoHandles(t *testing.T) {
 		var wg sync.WaitGroup
 		for w := range 2 * workersPerDB {
 			wg.Go(func() {
-				for range perWorker {
-					ev := &keygate.UsageEvent{KeyHash: k.Hash, Model: "m", Cost: 3, CreatedAt: t0}
-					if err := dbs[w%2].RecordUsage(ctx, ev, []string{k.Hash}, p); err != nil {
-						t.Errorf("RecordUsage: %v", err)
+				for i := range perWorker {
+					g := &keygate.Generation{ID: fmt.Sprintf("gen-%d-%d", w, i), KeyHash: k.Hash, Model: "m", Cost: 3, CreatedAt: t0}
+					add := keygate.Counters(k.Hash, p)
+					for j := range add {
+						add[j].Micros = g.Cost
+					}
+					if _, _, err := dbs[w%2].RecordGeneration(ctx, &keygate.Charge{Generation: g, Counters: add[:]}); err != nil {
+						t.Errorf("RecordGeneration: %v", err)
 						return
 					}
 				}
 			})
 		}
 		wg.Wait()
-		got, err := dbs[1].KeyUsage(ctx, k.Hash, p)
+		want := keygate.Counters(k.Hash, p)
+		rows, err := dbs[1].UsageCounters(ctx, k.Hash, want[:])
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := keygate.FoldUsage(p, rows)
 		if want := keygate.Micros(3 * 2 * workersPerDB * perWorker); got.Total != want || got.Weekly != want {
-			t.Errorf("KeyUsage = {Total %d, Weekly %d}, want %d for both", got.Total, got.Weekly, want)
+			t.Errorf("usage = {Total %d, Weekly %d}, want %d for both", got.Total, got.Weekly, want)
 		}
 	})
 }

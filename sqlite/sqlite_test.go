@@ -118,8 +118,8 @@ func TestReopen(t *testing.T) {
 		t.Errorf("Migrate(on reopen) = %v, %v; want nothing applied", applied, err)
 	}
 	v, err := db.SchemaVersion(ctx)
-	if err != nil || v != 4 {
-		t.Errorf("SchemaVersion = %d, %v; want 4", v, err)
+	if err != nil || v != 5 {
+		t.Errorf("SchemaVersion = %d, %v; want 5", v, err)
 	}
 	if _, err := db.User(ctx, "u1"); err != nil {
 		t.Errorf("User(after reopen) = %v", err)
@@ -148,8 +148,8 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "goose_db_version",
-		"sessions", "usage_counters", "usage_events", "users", "workspaces"}
+	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
+		"goose_db_version", "sessions", "usage_counters", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

@@ -7,6 +7,14 @@ import (
 	"fmt"
 )
 
+// generationColumns are the columns of generations, in the order of
+// keygate.Generation's fields.
+const generationColumns = `id, key_hash, user_id, workspace_id, app_id, model,
+	upstream_model, provider, endpoint, prompt_tokens, completion_tokens,
+	reasoning_tokens, cached_tokens, cost_micros, upstream_cost_micros,
+	byok, cost_estimated, streamed, cancelled, finish_reason, latency_us,
+	generation_time_us, created_at`
+
 // SQL of the statements on the hot paths of key verification and sign-in,
 // prepared once per pool by prepare rather than parsed again on every call.
 const (
@@ -40,11 +48,23 @@ const (
 	sqlAppByID          = `SELECT ` + appColumns + ` FROM apps WHERE id = ?`
 	sqlKey              = `SELECT ` + keyColumns + ` FROM api_keys WHERE hash = ?`
 	sqlDefaultWorkspace = `SELECT ` + workspaceColumns + ` FROM workspaces WHERE user_id = ? AND is_default = 1`
-	sqlKeyUsage         = `
-		SELECT period, micros, byok_micros FROM usage_counters
+	sqlUsageCounters    = `
+		SELECT period, period_start, micros, byok_micros FROM usage_counters
 		WHERE key_hash = ? AND (
 			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?) OR
 			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?))`
+	sqlInsertGeneration = `
+		INSERT INTO generations (` + generationColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`
+	sqlAddCounter = `
+		INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
+			micros = micros + excluded.micros,
+			byok_micros = byok_micros + excluded.byok_micros
+		RETURNING micros, byok_micros`
+	sqlGeneration = `SELECT ` + generationColumns + ` FROM generations WHERE id = ?`
 )
 
 // stmts holds the prepared statements of one DB. The writer's are used
@@ -55,9 +75,11 @@ const (
 type stmts struct {
 	// writer
 	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
+	insertGeneration, addCounter                           *sql.Stmt
 	savepoint, release, rollbackTo                         *sql.Stmt // of a batch (runWriter)
 	// reader
-	authCode, appByURL, appByID, key, defaultWorkspace, keyUsage *sql.Stmt
+	authCode, appByURL, appByID, key, defaultWorkspace *sql.Stmt
+	usageCounters, generation                          *sql.Stmt
 
 	all []*sql.Stmt
 }
@@ -81,7 +103,10 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.appByID, reader, sqlAppByID},
 		{&s.key, reader, sqlKey},
 		{&s.defaultWorkspace, reader, sqlDefaultWorkspace},
-		{&s.keyUsage, reader, sqlKeyUsage},
+		{&s.usageCounters, reader, sqlUsageCounters},
+		{&s.insertGeneration, writer, sqlInsertGeneration},
+		{&s.addCounter, writer, sqlAddCounter},
+		{&s.generation, reader, sqlGeneration},
 	} {
 		st, err := p.pool.PrepareContext(ctx, p.sql)
 		if err != nil {

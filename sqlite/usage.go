@@ -3,115 +3,135 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
+	"errors"
+	"strings"
+	"time"
 
 	"github.com/keygate/keygate"
 )
 
-// Counter periods, as stored in usage_counters.period.
-const (
-	periodTotal = "total"
-	periodDay   = "day"
-	periodWeek  = "week"
-	periodMonth = "month"
-)
-
-// counter names one row of usage_counters for a key.
-type counter struct {
-	period string
-	start  int64 // unix microseconds; 0 for the total
-}
-
-// counterRows lists the counter rows that an instant in periods p falls in:
-// the all-time total and the day, week and month.
-func counterRows(p keygate.Periods) [4]counter {
-	return [4]counter{
-		{periodTotal, 0},
-		{periodDay, micros(p.Day)},
-		{periodWeek, micros(p.Week)},
-		{periodMonth, micros(p.Month)},
-	}
-}
-
-// RecordUsage stores ev and adds ev.Cost to the counters of every key in
-// keyHashes for the periods p (to the BYOK counters when ev.BYOK), in one
-// transaction. The keys need not exist: usage reported for a deleted key
-// is kept, not refused.
-func (db *DB) RecordUsage(ctx context.Context, ev *keygate.UsageEvent, keyHashes []string, p keygate.Periods) error {
-	var paid, byok keygate.Micros = ev.Cost, 0
-	if ev.BYOK {
-		paid, byok = 0, ev.Cost
-	}
+// RecordGeneration stores c's generation and adds its counters, in one
+// write transaction (see keygate.UsageStore); c.Leases are ignored, as
+// SQLite hands out no leases. Through the group commit of write,
+// the settlements of many concurrent requests share one transaction and
+// one commit, each in its own savepoint. The insert that finds g.ID taken
+// changes nothing and ends the function: the row is the gate.
+func (db *DB) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
+	g, add := c.Generation, c.Counters
+	var charged bool
+	var sums []keygate.UsageCounter
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO usage_events (key_hash, app_id, model, prompt_tokens,
-				completion_tokens, cost_micros, byok, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			ev.KeyHash, nullIntPtr(ev.AppID), ev.Model, ev.PromptTokens,
-			ev.CompletionTokens, int64(ev.Cost), ev.BYOK, micros(ev.CreatedAt))
+		charged, sums = false, nil
+		res, err := tx.StmtContext(ctx, db.st.insertGeneration).ExecContext(ctx,
+			g.ID, g.KeyHash, g.UserID, g.WorkspaceID, nullIntPtr(g.AppID), g.Model,
+			g.UpstreamModel, g.Provider, g.Endpoint, g.PromptTokens, g.CompletionTokens,
+			g.ReasoningTokens, g.CachedTokens, int64(g.Cost), int64(g.UpstreamInferenceCost),
+			g.BYOK, g.CostEstimated, g.Streamed, g.Cancelled, g.FinishReason,
+			g.Latency.Microseconds(), g.GenerationTime.Microseconds(), micros(g.CreatedAt))
 		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		charged = true
 		// The increment is done by the database in the upsert itself,
-		// never read into Go and written back, so no concurrent report
+		// never read into Go and written back, so no concurrent charge
 		// (from this process or another) can be lost.
-		stmt, err := tx.PrepareContext(ctx, `
-			INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
-				micros = micros + excluded.micros,
-				byok_micros = byok_micros + excluded.byok_micros`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, h := range keyHashes {
-			for _, c := range counterRows(p) {
-				if _, err := stmt.ExecContext(ctx, h, c.period, c.start, int64(paid), int64(byok)); err != nil {
-					return err
-				}
+		st := tx.StmtContext(ctx, db.st.addCounter)
+		sums = make([]keygate.UsageCounter, len(add))
+		for i, c := range add {
+			s := c
+			if err := st.QueryRowContext(ctx, c.KeyHash, c.Period, micros(c.Start),
+				int64(c.Micros), int64(c.BYOKMicros)).Scan(&s.Micros, &s.BYOKMicros); err != nil {
+				return err
 			}
+			sums[i] = s
+		}
+		// A counter listed twice was upserted twice: each reports the
+		// sum after the last.
+		last := make(map[keygate.UsageCounter]keygate.UsageCounter, len(sums))
+		for _, c := range sums {
+			last[counterRef(c)] = c
+		}
+		for i, c := range sums {
+			sums[i] = last[counterRef(c)]
 		}
 		return nil
 	})
-	return storeErr("record usage", err)
+	if err != nil {
+		return false, nil, storeErr("record generation", err)
+	}
+	return charged, sums, nil
 }
 
-// KeyUsage returns the usage of the key with keyHash: all-time, and in the
-// day, week and month of p. Periods without usage count 0, and so does an
-// unknown key.
-func (db *DB) KeyUsage(ctx context.Context, keyHash string, p keygate.Periods) (keygate.Usage, error) {
-	var u keygate.Usage
-	rows := counterRows(p)
-	r, err := db.st.keyUsage.QueryContext(ctx,
-		keyHash,
-		rows[0].period, rows[0].start, rows[1].period, rows[1].start,
-		rows[2].period, rows[2].start, rows[3].period, rows[3].start)
+// counterRef is c without its sums: the identity of a counter row.
+func counterRef(c keygate.UsageCounter) keygate.UsageCounter {
+	return keygate.UsageCounter{KeyHash: c.KeyHash, Period: c.Period, Start: c.Start}
+}
+
+// UsageCounters returns the counters of keyHash among want.
+func (db *DB) UsageCounters(ctx context.Context, keyHash string, want []keygate.UsageCounter) ([]keygate.UsageCounter, error) {
+	if len(want) == 0 {
+		return nil, nil
+	}
+	args := []any{keyHash}
+	var q *sql.Rows
+	var err error
+	if len(want) == 4 {
+		for _, c := range want {
+			args = append(args, c.Period, micros(c.Start))
+		}
+		q, err = db.st.usageCounters.QueryContext(ctx, args...)
+	} else {
+		var where []string
+		for _, c := range want {
+			where = append(where, "(period = ? AND period_start = ?)")
+			args = append(args, c.Period, micros(c.Start))
+		}
+		q, err = db.reader.QueryContext(ctx, `
+			SELECT period, period_start, micros, byok_micros FROM usage_counters
+			WHERE key_hash = ? AND (`+strings.Join(where, " OR ")+`)`, args...)
+	}
 	if err != nil {
-		return u, storeErr("key usage", err)
+		return nil, storeErr("usage counters", err)
 	}
-	defer r.Close()
-	for r.Next() {
-		var period string
-		var n, b keygate.Micros
-		if err := r.Scan(&period, &n, &b); err != nil {
-			return keygate.Usage{}, storeErr("key usage", err)
+	defer q.Close()
+	var out []keygate.UsageCounter
+	for q.Next() {
+		c := keygate.UsageCounter{KeyHash: keyHash}
+		var start int64
+		if err := q.Scan(&c.Period, &start, &c.Micros, &c.BYOKMicros); err != nil {
+			return nil, storeErr("usage counters", err)
 		}
-		switch period {
-		case periodTotal:
-			u.Total, u.BYOKTotal = n, b
-		case periodDay:
-			u.Daily, u.BYOKDaily = n, b
-		case periodWeek:
-			u.Weekly, u.BYOKWeekly = n, b
-		case periodMonth:
-			u.Monthly, u.BYOKMonthly = n, b
-		default:
-			return keygate.Usage{}, storeErr("key usage", fmt.Errorf("unknown period %q", period))
-		}
+		c.Start = fromMicros(start)
+		out = append(out, c)
 	}
-	if err := r.Err(); err != nil {
-		return keygate.Usage{}, storeErr("key usage", err)
+	if err := q.Err(); err != nil {
+		return nil, storeErr("usage counters", err)
 	}
-	return u, nil
+	return out, nil
+}
+
+// Generation returns the generation with id.
+func (db *DB) Generation(ctx context.Context, id string) (*keygate.Generation, error) {
+	var g keygate.Generation
+	var appID sql.Null[int64]
+	var latency, genTime, created int64
+	err := db.st.generation.QueryRowContext(ctx, id).Scan(
+		&g.ID, &g.KeyHash, &g.UserID, &g.WorkspaceID, &appID, &g.Model,
+		&g.UpstreamModel, &g.Provider, &g.Endpoint, &g.PromptTokens, &g.CompletionTokens,
+		&g.ReasoningTokens, &g.CachedTokens, &g.Cost, &g.UpstreamInferenceCost,
+		&g.BYOK, &g.CostEstimated, &g.Streamed, &g.Cancelled, &g.FinishReason,
+		&latency, &genTime, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keygate.ErrNotFound
+	} else if err != nil {
+		return nil, storeErr("generation", err)
+	}
+	g.AppID = intPtr[int64](appID)
+	g.Latency = time.Duration(latency) * time.Microsecond
+	g.GenerationTime = time.Duration(genTime) * time.Microsecond
+	g.CreatedAt = fromMicros(created)
+	return &g, nil
 }

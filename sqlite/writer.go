@@ -122,7 +122,7 @@ func (db *DB) commitBatch(batch []*writeReq) {
 			return
 		}
 		ok[0] = true
-		answer(tx.Commit())
+		answer(db.commit(tx))
 		return
 	}
 	sp := func(st *sql.Stmt) error {
@@ -160,8 +160,23 @@ func (db *DB) commitBatch(batch []*writeReq) {
 			return
 		}
 	}
-	answer(tx.Commit())
+	answer(db.commit(tx))
 }
+
+// commit commits tx and counts it.
+func (db *DB) commit(tx *sql.Tx) error {
+	err := tx.Commit()
+	if err == nil {
+		db.commits.Add(1)
+	}
+	return err
+}
+
+// WriteCount returns how many write transactions this DB has committed:
+// every write goes through the writer goroutine, so under a gateway's load
+// this is the database writes its settlements cost (many per transaction),
+// for tests and benchmarks.
+func (db *DB) WriteCount() int64 { return db.commits.Load() }
 
 // failBatch rolls tx back and answers every request of batch that has no
 // error of its own with err.

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"AuthCodes", codeTests},
 		{"Keys", keyTests},
 		{"Usage", usageTests},
+		{"Generations", generationTests},
+		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"Changes", changeTests},

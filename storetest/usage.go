@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,10 +13,10 @@ var usageTests = []test{
 	{"Empty", func(t *testing.T, s keygate.Store) {
 		_, ws := newUser(t, s)
 		k := newKey(t, s, ws, t0)
-		got, err := s.KeyUsage(t.Context(), k.Hash, keygate.PeriodsAt(t0))
-		must(t, "KeyUsage", err)
+		got, err := keyUsage(t, s, k.Hash, keygate.PeriodsAt(t0))
+		must(t, "UsageCounters", err)
 		diff(t, "KeyUsage(no usage)", keygate.Usage{}, got)
-		got, err = s.KeyUsage(t.Context(), keygate.HashSecret("unknown"), keygate.PeriodsAt(t0))
+		got, err = keyUsage(t, s, keygate.HashSecret("unknown"), keygate.PeriodsAt(t0))
 		must(t, "KeyUsage(unknown key)", err)
 		diff(t, "KeyUsage(unknown key)", keygate.Usage{}, got)
 	}},
@@ -26,8 +27,8 @@ var usageTests = []test{
 		record(t, s, k.Hash, []string{k.Hash}, t0, 70, false)
 		record(t, s, k.Hash, []string{k.Hash}, t0, 50, true)
 		record(t, s, k.Hash, []string{k.Hash}, t0, 5, true)
-		got, err := s.KeyUsage(t.Context(), k.Hash, keygate.PeriodsAt(t0))
-		must(t, "KeyUsage", err)
+		got, err := keyUsage(t, s, k.Hash, keygate.PeriodsAt(t0))
+		must(t, "UsageCounters", err)
 		want := keygate.Usage{
 			Total: 70, Daily: 70, Weekly: 70, Monthly: 70,
 			BYOKTotal: 55, BYOKDaily: 55, BYOKWeekly: 55, BYOKMonthly: 55,
@@ -53,39 +54,68 @@ var usageTests = []test{
 			{"Parent", parent.Hash, 42},
 			{"NotListed", grand.Hash, 0},
 		} {
-			got, err := s.KeyUsage(t.Context(), tt.hash, p)
-			must(t, "KeyUsage", err)
+			got, err := keyUsage(t, s, tt.hash, p)
+			must(t, "UsageCounters", err)
 			want := keygate.Usage{Total: tt.want, Daily: tt.want, Weekly: tt.want, Monthly: tt.want}
 			diff(t, "KeyUsage("+tt.name+")", want, got)
 		}
 	}},
 	{"NoCounters", func(t *testing.T, s keygate.Store) {
-		// An event stored for no key (keyHashes empty) counts nowhere.
+		// A generation stored for no key (no counters) counts nowhere.
 		_, ws := newUser(t, s)
 		k := newKey(t, s, ws, t0)
 		record(t, s, k.Hash, nil, t0, 99, false)
-		got, err := s.KeyUsage(t.Context(), k.Hash, keygate.PeriodsAt(t0))
-		must(t, "KeyUsage", err)
+		got, err := keyUsage(t, s, k.Hash, keygate.PeriodsAt(t0))
+		must(t, "UsageCounters", err)
 		diff(t, "KeyUsage(no counters)", keygate.Usage{}, got)
 	}},
 	{"Concurrent", testUsageConcurrent},
 }
 
-// record stores one event for keyHash at tm and counts it for keyHashes.
+// record stores one generation of keyHash at tm and charges cost to
+// the counters of keyHashes.
 func record(t *testing.T, s keygate.Store, keyHash string, keyHashes []string, tm time.Time, cost keygate.Micros, byok bool) {
 	t.Helper()
-	ev := &keygate.UsageEvent{
-		KeyHash: keyHash, Model: "openai/gpt-4o-mini", PromptTokens: 120, CompletionTokens: 45,
+	g := &keygate.Generation{
+		ID: "gen-" + newID(), KeyHash: keyHash, Model: "openai/gpt-4o-mini", PromptTokens: 120, CompletionTokens: 45,
 		Cost: cost, BYOK: byok, CreatedAt: tm,
 	}
-	must(t, "RecordUsage", s.RecordUsage(t.Context(), ev, keyHashes, keygate.PeriodsAt(tm)))
+	charged, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: charges(keyHashes, tm, cost, byok)})
+	must(t, "RecordGeneration", err)
+	if !charged {
+		t.Fatalf("RecordGeneration(new id) charged = false")
+	}
+}
+
+// charges returns the counters that cost at tm adds to, for each key of
+// keyHashes.
+func charges(keyHashes []string, tm time.Time, cost keygate.Micros, byok bool) []keygate.UsageCounter {
+	var add []keygate.UsageCounter
+	for _, h := range keyHashes {
+		for _, c := range keygate.Counters(h, keygate.PeriodsAt(tm)) {
+			if byok {
+				c.BYOKMicros = cost
+			} else {
+				c.Micros = cost
+			}
+			add = append(add, c)
+		}
+	}
+	return add
+}
+
+// keyUsage reads the usage of hash in the periods p.
+func keyUsage(t *testing.T, s keygate.Store, hash string, p keygate.Periods) (keygate.Usage, error) {
+	t.Helper()
+	want := keygate.Counters(hash, p)
+	rows, err := s.UsageCounters(t.Context(), hash, want[:])
+	return keygate.FoldUsage(p, rows), err
 }
 
 // testUsagePeriods records 100 at a and 200 at b, and reads the usage in
 // the periods of a and of b.
 func testUsagePeriods(t *testing.T, s keygate.Store) {
 	_, ws := newUser(t, s)
-	app := newApp(t, s, "https://chat.example.com")
 	utc := func(y int, m time.Month, d, h, min, sec, ns int) time.Time {
 		return time.Date(y, m, d, h, min, sec, ns, time.UTC)
 	}
@@ -124,18 +154,14 @@ func testUsagePeriods(t *testing.T, s keygate.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newKey(t, s, ws, t0)
-			for _, ev := range []*keygate.UsageEvent{
-				{KeyHash: k.Hash, AppID: ptr(app.ID), Model: "m", Cost: 100, CreatedAt: tt.a},
-				{KeyHash: k.Hash, Model: "m", Cost: 200, CreatedAt: tt.b},
-			} {
-				must(t, "RecordUsage", s.RecordUsage(t.Context(), ev, []string{k.Hash}, keygate.PeriodsAt(ev.CreatedAt)))
-			}
+			record(t, s, k.Hash, []string{k.Hash}, tt.a, 100, false)
+			record(t, s, k.Hash, []string{k.Hash}, tt.b, 200, false)
 			for _, q := range []struct {
 				at   time.Time
 				want keygate.Usage
 			}{{tt.a, tt.atA}, {tt.b, tt.atB}} {
-				got, err := s.KeyUsage(t.Context(), k.Hash, keygate.PeriodsAt(q.at))
-				must(t, "KeyUsage", err)
+				got, err := keyUsage(t, s, k.Hash, keygate.PeriodsAt(q.at))
+				must(t, "UsageCounters", err)
 				diff(t, "KeyUsage(at "+q.at.Format(time.RFC3339Nano)+")", q.want, got)
 			}
 		})
@@ -175,9 +201,9 @@ func testUsageConcurrent(t *testing.T, s keygate.Store) {
 		wg.Go(func() {
 			for i := range perWorker {
 				c, byok := cost(w, i)
-				ev := &keygate.UsageEvent{KeyHash: k.Hash, Model: "m", Cost: c, BYOK: byok, CreatedAt: t0}
-				if err := s.RecordUsage(t.Context(), ev, []string{k.Hash}, p); err != nil {
-					t.Errorf("worker %d: RecordUsage #%d: %v", w, i, err)
+				g := &keygate.Generation{ID: fmt.Sprintf("gen-%d-%d", w, i), KeyHash: k.Hash, Model: "m", Cost: c, BYOK: byok, CreatedAt: t0}
+				if _, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: charges([]string{k.Hash}, t0, c, byok)}); err != nil {
+					t.Errorf("worker %d: RecordGeneration #%d: %v", w, i, err)
 					return
 				}
 			}
@@ -185,10 +211,10 @@ func testUsageConcurrent(t *testing.T, s keygate.Store) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	got, err := s.KeyUsage(t.Context(), k.Hash, p)
-	must(t, "KeyUsage", err)
-	diff(t, "KeyUsage after concurrent RecordUsage", want, got)
+	got, err := keyUsage(t, s, k.Hash, p)
+	must(t, "UsageCounters", err)
+	diff(t, "usage after concurrent RecordGeneration", want, got)
 	n := workers * perWorker
-	t.Logf("%d concurrent RecordUsage calls (%d workers) in %v, %v each",
+	t.Logf("%d concurrent RecordGeneration calls (%d workers) in %v, %v each",
 		n, workers, elapsed.Round(time.Millisecond), (elapsed / time.Duration(n)).Round(time.Microsecond))
 }

@@ -454,8 +454,8 @@ func testDeleteWorkspace(t *testing.T, s keygate.Store) {
 		})
 	}
 	// The deleted key's usage counters went with it.
-	usage, err := s.KeyUsage(ctx, disabled[0].Hash, keygate.PeriodsAt(t0))
-	must(t, "KeyUsage(deleted key)", err)
+	usage, err := keyUsage(t, s, disabled[0].Hash, keygate.PeriodsAt(t0))
+	must(t, "UsageCounters(deleted key)", err)
 	diff(t, "KeyUsage(deleted key)", keygate.Usage{}, usage)
 	if _, err := s.Key(ctx, bystander.Hash); err != nil {
 		t.Errorf("Key(disabled key of another workspace) = %v, want it kept", err)

@@ -1,0 +1,364 @@
+package keygate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Budget leases, on a LeaseStore (docs/spending.md "Leases").
+const (
+	// LeaseTTL is how long the database counts a lease after it was last
+	// granted or renewed: a replica that dies gives its leases back this
+	// long after at most.
+	LeaseTTL = 30 * time.Second
+	// leaseMargin is how long before the database's expiry a replica
+	// stops spending a lease, so that clocks that drift apart by less
+	// never let two replicas spend the same money.
+	leaseMargin = 5 * time.Second
+	// leaseIdle is how long a lease that nothing holds may go unused
+	// before it goes back, so that other replicas can have it.
+	leaseIdle = 2 * time.Second
+	// leaseSweep is how often the sweeper looks for leases to give back
+	// or renew.
+	leaseSweep = time.Second
+	// leaseSlices: a lease asks for at least 1/leaseSlices of the key's
+	// limit, so that a key is leased a few times, not once per request.
+	leaseSlices = 16
+	// leaseRetry is how long a replica refuses, without asking the store
+	// again, the requests of a key whose last acquisition could not
+	// cover them: a key past its limit costs the database a few writes a
+	// second per replica, not one per request.
+	leaseRetry = 250 * time.Millisecond
+)
+
+// leaseState is a balance's lease. Guarded by the balance's mu.
+type leaseState struct {
+	id       int64
+	key      *APIKey       // the key as the lease was granted for
+	window   UsageCounter  // the counter the limit is measured in
+	left     Micros        // neither held nor charged
+	held     Micros        // held by reservations in flight from this lease
+	deadline time.Time     // not spent from at or after
+	renewAt  time.Time     // renewed from then on while reservations hold it
+	used     time.Time     // the last reservation from it
+	busy     chan struct{} // closed when the acquisition under way ends
+	stale    bool          // the key changed: spend nothing more from it
+	// retryAt: the last acquisition could not cover a request (no room,
+	// or no store); until then requests it cannot cover are refused
+	// without asking, for the reason in unreachable.
+	retryAt     time.Time
+	unreachable bool
+	shrunk      bool // stale, and given back but for what is held
+}
+
+// apply makes l the lease that the store granted for r. The store set the
+// lease to its Amount where l had r.Keep when r was made; what happened to
+// l since (holds taken and given back, charges) is in l.left and l.held, so
+// the difference is added to what is left.
+func (l *leaseState) apply(r LeaseRequest, got Lease) {
+	if got.ID != l.id {
+		// A new lease: holds of the old one do not release into it.
+		l.id, l.held = got.ID, 0
+	}
+	l.key, l.window, l.stale, l.shrunk = r.Key, r.Window, false, false
+	l.left = max(l.left+got.Amount-r.Keep, 0)
+}
+
+// errStaleKey says that the store holds a newer version of a key of the
+// chain than the one Reserve was given.
+var errStaleKey = errors.New("stale key")
+
+// window returns the counter that c's limit is measured in at p.
+func window(c *APIKey, p Periods) UsageCounter {
+	switch c.LimitReset {
+	case ResetDaily:
+		return UsageCounter{KeyHash: c.Hash, Period: PeriodDay, Start: p.Day}
+	case ResetWeekly:
+		return UsageCounter{KeyHash: c.Hash, Period: PeriodWeek, Start: p.Week}
+	case ResetMonthly:
+		return UsageCounter{KeyHash: c.Hash, Period: PeriodMonth, Start: p.Month}
+	}
+	return UsageCounter{KeyHash: c.Hash, Period: PeriodTotal, Start: epoch}
+}
+
+// sameBudget reports whether a and b have the same limit rules.
+func sameBudget(a, b *APIKey) bool {
+	return a != nil && b != nil && a.Limit != nil && b.Limit != nil && *a.Limit == *b.Limit &&
+		a.LimitReset == b.LimitReset && a.IncludeBYOK == b.IncludeBYOK && a.Disabled == b.Disabled
+}
+
+// usable reports whether l may be spent for c at now, in window w.
+func (l *leaseState) usable(c *APIKey, w UsageCounter, now time.Time) bool {
+	return l.id != 0 && !l.stale && now.Before(l.deadline) && sameBudget(l.key, c) &&
+		l.window.Period == w.Period && l.window.Start.Equal(w.Start)
+}
+
+// leaseAttempts bounds the acquisitions one Reserve makes: others may take
+// a fresh grant before it does.
+const leaseAttempts = 3
+
+// reserveLeased admits a request from the leases of chain's keys, asking
+// the store for a lease (one write for the whole chain) when a key's lease
+// cannot cover want or is due for renewal. Only one acquisition per key
+// runs at a time in this process; requests that need the same key wait for
+// it. After an acquisition, what the leases have is taken (clamped to
+// the smallest); a key whose lease is empty is refused: EFORBIDDEN when the
+// store found no room, EUNAVAILABLE when it could not be asked.
+func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Micros) (Micros, []hold, error) {
+	bs := make([]*balance, len(chain))
+	for i, c := range chain {
+		bs[i] = sb.get(c.Hash)
+	}
+	tried := make([]bool, len(chain))  // an acquisition for the key ended during this call
+	failed := make([]bool, len(chain)) // and it could not reach the store
+	for attempt := 0; ; attempt++ {
+		now := sb.now()
+		p := PeriodsAt(now)
+		unlock := lockAll(bs)
+		var need []int
+		var wait chan struct{}
+		for i, c := range chain {
+			l := &bs[i].lease
+			w := window(c, p)
+			if !l.usable(c, w, now) {
+				l.left = 0
+			}
+			switch {
+			case l.busy != nil:
+				wait = l.busy
+			case tried[i] || attempt == leaseAttempts:
+			case l.left < want && now.Before(l.retryAt) && sameBudget(l.key, c):
+				// The store was asked a moment ago and had nothing:
+				// refused without asking again.
+				tried[i], failed[i] = true, l.unreachable
+			case l.left < want || (l.held > 0 && !now.Before(l.renewAt)):
+				need = append(need, i)
+			}
+		}
+		if wait != nil {
+			unlock()
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return 0, nil, ctx.Err()
+			}
+			for i := range chain {
+				tried[i] = true
+			}
+			continue
+		}
+		if len(need) == 0 {
+			amount, holds, err := takeLeased(chain, bs, want, failed, now)
+			unlock()
+			return amount, holds, err
+		}
+		busy := make(chan struct{})
+		reqs := make([]LeaseRequest, len(need))
+		for j, i := range need {
+			c, l := chain[i], &bs[i].lease
+			l.busy = busy
+			r := LeaseRequest{Key: c, Window: window(c, p), TTL: LeaseTTL}
+			if l.id != 0 && l.window.Period == r.Window.Period && l.window.Start.Equal(r.Window.Start) {
+				// What it has left only counts while it is usable: a
+				// lease granted under another limit starts over from
+				// what is held.
+				r.ID, r.Keep = l.id, l.held+l.left
+			}
+			if l.left < want {
+				r.Want = max(want, *c.Limit/leaseSlices) - l.left
+			}
+			reqs[j] = r
+		}
+		unlock()
+		leases, err := sb.leases.AcquireLeases(ctx, reqs)
+		unlock = lockAll(bs)
+		for j, i := range need {
+			l := &bs[i].lease
+			l.busy = nil
+			tried[i] = true
+			l.retryAt, l.unreachable = time.Time{}, err != nil
+			if err != nil {
+				failed[i] = true
+				l.retryAt = now.Add(leaseRetry)
+				continue
+			}
+			l.apply(reqs[j], leases[j])
+			l.deadline = now.Add(LeaseTTL - leaseMargin)
+			l.renewAt = now.Add(LeaseTTL / 2)
+			if l.left < want {
+				l.retryAt = now.Add(leaseRetry)
+			}
+		}
+		unlock()
+		close(busy)
+		switch {
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+			return 0, nil, errStaleKey
+		case err != nil && ctx.Err() != nil:
+			return 0, nil, ctx.Err()
+		case err != nil:
+			err = fmt.Errorf("acquire leases: %w: %w", errUnavailable, err)
+			if !allLeft(bs) {
+				return 0, nil, err
+			}
+		}
+		sb.startSweeper()
+	}
+}
+
+// allLeft reports whether every balance of bs has some lease left.
+func allLeft(bs []*balance) bool {
+	for _, b := range bs {
+		b.mu.Lock()
+		left := b.lease.left
+		b.mu.Unlock()
+		if left <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// takeLeased holds min(want, the smallest lease left) on every balance of
+// bs, which are locked, or refuses when a lease is empty.
+func takeLeased(chain []*APIKey, bs []*balance, want Micros, failed []bool, now time.Time) (Micros, []hold, error) {
+	amount, short := want, -1
+	for i, c := range chain {
+		left := bs[i].lease.left
+		if left <= 0 && failed[i] {
+			return 0, nil, errUnavailable
+		}
+		if left <= 0 {
+			return 0, nil, limitExceeded(c.LimitReset)
+		}
+		if left < amount {
+			amount, short = left, i
+		}
+	}
+	if short >= 0 && anyClamped(bs) {
+		if failed[short] {
+			return 0, nil, errUnavailable
+		}
+		return 0, nil, limitExceeded(chain[short].LimitReset)
+	}
+	return amount, takeHolds(bs, amount, short >= 0, func(b *balance) int64 {
+		l := &b.lease
+		l.left -= amount
+		l.held += amount
+		l.used = now
+		return l.id
+	}), nil
+}
+
+// keyChanged stops spending from the lease of the key with hash: it was
+// updated or deleted, perhaps on another replica. The sweeper gives the
+// lease back; the next reservation asks for one under the key as it is
+// now.
+func (sb *spendBook) keyChanged(hash string) {
+	if b := sb.lookup(hash); b != nil {
+		b.mu.Lock()
+		b.lease.stale, b.lease.left, b.lease.retryAt = true, 0, time.Time{}
+		b.mu.Unlock()
+	}
+}
+
+// allChanged is keyChanged for every key: changes may have been missed.
+func (sb *spendBook) allChanged() {
+	sb.mu.Lock()
+	bs := make([]*balance, 0, len(sb.m))
+	for _, b := range sb.m {
+		bs = append(bs, b)
+	}
+	sb.mu.Unlock()
+	for _, b := range bs {
+		b.mu.Lock()
+		b.lease.stale, b.lease.left, b.lease.retryAt = true, 0, time.Time{}
+		b.mu.Unlock()
+	}
+}
+
+// startSweeper starts the sweeper goroutine unless it runs. It ends by
+// itself when no lease is left, so a Service needs no Close.
+func (sb *spendBook) startSweeper() {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.sweeping {
+		return
+	}
+	sb.sweeping = true
+	go sb.sweep()
+}
+
+// sweep gives back, every leaseSweep, the leases that nothing holds and
+// that went unused for leaseIdle or are stale, and renews those that
+// reservations hold past renewAt, so that a long request's hold stays
+// counted; a stale one is shrunk to what is held. Each round is at most
+// two writes, whatever the number of leases.
+func (sb *spendBook) sweep() {
+	t := time.NewTicker(leaseSweep)
+	defer t.Stop()
+	for range t.C {
+		now := sb.now()
+		var give []LeaseDraw
+		var renew []LeaseRequest
+		var renewed []*balance
+		sb.mu.Lock()
+		leases := 0
+		for _, b := range sb.m {
+			b.mu.Lock()
+			l := &b.lease
+			if l.id != 0 {
+				leases++
+			}
+			if l.id != 0 && l.busy == nil {
+				switch {
+				case l.held == 0 && (l.stale || now.Sub(l.used) >= leaseIdle || !now.Before(l.deadline)):
+					give = append(give, LeaseDraw{ID: l.id})
+					*l = leaseState{}
+				case l.stale && !l.shrunk:
+					give = append(give, LeaseDraw{ID: l.id, Micros: l.held})
+					l.shrunk = true
+				case l.held > 0 && !now.Before(l.renewAt):
+					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, Keep: l.held + l.left, TTL: LeaseTTL})
+					renewed = append(renewed, b)
+					l.busy = make(chan struct{})
+				}
+			}
+			b.mu.Unlock()
+		}
+		if leases == 0 {
+			sb.sweeping = false
+			sb.mu.Unlock()
+			return
+		}
+		sb.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), leaseSweep)
+		// Failures are left to the leases' expiry: a lease not given
+		// back lapses, and one not renewed makes its holds count for
+		// nothing after LeaseTTL (the documented bound).
+		sb.leases.ReturnLeases(ctx, give)
+		if len(renew) > 0 {
+			got, err := sb.leases.AcquireLeases(ctx, renew)
+			for i, b := range renewed {
+				b.mu.Lock()
+				l := &b.lease
+				switch {
+				case err == nil:
+					l.apply(renew[i], got[i])
+					l.deadline = now.Add(LeaseTTL - leaseMargin)
+					l.renewAt = now.Add(LeaseTTL / 2)
+				case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+					// A key changed since: the next reservation asks
+					// for a lease under the key as it is now.
+					l.stale, l.left = true, 0
+				}
+				close(l.busy)
+				l.busy = nil
+				b.mu.Unlock()
+			}
+		}
+		cancel()
+	}
+}

@@ -1,0 +1,363 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keygate/keygate"
+)
+
+// maxChargeBatch is the most charges committed in one transaction.
+const maxChargeBatch = 256
+
+// chargeGather is how long the charger waits for more charges before it
+// commits a batch, when the batch before held more than one (the process
+// is under load): it trades up to this much latency of Settle for fewer,
+// larger transactions. A lone charge on an idle process waits for nothing.
+const chargeGather = 2 * time.Millisecond
+
+// chargeAttempts is how many times a batch whose transaction failed
+// without an answer from the server (the connection broke, the server is
+// restarting) is tried, chargeRetryDelay apart and doubling. A retry is
+// safe: a batch that committed before its answer was lost finds its
+// generations stored and charges nothing again.
+const (
+	chargeAttempts   = 4
+	chargeRetryDelay = 100 * time.Millisecond
+)
+
+// errChargerClosed is the error of a charge on a closed DB.
+var errChargerClosed = errors.New("postgres: record generation: database closed")
+
+// chargeReq is one call of RecordGeneration, queued for the charger.
+type chargeReq struct {
+	c    *keygate.Charge
+	done chan chargeResult // buffered, one result
+}
+
+type chargeResult struct {
+	charged bool
+	sums    []keygate.UsageCounter
+	err     error
+}
+
+// RecordGeneration stores c's generation, adds its counters and draws its
+// leases, in one transaction (see keygate.UsageStore), and returns once
+// that transaction has committed.
+//
+// Group commit: one goroutine per DB (runCharger) commits the charges
+// queued while it was busy together, up to maxChargeBatch, in three
+// statements whatever their number: one insert of the generations, one
+// upsert of the counters of those that were new (summed per row, in key
+// order, so that the batches of several replicas lock rows in one order),
+// one update of the leases they drew from. Under load the database sees one
+// write transaction per batch, not per request.
+func (db *DB) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
+	if err := ctx.Err(); err != nil {
+		return false, nil, err
+	}
+	r := &chargeReq{c: c, done: make(chan chargeResult, 1)}
+	select {
+	case db.charges <- r:
+	case <-db.closed:
+		return false, nil, errChargerClosed
+	case <-ctx.Done():
+		return false, nil, ctx.Err()
+	}
+	// Once queued, the charge is answered: the caller waits for the
+	// commit even if ctx ends, so that an error never hides a charge.
+	res := <-r.done
+	if res.err != nil {
+		return false, nil, storeErr("record generation", res.err)
+	}
+	return res.charged, res.sums, nil
+}
+
+// runCharger is the charger goroutine: it takes the queued charges in
+// batches and commits each batch, until db closes.
+func (db *DB) runCharger() {
+	defer close(db.chargerDone)
+	batch := make([]*chargeReq, 0, maxChargeBatch)
+	// Timers of Go 1.23 on: Reset and Stop leave no stale tick behind.
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	loaded := false // the last batch held more than one charge
+	for {
+		select {
+		case r := <-db.charges:
+			batch = append(batch[:0], r)
+		case <-db.closed:
+			return
+		}
+		var deadline <-chan time.Time // nil: take only what is queued
+		if loaded {
+			gather.Reset(chargeGather)
+			deadline = gather.C
+		}
+		for len(batch) < maxChargeBatch {
+			select {
+			case r := <-db.charges:
+				batch = append(batch, r)
+				continue
+			default:
+			}
+			if deadline == nil {
+				break
+			}
+			select {
+			case r := <-db.charges:
+				batch = append(batch, r)
+			case <-deadline:
+				deadline = nil
+			}
+		}
+		gather.Stop()
+		loaded = len(batch) > 1
+		results := db.commitCharges(batch)
+		for i, r := range batch {
+			r.done <- results[i]
+		}
+		clear(batch)
+	}
+}
+
+// commitCharges commits batch, retrying a transaction that failed without
+// the server's answer. If the batch fails for another reason, each charge
+// is tried on its own, so that one charge the database refuses fails
+// alone.
+func (db *DB) commitCharges(batch []*chargeReq) []chargeResult {
+	ctx := context.Background()
+	var results []chargeResult
+	var err error
+	delay := chargeRetryDelay
+	for attempt := 1; ; attempt++ {
+		if results, err = db.chargeTx(ctx, batch); err == nil {
+			return results
+		}
+		if _, fromServer := errors.AsType[*pgconn.PgError](err); fromServer || attempt == chargeAttempts {
+			break
+		}
+		select {
+		case <-time.After(delay):
+		case <-db.closed:
+			attempt = chargeAttempts
+		}
+		delay *= 2
+	}
+	results = make([]chargeResult, len(batch))
+	if len(batch) == 1 {
+		results[0].err = err
+		return results
+	}
+	for i, r := range batch {
+		one, err := db.chargeTx(ctx, []*chargeReq{r})
+		if err != nil {
+			results[i].err = err
+			continue
+		}
+		results[i] = one[0]
+	}
+	return results
+}
+
+// chargeTx writes batch in one transaction (run again on a deadlock, see
+// tx) and returns each charge's result.
+func (db *DB) chargeTx(ctx context.Context, batch []*chargeReq) ([]chargeResult, error) {
+	var results []chargeResult
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		results, err = writeCharges(ctx, tx, batch)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.writes.Add(1)
+	return results, nil
+}
+
+// writeCharges runs the three statements of a batch in tx.
+func writeCharges(ctx context.Context, tx pgx.Tx, batch []*chargeReq) ([]chargeResult, error) {
+	results := make([]chargeResult, len(batch))
+	// The first charge of each id in the batch is the one that may be
+	// new; a later one with the same id is a duplicate in any case.
+	first := make(map[string]int, len(batch))
+	var gens generationColumnsArrays
+	for i, r := range batch {
+		if _, dup := first[r.c.Generation.ID]; dup {
+			continue
+		}
+		first[r.c.Generation.ID] = i
+		gens.add(r.c.Generation)
+	}
+	rows, err := tx.Query(ctx, sqlInsertGenerations, gens.args()...)
+	if err != nil {
+		return nil, err
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	if len(inserted) == 0 {
+		return results, nil
+	}
+	sums := make(map[keygate.UsageCounter]keygate.UsageCounter)
+	draws := make(map[int64]keygate.Micros)
+	for _, id := range inserted {
+		i := first[id]
+		results[i].charged = true
+		for _, c := range batch[i].c.Counters {
+			ref := counterRef(c)
+			s := sums[ref]
+			s.Micros += c.Micros
+			s.BYOKMicros += c.BYOKMicros
+			sums[ref] = s
+		}
+		for _, d := range batch[i].c.Leases {
+			draws[d.ID] += d.Micros
+		}
+	}
+	if len(sums) > 0 {
+		refs := slices.SortedFunc(func(yield func(keygate.UsageCounter) bool) {
+			for ref := range sums {
+				if !yield(ref) {
+					return
+				}
+			}
+		}, func(a, b keygate.UsageCounter) int {
+			return cmp.Or(cmp.Compare(a.KeyHash, b.KeyHash), cmp.Compare(a.Period, b.Period), a.Start.Compare(b.Start))
+		})
+		n := len(refs)
+		hashes, periods := make([]string, n), make([]string, n)
+		starts, paid, byok := make([]time.Time, n), make([]int64, n), make([]int64, n)
+		for i, ref := range refs {
+			hashes[i], periods[i], starts[i] = ref.KeyHash, ref.Period, ref.Start
+			paid[i], byok[i] = int64(sums[ref].Micros), int64(sums[ref].BYOKMicros)
+		}
+		rows, err := tx.Query(ctx, sqlAddCounters, hashes, periods, starts, paid, byok)
+		if err != nil {
+			return nil, err
+		}
+		after, err := scanCounters(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range after {
+			sums[counterRef(c)] = c
+		}
+	}
+	if len(draws) > 0 {
+		ids := slices.Sorted(func(yield func(int64) bool) {
+			for id := range draws {
+				if !yield(id) {
+					return
+				}
+			}
+		})
+		amounts := make([]int64, len(ids))
+		for i, id := range ids {
+			amounts[i] = int64(draws[id])
+		}
+		if _, err := tx.Exec(ctx, sqlDrawLeases, ids, amounts); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range batch {
+		if !results[i].charged {
+			continue
+		}
+		results[i].sums = make([]keygate.UsageCounter, len(r.c.Counters))
+		for j, c := range r.c.Counters {
+			results[i].sums[j] = sums[counterRef(c)]
+		}
+	}
+	return results, nil
+}
+
+// sqlInsertGenerations stores the generations of a batch whose ids are
+// new and returns those ids: the primary key is the gate.
+const sqlInsertGenerations = `
+	INSERT INTO generations (` + generationColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+		$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+		$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::boolean[],
+		$17::boolean[], $18::boolean[], $19::boolean[], $20::text[], $21::bigint[],
+		$22::bigint[], $23::timestamptz[])
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id`
+
+// sqlAddCounters adds to the counters, in the order given (key, period,
+// start), and returns their sums after. The increment is done by the
+// database in the upsert itself, never read into Go and written back: a
+// concurrent charge that wants the same row waits for its lock and then
+// adds to the committed sum, so no charge from any replica is lost.
+const sqlAddCounters = `
+	INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[])
+	ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
+		micros = usage_counters.micros + excluded.micros,
+		byok_micros = usage_counters.byok_micros + excluded.byok_micros
+	RETURNING key_hash, period, period_start, micros, byok_micros`
+
+// sqlDrawLeases lowers the leases a batch's charges were admitted from.
+const sqlDrawLeases = `
+	UPDATE spend_leases l SET amount = greatest(l.amount - d.micros, 0)
+	FROM unnest($1::bigint[], $2::bigint[]) AS d (id, micros)
+	WHERE l.id = d.id`
+
+// generationColumnsArrays holds generations column by column, as
+// sqlInsertGenerations takes them.
+type generationColumnsArrays struct {
+	id, keyHash, userID, workspaceID                      []string
+	appID                                                 []*int64
+	model, upstreamModel, provider, endpoint              []string
+	prompt, completion, reasoning, cached, cost, upstream []int64
+	byok, estimated, streamed, cancelled                  []bool
+	finish                                                []string
+	latency, genTime                                      []int64
+	created                                               []time.Time
+}
+
+func (a *generationColumnsArrays) add(g *keygate.Generation) {
+	a.id = append(a.id, g.ID)
+	a.keyHash = append(a.keyHash, g.KeyHash)
+	a.userID = append(a.userID, g.UserID)
+	a.workspaceID = append(a.workspaceID, g.WorkspaceID)
+	a.appID = append(a.appID, g.AppID)
+	a.model = append(a.model, g.Model)
+	a.upstreamModel = append(a.upstreamModel, g.UpstreamModel)
+	a.provider = append(a.provider, g.Provider)
+	a.endpoint = append(a.endpoint, g.Endpoint)
+	a.prompt = append(a.prompt, g.PromptTokens)
+	a.completion = append(a.completion, g.CompletionTokens)
+	a.reasoning = append(a.reasoning, g.ReasoningTokens)
+	a.cached = append(a.cached, g.CachedTokens)
+	a.cost = append(a.cost, int64(g.Cost))
+	a.upstream = append(a.upstream, int64(g.UpstreamInferenceCost))
+	a.byok = append(a.byok, g.BYOK)
+	a.estimated = append(a.estimated, g.CostEstimated)
+	a.streamed = append(a.streamed, g.Streamed)
+	a.cancelled = append(a.cancelled, g.Cancelled)
+	a.finish = append(a.finish, g.FinishReason)
+	a.latency = append(a.latency, g.Latency.Microseconds())
+	a.genTime = append(a.genTime, g.GenerationTime.Microseconds())
+	a.created = append(a.created, g.CreatedAt)
+}
+
+func (a *generationColumnsArrays) args() []any {
+	return []any{a.id, a.keyHash, a.userID, a.workspaceID, a.appID, a.model,
+		a.upstreamModel, a.provider, a.endpoint, a.prompt, a.completion,
+		a.reasoning, a.cached, a.cost, a.upstream, a.byok, a.estimated,
+		a.streamed, a.cancelled, a.finish, a.latency, a.genTime, a.created}
+}
+
+// WriteCount returns how many write transactions of spending (batches of
+// charges, lease grants and returns) this DB has committed: the database
+// writes the gateway causes, for tests and benchmarks.
+func (db *DB) WriteCount() int64 { return db.writes.Load() }

@@ -1,0 +1,274 @@
+package keygate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+)
+
+// DefaultReservation is what Reserve holds for a request whose caller
+// names no amount (want <= 0): one US cent, clamped to the room left like
+// any reservation.
+const DefaultReservation Micros = 10_000
+
+// Reservation is money held for one request in flight, from Reserve until
+// Settle or Release. Its methods are safe on a nil *Reservation and for
+// concurrent use.
+type Reservation struct {
+	s      *Service
+	key    *APIKey
+	hashes []string // key and its delegation ancestors, key first
+	holds  []hold   // on the balances of those with a limit
+	amount Micros
+	done   atomic.Bool // released, by Settle or Release
+}
+
+// Key returns the key the reservation was made for.
+func (r *Reservation) Key() *APIKey {
+	if r == nil {
+		return nil
+	}
+	return r.key
+}
+
+// Amount returns the micro-dollars held: 0 when no key of the chain has a
+// limit, else at least 1.
+func (r *Reservation) Amount() Micros {
+	if r == nil {
+		return 0
+	}
+	return r.amount
+}
+
+// Release gives back r without a charge (the upstream produced nothing).
+// It is a no-op after Settle or a second Release, and on nil.
+func (r *Reservation) Release() {
+	r.release(0)
+}
+
+// release gives back r's holds, of which spent was charged. Only the
+// first call does anything.
+func (r *Reservation) release(spent Micros) {
+	if r == nil || !r.done.CompareAndSwap(false, true) {
+		return
+	}
+	for _, h := range r.holds {
+		r.s.spend.release(h, r.amount, spent)
+	}
+}
+
+// Reserve admits one request by k, a key that Authenticate returned, and
+// holds up to want micro-dollars for it, so that concurrent requests
+// cannot spend the same room (see docs/spending.md). want <= 0 holds
+// DefaultReservation.
+//
+// k and every delegation ancestor are checked: disabled, expired or gone is
+// EUNAUTHORIZED, as for Authenticate. For each of them that has a limit,
+// the room is its limit minus its usage in the limit's window (UTC day, ISO
+// week, UTC month, or all time) minus what requests in flight hold; usage
+// equal to the limit, a limit of 0, or no room left is EFORBIDDEN "Key
+// limit exceeded (<daily|weekly|monthly|total> limit)" naming that key's
+// window. The amount held is min(want, the smallest room), so a key with a
+// little room left stays usable for small requests.
+//
+// EUNAVAILABLE when the budget cannot be read from the store.
+func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reservation, error) {
+	now := s.Now()
+	switch {
+	case k.Disabled:
+		return nil, errDisabledKey
+	case k.Expired(now):
+		return nil, errExpiredKey
+	}
+	if want <= 0 {
+		want = DefaultReservation
+	}
+	r, err := s.reserve(ctx, k, want)
+	if errors.Is(err, errStaleKey) {
+		// The store holds a newer version of a key of the chain than the
+		// caches did: read them again, and decide on those.
+		for _, h := range r.chain() {
+			s.InvalidateKey(h)
+		}
+		if k, err = s.activeKey(ctx, k.Hash); err != nil {
+			return nil, err
+		}
+		r, err = s.reserve(ctx, k, want)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// reserve is one attempt of Reserve. With errStaleKey, it returns the
+// reservation it did not make, for its chain.
+func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reservation, error) {
+	ancestors, err := s.activeAncestors(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reservation{s: s, key: k, hashes: make([]string, 0, len(ancestors)+1)}
+	var limited []*APIKey
+	for _, c := range append([]*APIKey{k}, ancestors...) {
+		if slices.Contains(r.hashes, c.Hash) {
+			continue
+		}
+		r.hashes = append(r.hashes, c.Hash)
+		if c.Limit != nil {
+			limited = append(limited, c)
+		}
+	}
+	if len(limited) == 0 {
+		return r, nil
+	}
+	amount, holds, err := s.spend.reserve(ctx, limited, want)
+	if errors.Is(err, errStaleKey) {
+		return r, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.amount, r.holds = amount, holds
+	return r, nil
+}
+
+// Settle charges g.Cost for the request that r was held for, and releases
+// r. The charge goes to g.KeyHash and every delegation ancestor (those of
+// r's key, or of g.KeyHash when r is nil: a charge reported without a
+// reservation), in the usage periods containing g.CreatedAt (zero: now),
+// to the BYOK sums when g.BYOK. g is stored, so Generation finds it at
+// once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key when
+// empty, and g.ID is made when empty.
+//
+// Settle returns once the charge is committed to the store. Settling the
+// same g.ID twice charges once: the second call returns nil and charges
+// nothing. The cost may exceed what r held; it is charged in full, so a
+// key may end past its limit by the bound docs/spending.md states. After
+// Settle returns, KeyInfo on this Service shows the new usage.
+//
+// Errors: EINVALID naming the field for an id that is not 1 to 256
+// visible ASCII characters, no key_hash, or a negative cost or token
+// count; r is released then too. A store failure is returned as it is:
+// nothing was charged, and r is released.
+func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
+	var spent Micros
+	defer func() { r.release(spent) }()
+	if k := r.Key(); k != nil {
+		if g.KeyHash == "" {
+			g.KeyHash = k.Hash
+		}
+		if g.UserID == "" {
+			g.UserID = k.UserID
+		}
+		if g.WorkspaceID == "" {
+			g.WorkspaceID = k.WorkspaceID
+		}
+	}
+	if g.ID == "" {
+		g.ID = newGenerationID()
+	}
+	if g.CreatedAt.IsZero() {
+		g.CreatedAt = s.Now()
+	}
+	g.CreatedAt = g.CreatedAt.UTC()
+	if err := checkGeneration(g); err != nil {
+		return err
+	}
+	hashes := r.chain()
+	if hashes == nil || hashes[0] != g.KeyHash {
+		var err error
+		if hashes, err = s.chainHashes(ctx, g.KeyHash); err != nil {
+			return err
+		}
+	}
+	p := PeriodsAt(g.CreatedAt)
+	add := make([]UsageCounter, 0, 4*len(hashes))
+	for _, h := range hashes {
+		for _, c := range Counters(h, p) {
+			if g.BYOK {
+				c.BYOKMicros = g.Cost
+			} else {
+				c.Micros = g.Cost
+			}
+			add = append(add, c)
+		}
+	}
+	c := &Charge{Generation: g, Counters: add}
+	if r != nil {
+		for _, h := range r.holds {
+			if h.lease != 0 {
+				c.Leases = append(c.Leases, LeaseDraw{ID: h.lease, Micros: g.Cost})
+			}
+		}
+	}
+	charged, sums, err := s.store.RecordGeneration(ctx, c)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errUnavailable, err)
+		}
+		return fmt.Errorf("record generation: %w", err)
+	}
+	if charged {
+		spent = g.Cost
+		// Before r's hold goes (the deferred Release), so that the room
+		// never looks larger than it is.
+		s.spend.observe(sums)
+		for _, h := range hashes {
+			s.keys.dropUsage(h)
+		}
+	}
+	return nil
+}
+
+// chain returns the hashes r was held for, nil for a nil r.
+func (r *Reservation) chain() []string {
+	if r == nil {
+		return nil
+	}
+	return r.hashes
+}
+
+// checkGeneration checks what Settle stores of g.
+func checkGeneration(g *Generation) error {
+	switch {
+	case len(g.ID) > maxGenerationID || strings.IndexFunc(g.ID, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0:
+		return Errorf(EINVALID, "id must be 1 to %d visible ASCII characters", maxGenerationID)
+	case g.KeyHash == "":
+		return Errorf(EINVALID, "key_hash is required")
+	case g.Cost < 0:
+		return Errorf(EINVALID, "cost must be >= 0")
+	case g.UpstreamInferenceCost < 0:
+		return Errorf(EINVALID, "upstream_inference_cost must be >= 0")
+	case g.PromptTokens < 0:
+		return Errorf(EINVALID, "prompt_tokens must be >= 0")
+	case g.CompletionTokens < 0:
+		return Errorf(EINVALID, "completion_tokens must be >= 0")
+	case g.ReasoningTokens < 0:
+		return Errorf(EINVALID, "reasoning_tokens must be >= 0")
+	case g.CachedTokens < 0:
+		return Errorf(EINVALID, "cached_tokens must be >= 0")
+	}
+	return nil
+}
+
+// newGenerationID returns "gen-" and 32 random hex digits.
+func newGenerationID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "gen-" + hex.EncodeToString(b[:])
+}
+
+// limitExceeded is the 403 a key past its limit gets.
+func limitExceeded(r LimitReset) *Error {
+	period := string(r)
+	if r == ResetNone {
+		period = "total"
+	}
+	return Errorf(EFORBIDDEN, "Key limit exceeded (%s limit)", period)
+}
