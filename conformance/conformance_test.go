@@ -38,7 +38,7 @@ func TestOpenRouterSDK(t *testing.T) {
 	bin := buildKeygate(t, root)
 	groups := os.Getenv("KEYGATE_CONFORMANCE_GROUPS")
 	if groups == "" {
-		groups = "core,management"
+		groups = "core,management,gateway"
 	}
 
 	t.Run("sqlite", func(t *testing.T) {
@@ -61,7 +61,7 @@ func TestOpenRouterSDK(t *testing.T) {
 // runSuite starts keygate on database, provisions a user with an ordinary and
 // a management key through the CLI, and runs run.mjs against the server.
 func runSuite(t *testing.T, bin, tsDir, database, email, groups string) {
-	base := startServer(t, bin, database)
+	base := startServer(t, bin, database, "--models", startUpstream(t))
 
 	keygate(t, bin, "users", "create", email, "--database", database)
 	userKey := newKey(t, bin, "keys", "create", "--user", email, "--database", database)
@@ -197,11 +197,11 @@ func buildKeygate(t *testing.T, root string) string {
 
 // startServer runs `keygate serve` on a free loopback port until the test
 // ends and returns its base URL once /healthz answers 200.
-func startServer(t *testing.T, bin, database string) string {
+func startServer(t *testing.T, bin, database string, extra ...string) string {
 	t.Helper()
 	addr := freeLoopbackAddr(t)
 	// The suite sends bursts of requests from one address: no rate limit.
-	args := []string{"serve", "--addr", addr, "--database", database, "--rate-limit", "0"}
+	args := append([]string{"serve", "--addr", addr, "--database", database, "--rate-limit", "0"}, extra...)
 
 	logs := new(lockedBuffer)
 	cmd := exec.Command(bin, args...)

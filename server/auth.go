@@ -2,21 +2,14 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apitype"
 )
 
-// bearer returns the credential of an "Authorization: Bearer <key>" header
-// (RFC 6750 §2.1; the scheme is case-insensitive), or "" when there is none.
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	scheme, cred, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(cred)
-}
+// bearer returns the credential of an "Authorization: Bearer <key>" header,
+// or "" when there is none.
+func bearer(r *http.Request) string { return apitype.Bearer(r.Header) }
 
 // authenticate returns the active key of the request, or EUNAUTHORIZED.
 func (s *Server) authenticate(r *http.Request) (*keygate.APIKey, error) {
@@ -30,16 +23,8 @@ func (s *Server) authenticate(r *http.Request) (*keygate.APIKey, error) {
 	return s.svc.Authenticate(r.Context(), key)
 }
 
-// attribution reads the app attribution headers. X-OpenRouter-Title wins
-// over the legacy X-Title.
+// attribution reads the app attribution headers.
 func attribution(r *http.Request) keygate.Attribution {
-	title := r.Header.Get("X-OpenRouter-Title")
-	if title == "" {
-		title = r.Header.Get("X-Title")
-	}
-	return keygate.Attribution{
-		Referer:    r.Header.Get("HTTP-Referer"),
-		Title:      title,
-		Categories: r.Header.Get("X-OpenRouter-Categories"),
-	}
+	referer, title, categories := apitype.AttributionHeaders(r.Header)
+	return keygate.Attribution{Referer: referer, Title: title, Categories: categories}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -26,8 +27,16 @@ var statusOf = map[string]int{
 	keygate.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
-// HTTPStatus returns the status for err's code.
+// HTTPStatus returns the status for err's code, or the status an error in
+// err's chain carries itself (the gateway passing on an upstream's 422 or
+// 502, say).
 func HTTPStatus(err error) int {
+	if e, ok := errors.AsType[interface {
+		error
+		HTTPStatus() int
+	}](err); ok {
+		return e.HTTPStatus()
+	}
 	if s, ok := statusOf[keygate.ErrorCode(err)]; ok {
 		return s
 	}

@@ -23,6 +23,11 @@ type Config struct {
 	// the code, exchange and sign-in endpoints, with a burst of ten times
 	// as many (see ratelimit.go); 0 turns the limit off.
 	RateLimit float64
+	// Gateway, when set, serves the metering proxy's routes (package
+	// gateway): each "METHOD /api/v1/…" pattern maps to a handler that
+	// returns its error as the API's own handlers do. Other paths under
+	// /api/v1/ stay 404.
+	Gateway map[string]func(http.ResponseWriter, *http.Request) error
 }
 
 // Server serves keygate's HTTP API and browser pages.
@@ -54,6 +59,10 @@ func (s *Server) routes() {
 	s.apiMethods("/api/v1/keys/{hash}", map[string]apiHandler{"GET": s.getKey, "PATCH": s.updateKey, "DELETE": s.deleteKey})
 	s.apiMethods("/api/v1/workspaces", map[string]apiHandler{"GET": s.listWorkspaces, "POST": s.createWorkspace})
 	s.apiMethods("/api/v1/workspaces/{id}", map[string]apiHandler{"GET": s.getWorkspace, "PATCH": s.updateWorkspace, "DELETE": s.deleteWorkspace})
+	for pattern, h := range s.cfg.Gateway {
+		method, path, _ := strings.Cut(pattern, " ")
+		s.apiRoute(path, method, h)
+	}
 	s.api.Handle("/api/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 
 	s.mux.Handle("/api/v1/", cors(s.api))

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/server"
 )
 
@@ -30,6 +31,8 @@ type ServeConfig struct {
 	TrustedProxies []string
 	LogLevel       string
 	Pprof          string // loopback host:port for net/http/pprof; "" is off
+	Models         string // the gateway's models file; "" serves no gateway
+	MaxBody        int64  // the gateway's request body cap in bytes; 0 is gateway.DefaultMaxBody
 }
 
 // Validate reports every problem of c at once.
@@ -77,6 +80,9 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 			errs = append(errs, err)
 		}
 	}
+	if c.MaxBody < 0 {
+		errs = append(errs, fmt.Errorf("--max-body %d: want a positive number of bytes (0 is the default)", c.MaxBody))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -115,6 +121,8 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof on this loopback host:port, apart from the API (off when empty)")
+	f.StringVar(&cfg.Models, "models", "", "YAML file of the gateway's upstreams and models (docs/gateway.md); reloaded on SIGHUP; no gateway when empty")
+	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
 	return cmd
 }
 
@@ -128,6 +136,7 @@ type Main struct {
 	log      *slog.Logger
 	svc      *keygate.Service
 	store    keygate.Store
+	gateway  *gateway.Gateway // nil without --models
 	listener net.Listener
 	http     *http.Server
 }
@@ -163,7 +172,14 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	if publicURL == "" {
 		publicURL = "http://" + m.listener.Addr().String()
 	}
-	h := server.New(m.svc, server.Config{PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit}, m.log)
+	sc := server.Config{PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit}
+	if cfg.Models != "" {
+		if err := m.openGateway(m.log); err != nil {
+			return nil, err
+		}
+		sc.Gateway = m.gateway.Handlers()
+	}
+	h := server.New(m.svc, sc, m.log)
 	m.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -194,6 +210,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() { errc <- m.http.Serve(m.listener) }()
 	go m.sweepCodes(ctx)
 	go m.watchChanges(ctx)
+	if m.gateway != nil {
+		go m.reloadModelsOnSIGHUP(ctx)
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -6,8 +6,10 @@
 //   KEYGATE_API_URL             API base, e.g. http://127.0.0.1:8080/api/v1
 //   KEYGATE_USER_KEY            an ordinary key of a test user
 //   KEYGATE_MGMT_KEY            a management key of the same user
-//   KEYGATE_CONFORMANCE_GROUPS  comma list of groups to run: core, management
-//                               (default: both)
+//   KEYGATE_CONFORMANCE_GROUPS  comma list of groups to run: core, management,
+//                               gateway (default: all three; gateway needs the
+//                               server started with the scripted upstream's
+//                               models, see gateway_test.go)
 //
 // Output: one "ok - name" or "not ok - name: reason" line per check, then
 // "N passed, M failed". The exit code is 1 when any check failed.
@@ -33,12 +35,12 @@ const apiURL = requiredEnv("KEYGATE_API_URL");
 const userKey = requiredEnv("KEYGATE_USER_KEY");
 const mgmtKey = requiredEnv("KEYGATE_MGMT_KEY");
 const groups = new Set(
-  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management")
+  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management,gateway")
     .split(",")
     .map((g) => g.trim())
     .filter(Boolean),
 );
-const knownGroups = new Set(["core", "management"]);
+const knownGroups = new Set(["core", "management", "gateway"]);
 for (const g of groups) {
   if (!knownGroups.has(g)) {
     console.error(`unknown group ${JSON.stringify(g)}; known: ${[...knownGroups].join(", ")}`);
@@ -694,6 +696,117 @@ check("management", "workspaces: workspaces.delete of a workspace with an enable
     await bestEffort(() => client(mgmtKey).apiKeys.delete({ hash: key.data.hash }));
     await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
   }
+});
+
+// ---------------------------------------------------------------------------
+// Part C: the metering gateway ("gateway"). The upstream behind keygate answers
+// every chat with "Hello from keygate" and 10 prompt + 20 completion tokens,
+// with OpenAI's null members; t/cheap costs 0.50/1.50 USD per million tokens,
+// so each answer is 35 micro-dollars.
+
+async function gatewayKey() {
+  const { res } = await newManagedKey({ limit: 1 });
+  return res.key;
+}
+
+const helloChat = (stream) => ({
+  chatRequest: { model: "t/cheap", messages: [{ role: "user", content: "Say hello" }], stream },
+});
+
+check("gateway", "chat.send without streaming parses and is charged 35 micro-dollars", async () => {
+  const key = await gatewayKey();
+  const res = await client(key).chat.send(helloChat(false));
+  assertEqual("choices[0].message.content", res.choices[0].message.content, "Hello from keygate");
+  assertEqual("usage.totalTokens", res.usage?.totalTokens, 30);
+  const { data } = await client(key).apiKeys.getCurrentKeyMetadata();
+  assertEqual("usage after the answer", data.usage, 0.000035);
+  assertEqual("limitRemaining after the answer", data.limitRemaining, 0.999965);
+  const gen = await client(key).generations.getGeneration({ id: res.id });
+  assertEqual("generation totalCost", gen.data.totalCost, 0.000035);
+  assertEqual("generation model", gen.data.model, "t/cheap");
+  assertEqual("generation streamed", gen.data.streamed, false);
+});
+
+check("gateway", "chat.send streaming parses every chunk, ends, and is charged", async () => {
+  const key = await gatewayKey();
+  const stream = await client(key).chat.send(helloChat(true));
+  let text = "";
+  let id = "";
+  let usageChunks = 0;
+  for await (const chunk of stream) {
+    id ||= chunk.id;
+    if (chunk.usage) usageChunks++;
+    text += chunk.choices[0]?.delta?.content ?? "";
+  }
+  assertEqual("streamed text", text, "Hello from keygate");
+  assertEqual("usage chunks (not asked for)", usageChunks, 0);
+  const { data } = await client(key).apiKeys.getCurrentKeyMetadata();
+  assertEqual("usage after the stream", data.usage, 0.000035);
+  const gen = await client(key).generations.getGeneration({ id });
+  assertEqual("generation streamed", gen.data.streamed, true);
+  assertEqual("generation finishReason", gen.data.finishReason, "stop");
+});
+
+check("gateway", "chat.send streaming with include_usage gets the usage chunk", async () => {
+  const key = await gatewayKey();
+  const stream = await client(key).chat.send({
+    chatRequest: { ...helloChat(true).chatRequest, streamOptions: { includeUsage: true } },
+  });
+  let usage;
+  for await (const chunk of stream) usage = chunk.usage ?? usage;
+  assertEqual("usage.promptTokens", usage?.promptTokens, 10);
+  assertEqual("usage.completionTokens", usage?.completionTokens, 20);
+});
+
+check("gateway", "a stream the upstream breaks raises in the SDK and is charged for what was produced", async () => {
+  const key = await gatewayKey();
+  const stream = await client(key).chat.send({ chatRequest: { ...helloChat(true).chatRequest, model: "t/broken" } });
+  let text = "";
+  let raised = false;
+  try {
+    for await (const chunk of stream) {
+      if (chunk.error) {
+        raised = true;
+        assertType("error.code", chunk.error.code, "number");
+        break;
+      }
+      text += chunk.choices[0]?.delta?.content ?? "";
+    }
+  } catch (err) {
+    if (err instanceof CheckFailure) throw err;
+    raised = true;
+  }
+  if (!raised) fail(`the stream ended normally after ${show(text)}`);
+  const { data } = await client(key).apiKeys.getCurrentKeyMetadata();
+  if (!(data.usage > 0)) fail(`usage ${data.usage}, want more than 0`);
+});
+
+check("gateway", "an unknown model is BadRequestResponseError (400) naming it", async () => {
+  const key = await gatewayKey();
+  const err = await expectError(
+    "chat.send",
+    () => client(key).chat.send({ chatRequest: { ...helloChat(false).chatRequest, model: "acme/nope" } }),
+    errors.BadRequestResponseError,
+    400,
+  );
+  if (!err.message.includes("acme/nope")) fail(`message ${show(err.message)} does not name the model`);
+});
+
+check("gateway", "models.list parses with per-token prices", async () => {
+  const res = await client(userKey).models.list();
+  const m = res.result.data.find((x) => x.id === "t/cheap");
+  if (!m) fail(`t/cheap not in ${show(res.result.data.map((x) => x.id))}`);
+  assertEqual("pricing.prompt", m.pricing.prompt, "0.0000005");
+  assertEqual("pricing.completion", m.pricing.completion, "0.0000015");
+});
+
+check("gateway", "generations.getGeneration of an unknown id is NotFoundResponseError (404)", async () => {
+  await expectError(
+    "getGeneration",
+    () => client(userKey).generations.getGeneration({ id: "gen-unknown" }),
+    errors.NotFoundResponseError,
+    404,
+  );
 });
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"encoding/json"
+
+	"github.com/keygate/keygate"
+)
+
+// usage is the usage object of an answer or of a stream's last chunk
+// (OpenAI's, with OpenRouter's cost accounting members).
+type usage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails *struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+	// Cost is OpenRouter's usage.cost in USD, kept as the number's text
+	// so it is read exactly.
+	Cost        json.Number `json:"cost"`
+	IsBYOK      bool        `json:"is_byok"`
+	CostDetails *struct {
+		UpstreamInferenceCost json.Number `json:"upstream_inference_cost"`
+	} `json:"cost_details"`
+}
+
+// choice holds the parts of a choice that the gateway reads: the finish
+// reason and the text produced, for the fallback count.
+type choice struct {
+	FinishReason *string `json:"finish_reason"`
+	Text         string  `json:"text"` // completions
+	Delta        *output `json:"delta"`
+	Message      *output `json:"message"`
+}
+
+type output struct {
+	Content   json.RawMessage `json:"content"`
+	Reasoning string          `json:"reasoning"`
+	ToolCalls []struct {
+		Function struct {
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
+}
+
+// answer is what the gateway reads of a response body or stream chunk.
+type answer struct {
+	ID      string          `json:"id"`
+	Model   string          `json:"model"`
+	Created int64           `json:"created"`
+	Choices []choice        `json:"choices"`
+	Usage   *usage          `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+// outputBytes is the length of the text a chunk or body produced.
+func (a *answer) outputBytes() int {
+	n := 0
+	for _, c := range a.Choices {
+		n += len(c.Text)
+		for _, o := range []*output{c.Delta, c.Message} {
+			if o == nil {
+				continue
+			}
+			var s string
+			if json.Unmarshal(o.Content, &s) == nil {
+				n += len(s)
+			} else if string(o.Content) != "null" {
+				n += len(o.Content)
+			}
+			n += len(o.Reasoning)
+			for _, t := range o.ToolCalls {
+				n += len(t.Function.Arguments)
+			}
+		}
+	}
+	return n
+}
+
+// finishReason is the answer's first non-null finish reason, or "".
+func (a *answer) finishReason() string {
+	for _, c := range a.Choices {
+		if c.FinishReason != nil && *c.FinishReason != "" {
+			return *c.FinishReason
+		}
+	}
+	return ""
+}
+
+// meter collects what one request produced and prices it.
+type meter struct {
+	model       *Model
+	promptBytes int
+	usage       *usage // the last usage seen: read once per generation, never summed
+	outBytes    int
+}
+
+// estimateTokens is the fallback token count for text: bytes/4 rounded
+// up, so any text counts as at least one token.
+func estimateTokens(bytes int) int64 { return int64((bytes + 3) / 4) }
+
+// produced reports whether the upstream produced anything chargeable.
+func (m *meter) produced() bool { return m.usage != nil || m.outBytes > 0 }
+
+// fill sets the tokens and cost of g by the metering rules of
+// docs/gateway.md: reported usage is authoritative, zeros included; a
+// "pricing: upstream" model is charged usage.cost (plus
+// cost_details.upstream_inference_cost when is_byok); missing usage or
+// cost is charged by the fallback and flagged CostEstimated.
+func (m *meter) fill(g *keygate.Generation) {
+	p := m.model.Pricing
+	if u := m.usage; u != nil {
+		// A negative count from the upstream is taken as 0.
+		g.PromptTokens, g.CompletionTokens = max(u.PromptTokens, 0), max(u.CompletionTokens, 0)
+		if u.PromptTokensDetails != nil {
+			g.CachedTokens = max(u.PromptTokensDetails.CachedTokens, 0)
+		}
+		if u.CompletionTokensDetails != nil {
+			g.ReasoningTokens = max(u.CompletionTokensDetails.ReasoningTokens, 0)
+		}
+		if !p.Upstream {
+			g.Cost = Cost(g.PromptTokens, g.CompletionTokens, p.Prompt, p.Completion)
+			return
+		}
+		if cost, ok := MicrosFromUSDText(u.Cost.String()); ok {
+			g.Cost = cost
+			if u.IsBYOK && u.CostDetails != nil {
+				if up, ok := MicrosFromUSDText(u.CostDetails.UpstreamInferenceCost.String()); ok {
+					g.BYOK, g.UpstreamInferenceCost = true, up
+					g.Cost += up
+				}
+			}
+			return
+		}
+	} else {
+		g.PromptTokens = estimateTokens(m.promptBytes)
+		g.CompletionTokens = estimateTokens(m.outBytes)
+	}
+	g.CostEstimated = true
+	prompt, completion := p.tokenPrices()
+	g.Cost = Cost(g.PromptTokens, g.CompletionTokens, prompt, completion)
+}
+
+// tokenPrices are the prices of tokens: the configured ones, or for
+// "pricing: upstream" the fallback_pricing (DefaultFallbackPrice when
+// absent), which prices answers without a reported cost and reservations.
+func (p Pricing) tokenPrices() (prompt, completion Price) {
+	switch {
+	case !p.Upstream:
+		return p.Prompt, p.Completion
+	case p.Fallback != nil:
+		return p.Fallback.Prompt, p.Fallback.Completion
+	}
+	return DefaultFallbackPrice, DefaultFallbackPrice
+}

@@ -1,0 +1,92 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keygate/keygate/apitype"
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/gateway/upstreamtest"
+)
+
+func TestModels(t *testing.T) {
+	e := newEnv(t)
+	r := e.get("/api/v1/models", "")
+	if r.status != 200 {
+		t.Fatalf("GET /api/v1/models = %d %s", r.status, r.body)
+	}
+	var got apitype.ModelsResponse
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]apitype.ModelPricing{
+		"t/cheap": {Prompt: "0.0000005", Completion: "0.0000015"},
+		"t/up":    {Prompt: "-1", Completion: "-1"},
+		"t/*":     {Prompt: "0.0000001", Completion: "0.0000001"},
+		"t/slow":  {Prompt: "0.0000005", Completion: "0.0000015"},
+		"t/down":  {Prompt: "0.0000005", Completion: "0.0000015"},
+	}
+	gotPricing := map[string]apitype.ModelPricing{}
+	for _, m := range got.Data {
+		gotPricing[m.ID] = m.Pricing
+	}
+	if d := cmp.Diff(want, gotPricing); d != "" || got.TotalCount != len(want) {
+		t.Errorf("models pricing (-want +got):\n%s total_count %d", d, got.TotalCount)
+	}
+
+	// A new configuration serves the next request (SIGHUP reload).
+	cfg, err := gateway.ParseConfig([]byte("upstreams: {u: {base_url: 'http://127.0.0.1:1/v1'}}\nmodels: [{name: only/one, upstream: u, pricing: {prompt: 1, completion: 2}}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gw.SetConfig(cfg)
+	r = e.get("/api/v1/models", "")
+	if err := json.Unmarshal(r.body, &got); err != nil || len(got.Data) != 1 || got.Data[0].ID != "only/one" {
+		t.Errorf("after SetConfig: %s", r.body)
+	}
+	if r := e.post("/api/v1/chat/completions", e.key(nil), chat("t/cheap", false)); r.status != 400 {
+		t.Errorf("a model gone from the configuration: %d %s", r.status, r.body)
+	}
+}
+
+// TestGeneration checks GET /api/v1/generation: the caller's own
+// generation at once after the answer, 404 for an unknown id or another
+// user's, 400 without an id.
+func TestGeneration(t *testing.T) {
+	e := newEnv(t)
+	e.script("cheap-v2", upstreamtest.Reply{ID: "gen-mine", Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
+	key := e.key(nil)
+	if r := e.post("/api/v1/chat/completions", key, chat("t/cheap", true), "X-Title", "Tests"); r.status != 200 {
+		t.Fatalf("chat: %d %s", r.status, r.body)
+	}
+	g, r := e.generation(key, "gen-mine")
+	if g == nil {
+		t.Fatalf("GET generation = %d %s", r.status, r.body)
+	}
+	if g.TotalCost != 0.000035 || *g.TokensPrompt != 10 || *g.TokensCompletion != 20 || !*g.Streamed || *g.FinishReason != "stop" || g.Model != "t/cheap" || *g.ProviderName != "tu" {
+		t.Errorf("generation = %s", r.body)
+	}
+	other, err := e.svc.CreateUser(t.Context(), "bob@example.com", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobKey, _, err := e.svc.CreateKey(t.Context(), keygateParams(other.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, key, id string
+		want          int
+	}{
+		{"other-users", bobKey, "gen-mine", 404},
+		{"unknown", key, "gen-nope", 404},
+		{"no-id", key, "", 400},
+		{"no-key", "", "gen-mine", 401},
+	} {
+		if _, r := e.generation(tt.key, tt.id); r.status != tt.want {
+			t.Errorf("%s: GET generation = %d %s, want %d", tt.name, r.status, r.body, tt.want)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/keygate/keygate"
+)
+
+// request is a client's request, checked and rewritten for the upstream.
+type request struct {
+	model        *Model
+	name         string // the model the client asked for
+	upstreamName string
+	stream       bool
+	// usageAdded says the gateway asked the upstream for the usage chunk
+	// the client did not ask for: that chunk is metered, not forwarded.
+	usageAdded bool
+	maxTokens  int64  // max_tokens or max_completion_tokens; 0 when absent
+	body       []byte // what is sent upstream
+}
+
+// Body members that would let a request choose its own upstream or
+// credential (honoured by some proxies, never by keygate), removed before
+// forwarding so an upstream that honours them cannot be steered.
+var steeringMembers = []string{"api_base", "base_url", "api_key"}
+
+// Body members that let OpenRouter serve another model than the one asked
+// for; removed unless the model is charged at the upstream's reported
+// cost, so the model served is the model priced.
+var fallbackMembers = []string{"models", "route"}
+
+// readRequest reads and checks the body: at most maxBody bytes (413), a
+// JSON object (400) naming a configured model (400 naming it). The model
+// comes only from the body. It returns the request rewritten for the
+// upstream.
+func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*request, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, keygate.Errorf(keygate.ETOOLARGE, "Request body is larger than %d bytes", g.maxBody)
+	} else if err != nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "Request body could not be read")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be a JSON object")
+	}
+	req := &request{}
+	if err := json.Unmarshal(m["model"], &req.name); err != nil || req.name == "" {
+		return nil, keygate.Errorf(keygate.EINVALID, "model is required and must be a string")
+	}
+	if req.model = g.routes.Load().model(req.name); req.model == nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "Model %q is not available", req.name)
+	}
+	req.upstreamName = req.model.upstreamName(req.name)
+	if err := req.readOptions(m, endpoint); err != nil {
+		return nil, err
+	}
+	for _, k := range steeringMembers {
+		delete(m, k)
+	}
+	if !req.model.Pricing.Upstream {
+		for _, k := range fallbackMembers {
+			delete(m, k)
+		}
+	}
+	m["model"], _ = json.Marshal(req.upstreamName)
+	if req.body, err = json.Marshal(m); err != nil {
+		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be valid JSON")
+	}
+	return req, nil
+}
+
+// readOptions reads stream, stream_options and the token cap, and asks
+// for the usage chunk of a stream when the client did not.
+func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) error {
+	if v, ok := m["stream"]; ok && endpoint != "embeddings" && string(v) != "null" {
+		if json.Unmarshal(v, &req.stream) != nil {
+			return keygate.Errorf(keygate.EINVALID, "stream must be a boolean")
+		}
+	}
+	for _, f := range []string{"max_tokens", "max_completion_tokens"} {
+		v, ok := m[f]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		var n int64
+		if json.Unmarshal(v, &n) != nil || n < 0 {
+			return keygate.Errorf(keygate.EINVALID, "%s must be a non-negative integer", f)
+		}
+		req.maxTokens = max(req.maxTokens, n)
+	}
+	if !req.stream {
+		return nil
+	}
+	opts := map[string]json.RawMessage{}
+	if v, ok := m["stream_options"]; ok && string(v) != "null" {
+		if json.Unmarshal(v, &opts) != nil {
+			return keygate.Errorf(keygate.EINVALID, "stream_options must be an object")
+		}
+	}
+	var include bool
+	if v, ok := opts["include_usage"]; ok && json.Unmarshal(v, &include) != nil {
+		return keygate.Errorf(keygate.EINVALID, "stream_options.include_usage must be a boolean")
+	}
+	if !include {
+		req.usageAdded = true
+		opts["include_usage"] = json.RawMessage("true")
+		m["stream_options"], _ = json.Marshal(opts)
+	}
+	return nil
+}
+
+// reservation is what is held before forwarding: the prompt estimate
+// (body bytes / 4, rounded up) at the prompt price, plus max_tokens (or
+// the model's reserve_tokens) at the completion price. Reserve clamps it to
+// what the key has left. A model charged at the upstream's cost is
+// estimated at its fallback price.
+func (req *request) reservation() keygate.Micros {
+	prompt, completion := req.model.Pricing.tokenPrices()
+	out := req.maxTokens
+	if out == 0 {
+		out = req.model.ReserveTokens
+	}
+	return max(Cost(estimateTokens(len(req.body)), out, prompt, completion), 1)
+}
