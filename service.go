@@ -57,6 +57,7 @@ type Service struct {
 	spend  *spendBook
 	apps   *appCache
 	hasher PasswordHasher
+	obs    Observer
 }
 
 // Option configures a Service.
@@ -77,7 +78,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
-	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher}
+	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher, obs: nopObserver{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -123,6 +124,7 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) {
 		attrs = append(attrs, "detail", e.Detail)
 	}
 	s.log.InfoContext(ctx, "audit", attrs...)
+	s.obs.Audited(e.Action)
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
 		s.log.Error("audit: store", "action", e.Action, "err", err)
 	}

@@ -35,8 +35,8 @@ func TestMigrateConcurrent(t *testing.T) {
 			t.Fatalf("replica %d did not open", i)
 		}
 		v, err := db.SchemaVersion(t.Context())
-		if err != nil || v != 5 {
-			t.Errorf("replica %d: SchemaVersion = %d, %v; want 5", i, v, err)
+		if err != nil || v != 6 {
+			t.Errorf("replica %d: SchemaVersion = %d, %v; want 6", i, v, err)
 		}
 		applied, err := db.Migrate(t.Context())
 		if err != nil || len(applied) != 0 {

@@ -118,8 +118,8 @@ func TestReopen(t *testing.T) {
 		t.Errorf("Migrate(on reopen) = %v, %v; want nothing applied", applied, err)
 	}
 	v, err := db.SchemaVersion(ctx)
-	if err != nil || v != 5 {
-		t.Errorf("SchemaVersion = %d, %v; want 5", v, err)
+	if err != nil || v != 6 {
+		t.Errorf("SchemaVersion = %d, %v; want 6", v, err)
 	}
 	if _, err := db.User(ctx, "u1"); err != nil {
 		t.Errorf("User(after reopen) = %v", err)

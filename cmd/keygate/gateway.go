@@ -17,7 +17,7 @@ func (m *Main) openGateway(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: log})
+	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: log, Metrics: m.metrics})
 	log.Info("gateway models loaded", "file", m.Config.Models, "models", len(cfg.Models))
 	return nil
 }

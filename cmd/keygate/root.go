@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd())
+	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd())
 	return root
 }
