@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,6 +47,7 @@ type fwd struct {
 	srv     *httptest.Server
 	svc     *keygate.Service
 	store   *countingStore
+	logs    *lockedBuffer // the server's log, at debug level
 	user    *keygate.User
 	userKey string
 	mgmtKey string
@@ -65,7 +67,8 @@ func newFwd(t *testing.T) *fwd {
 	ctx := context.Background()
 	store := &countingStore{Store: openTestStore(t)}
 	m := metrics.New(prometheus.NewRegistry())
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := keygate.NewService(store, keygate.DefaultConfig(), keygate.WithLogger(log), keygate.WithObserver(m), keygate.WithPasswordHasher(testHasher))
 	m.KeyCacheSize(svc.KeyCacheLen)
 	gc, err := gateway.ParseConfig([]byte(fwdModels), func(string) string { return "" })
@@ -76,7 +79,7 @@ func newFwd(t *testing.T) *fwd {
 	h := server.New(svc, server.Config{PublicURL: "http://keygate.test", Gateway: gw.Handlers(), Price: gw.Price, Metrics: m, ServeMetrics: true}, log)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	f := &fwd{t: t, srv: srv, svc: svc, store: store}
+	f := &fwd{t: t, srv: srv, svc: svc, store: store, logs: logs}
 	if f.user, err = svc.CreateUser(ctx, "alice@example.com", "correct horse battery staple"); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +91,24 @@ func newFwd(t *testing.T) *fwd {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newKey creates a key of the user with a limit in USD (nil: none).
@@ -442,5 +463,38 @@ func TestUsageReachesLimit(t *testing.T) {
 	r := f.do("GET", "/api/v1/auth/verify", "", auth...)
 	if r.status != 403 || r.errMessage(t) != "Key limit exceeded (total limit)" {
 		t.Errorf("verify at the limit: %d %s, want 403 Key limit exceeded (total limit)", r.status, r.body)
+	}
+}
+
+// TestForwardSecretsStayOut: through verify (pass, 401, 403, a key in the
+// query string) and usage reports (with a key in the body, a bad event, a
+// key as service token), no key or service token appears in the debug log
+// or in an answer (GW-32).
+func TestForwardSecretsStayOut(t *testing.T) {
+	f := newFwd(t)
+	limited := f.newKey(ptr(0.000001))
+	usageResult(t, f.report(map[string]any{"id": "s1", "key": limited, "model": "m", "cost": 0.000001}))
+	var answers []*response
+	keep := func(r *response) { answers = append(answers, r) }
+	keep(f.do("GET", "/api/v1/auth/verify", "", "Authorization", "Bearer "+f.userKey))
+	keep(f.do("GET", "/api/v1/auth/verify", "", "Authorization", "Bearer "+limited))
+	keep(f.do("GET", "/api/v1/auth/verify?key="+f.userKey, ""))
+	keep(f.do("GET", "/api/v1/auth/verify/"+f.userKey, "", "Authorization", "Bearer "+f.userKey[:20]))
+	keep(f.do("GET", "/api/v1/auth/verify", "", "Authorization", "Bearer "+f.token))
+	keep(f.do("POST", "/api/v1/usage", `{"events":[{"id":"s2","key":"`+f.userKey+`","model":"m","cost":0.1}]}`, "Authorization", "Bearer "+f.userKey))
+	keep(f.report(map[string]any{"id": "s3", "key": f.userKey, "model": "m", "cost": -1}, map[string]any{"id": "s4", "key": f.mgmtKey + "x", "model": "m", "cost": 1}))
+	logs := f.logs.String()
+	if !strings.Contains(logs, "request rejected") {
+		t.Fatalf("the debug log recorded no rejection; is it captured?\n%s", logs)
+	}
+	for what, secret := range map[string]string{"user key": f.userKey, "limited key": limited, "management key": f.mgmtKey, "service token": f.token} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds the %s", what)
+		}
+		for _, r := range answers {
+			if strings.Contains(string(r.body), secret) || strings.Contains(fmt.Sprint(r.header), secret) {
+				t.Errorf("an answer (%d %s) holds the %s", r.status, r.body, what)
+			}
+		}
 	}
 }
