@@ -28,19 +28,6 @@ func (s *Service) SweepAuthCodes(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// ListUsers returns up to limit users (all when limit <= 0), oldest first,
-// after skipping offset. Errors: EINVALID "offset …" when offset < 0.
-func (s *Service) ListUsers(ctx context.Context, offset, limit int) ([]*User, error) {
-	if offset < 0 {
-		return nil, Errorf(EINVALID, "offset must be a non-negative integer")
-	}
-	list, err := s.store.ListUsers(ctx, offset, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return list, nil
-}
-
 // KeyByHash returns the key whose hash (hex SHA-256 of the secret) is
 // hash, whoever owns it. Errors: EINVALID "hash …" unless hash is 64
 // lower-case hex digits; ENOTFOUND when no key has it.

@@ -60,32 +60,6 @@ func TestKeyByHashOperations(t *testing.T) {
 	}
 }
 
-func TestListUsers(t *testing.T) {
-	f := newFixture(t)
-	f.clock.Set(f.clock.Now().Add(time.Second))
-	f.newUser("bob@example.com")
-	for _, tt := range []struct {
-		offset, limit int
-		want          []string
-		code          string
-	}{
-		{0, 0, []string{"alice@example.com", "bob@example.com"}, ""},
-		{1, 0, []string{"bob@example.com"}, ""},
-		{0, 1, []string{"alice@example.com"}, ""},
-		{-1, 0, nil, keygate.EINVALID},
-	} {
-		list, err := f.svc.ListUsers(f.ctx, tt.offset, tt.limit)
-		wantCode(t, err, tt.code, "")
-		var got []string
-		for _, u := range list {
-			got = append(got, u.Email)
-		}
-		if len(got) != len(tt.want) || len(got) > 0 && got[0] != tt.want[0] {
-			t.Errorf("ListUsers(%d, %d) = %v, want %v", tt.offset, tt.limit, got, tt.want)
-		}
-	}
-}
-
 // TestSweepAuthCodes checks the retention rule: a code goes once it has
 // been expired for UsedCodeRetention, not before.
 func TestSweepAuthCodes(t *testing.T) {

@@ -38,8 +38,12 @@ func NormalizeAppURL(raw string) (norm string, loopback bool) {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	// "https://:443" or "x://::": an authority without a host, or with a
-	// colon that is not an IPv6 literal, names no app.
-	if host == "" || strings.Contains(host, ":") && net.ParseIP(host) == nil {
+	// colon that is not an IPv6 literal, names no app. Nor does a host
+	// outside printable ASCII: one with bidi or zero-width characters
+	// would show as another app's on the consent page; names of other
+	// scripts are written in punycode, as for callback URLs.
+	if host == "" || strings.Contains(host, ":") && net.ParseIP(host) == nil ||
+		strings.IndexFunc(host, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
 		return "", false
 	}
 	port := u.Port()
@@ -114,17 +118,17 @@ func AppOf(a Attribution, callbackURL string) *App {
 // Headless reports whether a is the app of headless codes (see AppOf).
 func (a *App) Headless() bool { return a.URL == headlessAppURL }
 
-// cleanTitle drops control characters and cuts the title to 100 runes.
+// cleanTitle trims a title and cuts it to 100 runes. A title that breaks
+// the text rule (CheckText: invalid UTF-8, control, format or invisible
+// characters) is dropped whole, "" (attribution is never fatal): a part of
+// it could read as something else.
 func cleanTitle(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
 	s = strings.TrimSpace(s)
+	if CheckText("title", s, len(s)) != nil {
+		return ""
+	}
 	if r := []rune(s); len(r) > maxAppTitleRune {
-		s = string(r[:maxAppTitleRune])
+		s = strings.TrimSpace(string(r[:maxAppTitleRune]))
 	}
 	return s
 }

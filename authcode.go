@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/keygate/keygate/pkce"
@@ -140,12 +138,15 @@ func (s *Service) validatePKCE(r *AuthCodeRequest, spec *AuthCodeSpec) error {
 }
 
 // parseExpiry parses an expiry: RFC 3339 with an offset (utcOnly: the
-// offset must be Z or +00:00), strictly in the future.
+// offset must be Z or +00:00), strictly in the future. Digits past the
+// millisecond are dropped: keygate writes times back with milliseconds,
+// and an expiry is the instant it reports, not a finer one it cannot show.
 func (s *Service) parseExpiry(field, v string, utcOnly bool) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, Errorf(EINVALID, "%s must be an RFC 3339 date-time with a time zone offset", field)
 	}
+	t = t.Truncate(time.Millisecond)
 	if _, off := t.Zone(); utcOnly && off != 0 {
 		return time.Time{}, Errorf(EINVALID, "%s must be in UTC", field)
 	}
@@ -155,28 +156,10 @@ func (s *Service) parseExpiry(field, v string, utcOnly bool) (time.Time, error) 
 	return t.UTC(), nil
 }
 
-// CheckLabel enforces the 100-code-point limit on key_label and name, and
-// refuses control characters and invalid UTF-8.
+// CheckLabel applies the text rule (CheckText) to key_label or name: at
+// most MaxLabelLen code points (OpenRouter's limit of 100).
 func CheckLabel(field, v string) error {
-	if !utf8.ValidString(v) {
-		return Errorf(EINVALID, "%s must be valid UTF-8", field)
-	}
-	if utf8.RuneCountInString(v) > MaxLabelLen {
-		return Errorf(EINVALID, "%s must be at most %d characters", field, MaxLabelLen)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) || isBidiControl(r) {
-			return Errorf(EINVALID, "%s must not contain control characters", field)
-		}
-	}
-	return nil
-}
-
-// isBidiControl reports whether r is one of the explicit directional
-// formatting characters (Unicode UAX #9 §2), which can make a label read
-// differently from what it is ("Trojan Source", CVE-2021-42574).
-func isBidiControl(r rune) bool {
-	return r == 0x061c || r == 0x200e || r == 0x200f || 0x202a <= r && r <= 0x202e || 0x2066 <= r && r <= 0x2069
+	return CheckText(field, v, MaxLabelLen)
 }
 
 func checkUUID(field, v string) error {

@@ -9,25 +9,48 @@ import (
 // MaxCallbackURLLen is the longest callback_url accepted, in bytes.
 const MaxCallbackURLLen = 2048
 
-// forbiddenSchemes run code or read local data in the browser; they are
-// never a place to send an authorization code.
+// forbiddenSchemes are never a place to send an authorization code: the
+// script and local schemes run code or read local data in the browser, and
+// the network schemes are protocols of their own, registered with IANA
+// (RFC 7595), most of them in cleartext. None is a private-use scheme in
+// the sense of RFC 8252 §7.1, which names an app, not a protocol. https
+// and http are absent: they have rules of their own in CheckCallbackURL.
 var forbiddenSchemes = map[string]bool{
-	"javascript": true, "data": true, "file": true,
-	"vbscript": true, "about": true, "blob": true,
+	// Script and local resources.
+	"javascript": true, "data": true, "file": true, "vbscript": true,
+	"about": true, "blob": true, "filesystem": true, "view-source": true,
+	"jar": true, "intent": true,
+	// Network protocols other than https and http.
+	"ws": true, "wss": true, "ftp": true, "ftps": true, "sftp": true, "tftp": true,
+	"gopher": true, "telnet": true, "ssh": true, "rlogin": true,
+	"irc": true, "ircs": true, "irc6": true, "nntp": true, "news": true, "snews": true,
+	"ldap": true, "ldaps": true, "smb": true, "cifs": true, "nfs": true, "afp": true,
+	"imap": true, "imaps": true, "pop": true, "pop3": true, "smtp": true, "mailto": true,
+	"xmpp": true, "sip": true, "sips": true, "tel": true, "sms": true, "mms": true,
+	"rtsp": true, "rtmp": true, "dict": true, "wais": true, "prospero": true,
+	"finger": true, "dns": true, "snmp": true, "rsync": true, "git": true, "svn": true,
+	"vnc": true, "rdp": true, "redis": true, "mongodb": true, "mysql": true,
+	"postgres": true, "postgresql": true, "coap": true, "mqtt": true, "webcal": true,
 }
 
 // CheckCallbackURL validates a callback (redirect) URL and returns it
 // parsed. The URL is used exactly as given; nothing is trimmed or repaired.
 //
-// Accepted: https with any host; http only on a loopback host (localhost,
-// 127.0.0.0/8, [::1]) on any port (RFC 8252 §7.3, §8.3); private-use schemes
-// of native apps and extensions such as vscode:// or chrome-extension://
-// (RFC 8252 §7.1). Rejected, as EINVALID naming callback_url: relative URLs
-// and URLs without an authority, the script and local schemes javascript,
-// data, file, vbscript, about and blob (in any case), whitespace or control
-// characters, any byte outside ASCII (RFC 3986 §2; hosts in punycode),
-// user-info, a fragment (RFC 6749 §3.1.2), ports outside 1–65535, and URLs
-// longer than MaxCallbackURLLen bytes.
+// Accepted, following RFC 8252 §7: https with a host (§7.2); http only on a
+// loopback host (localhost, 127.0.0.0/8, [::1]) on any port (§7.3, §8.3);
+// and private-use schemes (§7.1), the schemes that name an app rather than
+// a protocol: reverse-domain schemes such as com.example.app://, and app
+// schemes such as vscode://, cursor:// or chrome-extension://. A scheme is
+// taken as private-use unless it is https, http or one of forbiddenSchemes:
+// the script and local schemes (javascript, data, file, vbscript, about,
+// blob, …) and the registered network protocols (ws, wss, ftp, gopher,
+// telnet, ssh, irc, nntp, ldap, smb, mailto, …), in any case.
+//
+// Rejected besides, as EINVALID naming callback_url: relative URLs, URLs
+// without an authority or with an empty host ("https://:443/"), whitespace
+// or control characters, any byte outside ASCII (RFC 3986 §2; hosts in
+// punycode), user-info, a fragment (RFC 6749 §3.1.2), ports outside
+// 1–65535, and URLs longer than MaxCallbackURLLen bytes.
 func CheckCallbackURL(raw string) (*url.URL, error) {
 	bad := func(why string) (*url.URL, error) {
 		return nil, Errorf(EINVALID, "callback_url %s", why)
@@ -65,7 +88,7 @@ func CheckCallbackURL(raw string) (*url.URL, error) {
 		return bad("must be an absolute URL")
 	case forbiddenSchemes[scheme]:
 		return bad("uses a forbidden scheme")
-	case u.Opaque != "" || u.Host == "":
+	case u.Opaque != "" || u.Hostname() == "":
 		return bad("must have a host (scheme://host/...)")
 	case u.User != nil:
 		return bad("must not contain user-info")

@@ -12,10 +12,11 @@ import (
 )
 
 // FuzzCheckCallbackURL: CheckCallbackURL never panics, and every URL it
-// accepts keeps the promises of CheckCallbackURL's doc: at most 2,048
-// bytes, valid UTF-8 without whitespace or control characters, absolute
-// with an authority, no user-info, no fragment (RFC 6749 §3.1.2), never a
-// script or local scheme, a port in 1–65535 when there is one, http only
+// accepts keeps the promises of its doc comment: at most 2,048 bytes,
+// valid UTF-8 without whitespace or control characters, absolute with a
+// non-empty host, no user-info, no fragment (RFC 6749 §3.1.2), never a
+// script or local scheme nor a network protocol other than https and http
+// (RFC 8252 §7.1), a port in 1–65535 when there is one, http only
 // on a loopback host (RFC 8252 §7.3, §8.3); and appending the code keeps
 // the callback's bytes as its prefix and still parses to the same scheme
 // and host.
@@ -30,6 +31,7 @@ func FuzzCheckCallbackURL(f *testing.F) {
 		"http://127.0.0.1:65536/cb", "https://app.example.com/#/oauth", "http://[::ffff:127.0.0.1]/cb",
 		"http://0x7f.1/cb", "http://127.1/cb", "http://[::1%25eth0]/cb", "https://a.example:/cb",
 		"http://LOCALHOST:3000/cb", "http://localhost./cb", "https://app.example.com/c b",
+		"https://:443/cb", "ws://app.example.com/cb", "Gopher://app.example.com/cb", "com.example.app://oauth/cb",
 	} {
 		f.Add(s)
 	}
@@ -57,12 +59,14 @@ func FuzzCheckCallbackURL(f *testing.F) {
 		if u.User != nil {
 			fail("has user-info")
 		}
-		if u.Scheme == "" || u.Host == "" || u.Opaque != "" {
-			fail("has no scheme or authority")
+		if u.Scheme == "" || u.Hostname() == "" || u.Opaque != "" {
+			fail("has no scheme or host")
 		}
 		switch strings.ToLower(u.Scheme) {
 		case "javascript", "data", "file", "vbscript", "about", "blob":
 			fail("has a forbidden scheme")
+		case "ws", "wss", "ftp", "gopher", "telnet", "irc", "nntp", "ldap", "smb", "ssh":
+			fail("has a network scheme that is not https, http or private-use")
 		case "http":
 			if !loopback(u.Hostname()) {
 				fail("is http on a host that is not loopback")

@@ -3,6 +3,7 @@ package keygate
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. The server maps each to exactly one HTTP status.
@@ -17,7 +18,7 @@ const (
 	ETOOLARGE     = "too_large"    // 413
 	EUNSUPPORTED  = "unsupported"  // 415: unsupported media type
 	EMETHOD       = "not_allowed"  // 405
-	EUNAVAILABLE  = "unavailable"  // 503: the store cannot be reached to authorize spending
+	EUNAVAILABLE  = "unavailable"  // 503: too busy now, or the store cannot be reached to authorize spending; retry later
 )
 
 // Error is an error whose Message is safe to show to the client. Messages
@@ -25,6 +26,10 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, when positive, is how long the client should wait
+	// before trying again; the server sends it as Retry-After in whole
+	// seconds (RFC 9110 §10.2.3).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("keygate: %s: %s", e.Code, e.Message) }

@@ -7,7 +7,10 @@ type User struct {
 	ID           string // UUID
 	Email        string
 	PasswordHash string // argon2id PHC string; never logged
-	CreatedAt    time.Time
+	// Disabled users cannot sign in and have no browser sessions; the
+	// keys they already hold are not touched.
+	Disabled  bool
+	CreatedAt time.Time
 }
 
 // Workspace groups a user's keys. Every user has exactly one default

@@ -14,9 +14,12 @@ type Micros int64
 // sum of limits and usage far from int64 overflow.
 const MaxLimitUSD = 1e9
 
-// MicrosFromUSD converts a limit in USD to Micros, rounding to the nearest
-// micro-dollar. field names the request field in the error: a negative,
-// non-finite or larger-than-MaxLimitUSD amount is EINVALID.
+// MicrosFromUSD converts a limit in USD to Micros. field names the request
+// field in the error: a negative, non-finite or larger-than-MaxLimitUSD
+// amount is EINVALID, and so is one finer than a micro-dollar (more than
+// six decimal places): keygate would answer it back as another number.
+// Every decimal of at most six places is exact: rounding it to Micros and
+// back gives the same float64.
 func MicrosFromUSD(field string, usd float64) (Micros, error) {
 	if math.IsNaN(usd) || math.IsInf(usd, 0) || usd < 0 {
 		return 0, Errorf(EINVALID, "%s must be a number >= 0", field)
@@ -24,7 +27,11 @@ func MicrosFromUSD(field string, usd float64) (Micros, error) {
 	if usd > MaxLimitUSD {
 		return 0, Errorf(EINVALID, "%s must be at most %s", field, strconv.FormatFloat(MaxLimitUSD, 'f', -1, 64))
 	}
-	return Micros(math.Round(usd * 1e6)), nil
+	m := Micros(math.Round(usd * 1e6))
+	if m.USD() != usd {
+		return 0, Errorf(EINVALID, "%s must be a whole number of micro-dollars (at most 6 decimal places)", field)
+	}
+	return m, nil
 }
 
 // USD returns m in US dollars.

@@ -58,6 +58,10 @@ type Service struct {
 	apps   *appCache
 	hasher PasswordHasher
 	obs    Observer
+	// hashes bounds the password hashes running at once; logins counts
+	// failed sign-ins per email (backoff.go).
+	hashes *workGate
+	logins *loginBackoff
 }
 
 // Option configures a Service.
@@ -78,7 +82,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
-	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher, obs: nopObserver{}}
+	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
+		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -26,14 +26,24 @@ var errNoSession = &Error{Code: EUNAUTHORIZED, Message: "Not signed in"}
 // two was wrong, and is audited as AuditLoginFailed with the client IP only.
 // An unknown or malformed email still costs one password hash, so response
 // times do not tell which emails have accounts.
+//
+// Two bounds come first, and neither hashes anything: an email in its
+// back-off after repeated failures (backoff.go) is ERATELIMIT, and a
+// process whose password hashes are all busy for MaxHashWait is
+// EUNAVAILABLE; both carry Error.RetryAfter.
 func (s *Service) Login(ctx context.Context, email, password string) (token string, err error) {
+	if wait := s.logins.wait(email, s.Now()); wait > 0 {
+		return "", &Error{Code: ERATELIMIT, Message: "Too many failed sign-ins for this email; retry after the time in Retry-After", RetryAfter: wait}
+	}
 	u, err := s.checkPassword(ctx, email, password)
 	if err != nil {
 		if errors.Is(err, errLoginFailed) {
+			s.logins.failed(email, s.Now())
 			s.audit(ctx, AuditEvent{Action: AuditLoginFailed, Detail: "wrong email or password"})
 		}
 		return "", err
 	}
+	s.logins.succeeded(email)
 	token = NewToken()
 	now := s.Now()
 	sess := &Session{
@@ -66,12 +76,18 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*U
 	if u == nil {
 		// Hashing costs what checking would (one argon2id derivation), so
 		// an unknown email answers as slowly as a wrong password.
-		if _, err := s.hasher.Hash(password); err != nil {
+		if _, err := s.hashPassword(ctx, password); err != nil {
 			return nil, fmt.Errorf("hash password: %w", err)
 		}
 		return nil, errLoginFailed
 	}
-	if !s.hasher.Check(password, u.PasswordHash) {
+	ok, err := s.checkPasswordHash(ctx, password, u.PasswordHash)
+	if err != nil {
+		return nil, fmt.Errorf("check password: %w", err)
+	}
+	// A disabled user gets the same answer as a wrong password, after the
+	// same work.
+	if !ok || u.Disabled {
 		return nil, errLoginFailed
 	}
 	return u, nil
@@ -79,8 +95,8 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*U
 
 // SessionUser returns the signed-in user of a session token and the
 // session itself (whose CSRFToken guards the session's forms). A missing,
-// unknown or expired token, or a session whose user is gone, is
-// EUNAUTHORIZED; an expired session is deleted.
+// unknown or expired token, or a session whose user is gone or disabled,
+// is EUNAUTHORIZED; an expired session is deleted.
 func (s *Service) SessionUser(ctx context.Context, token string) (*User, *Session, error) {
 	if token == "" {
 		return nil, nil, errNoSession
@@ -99,7 +115,7 @@ func (s *Service) SessionUser(ctx context.Context, token string) (*User, *Sessio
 		return nil, nil, errNoSession
 	}
 	u, err := s.store.User(ctx, sess.UserID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || err == nil && u.Disabled {
 		return nil, nil, errNoSession
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("session user: %w", err)

@@ -3,6 +3,7 @@ package keygate_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -172,4 +173,58 @@ func TestLogout(t *testing.T) {
 			t.Errorf("Logout(%q) again = %v, want nil", tok, err)
 		}
 	}
+}
+
+// TestLoginBackoff: five failures in a row are free; from the sixth on,
+// the email waits 1 s, 2 s, 4 s… before the next attempt is checked at all,
+// even with the right password; the wait is per email (another email and
+// an unknown one are counted alike), and a success clears it.
+func TestLoginBackoff(t *testing.T) {
+	e := newSessionEnv(t)
+	ctx := t.Context()
+	login := func(email, pw string) error {
+		_, err := e.svc.Login(ctx, email, pw)
+		return err
+	}
+	for i := range 6 {
+		if err := login("alice@example.com", "wrong"); keygate.ErrorCode(err) != keygate.EUNAUTHORIZED {
+			t.Fatalf("failure %d = %v, want unauthorized", i+1, err)
+		}
+	}
+	wantWait := func(email string, want time.Duration) {
+		t.Helper()
+		err := login(email, password)
+		e2, ok := errors.AsType[*keygate.Error](err)
+		if !ok || e2.Code != keygate.ERATELIMIT || e2.RetryAfter != want {
+			t.Fatalf("Login(%s) in back-off = %v, want rate_limited with RetryAfter %v", email, err, want)
+		}
+	}
+	wantWait("alice@example.com", time.Second)
+	wantWait("Alice@Example.com ", time.Second)
+	if err := login("bob@example.com", password); keygate.ErrorCode(err) != keygate.EUNAUTHORIZED {
+		t.Fatalf("another email during alice's back-off = %v, want unauthorized (no back-off)", err)
+	}
+	e.now = e.now.Add(time.Second)
+	if err := login("alice@example.com", "wrong"); keygate.ErrorCode(err) != keygate.EUNAUTHORIZED {
+		t.Fatalf("7th failure = %v, want unauthorized", err)
+	}
+	wantWait("alice@example.com", 2*time.Second)
+	e.now = e.now.Add(2 * time.Second)
+	if err := login("alice@example.com", password); err != nil {
+		t.Fatalf("right password after the wait = %v", err)
+	}
+	// A success starts the count again: five more failures are free.
+	for i := range 5 {
+		if err := login("alice@example.com", "wrong"); keygate.ErrorCode(err) != keygate.EUNAUTHORIZED {
+			t.Fatalf("failure %d after a success = %v, want unauthorized", i+1, err)
+		}
+	}
+	if err := login("alice@example.com", password); err != nil {
+		t.Fatalf("right password after 5 failures = %v", err)
+	}
+	// An unknown email backs off like a real one.
+	for range 6 {
+		login("nobody@example.com", "wrong")
+	}
+	wantWait("nobody@example.com", time.Second)
 }

@@ -18,9 +18,14 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u *User, ws *Workspace) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	// ListUsers returns up to limit users (all when limit <= 0), oldest
-	// first, skipping offset.
-	ListUsers(ctx context.Context, offset, limit int) ([]*User, error)
+	// ListUsers returns up to limit users, oldest first (ties by id),
+	// skipping offset, and the total count.
+	ListUsers(ctx context.Context, offset, limit int) ([]*User, int, error)
+	// UpdateUser stores u's PasswordHash and Disabled and deletes every
+	// session of the user, announcing each (ChangeSession), in one
+	// transaction: a changed password or a disabled account signs the
+	// user out everywhere. ErrNotFound if there is no user u.ID.
+	UpdateUser(ctx context.Context, u *User) error
 }
 
 // WorkspaceStore holds workspaces.

@@ -13,29 +13,50 @@ import (
 // MinPasswordLen is the shortest password accepted (NIST SP 800-63B §5.1.1).
 const MinPasswordLen = 8
 
-// NormalizeEmail lower-cases and checks an email address. Errors are
-// EINVALID naming email.
+// maxEmailLen is the longest email address, in bytes (RFC 5321 §4.5.3.1
+// with RFC 3696 errata: 254).
+const maxEmailLen = 254
+
+// NormalizeEmail lower-cases and checks an email address: at most 254
+// bytes, the text rule (CheckText) and RFC 5322's addr-spec without a
+// display name. Errors are EINVALID naming email.
 func NormalizeEmail(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
+	if len(e) > maxEmailLen || CheckText("email", e, maxEmailLen) != nil {
+		return "", Errorf(EINVALID, "email is not a valid address")
+	}
 	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || len(e) > 254 {
+	if err != nil || a.Address != e {
 		return "", Errorf(EINVALID, "email is not a valid address")
 	}
 	return e, nil
 }
 
+// checkNewPassword is the rule for a password that a user is given: at
+// least MinPasswordLen characters and at most MaxPasswordLen bytes (Login
+// checks no longer ones). Errors are EINVALID naming password.
+func checkNewPassword(password string) error {
+	if len([]rune(password)) < MinPasswordLen {
+		return Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
+	}
+	if len(password) > MaxPasswordLen {
+		return Errorf(EINVALID, "password must be at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
 // CreateUser creates a user with its default workspace. Errors: EINVALID
-// for a bad email or a password shorter than MinPasswordLen, ECONFLICT when
-// the email is taken.
+// for a bad email or a password that breaks checkNewPassword, ECONFLICT
+// when the email is taken.
 func (s *Service) CreateUser(ctx context.Context, email, password string) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
-	if len([]rune(password)) < MinPasswordLen {
-		return nil, Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
+	if err := checkNewPassword(password); err != nil {
+		return nil, err
 	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -358,14 +357,14 @@ func (p *WorkspacePatch) applySettings(ws *WorkspaceSettings) {
 }
 
 // checkModelID accepts null or a model id: OpenRouter's are ASCII slugs
-// like "openai/gpt-4o" or "meta-llama/llama-3-8b:free", so spaces and
-// control characters are refused without guessing at the catalogue.
+// like "openai/gpt-4o" or "meta-llama/llama-3-8b:free", so text that
+// breaks the text rule (CheckText) or holds a space is refused without
+// guessing at the catalogue.
 func checkModelID(field string, v *string) error {
 	if v == nil {
 		return nil
 	}
-	bad := *v == "" || !utf8.ValidString(*v) || utf8.RuneCountInString(*v) > MaxModelIDLen ||
-		strings.IndexFunc(*v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
+	bad := *v == "" || CheckText(field, *v, MaxModelIDLen) != nil || strings.IndexFunc(*v, unicode.IsSpace) >= 0
 	if bad {
 		return Errorf(EINVALID, "%s must be a model id of 1 to %d characters without spaces or control characters, or null", field, MaxModelIDLen)
 	}
@@ -506,24 +505,13 @@ func (s *Service) DeleteWorkspace(ctx context.Context, userID, ref string) error
 // points), the same as for key names.
 func checkWorkspaceName(v string) error { return checkName("name", v) }
 
+// checkDescription applies the text rule to a description: multi-line, at
+// most MaxWorkspaceDescLen code points.
 func checkDescription(d *string) error {
 	if d == nil {
 		return nil
 	}
-	if !utf8.ValidString(*d) {
-		return Errorf(EINVALID, "description must be valid UTF-8")
-	}
-	if utf8.RuneCountInString(*d) > MaxWorkspaceDescLen {
-		return Errorf(EINVALID, "description must be at most %d characters", MaxWorkspaceDescLen)
-	}
-	// Line breaks and tabs are text; other control characters are not, and
-	// PostgreSQL refuses NUL in text outright.
-	for _, r := range *d {
-		if r < ' ' && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
-			return Errorf(EINVALID, "description must not contain control characters")
-		}
-	}
-	return nil
+	return checkText("description", *d, MaxWorkspaceDescLen, true)
 }
 
 func slugTaken(slug string) *Error {

@@ -17,11 +17,23 @@ func Bearer(h http.Header) string {
 
 // AttributionHeaders reads OpenRouter's app attribution headers:
 // HTTP-Referer, the title (X-OpenRouter-Title, else the legacy X-Title) and
-// X-OpenRouter-Categories.
+// X-OpenRouter-Categories. A single-valued header sent more than once is
+// ambiguous and read as absent (attribution is never fatal);
+// X-OpenRouter-Categories is a comma-separated list, so its lines are
+// joined into one list (RFC 9110 §5.3).
 func AttributionHeaders(h http.Header) (referer, title, categories string) {
-	title = h.Get("X-OpenRouter-Title")
+	title = single(h, "X-OpenRouter-Title")
 	if title == "" {
-		title = h.Get("X-Title")
+		title = single(h, "X-Title")
 	}
-	return h.Get("HTTP-Referer"), title, h.Get("X-OpenRouter-Categories")
+	return single(h, "HTTP-Referer"), title, strings.Join(h.Values("X-OpenRouter-Categories"), ",")
+}
+
+// single returns the value of header name when h carries it exactly once,
+// and "" otherwise.
+func single(h http.Header, name string) string {
+	if v := h.Values(name); len(v) == 1 {
+		return v[0]
+	}
+	return ""
 }

@@ -17,7 +17,9 @@
 //	scale    verify at 64 connections with 10,000 keys in the store and with
 //	         1,000,000 (seeded in bulk, every key cached before measuring), and
 //	         the memory each cached key costs
-//	gateway  keygate's added latency in front of an upstream (not built yet: skipped)
+//	gateway  a small chat completion, unstreamed and streamed, at 1 and 64
+//	         connections: straight to an upstream (gateway/upstreamtest), through
+//	         a bare httputil.ReverseProxy, and through keygate's gateway
 //	ceiling  the ceiling server alone
 //	all      every scenario above but ceiling, whose rounds every scenario runs anyway
 //

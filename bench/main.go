@@ -18,8 +18,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == ceilingArg {
-		os.Exit(ceilingMain(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case ceilingArg:
+			os.Exit(ceilingMain(os.Args[2:]))
+		case upstreamArg:
+			os.Exit(upstreamMain(os.Args[2:]))
+		case proxyArg:
+			os.Exit(proxyMain(os.Args[2:]))
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

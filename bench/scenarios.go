@@ -19,10 +19,10 @@ func (b *bench) startCeiling(ctx context.Context, tag string, ks keySet) (*proce
 		"ceiling listening", false, nil, ceilingArg, "-keys", path)
 }
 
-// startKeygate starts `keygate serve` on database with the rate limit off
-// and the profiler on a loopback port.
-func (b *bench) startKeygate(ctx context.Context, tag, database string) (*process, error) {
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0"}
+// startKeygate starts `keygate serve` on database with the rate limit off,
+// the profiler on a loopback port, and extra flags.
+func (b *bench) startKeygate(ctx context.Context, tag, database string, extra ...string) (*process, error) {
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0"}, extra...)
 	if b.pprof {
 		args = append(args, "--pprof", "127.0.0.1:0")
 	}
@@ -344,13 +344,6 @@ func removeDB(path string) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		os.Remove(p)
 	}
-}
-
-// runGateway will put keygate's gateway in front of an upstream test
-// server and compare it with the upstream alone, streaming included.
-func runGateway(ctx context.Context, b *bench) error {
-	b.report.Rows = append(b.report.Rows, row{Scenario: "gateway", Case: "chat", Server: "keygate", Skipped: "skipped: no gateway"})
-	return nil
 }
 
 // runCeilingOnly measures the ceiling server alone at each connection

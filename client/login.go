@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,10 +25,14 @@ import (
 // Errors of Login, for errors.Is. ErrTimeout errors also match
 // context.DeadlineExceeded.
 var (
-	ErrStateMismatch = errors.New("client: login: the callback's state is missing or wrong")
-	ErrAccessDenied  = errors.New("client: login: access denied on the consent page")
-	ErrTimeout       = errors.New("client: login: no answer from the browser in time")
+	ErrAccessDenied = errors.New("client: login: access denied on the consent page")
+	ErrTimeout      = errors.New("client: login: no answer from the browser in time")
+	ErrUnreachable  = errors.New("client: login: the server does not answer")
 )
+
+// reachTimeout bounds the check that the server answers at all, made
+// before the browser is sent to it.
+const reachTimeout = 5 * time.Second
 
 // LoginOptions configure Login. Only ServerURL is required.
 type LoginOptions struct {
@@ -71,10 +76,20 @@ type LoginResult struct {
 // and exchanges the code with its verifier. The listener is closed before
 // Login returns.
 //
-// Errors: ErrStateMismatch when the callback's state is missing or wrong
-// (a forged or replayed callback), ErrAccessDenied when the user declined,
-// ErrTimeout when the browser did not come back within Timeout, ctx's error
-// when ctx ends first, and an *Error when the exchange is refused.
+// A callback whose state is missing, repeated or wrong (a forged or
+// replayed one: anyone who can reach the loopback port can send it) is
+// answered 400 and otherwise ignored: Login keeps waiting for the callback
+// of its own request, so a stranger cannot end it.
+//
+// Before the browser is sent anywhere, Login asks the server for the /auth
+// page (HEAD): a server that is not running, or not there, fails the login
+// within seconds instead of leaving the user before a browser error page
+// and the terminal waiting.
+//
+// Errors: ErrUnreachable when the server does not answer within 5 seconds,
+// ErrAccessDenied when the user declined, ErrTimeout when the browser did
+// not come back within Timeout, ctx's error when ctx ends first, and an
+// *Error when the exchange is refused.
 func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 	base, err := loginBase(o.ServerURL)
 	if err != nil {
@@ -90,7 +105,7 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 		open = openSystemBrowser
 	}
 
-	lb, err := listenLoopback(o.Port)
+	lb, err := listenLoopback(o.Port, stylesheetOf(base))
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +121,10 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 		ExpiresAt:           o.ExpiresAt,
 	})
 	if err != nil {
+		return nil, err
+	}
+
+	if err := checkReachable(ctx, o.HTTPClient, authURL); err != nil {
 		return nil, err
 	}
 
@@ -135,6 +154,35 @@ func Login(ctx context.Context, o LoginOptions) (*LoginResult, error) {
 	return r, nil
 }
 
+// checkReachable sends HEAD authURL and returns ErrUnreachable, with the
+// transport's reason, when no HTTP answer comes within reachTimeout.
+// Any answer will do: the page itself is the browser's business.
+func checkReachable(ctx context.Context, hc *http.Client, authURL string) error {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodHead, authURL, nil)
+	if err != nil {
+		return fmt.Errorf("client: login: %w", err)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("client: login: %w", ctx.Err())
+		}
+		why := err
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			why = ue.Err // without the method and the whole /auth URL
+		}
+		u, _ := url.Parse(authURL)
+		return fmt.Errorf("%w: %s://%s: %w (is it running, and is the URL right?)", ErrUnreachable, u.Scheme, u.Host, why)
+	}
+	res.Body.Close()
+	return nil
+}
+
 // loginBase returns the API base URL of LoginOptions.ServerURL.
 func loginBase(raw string) (string, error) {
 	u, err := parseBase(raw)
@@ -155,10 +203,11 @@ type loopback struct {
 	results     chan callback
 }
 
-// listenLoopback starts the callback server on port (0 for any). The state
-// rides inside the callback URL, whose query keygate keeps when it appends
-// the code, and binds the callback to this login (RFC 6749 §10.12).
-func listenLoopback(port int) (*loopback, error) {
+// listenLoopback starts the callback server on port (0 for any); its pages
+// use the stylesheet at stylesheet. The state rides inside the callback
+// URL, whose query keygate keeps when it appends the code, and binds the
+// callback to this login (RFC 6749 §10.12).
+func listenLoopback(port int, stylesheet string) (*loopback, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("client: login: %w", err)
@@ -168,7 +217,7 @@ func listenLoopback(port int) (*loopback, error) {
 		callbackURL: "http://" + ln.Addr().String() + "/callback?state=" + state,
 		results:     make(chan callback, 1),
 	}
-	lb.srv = &http.Server{Handler: callbackHandler(state, lb.results), ReadHeaderTimeout: 10 * time.Second}
+	lb.srv = &http.Server{Handler: callbackHandler(state, stylesheet, lb.results), ReadHeaderTimeout: 10 * time.Second}
 	go lb.srv.Serve(ln)
 	return lb, nil
 }
@@ -207,13 +256,16 @@ type callback struct {
 	err  error
 }
 
-// readCallback checks the query of a request to the callback URL. The
-// state is checked first, so nothing else in a forged request is believed.
-func readCallback(state string, q url.Values) callback {
+// ownState reports whether q carries state exactly once (RFC 6749
+// §10.12): only then is the rest of the query believed.
+func ownState(state string, q url.Values) bool {
 	got := q["state"]
-	if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(state)) != 1 {
-		return callback{err: ErrStateMismatch}
-	}
+	return len(got) == 1 && subtle.ConstantTimeCompare([]byte(got[0]), []byte(state)) == 1
+}
+
+// readCallback reads the query of a callback that carries the login's own
+// state.
+func readCallback(q url.Values) callback {
 	// RFC 6749 §4.1.2.1: the error response.
 	switch e := q.Get("error"); e {
 	case "":
@@ -229,9 +281,11 @@ func readCallback(state string, q url.Values) callback {
 	return callback{code: code}
 }
 
-// callbackHandler serves /callback: the first request decides the login
-// and is sent on results; later ones are told the login is over.
-func callbackHandler(state string, results chan<- callback) http.Handler {
+// callbackHandler serves /callback: the first request with the login's
+// state decides the login and is sent on results; later ones are told the
+// login is over. A request without the state is refused and changes
+// nothing.
+func callbackHandler(state, stylesheet string, results chan<- callback) http.Handler {
 	var once sync.Once
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/callback" {
@@ -243,7 +297,12 @@ func callbackHandler(state string, results chan<- callback) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		cb, first := readCallback(state, r.URL.Query()), false
+		q := r.URL.Query()
+		if !ownState(state, q) {
+			page{http.StatusBadRequest, "Sign-in refused", "This request does not belong to the sign-in the terminal started. Start it again from the terminal.", ""}.write(w, stylesheet)
+			return
+		}
+		cb, first := readCallback(q), false
 		once.Do(func() { results <- cb; first = true })
 		p := page{Status: http.StatusOK, Title: "Signed in", Message: "You can close this tab and return to the terminal."}
 		switch {
@@ -251,17 +310,32 @@ func callbackHandler(state string, results chan<- callback) http.Handler {
 			p = page{http.StatusConflict, "Already done", "This sign-in has already been handled. Return to the terminal.", ""}
 		case errors.Is(cb.err, ErrAccessDenied):
 			p = page{http.StatusOK, "Access denied", "No key was made. You can close this tab.", ""}
-		case errors.Is(cb.err, ErrStateMismatch):
-			p = page{http.StatusBadRequest, "Sign-in refused", "This request does not belong to the sign-in the terminal started. Start it again from the terminal.", ""}
 		case cb.err != nil:
 			p = page{http.StatusBadRequest, "Sign-in failed", "The server did not send a code.", r.URL.Query().Get("error")}
 		}
-		p.write(w)
+		p.write(w, stylesheet)
 	})
 }
 
-// page is the small HTML answer to the browser. html/template escapes
-// every field, including Detail, which comes from the request.
+// stylesheetOf returns the URL of the stylesheet of the server at the API
+// base URL base: keygate serves its pages' styles at /static/style.css, so
+// the callback's answer looks like the pages the browser just left. A
+// server without it leaves the page unstyled, nothing worse.
+func stylesheetOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	css := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/static/style.css"}).String()
+	if strings.ContainsAny(css, " ;,'\"") {
+		return "" // it could not be written into the Content-Security-Policy
+	}
+	return css
+}
+
+// page is the small HTML answer to the browser, laid out like keygate's
+// own pages. html/template escapes every field, including Detail, which
+// comes from the request.
 type page struct {
 	Status  int
 	Title   string
@@ -271,22 +345,40 @@ type page struct {
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en">
+<head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style>
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}} · keygate</title>
+{{with .Stylesheet}}<link rel="stylesheet" href="{{.}}">{{end}}
+</head>
+<body>
+<header class="brand">keygate</header>
+<main>
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
 {{with .Detail}}<p>Error: <code>{{.}}</code></p>{{end}}
+</main>
+</body>
 </html>
 `))
 
-func (p page) write(w http.ResponseWriter) {
+// write answers with p, styled by the stylesheet at stylesheet ("" for
+// none), which the Content-Security-Policy allows and nothing else.
+func (p page) write(w http.ResponseWriter, stylesheet string) {
 	var b bytes.Buffer
-	pageTmpl.Execute(&b, p) // cannot fail: the template and its data are ours
+	// Cannot fail: the template and its data are ours.
+	pageTmpl.Execute(&b, struct {
+		page
+		Stylesheet string
+	}{p, stylesheet})
+	csp := "default-src 'none'"
+	if stylesheet != "" {
+		csp += "; style-src " + stylesheet
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")

@@ -121,8 +121,94 @@ func TestLogin(t *testing.T) {
 			if ua.last.status != http.StatusOK || !strings.Contains(ua.last.body, "Signed in") {
 				t.Errorf("callback page: %d %q", ua.last.status, ua.last.body)
 			}
+			// It looks like keygate's own pages: their layout and stylesheet.
+			css := kg.srv.URL + "/static/style.css"
+			if !strings.Contains(ua.last.body, `<header class="brand">keygate</header>`) || !strings.Contains(ua.last.body, `<link rel="stylesheet" href="`+css+`">`) {
+				t.Errorf("callback page does not use keygate's layout and %s: %s", css, ua.last.body)
+			}
+			if csp := ua.last.header.Get("Content-Security-Policy"); csp != "default-src 'none'; style-src "+css {
+				t.Errorf("callback page CSP = %q, want only the stylesheet allowed", csp)
+			}
 			run.assertClosed(t)
 		})
+	}
+}
+
+// TestLoginIgnoresForgedCallbacks: callbacks to the loopback port that do
+// not carry the login's state (a forged code, none, a repeated state, a
+// forged access_denied) are each answered 400 and do not end the login;
+// the user's own approval that follows still yields the key.
+func TestLoginIgnoresForgedCallbacks(t *testing.T) {
+	kg := newKeygate(t)
+	ua := newUserAgent(kg.srv.URL, testEmail, testPassword)
+	run := &loginRun{}
+	res, err := client.Login(context.Background(), client.LoginOptions{
+		ServerURL: kg.srv.URL,
+		Timeout:   30 * time.Second,
+		OpenBrowser: run.opener(func(u string) error {
+			cb := run.callback(t)
+			base := "http://" + cb.Host + cb.Path
+			for _, query := range []string{
+				"?state=forged&code=stolen", "?code=stolen", "?" + cb.RawQuery + "&state=x&code=c", "?state=forged&error=access_denied",
+			} {
+				res, err := http.Get(base + query)
+				if err != nil {
+					return err
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusBadRequest {
+					t.Errorf("forged callback %s: status %d, want 400", query, res.StatusCode)
+				}
+			}
+			if err := ua.approve(withCallbackQuery(t, u, "state=forged")); err != nil {
+				return err
+			}
+			if ua.last.status != http.StatusBadRequest || !strings.Contains(ua.last.body, "Sign-in refused") {
+				t.Errorf("approved request with a forged state: page %d %.200q, want 400 Sign-in refused", ua.last.status, ua.last.body)
+			}
+			return ua.approve(u)
+		}),
+		Out: run,
+	})
+	if err != nil {
+		t.Fatalf("Login after forged callbacks = %v, want the key of the user's own approval", err)
+	}
+	if _, err := client.New(res.BaseURL, client.WithAPIKey(res.Key)).GetCurrentKey(context.Background()); err != nil {
+		t.Errorf("the key does not work: %v", err)
+	}
+	if ua.last.status != http.StatusOK || !strings.Contains(ua.last.body, "Signed in") {
+		t.Errorf("the user's own callback page: %d %.200q", ua.last.status, ua.last.body)
+	}
+	run.assertClosed(t)
+}
+
+// TestLoginServerNotRunning: a server that is not listening fails the
+// login within seconds with ErrUnreachable naming it, before any browser
+// is opened and with the listener closed.
+func TestLoginServerNotRunning(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	run := &loginRun{}
+	opened := false
+	start := time.Now()
+	_, err = client.Login(context.Background(), client.LoginOptions{
+		ServerURL:   "http://" + addr,
+		Timeout:     time.Minute,
+		OpenBrowser: run.opener(func(string) error { opened = true; return nil }),
+		Out:         run,
+	})
+	if !errors.Is(err, client.ErrUnreachable) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Login to a closed port = %v, want ErrUnreachable naming %s and why", err, addr)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("Login took %v to fail, want a few seconds at most", d)
+	}
+	if opened {
+		t.Error("the browser was sent to a server that does not answer")
 	}
 }
 
@@ -142,24 +228,23 @@ func TestLoginErrors(t *testing.T) {
 			return ua.deny(u)
 		}, []error{client.ErrAccessDenied}, http.StatusOK, "Access denied"},
 
-		// An attacker's /auth request whose callback carries another state:
-		// the browser approves it, and the code must not be accepted.
-		{"wrong-state", 0, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
+		// An attacker's /auth request whose callback carries another state,
+		// none or a repeated one: the browser approves it, the callback is
+		// refused and the login keeps waiting for its own, here in vain.
+		{"wrong-state", 300 * time.Millisecond, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
 			return ua.approve(withCallbackQuery(t, u, "state=forged"))
-		}, []error{client.ErrStateMismatch}, http.StatusBadRequest, "Sign-in refused"},
+		}, []error{client.ErrTimeout}, http.StatusBadRequest, "Sign-in refused"},
 
-		{"missing-state", 0, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
+		{"missing-state", 300 * time.Millisecond, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
 			return ua.approve(withCallbackQuery(t, u, ""))
-		}, []error{client.ErrStateMismatch}, http.StatusBadRequest, "Sign-in refused"},
+		}, []error{client.ErrTimeout}, http.StatusBadRequest, "Sign-in refused"},
 
-		// A forged callback with the right state is impossible without
-		// reading the URL; one with a state repeated is refused too.
-		{"state-twice", 0, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
+		{"state-twice", 300 * time.Millisecond, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
 			cb := run.callback(t)
 			p, err := ua.do("GET", cb.String()+"&state=x&code=c", nil)
 			ua.last = p
 			return err
-		}, []error{client.ErrStateMismatch}, http.StatusBadRequest, ""},
+		}, []error{client.ErrTimeout}, http.StatusBadRequest, "Sign-in refused"},
 
 		{"server-error-escaped", 0, func(t *testing.T, ua *userAgent, run *loginRun, u string) error {
 			p, err := ua.do("GET", run.callback(t).String()+"&error="+url.QueryEscape("<script>alert(1)</script>"), nil)

@@ -29,6 +29,7 @@ type userAgent struct {
 type page struct {
 	url    *url.URL
 	status int
+	header http.Header
 	body   string
 }
 
@@ -96,7 +97,7 @@ func (ua *userAgent) do(method, u string, form url.Values) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &page{url: res.Request.URL, status: res.StatusCode, body: string(b)}, nil
+	return &page{url: res.Request.URL, status: res.StatusCode, header: res.Header, body: string(b)}, nil
 }
 
 // form is an HTML form: where it posts and its hidden fields.

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/postgres/pgtest"
 )
 
 const (
@@ -52,9 +52,10 @@ func TestOpenRouterSDK(t *testing.T) {
 		return
 	}
 	t.Run("postgres", func(t *testing.T) {
-		// The database outlives the run, so every run needs its own user.
-		email := "conformance-" + randomHex(t, 6) + "@example.com"
-		runSuite(t, bin, tsDir, pg, email, groups)
+		// A schema of its own, dropped afterwards: the database is shared
+		// with other runs, whose binaries may carry other migrations.
+		u, _ := pgtest.NewSchema(t)
+		runSuite(t, bin, tsDir, u, "conformance@example.com", groups)
 	})
 }
 
@@ -335,15 +336,6 @@ func streamOutput(t *testing.T, cmd *exec.Cmd) (string, error) {
 	pw.Close()
 	<-done
 	return all.String(), err
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // lockedBuffer collects a subprocess's output, written from exec's copying

@@ -4,15 +4,19 @@
 // nothing changed but the server URL.
 //
 // The package has no code of its own: its test builds cmd/keygate, starts it
-// on a loopback port with a fresh database, creates a user and keys with the
-// CLI, and runs ts/run.mjs under Node.js. It needs node and npm on PATH and
-// the SDK installed with "npm ci" in ts/. Without them the test is skipped,
-// except under CI=true, where it fails.
+// on a loopback port with a fresh database and a models file pointing at a
+// scripted upstream (gateway/upstreamtest), creates a user and keys with the
+// CLI, and runs ts/run.mjs under Node.js; TestGatewayClients runs
+// ts/gateway.mjs, real LLM clients (the SDK, the openai package, the Vercel
+// AI SDK) through the gateway. It needs node and npm on PATH and the
+// packages installed with "npm ci" in ts/. Without them the tests are
+// skipped, except under CI=true, where they fail.
 //
 // Environment:
 //
-//	KEYGATE_CONFORMANCE_GROUPS  checks to run: "core", "management", or both
-//	                            comma-separated (the default)
+//	KEYGATE_CONFORMANCE_GROUPS  checks of run.mjs to run: "core",
+//	                            "management", "gateway", comma-separated
+//	                            (default: all three)
 //	KEYGATE_TEST_POSTGRES       a postgres:// URL; when set the suite also runs
 //	                            against PostgreSQL
 package conformance

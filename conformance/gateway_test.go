@@ -1,13 +1,51 @@
 package conformance
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
+
+// TestGatewayClients runs real LLM clients, unchanged but for their base
+// URL, through keygate's gateway to the scripted upstream (ts/gateway.mjs:
+// the official SDK, the openai package, the Vercel AI SDK with the
+// OpenRouter provider), each charge checked to the micro-dollar, on SQLite.
+func TestGatewayClients(t *testing.T) {
+	root := moduleRoot(t)
+	tsDir := filepath.Join(root, "conformance", "ts")
+	requireNode(t, tsDir)
+	bin := buildKeygate(t, root)
+	db := filepath.Join(t.TempDir(), "kg.db")
+	base := startServer(t, bin, db, "--models", startUpstream(t))
+	email := "gateway-clients@example.com"
+	keygate(t, bin, "users", "create", email, "--database", db)
+	userKey := newKey(t, bin, "keys", "create", "--user", email, "--database", db)
+	spentKey := newKey(t, bin, "keys", "create", "--user", email, "--limit", "0", "--database", db)
+
+	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "gateway.mjs")
+	cmd.Dir = tsDir
+	cmd.Env = append(os.Environ(),
+		"KEYGATE_API_URL="+base+"/api/v1",
+		"KEYGATE_USER_KEY="+userKey,
+		"KEYGATE_LIMITED_KEY="+spentKey,
+		"KEYGATE_MODEL=t/cheap",
+		"KEYGATE_EMBED_MODEL=t/cheap",
+		"KEYGATE_PROMPT_PRICE=0.50",
+		"KEYGATE_COMPLETION_PRICE=1.50",
+	)
+	cmd.WaitDelay = 5 * time.Second
+	if out, err := streamOutput(t, cmd); err != nil {
+		t.Fatalf("node gateway.mjs: %v\n%s", err, summary(out))
+	}
+}
 
 // startUpstream starts the scripted upstream the gateway checks of run.mjs
 // talk to through keygate, and returns a models file for it. Each model

@@ -84,11 +84,13 @@ func freeAddr(t *testing.T) string {
 }
 
 // startKeygate starts `keygate serve` on db, its log appended to logFile,
-// and waits until it answers /healthz.
-func startKeygate(t *testing.T, bin, db string, logFile *os.File) *process {
+// and waits until it answers /healthz. The rate limit is off unless args
+// set it again (the last value of a flag wins).
+func startKeygate(t *testing.T, bin, db string, logFile *os.File, args ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--database", db, "--rate-limit", "0", "--log-level", "debug")
+	args = append([]string{"serve", "--addr", addr, "--database", db, "--rate-limit", "0", "--log-level", "debug"}, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/apitype"
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
@@ -78,7 +80,8 @@ func TestForwardedRequest(t *testing.T) {
 	e := newEnv(t)
 	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
 	key := e.key(nil)
-	body := chat("t/cheap", true, "api_base", "http://evil.test", "base_url", "http://evil.test", "api_key", "sk-stolen-123456789", "models", []string{"x/expensive"})
+	body := `{"model":"t/cheap","stream":true,"user":"<b>&</b>","messages":[{"role":"user","content":"hi"}],` +
+		`"api_base":"http://evil.test","base_url":"http://evil.test","api_key":"sk-stolen-123456789","models":["x/expensive"]}`
 	r := e.post("/api/v1/chat/completions?model=t/other", key, body, "X-Keygate-User-Id", "victim", "Cookie", "s=1", "X-Title", "My App")
 	if r.status != 200 {
 		t.Fatalf("status %d %s", r.status, r.body)
@@ -105,6 +108,9 @@ func TestForwardedRequest(t *testing.T) {
 			t.Errorf("upstream body %s contains %q", b, s)
 		}
 	}
+	if !strings.Contains(b, `"user":"<b>&</b>"`) {
+		t.Errorf("upstream body %s: the user member was changed", b)
+	}
 	if got.Model != "cheap-v2" || !got.IncludeUsage {
 		t.Errorf("upstream model %q include_usage %v, want cheap-v2 true", got.Model, got.IncludeUsage)
 	}
@@ -117,4 +123,52 @@ func hashOf(t *testing.T, e *env, key string) string {
 		t.Fatal(err)
 	}
 	return k.Hash
+}
+
+// TestDelegatedKeyAncestorLimit: a key minted from a key whose limit is
+// spent is refused with the same 403 at spend time (delegation never
+// escalates), and the upstream is not called.
+func TestDelegatedKeyAncestorLimit(t *testing.T) {
+	e := newEnv(t)
+	parent := e.key(usd(0))
+	r := e.post("/api/v1/auth/keys/code", parent, map[string]any{"callback_url": "http://localhost:3000/cb"})
+	if r.status != 200 {
+		t.Fatalf("create code with the parent key: %d %s", r.status, r.body)
+	}
+	var code apitype.CreateAuthKeysCodeResponse
+	if err := json.Unmarshal(r.body, &code); err != nil {
+		t.Fatal(err)
+	}
+	r = e.post("/api/v1/auth/keys", "", map[string]any{"code": code.Data.ID})
+	var minted apitype.ExchangeAuthCodeResponse
+	if r.status != 200 || json.Unmarshal(r.body, &minted) != nil {
+		t.Fatalf("exchange: %d %s", r.status, r.body)
+	}
+	before := len(e.up.Requests())
+	r = e.post("/api/v1/chat/completions", minted.Key, chat("t/cheap", false))
+	if r.status != 403 || r.errMessage(t) != "Key limit exceeded (total limit)" {
+		t.Errorf("child of a spent key: %d %s", r.status, r.body)
+	}
+	if n := len(e.up.Requests()) - before; n != 0 {
+		t.Errorf("the upstream was called %d times", n)
+	}
+}
+
+// TestBrowserPreflight: a browser app may call the gateway with an SDK
+// that adds its own headers (the openai package's X-Stainless-*).
+func TestBrowserPreflight(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/api/v1/chat/completions", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,x-stainless-os")
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	allow := res.Header.Get("Access-Control-Allow-Headers")
+	if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(allow, "Authorization") || !strings.Contains(allow, "*") {
+		t.Errorf("preflight = %d, Allow-Origin %q, Allow-Headers %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), allow)
+	}
 }

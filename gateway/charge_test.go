@@ -49,6 +49,7 @@ func TestCharges(t *testing.T) {
 		{name: "stream-no-done", model: "t/cheap", upstream: "cheap-v2", stream: true, reply: upstreamtest.Reply{Usage: u1020, NoDone: true}, want: 35},
 		{name: "stream-gzip", model: "t/cheap", upstream: "cheap-v2", stream: true, reply: upstreamtest.Reply{Usage: u1020, Gzip: true}, want: 35},
 		{name: "gzip", model: "t/cheap", upstream: "cheap-v2", reply: upstreamtest.Reply{Usage: u1020, Gzip: true}, want: 35},
+		{name: "client-asked-usage-openrouter-accounting", model: "t/cheap", upstream: "cheap-v2", stream: true, extra: []any{"usage", map[string]any{"include": true}}, reply: upstreamtest.Reply{Usage: u1020}, want: 35},
 		{name: "client-asked-usage", model: "t/cheap", upstream: "cheap-v2", stream: true, extra: []any{"stream_options", map[string]any{"include_usage": true}}, reply: upstreamtest.Reply{Usage: u1020}, want: 35},
 		{name: "completions", path: "/api/v1/completions", model: "t/cheap", upstream: "cheap-v2", extra: []any{"prompt", "Say hello"}, reply: upstreamtest.Reply{Usage: u1020}, want: 35},
 		{name: "embeddings", path: "/api/v1/embeddings", model: "t/cheap", upstream: "cheap-v2", extra: []any{"input", "hello"}, reply: upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 8}}, want: 4},

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,10 +91,11 @@ func (g *Gateway) proxy(endpoint string) func(http.ResponseWriter, *http.Request
 }
 
 // serveProxy admits, forwards and meters one request. Admission order
-// (DESIGN "Spending"): body cap 413 and a malformed body or unknown model
-// 400, then the key 401, then the limits 403, then the upstream.
+// (docs/gateway.md "Admission"): body cap 413 and a malformed body or
+// unknown model 400, then the key 401, then the limits 403, then the
+// upstream.
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint string) error {
-	start := time.Now()
+	start, createdAt := time.Now(), g.svc.Now()
 	req, err := g.readRequest(w, r, endpoint)
 	if err != nil {
 		return err
@@ -119,6 +121,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 			KeyHash: k.Hash, UserID: k.UserID, WorkspaceID: k.WorkspaceID, AppID: appID,
 			Model: req.name, UpstreamModel: req.upstreamName, Provider: req.model.upstream.name,
 			Endpoint: endpoint, Streamed: req.stream,
+			CreatedAt: createdAt, // the charge lands in the windows of the request's start
 		},
 	}
 	err = c.run()
@@ -197,6 +200,7 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 		}
 		return transportError(ctx)
 	}
+	c.gen.Streamed = false // a stream asked for and answered in one body
 	var a answer
 	if err := json.Unmarshal(b, &a); err != nil {
 		return gatewayError(http.StatusBadGateway, "The upstream of this model answered with a body that is not JSON")
@@ -215,6 +219,7 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	// The id to look the answer up by at /api/v1/generation, also for
 	// answers that carry none (embeddings).
 	h.Set("X-Generation-Id", c.gen.ID)
+	h.Set("Access-Control-Expose-Headers", "X-Generation-Id") // readable by browser apps
 	c.w.WriteHeader(http.StatusOK)
 	c.w.Write(normalizeBody(b, c.gen.Endpoint == "chat/completions"))
 	return nil
@@ -222,15 +227,15 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 
 // settle charges the generation. Its context outlives the client: a
 // charge for what the upstream produced is made even when the client has
-// gone. An id the service refuses (not 1 to 256 visible ASCII characters)
-// is replaced by one the service makes, rather than leave the answer
-// uncharged.
+// gone. An upstream id the service refuses (EINVALID: not 1 to 256 visible
+// ASCII characters; ECONFLICT: taken by another generation) is replaced by
+// one the service makes, rather than leave the answer uncharged.
 func (c *call) settle() error {
 	c.meter.fill(&c.gen)
 	c.gen.GenerationTime = time.Since(c.start)
 	ctx := context.WithoutCancel(c.r.Context())
 	err := c.g.svc.Settle(ctx, c.res, &c.gen)
-	if keygate.ErrorCode(err) == keygate.EINVALID && c.gen.ID != "" {
+	if code := keygate.ErrorCode(err); (code == keygate.EINVALID || code == keygate.ECONFLICT) && c.gen.ID != "" {
 		c.g.log.WarnContext(ctx, "upstream answer id refused; keygate makes one", "err", err)
 		c.gen.ID = ""
 		err = c.g.svc.Settle(ctx, c.res, &c.gen)
@@ -241,9 +246,7 @@ func (c *call) settle() error {
 	return err
 }
 
-func isEventStream(ct string) bool {
-	return len(ct) >= 17 && ct[:17] == "text/event-stream"
-}
+func isEventStream(ct string) bool { return strings.HasPrefix(ct, "text/event-stream") }
 
 var errNoGenerationID = keygate.Errorf(keygate.EINVALID, "id is required")
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/keygate/keygate/apitype"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/gateway/upstreamtest"
+	"github.com/keygate/keygate/postgres/pgtest"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/sqlite"
 )
@@ -57,7 +59,7 @@ var testHasher = keygate.PasswordHasher{Params: &argon2id.Params{Memory: 64, Ite
 // env is a real keygate (SQLite file, server and gateway on loopback) in
 // front of a scripted upstream.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	svc  *keygate.Service
 	gw   *gateway.Gateway
@@ -86,7 +88,29 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+// testEngine is the store the tests run on, from KEYGATE_TEST_ENGINE:
+// "sqlite" (the default) or "postgres" (a fresh schema per test in the
+// database of KEYGATE_TEST_POSTGRES).
+var testEngine = os.Getenv("KEYGATE_TEST_ENGINE")
+
+func openTestStore(t testing.TB) keygate.Store {
+	t.Helper()
+	switch testEngine {
+	case "", "sqlite":
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	case "postgres":
+		return pgtest.Open(t)
+	}
+	t.Fatalf("KEYGATE_TEST_ENGINE=%q: want sqlite or postgres", testEngine)
+	return nil
+}
+
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, replies: map[string]upstreamtest.Reply{}, logs: &syncBuffer{}}
 	e.up = upstreamtest.New(func(r *upstreamtest.Request) upstreamtest.Reply {
@@ -111,11 +135,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestStore(t)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.svc = keygate.NewService(db, keygate.DefaultConfig(), keygate.WithLogger(log), keygate.WithPasswordHasher(testHasher))
 	e.gw = gateway.New(e.svc, cfg, gateway.Options{Logger: log, MaxBody: 64 << 10})

@@ -90,3 +90,34 @@ func TestGeneration(t *testing.T) {
 		}
 	}
 }
+
+// TestAttribution: a generation is attributed to the app of its own
+// request's headers, else to none for a key minted without one.
+func TestAttribution(t *testing.T) {
+	e := newEnv(t)
+	key := e.key(nil)
+	tests := []struct {
+		name    string
+		headers []string
+		wantApp bool
+	}{
+		{"headers-name-an-app", []string{"HTTP-Referer", "https://myapp.example/page", "X-OpenRouter-Title", "My App"}, true},
+		{"no-headers-key-has-no-app", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "gen-attr-" + tt.name
+			e.script("cheap-v2", upstreamtest.Reply{ID: id, Usage: &upstreamtest.Usage{PromptTokens: 1, CompletionTokens: 1}})
+			if r := e.post("/api/v1/chat/completions", key, chat("t/cheap", false), tt.headers...); r.status != 200 {
+				t.Fatalf("chat: %d %s", r.status, r.body)
+			}
+			g, r := e.generation(key, id)
+			if g == nil {
+				t.Fatalf("GET generation = %d %s", r.status, r.body)
+			}
+			if (g.AppID != nil) != tt.wantApp {
+				t.Errorf("app_id = %v, want an app: %v", g.AppID, tt.wantApp)
+			}
+		})
+	}
+}

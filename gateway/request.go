@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -52,7 +53,11 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 		return nil, keygate.Errorf(keygate.EINVALID, "model is required and must be a string")
 	}
 	if req.model = g.routes.Load().model(req.name); req.model == nil {
-		return nil, keygate.Errorf(keygate.EINVALID, "Model %q is not available", req.name)
+		name := req.name
+		if len(name) > 200 {
+			name = name[:200] + "…"
+		}
+		return nil, keygate.Errorf(keygate.EINVALID, "Model %q is not available", name)
 	}
 	req.upstreamName = req.model.upstreamName(req.name)
 	if err := req.readOptions(m, endpoint); err != nil {
@@ -67,10 +72,22 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 		}
 	}
 	m["model"], _ = json.Marshal(req.upstreamName)
-	if req.body, err = json.Marshal(m); err != nil {
+	if req.body, err = marshalBody(m); err != nil {
 		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be valid JSON")
 	}
 	return req, nil
+}
+
+// marshalBody encodes the rewritten body. The members' values are
+// compacted but not HTML-escaped: "<" in a prompt stays "<".
+func marshalBody(m map[string]json.RawMessage) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // readOptions reads stream, stream_options and the token cap, and asks
@@ -105,11 +122,20 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 	if v, ok := opts["include_usage"]; ok && json.Unmarshal(v, &include) != nil {
 		return keygate.Errorf(keygate.EINVALID, "stream_options.include_usage must be a boolean")
 	}
-	if !include {
-		req.usageAdded = true
-		opts["include_usage"] = json.RawMessage("true")
-		m["stream_options"], _ = json.Marshal(opts)
+	if include {
+		return nil
 	}
+	opts["include_usage"] = json.RawMessage("true")
+	m["stream_options"], _ = json.Marshal(opts)
+	// OpenRouter's usage accounting ("usage": {"include": true}) is the
+	// other way to ask for the usage chunk.
+	var accounting struct {
+		Include bool `json:"include"`
+	}
+	if v, ok := m["usage"]; ok {
+		json.Unmarshal(v, &accounting)
+	}
+	req.usageAdded = !accounting.Include
 	return nil
 }
 

@@ -113,8 +113,8 @@ func transportError(ctx context.Context) error {
 	return errUnreachable
 }
 
-// upstreamError maps an upstream's non-2xx answer (DESIGN: "Upstream
-// errors"). The caller's own mistakes (400, 404, 413, 422, 429) keep their
+// upstreamError maps an upstream's non-2xx answer (docs/gateway.md
+// "Errors from upstreams"). The caller's own mistakes (400, 404, 413, 422, 429) keep their
 // status, with the upstream's message, credential-like strings removed;
 // 429 keeps its Retry-After (set on h). The upstream refusing keygate's
 // credential (401, 402, 403) is a 502 with keygate's own message, never the

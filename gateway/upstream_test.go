@@ -209,3 +209,47 @@ func readEvent(t *testing.T, br *bufio.Reader) string {
 		lines = append(lines, l)
 	}
 }
+
+// TestReservationsReleased: failed calls give their holds back at once, so
+// a key with room for one more call is admitted right after them.
+func TestReservationsReleased(t *testing.T) {
+	e := newEnv(t)
+	key := e.key(usd(0.000050)) // room for one 35 µ$ call held at ~43 µ$
+	e.script("cheap-v2", upstreamtest.Reply{Status: 500})
+	for range 5 {
+		if r := e.post("/api/v1/chat/completions", key, chat("t/cheap", false, "max_tokens", 20)); r.status != 502 {
+			t.Fatalf("failing upstream: %d %s", r.status, r.body)
+		}
+	}
+	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
+	if r := e.post("/api/v1/chat/completions", key, chat("t/cheap", false, "max_tokens", 20)); r.status != 200 {
+		t.Fatalf("after the failures: %d %s", r.status, r.body)
+	}
+	if got := e.spent(key); got != 35 {
+		t.Errorf("charged %d µ$, want 35", got)
+	}
+}
+
+// TestTimeoutIsIdleGap: the upstream timeout bounds each gap between
+// events, not the stream's length: a stream twice as long as the timeout,
+// with short gaps, completes.
+func TestTimeoutIsIdleGap(t *testing.T) {
+	e := newEnv(t)
+	e.script("t/slow", upstreamtest.Reply{ // timeout 300ms
+		Content:    []string{"a", "b", "c", "d", "e", "f"},
+		ChunkDelay: 100 * time.Millisecond,
+		Usage:      &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20},
+	})
+	key := e.key(nil)
+	start := time.Now()
+	r := e.post("/api/v1/chat/completions", key, chat("t/slow", true))
+	if r.status != 200 || !strings.HasSuffix(string(r.body), "data: [DONE]\n\n") {
+		t.Fatalf("status %d, stream %q", r.status, r.body)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond {
+		t.Errorf("the stream took %v; the test wants it longer than the 300ms timeout", d)
+	}
+	if got := e.spent(key); got != 35 {
+		t.Errorf("charged %d µ$, want 35", got)
+	}
+}

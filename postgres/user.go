@@ -26,7 +26,7 @@ func (db *DB) CreateUser(ctx context.Context, u *keygate.User, ws *keygate.Works
 	return storeErr("create user", err)
 }
 
-const userColumns = `id, email, password_hash, created_at`
+const userColumns = `id, email, password_hash, disabled, created_at`
 
 // User returns the user with id, or keygate.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*keygate.User, error) {
@@ -43,31 +43,64 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*keygate.User, err
 	return u, storeErr("user by email", err)
 }
 
-// ListUsers returns up to limit users (all when limit <= 0), oldest first,
-// skipping offset.
-func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]*keygate.User, error) {
-	rows, err := db.pool.Query(ctx,
-		`SELECT `+userColumns+` FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2`, sqlLimit(limit), max(offset, 0))
-	if err != nil {
-		return nil, storeErr("list users", err)
-	}
-	defer rows.Close()
-	var list []*keygate.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, storeErr("list users", err)
-		}
-		list = append(list, u)
-	}
-	return list, storeErr("list users", rows.Err())
-}
-
 func scanUser(row scanner) (*keygate.User, error) {
 	var u keygate.User
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Disabled, &u.CreatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = utc(u.CreatedAt)
 	return &u, nil
+}
+
+// ListUsers returns up to limit users, oldest first (ties by id), skipping
+// offset, and the total count, from one snapshot.
+func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]*keygate.User, int, error) {
+	var list []*keygate.User
+	var total int
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT `+userColumns+` FROM users
+			ORDER BY created_at, id LIMIT $1 OFFSET $2`, sqlLimit(limit), max(offset, 0))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, storeErr("list users", err)
+	}
+	return list, total, nil
+}
+
+// UpdateUser stores u's password hash and disabled flag and deletes the
+// user's sessions, announcing each (keygate.ChangeSession), in one
+// transaction. keygate.ErrNotFound if there is no user u.ID.
+func (db *DB) UpdateUser(ctx context.Context, u *keygate.User) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`UPDATE users SET password_hash = $1, disabled = $2 WHERE id = $3`, u.PasswordHash, u.Disabled, u.ID)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(tag); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			WITH changed AS (
+				DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash
+			) `+notifySessions, u.ID)
+		return err
+	})
+	return storeErr("update user", err)
 }

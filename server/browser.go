@@ -28,6 +28,9 @@ const (
 	loginCookieTTL = 2 * time.Hour
 	// maxFormBytes caps the body of every browser form.
 	maxFormBytes = 64 << 10
+	// maxEmailEcho bounds the email the sign-in form shows back, in
+	// characters: no address is longer (RFC 5321 §4.5.3.1, 254 octets).
+	maxEmailEcho = 254
 	// maxReturnTo bounds return_to: an /auth query with a 2,048-byte
 	// callback_url and every other parameter fits many times over.
 	maxReturnTo = 16 << 10
@@ -45,6 +48,8 @@ type browser struct {
 	pages  *web.Pages
 	log    *slog.Logger
 	secure bool // cookies are Secure: the public URL is https
+	// apiBase is the API base URL the home page shows.
+	apiBase string
 }
 
 // pageHandler is a browser handler that returns its error; page turns it
@@ -60,25 +65,27 @@ func (s *Server) mountBrowser() {
 		panic(err)
 	}
 	b := &browser{
-		svc:    s.svc,
-		pages:  pages,
-		log:    s.log,
-		secure: strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://"),
+		svc:     s.svc,
+		pages:   pages,
+		log:     s.log,
+		secure:  strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://"),
+		apiBase: s.cfg.PublicURL + "/api/v1",
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth", b.page(b.authorize))
 	mux.Handle("POST /auth", b.page(b.decide))
 	mux.Handle("GET /login", b.page(b.loginForm))
-	mux.Handle("POST /login", b.page(s.limited(b.login))) // every password guess: rate-limited
+	mux.Handle("POST /login", b.page(s.limited(s.loginLimiter, b.login))) // every password guess: rate-limited
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
+	mux.Handle("GET /{$}", b.page(b.home))
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range []string{"/auth", "/login", "/logout", "/static/"} {
+	for _, p := range []string{"/auth", "/login", "/logout", "/static/", "/{$}"} {
 		s.mux.Handle(p, h)
 	}
 }
@@ -118,11 +125,13 @@ func (b *browser) page(h pageHandler) http.Handler {
 // *keygate.Error is shown; any other error is logged and shown as a bare
 // 500. An error page never redirects anywhere.
 func (b *browser) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	status := HTTPStatus(err)
+	status := logError(b.log, r, err)
+	setRetryAfter(w, err)
 	heading := http.StatusText(status)
 	switch {
-	case status >= 500:
-		b.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status == http.StatusServiceUnavailable:
+		heading = "Busy"
+	case status >= 500 || status == StatusClientClosed:
 		heading = "Something went wrong"
 	case status == http.StatusBadRequest && r.URL.Path == "/auth":
 		heading = "This sign-in request is not valid"
@@ -144,15 +153,26 @@ func (b *browser) render(w http.ResponseWriter, r *http.Request, err error) {
 // signedIn returns the request's session user and session, or nils when
 // the request has no valid session.
 func (b *browser) signedIn(r *http.Request) (*keygate.User, *keygate.Session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
+	token, ok := oneCookie(r, sessionCookie)
+	if !ok {
 		return nil, nil, nil
 	}
-	u, sess, err := b.svc.SessionUser(r.Context(), c.Value)
+	u, sess, err := b.svc.SessionUser(r.Context(), token)
 	if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
 		return nil, nil, nil
 	}
 	return u, sess, err
+}
+
+// oneCookie returns the value of the request's cookie name when it carries
+// exactly one. Two cookies of one name (one set by a sibling domain or for
+// a narrower path, "cookie tossing") are ambiguous: neither is believed.
+func oneCookie(r *http.Request, name string) (string, bool) {
+	c := r.CookiesNamed(name)
+	if len(c) != 1 {
+		return "", false
+	}
+	return c[0].Value, true
 }
 
 // checkFormToken compares a form's token with want in constant time.
@@ -177,15 +197,16 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 }
 
 // localReturn returns v when it is a place to come back to after signing
-// in or out: an /auth request on this server. Anything else (another
-// host, a scheme-relative "//host", another path) is dropped, so return_to
-// can never redirect off-site.
+// in or out: an /auth request on this server, in printable ASCII (a query
+// string as browsers send it). Anything else (another host, a
+// scheme-relative "//host", another path, raw bytes outside ASCII) is
+// dropped, so return_to can never redirect off-site.
 func localReturn(v string) string {
 	if !strings.HasPrefix(v, "/auth?") || len(v) > maxReturnTo {
 		return ""
 	}
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c == 0x7f || c == '\\' {
+		if c := v[i]; c <= ' ' || c >= 0x7f || c == '\\' {
 			return ""
 		}
 	}
@@ -218,8 +239,8 @@ func (b *browser) clearCookie(w http.ResponseWriter, name, path string) {
 // value keeps sign-in forms open in several tabs valid.
 func (b *browser) loginToken(w http.ResponseWriter, r *http.Request) string {
 	token := ""
-	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == len(keygate.NewToken()) {
-		token = c.Value
+	if c, ok := oneCookie(r, loginCookie); ok && len(c) == len(keygate.NewToken()) {
+		token = c
 	} else {
 		token = keygate.NewToken()
 	}
@@ -230,8 +251,13 @@ func (b *browser) loginToken(w http.ResponseWriter, r *http.Request) string {
 	return token
 }
 
-// showLogin renders the sign-in form, coming back to returnTo afterwards.
+// showLogin renders the sign-in form, coming back to returnTo afterwards,
+// with email filled in when it passes the text rule (what the page shows
+// back follows the rule of what keygate stores).
 func (b *browser) showLogin(w http.ResponseWriter, r *http.Request, status int, returnTo, email, msg string) error {
+	if keygate.CheckText("email", email, maxEmailEcho) != nil {
+		email = ""
+	}
 	return b.pages.Login(w, status, web.LoginPage{
 		Email:     email,
 		Error:     msg,
@@ -258,6 +284,19 @@ func appOfReturn(returnTo string) *web.App {
 	}
 	app := appView(cb)
 	return &app
+}
+
+// home serves GET /: what this keygate is, and a way to sign in.
+func (b *browser) home(w http.ResponseWriter, r *http.Request) error {
+	u, _, err := b.signedIn(r)
+	if err != nil {
+		return err
+	}
+	page := web.HomePage{APIBase: b.apiBase}
+	if u != nil {
+		page.Email = u.Email
+	}
+	return b.pages.Home(w, http.StatusOK, page)
 }
 
 // loginForm serves GET /login: the sign-in form, or for a signed-in user
@@ -287,21 +326,25 @@ func (b *browser) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	returnTo := localReturn(form.Get("return_to"))
 	email := form.Get("email")
-	c, err := r.Cookie(loginCookie)
-	if err != nil || checkFormToken(form.Get("form_token"), c.Value) != nil {
+	c, ok := oneCookie(r, loginCookie)
+	if !ok || checkFormToken(form.Get("form_token"), c) != nil {
 		return b.showLogin(w, r, http.StatusForbidden, returnTo, email,
 			"This sign-in form expired or did not come from this site (are cookies enabled?). Please try again.")
 	}
 	token, err := b.svc.Login(r.Context(), email, form.Get("password"))
-	if keygate.ErrorCode(err) == keygate.EUNAUTHORIZED {
-		return b.showLogin(w, r, http.StatusUnauthorized, returnTo, email, keygate.ErrorMessage(err)+".")
-	} else if err != nil {
+	switch keygate.ErrorCode(err) {
+	case "":
+	case keygate.EUNAUTHORIZED, keygate.ERATELIMIT, keygate.EUNAVAILABLE:
+		// The form again, so that the next attempt is one click away.
+		setRetryAfter(w, err)
+		return b.showLogin(w, r, HTTPStatus(err), returnTo, email, keygate.ErrorMessage(err)+".")
+	default:
 		return err
 	}
 	// A new token on every sign-in (no session fixation); the browser's
 	// previous session, if any, ends.
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		if err := b.svc.Logout(r.Context(), old.Value); err != nil {
+	if old, ok := oneCookie(r, sessionCookie); ok {
+		if err := b.svc.Logout(r.Context(), old); err != nil {
 			b.log.WarnContext(r.Context(), "end previous session", "err", err)
 		}
 	}
@@ -330,8 +373,8 @@ func (b *browser) logout(w http.ResponseWriter, r *http.Request) error {
 		if err := checkFormToken(form.Get("form_token"), sess.CSRFToken); err != nil {
 			return err
 		}
-		c, _ := r.Cookie(sessionCookie)
-		if err := b.svc.Logout(r.Context(), c.Value); err != nil {
+		token, _ := oneCookie(r, sessionCookie)
+		if err := b.svc.Logout(r.Context(), token); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,21 @@ import (
 // maxStateLen bounds the state parameter echoed to the callback, in bytes.
 const maxStateLen = 2048
 
+// checkState applies RFC 6749 Appendix A.5 to the state echoed to the
+// callback: state = 1*VSCHAR, printable ASCII (%x20-7E), here at most
+// maxStateLen bytes. The empty state of "state=" is echoed as such.
+func checkState(state string) error {
+	if len(state) > maxStateLen {
+		return keygate.Errorf(keygate.EINVALID, "state must be at most %d bytes", maxStateLen)
+	}
+	for i := 0; i < len(state); i++ {
+		if c := state[i]; c < 0x20 || c > 0x7e {
+			return keygate.Errorf(keygate.EINVALID, "state must be printable ASCII (RFC 6749 Appendix A.5)")
+		}
+	}
+	return nil
+}
+
 // authParams are the /auth query parameters keygate reads. Any other
 // parameter (response_type, client_id, scope, …) is ignored (RFC 6749
 // §3.1); each of these may appear only once (RFC 6749 §3.1: "Request and
@@ -65,8 +80,8 @@ func (b *browser) parseAuthRequest(r *http.Request) (*authRequest, error) {
 		a.code.ExpiresAt = &e
 	}
 	a.state, a.hasState = v.Get("state"), v.Has("state")
-	if len(a.state) > maxStateLen {
-		return nil, keygate.Errorf(keygate.EINVALID, "state must be at most %d bytes", maxStateLen)
+	if err := checkState(a.state); err != nil {
+		return nil, err
 	}
 	if a.spec, err = b.svc.ValidateAuthCodeRequest(&a.code); err != nil {
 		return nil, err

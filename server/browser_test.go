@@ -821,6 +821,26 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
+// TestHomePage: GET / says what this keygate is, with its API base URL
+// and a sign-in link, or the signed-in user; it is a page like the others.
+func TestHomePage(t *testing.T) {
+	e := newEnv(t)
+	r := e.browse("GET", "/", nil, nil)
+	checkPageHeaders(t, r, wantCSP)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `href="/login" id="sign-in"`) ||
+		!strings.Contains(string(r.body), "http://keygate.test/api/v1") {
+		t.Errorf("GET / = %d %s, want the API base URL and a sign-in link", r.status, r.body)
+	}
+	cookie, _ := e.signIn()
+	r = e.browse("GET", "/", nil, []string{cookie})
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "alice@example.com") || strings.Contains(string(r.body), `id="sign-in"`) {
+		t.Errorf("GET / signed in = %d %s, want the user's email", r.status, r.body)
+	}
+	if r := e.browse("GET", "/nothing-here", nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("GET /nothing-here = %d, want 404", r.status)
+	}
+}
+
 // TestBrowserRoutes covers the static assets and methods the browser mux
 // does not serve.
 func TestBrowserRoutes(t *testing.T) {
@@ -832,6 +852,10 @@ func TestBrowserRoutes(t *testing.T) {
 	}
 	if r := e.browse("GET", "/static/missing.css", nil, nil); r.status != http.StatusNotFound {
 		t.Errorf("GET /static/missing.css = %d, want 404", r.status)
+	}
+	// No directory is listed.
+	if r := e.browse("GET", "/static/", nil, nil); r.status != http.StatusNotFound || strings.Contains(string(r.body), "style.css") {
+		t.Errorf("GET /static/ = %d %.100q, want 404 without a listing", r.status, r.body)
 	}
 	for _, c := range []struct{ method, path string }{{"PUT", "/auth"}, {"DELETE", "/login"}, {"GET", "/logout"}} {
 		if r := e.browse(c.method, c.path, nil, nil); r.status != http.StatusMethodNotAllowed {

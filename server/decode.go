@@ -34,10 +34,14 @@ const (
 func readBody(w http.ResponseWriter, r *http.Request, allowForm bool) ([]byte, bodyKind, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, 0, keygate.Errorf(keygate.ETOOLARGE, "request body is larger than %d bytes", MaxBodyBytes)
+		if e, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			// The tighter of this cap and one the handler set before.
+			return nil, 0, keygate.Errorf(keygate.ETOOLARGE, "request body is larger than %d bytes", e.Limit)
 		}
 		return nil, 0, keygate.Errorf(keygate.EINVALID, "request body could not be read")
+	}
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return nil, 0, keygate.Errorf(keygate.EINVALID, "Content-Type header appears more than once")
 	}
 	looksJSON := bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
 	ct := r.Header.Get("Content-Type")

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apitype"
@@ -23,9 +26,15 @@ var statusOf = map[string]int{
 	keygate.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	keygate.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	keygate.ERATELIMIT:    http.StatusTooManyRequests,
-	keygate.EINTERNAL:     http.StatusInternalServerError,
 	keygate.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	keygate.EINTERNAL:     http.StatusInternalServerError,
 }
+
+// StatusClientClosed is the status of a request whose client hung up
+// before its answer was ready (nginx's 499). The client never sees it;
+// it keeps a dropped connection out of the 5xx count of whatever records
+// statuses, since the server did nothing wrong.
+const StatusClientClosed = 499
 
 // HTTPStatus returns the status for err's code, or the status an error in
 // err's chain carries itself (the gateway passing on an upstream's 422 or
@@ -57,15 +66,41 @@ func (s *Server) handle(h apiHandler) http.Handler {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := HTTPStatus(err)
-	// The route pattern, not the path: a client may put a secret in a path
-	// segment (a key in place of its hash in /api/v1/keys/{hash}).
-	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
-	} else {
-		s.log.DebugContext(r.Context(), "request rejected", "method", r.Method, "route", r.Pattern, "status", status, "message", keygate.ErrorMessage(err))
-	}
+	status := logError(s.log, r, err)
+	setRetryAfter(w, err)
 	writeJSON(w, status, apitype.ErrorResponse{Error: apitype.ErrorBody{Code: status, Message: keygate.ErrorMessage(err)}})
+}
+
+// logError logs a failed request once and returns its status. A server
+// error is logged at ERROR with its cause, a client error at DEBUG. A
+// request whose client hung up (its context is done) is StatusClientClosed
+// and logged at DEBUG, whatever the error it caused: the cause is the
+// hang-up, not the server. The route pattern is logged, not the path: a
+// client may put a secret in a path segment (a key in place of its hash in
+// /api/v1/keys/{hash}).
+func logError(log *slog.Logger, r *http.Request, err error) int {
+	status := HTTPStatus(err)
+	switch {
+	case status >= 500 && r.Context().Err() != nil:
+		status = StatusClientClosed
+		log.DebugContext(r.Context(), "request cancelled by the client", "method", r.Method, "route", r.Pattern)
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
+	default:
+		log.DebugContext(r.Context(), "request rejected", "method", r.Method, "route", r.Pattern, "status", status, "message", keygate.ErrorMessage(err))
+	}
+	return status
+}
+
+// setRetryAfter sends err's Error.RetryAfter as Retry-After, in whole
+// seconds rounded up, at least 1 (RFC 9110 §10.2.3).
+func setRetryAfter(w http.ResponseWriter, err error) {
+	e, ok := errors.AsType[*keygate.Error](err)
+	if !ok || e.RetryAfter <= 0 {
+		return
+	}
+	secs := int64(math.Ceil(float64(e.RetryAfter) / float64(time.Second)))
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 }
 
 // writeJSON writes v with status. Encoding a value of our own types cannot

@@ -261,10 +261,10 @@ func (h *hostileEnv) send(c *hostileCase) *response {
 }
 
 // sendRaw writes raw to a new connection and reads one response.
-func (h *hostileEnv) sendRaw(raw string) *response {
-	t := h.t
+func (e *env) sendRaw(raw string) *response {
+	t := e.t
 	t.Helper()
-	conn, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

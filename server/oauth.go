@@ -47,10 +47,17 @@ func (s *Server) createAuthCode(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxExchangeBody caps the body of the exchange, the one endpoint with a
+// body that anyone may call without a key: its three short fields fit many
+// times over, and a stranger cannot make the server hold a mebibyte per
+// connection.
+const maxExchangeBody = 64 << 10
+
 // exchangeAuthCode serves POST /api/v1/auth/keys (OpenRouter
 // exchangeAuthCodeForAPIKey). No bearer: the code and verifier are the
-// proof. JSON and form bodies are accepted.
+// proof. JSON and form bodies are accepted, at most maxExchangeBody bytes.
 func (s *Server) exchangeAuthCode(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxExchangeBody)
 	b, kind, err := readBody(w, r, true)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -17,10 +16,14 @@ import (
 // (POST /api/v1/auth/keys/code), the exchange (POST /api/v1/auth/keys) and
 // the sign-in form (POST /login). Each client address has a token bucket
 // of Config.RateLimit tokens a second holding at most ten seconds' worth
-// (burst 10×N); a request that finds the bucket empty is answered 429 with
-// Retry-After (RFC 6585 §4, RFC 9110 §10.2.3) and never reaches the
-// handler. The client address is Server.clientIP's, which believes
-// X-Forwarded-For only from Config.TrustedProxies.
+// (burst 10×N); the sign-in form has buckets of its own, refilled at a
+// tenth of the rate and holding loginBurst tokens, since each attempt
+// costs a password hash and a person types a few at most. A request
+// that finds the bucket empty is answered 429 with Retry-After (RFC 6585
+// §4, RFC 9110 §10.2.3) and never reaches the handler. The client address
+// is Server.clientIP's, which believes X-Forwarded-For only from
+// Config.TrustedProxies. Password hashes are also bounded across all
+// addresses, by the service (keygate.MaxHashWait).
 
 const (
 	// burstSeconds is how many seconds of the rate a bucket holds.
@@ -31,6 +34,12 @@ const (
 	// than this within one refill period, which a per-address limit
 	// cannot stop anyway, and memory stays bounded.
 	maxLimitedClients = 1 << 16
+	// loginBurst is the most sign-in attempts one address may send at
+	// once, and loginRateShare the fraction of Config.RateLimit its
+	// bucket refills at: a few mistyped passwords, not a flood of
+	// password hashes.
+	loginBurst     = 5
+	loginRateShare = 0.1
 	// ipv6PrefixBits groups IPv6 clients by their /64: one host usually
 	// holds a whole /64 and could otherwise take a fresh bucket per address.
 	ipv6PrefixBits = 64
@@ -55,13 +64,16 @@ type bucket struct {
 }
 
 // newRateLimiter returns a limiter of perSecond requests a second per
-// client address with a burst of 10×perSecond (at least 1), reading time
-// from now. It returns nil, no limit, when perSecond <= 0.
-func newRateLimiter(perSecond float64, now func() time.Time) *rateLimiter {
+// client address with a burst of burst, or of 10×perSecond (at least 1)
+// when burst is 0, reading time from now. It returns nil, no limit, when
+// perSecond <= 0.
+func newRateLimiter(perSecond float64, burst int, now func() time.Time) *rateLimiter {
 	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
 		return nil
 	}
-	burst := max(1, int(math.Min(math.Ceil(perSecond*burstSeconds), math.MaxInt32)))
+	if burst <= 0 {
+		burst = max(1, int(math.Min(math.Ceil(perSecond*burstSeconds), math.MaxInt32)))
+	}
 	idle := time.Duration(float64(burst) / perSecond * float64(time.Second))
 	return &rateLimiter{
 		limit:   rate.Limit(perSecond),
@@ -131,15 +143,13 @@ func clientKey(ip string) string {
 	return p.Mask(net.CIDRMask(ipv6PrefixBits, 128)).String() + "/64"
 }
 
-// errRateLimited is the 429 answer; its message names no address.
-var errRateLimited = &keygate.Error{Code: keygate.ERATELIMIT, Message: "Too many requests from your address; retry after the time in Retry-After"}
-
-// limited wraps h with the rate limit: over the limit, the answer is 429
-// with Retry-After in whole seconds (at least 1) and h is not called. The
-// wrapped function returns its error like h, so API routes answer with the
-// JSON error body and browser routes with an error page.
-func (s *Server) limited(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
-	if s.limiter == nil {
+// limited wraps h with the rate limit of l: over the limit, the answer is
+// 429 with Retry-After in whole seconds (at least 1) and h is not called.
+// The wrapped function returns its error like h, so API routes answer with
+// the JSON error body and browser routes with an error page. The message
+// names no address.
+func (s *Server) limited(l *rateLimiter, h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	if l == nil {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -147,11 +157,9 @@ func (s *Server) limited(h func(http.ResponseWriter, *http.Request) error) func(
 		if ip == "" {
 			ip = s.clientIP(r)
 		}
-		if ok, wait := s.limiter.allow(ip); !ok {
-			secs := int64(math.Ceil(wait.Seconds()))
-			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+		if ok, wait := l.allow(ip); !ok {
 			s.log.WarnContext(r.Context(), "rate limited", "method", r.Method, "path", r.URL.Path, "client_ip", ip)
-			return errRateLimited
+			return &keygate.Error{Code: keygate.ERATELIMIT, Message: "Too many requests from your address; retry after the time in Retry-After", RetryAfter: wait}
 		}
 		return h(w, r)
 	}

@@ -27,7 +27,7 @@ func TestNewRateLimiter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.perSecond), func(t *testing.T) {
-			l := newRateLimiter(tt.perSecond, time.Now)
+			l := newRateLimiter(tt.perSecond, 0, time.Now)
 			if (l == nil) != tt.off {
 				t.Fatalf("newRateLimiter(%v) = %v, want off=%v", tt.perSecond, l, tt.off)
 			}
@@ -48,7 +48,7 @@ func TestNewRateLimiter(t *testing.T) {
 // next token.
 func TestRateLimiterRetryAfter(t *testing.T) {
 	clk := &fakeNow{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := newRateLimiter(2, clk.now) // burst 20, a token every 500ms
+	l := newRateLimiter(2, 0, clk.now) // burst 20, a token every 500ms
 	for i := range 20 {
 		if ok, _ := l.allow("192.0.2.1"); !ok {
 			t.Fatalf("request %d of the burst refused", i+1)
@@ -88,7 +88,7 @@ func TestClientKey(t *testing.T) {
 // many addresses send requests.
 func TestRateLimiterMemoryBounded(t *testing.T) {
 	clk := &fakeNow{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := newRateLimiter(20, clk.now)
+	l := newRateLimiter(20, 0, clk.now)
 	for i := range 1000 {
 		l.allow(fmt.Sprintf("10.0.%d.%d", i/256, i%256))
 	}

@@ -37,9 +37,11 @@ func mustCIDR(t *testing.T, s string) *net.IPNet {
 }
 
 // TestRateLimit: with --rate-limit 1 each client IP may send a burst of 10
-// requests to each limited endpoint; the 11th answers 429 with the JSON
-// error shape and Retry-After, and never reaches the handler; the bucket
-// refills with the clock; unlimited endpoints are untouched.
+// requests to each limited API endpoint and of 5 to the sign-in form; the
+// next answers 429 with the JSON error shape (a page for the form) and
+// Retry-After, and never reaches the handler; the bucket refills with the
+// clock (a token a second, one in ten seconds for sign-ins); unlimited
+// endpoints are untouched.
 func TestRateLimit(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -48,10 +50,12 @@ func TestRateLimit(t *testing.T) {
 		body   string
 		ctype  string
 		auth   bool
+		burst  int
+		refill time.Duration // how long one token takes to come back
 	}{
-		{"exchange", "POST", "/api/v1/auth/keys", `{"code":"nope"}`, "application/json", false},
-		{"code", "POST", "/api/v1/auth/keys/code", `{"callback_url":"http://localhost:3000/cb"}`, "application/json", true},
-		{"login-form", "POST", "/login", "email=alice%40example.com&password=wrong", "application/x-www-form-urlencoded", false},
+		{"exchange", "POST", "/api/v1/auth/keys", `{"code":"nope"}`, "application/json", false, 10, time.Second},
+		{"code", "POST", "/api/v1/auth/keys/code", `{"callback_url":"http://localhost:3000/cb"}`, "application/json", true, 10, time.Second},
+		{"login-form", "POST", "/login", "email=alice%40example.com&password=wrong", "application/x-www-form-urlencoded", false, 5, 10 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,14 +69,14 @@ func TestRateLimit(t *testing.T) {
 				return e.do(tt.method, tt.path, tt.body, h...)
 			}
 			codesBefore := e.codesCreated()
-			for i := range 10 {
+			for i := range tt.burst {
 				if r := send(); r.status == http.StatusTooManyRequests {
 					t.Fatalf("request %d of the burst: 429", i+1)
 				}
 			}
 			r := send()
 			if r.status != http.StatusTooManyRequests {
-				t.Fatalf("11th request: status %d, want 429; body %s", r.status, r.body)
+				t.Fatalf("request %d: status %d, want 429; body %s", tt.burst+1, r.status, r.body)
 			}
 			if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 {
 				t.Fatalf("Retry-After = %q, want whole seconds >= 1", r.header.Get("Retry-After"))
@@ -84,19 +88,19 @@ func TestRateLimit(t *testing.T) {
 			} else if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(string(r.body), "Too many requests") {
 				t.Errorf("login 429: Content-Type %q body %.200s, want an HTML page saying so", ct, r.body)
 			}
-			if tt.name == "code" && e.codesCreated() != codesBefore+10 {
-				t.Errorf("codes created = %d, want %d: a limited request reached the handler", e.codesCreated(), codesBefore+10)
+			if tt.name == "code" && e.codesCreated() != codesBefore+tt.burst {
+				t.Errorf("codes created = %d, want %d: a limited request reached the handler", e.codesCreated(), codesBefore+tt.burst)
 			}
 			// Unlimited endpoints still answer.
 			if r := e.do("GET", "/api/v1/key", nil, "Authorization", "Bearer "+e.userKey); r.status != 200 {
 				t.Errorf("GET /api/v1/key while limited: %d", r.status)
 			}
-			e.clock.Advance(time.Second)
+			e.clock.Advance(tt.refill)
 			if r := send(); r.status == http.StatusTooManyRequests {
-				t.Errorf("after 1s: still 429")
+				t.Errorf("after %v: still 429", tt.refill)
 			}
 			if r := send(); r.status != http.StatusTooManyRequests {
-				t.Errorf("second request after 1s: %d, want 429 (one token refilled)", r.status)
+				t.Errorf("second request after %v: %d, want 429 (one token refilled)", tt.refill, r.status)
 			}
 		})
 	}
@@ -160,7 +164,7 @@ func TestRateLimitClientIP(t *testing.T) {
 // cannot be guessed faster than the limit.
 func TestRateLimitLoginWithFormToken(t *testing.T) {
 	e := newEnv(t)
-	e.reserve(server.Config{RateLimit: 0.5}) // burst 5
+	e.reserve(server.Config{RateLimit: 0.5}) // sign-ins: burst 5
 	page := e.browse("GET", "/login", nil, nil)
 	c := page.cookie("keygate_login")
 	if c == nil {

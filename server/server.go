@@ -23,7 +23,8 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// RateLimit is how many requests a second one client IP may send to
 	// the code, exchange and sign-in endpoints, with a burst of ten times
-	// as many (see ratelimit.go); 0 turns the limit off.
+	// as many; sign-ins refill at a tenth of it, with a burst of five
+	// (see ratelimit.go); 0 turns the limit off.
 	RateLimit float64
 	// Gateway, when set, serves the metering proxy's routes (package
 	// gateway): each "METHOD /api/v1/…" pattern maps to a handler that
@@ -48,22 +49,24 @@ type Server struct {
 	log *slog.Logger
 	api *http.ServeMux // /api/v1: JSON, CORS-open
 	mux *http.ServeMux // everything, browser routes included
-	// limiter rate-limits the endpoints that accept guesses; nil is off.
-	limiter *rateLimiter
+	// limiter rate-limits the API endpoints that accept guesses, and
+	// loginLimiter the sign-in form (ratelimit.go); nil is off.
+	limiter, loginLimiter *rateLimiter
 }
 
 // New returns the HTTP handler of keygate.
 func New(svc *keygate.Service, cfg Config, log *slog.Logger) *Server {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{svc: svc, cfg: cfg, log: log, api: http.NewServeMux(), mux: http.NewServeMux()}
-	s.limiter = newRateLimiter(cfg.RateLimit, svc.Now)
+	s.limiter = newRateLimiter(cfg.RateLimit, 0, svc.Now)
+	s.loginLimiter = newRateLimiter(cfg.RateLimit*loginRateShare, loginBurst, svc.Now)
 	s.routes()
 	return s
 }
 
 func (s *Server) routes() {
-	s.apiRoute("/api/v1/auth/keys/code", "POST", s.limited(s.createAuthCode))
-	s.apiRoute("/api/v1/auth/keys", "POST", s.limited(s.exchangeAuthCode))
+	s.apiRoute("/api/v1/auth/keys/code", "POST", s.limited(s.limiter, s.createAuthCode))
+	s.apiRoute("/api/v1/auth/keys", "POST", s.limited(s.limiter, s.exchangeAuthCode))
 	s.apiRoute("/api/v1/key", "GET", s.currentKey)
 	s.apiRoute("/api/v1/auth/key", "GET", s.currentKey) // legacy alias
 	s.apiMethods("/api/v1/keys", map[string]apiHandler{"GET": s.listKeys, "POST": s.createKey})
@@ -213,7 +216,10 @@ func cors(next http.Handler) http.Handler {
 		h["Access-Control-Allow-Origin"] = anyOrigin
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories")
+			// "*" admits the headers browser SDKs add (the openai package's
+			// X-Stainless-*); Authorization is never covered by "*" (Fetch
+			// standard, CORS-preflight), so it is named.
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, HTTP-Referer, X-Title, X-OpenRouter-Title, X-OpenRouter-Categories, *")
 			h.Set("Access-Control-Max-Age", "86400")
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -41,29 +42,26 @@ var _ keygate.Store = (*DB)(nil)
 
 // Open opens (creating it if needed) the SQLite database named by dsn, in
 // any form that ParsePath accepts, and applies pending migrations. The
-// directory holding the file must exist. Close the DB when done.
+// directory holding the file must exist. A database that cannot be opened
+// is an error that says why in words (see explainOpen). Close the DB when
+// done.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	path, err := ParsePath(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{
-		path:       path,
-		closed:     make(chan struct{}),
-		writes:     make(chan *writeReq),
-		writerDone: make(chan struct{}),
-	}
+	db := newDB(path)
 	// The writer comes first: its first connection switches the file to
 	// WAL, which the read-only connections could not do.
-	db.writer, err = openPool(ctx, path, false)
+	db.writer, err = openPool(ctx, path, poolWriter)
 	if err != nil {
-		return nil, err
+		return nil, explainOpen(path, false, err)
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		db.writer.Close()
-		return nil, err
+		return nil, explainOpen(path, false, err)
 	}
-	db.reader, err = openPool(ctx, path, true)
+	db.reader, err = openPool(ctx, path, poolReader)
 	if err != nil {
 		db.writer.Close()
 		return nil, err
@@ -77,23 +75,92 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-// openPool opens a pool on path: the single-connection writer pool, or the
-// read-only pool.
-func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
+// ErrReadOnly is the error of every write to a DB opened by OpenReadOnly.
+var ErrReadOnly = errors.New("sqlite: the database was opened read-only")
+
+// OpenReadOnly opens the existing SQLite database named by dsn for reading
+// only, so that it works on a file (or in a directory) this user may not
+// write: it creates nothing, applies no migration and every write returns
+// ErrReadOnly. The database must exist and be at the schema version this
+// build migrates to. When SQLite cannot open the file read-only in the
+// ordinary way (a WAL database whose -shm file is absent and cannot be
+// created, in a directory this user may not write), it is opened as
+// immutable: reads then do not see writes that another process makes
+// while the DB is open, which suits a command that reads once and exits.
+func OpenReadOnly(ctx context.Context, dsn string) (*DB, error) {
+	path, err := ParsePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, explainOpen(path, true, err)
+	}
+	db := newDB(path)
+	for _, kind := range []poolKind{poolReadOnlyFile, poolImmutableFile} {
+		if db.reader, err = openPool(ctx, path, kind); err == nil {
+			if err = db.checkSchema(ctx); err == nil {
+				break
+			}
+			db.reader.Close()
+			if errors.Is(err, errSchemaBehind) {
+				return nil, err
+			}
+		}
+	}
+	if err != nil {
+		return nil, explainOpen(path, true, err)
+	}
+	if err := db.st.prepare(ctx, nil, db.reader); err != nil {
+		db.reader.Close()
+		return nil, err
+	}
+	close(db.writerDone) // there is no writer goroutine
+	return db, nil
+}
+
+func newDB(path string) *DB {
+	return &DB{
+		path:       path,
+		closed:     make(chan struct{}),
+		writes:     make(chan *writeReq),
+		writerDone: make(chan struct{}),
+	}
+}
+
+// poolKind is which of its pools a DB opens.
+type poolKind int
+
+const (
+	poolWriter        poolKind = iota // the single writer connection
+	poolReader                        // read-only connections beside the writer
+	poolReadOnlyFile                  // OpenReadOnly: mode=ro, nothing written
+	poolImmutableFile                 // OpenReadOnly's fallback: immutable=1
+)
+
+// openPool opens a pool of kind on path.
+func openPool(ctx context.Context, path string, kind poolKind) (*sql.DB, error) {
 	// _pragma values run on every new connection of the pool, so a
 	// connection the pool opens later is set up like the first.
 	q := url.Values{"_pragma": {
 		fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS),
-		"journal_mode(WAL)",
 		"foreign_keys(1)",
-		"synchronous(NORMAL)",
 	}}
-	n := 1
-	if readOnly {
-		q.Set("_query_only", "1")
-		n = readerConns
-	} else {
+	n := readerConns
+	switch kind {
+	case poolWriter:
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
+		n = 1
+	case poolReader:
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)")
+		q.Set("_query_only", "1")
+	case poolReadOnlyFile:
+		q.Set("mode", "ro")
+		q.Set("_query_only", "1")
+	case poolImmutableFile:
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
+		q.Set("_query_only", "1")
 	}
 	pool, err := sql.Open("sqlite", connString(path, q))
 	if err != nil {
@@ -122,7 +189,11 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	<-db.writerDone
-	return errors.Join(db.st.close(), db.reader.Close(), db.writer.Close())
+	err := errors.Join(db.st.close(), db.reader.Close())
+	if db.writer != nil {
+		err = errors.Join(err, db.writer.Close())
+	}
+	return err
 }
 
 // read runs fn in a read transaction, so that its statements see one

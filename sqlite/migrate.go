@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -61,4 +62,26 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sqlite: schema version: %w", err)
 	}
 	return v, nil
+}
+
+// errSchemaBehind is the error of OpenReadOnly on a database that lacks
+// migrations of this build: it cannot apply them, and the queries of this
+// build may need them.
+var errSchemaBehind = errors.New("the database needs migrations of this keygate version, which a read-only open cannot apply: run a command that writes (such as keygate serve) once")
+
+// checkSchema returns errSchemaBehind (wrapped, with the versions) when
+// the database lacks migrations, reading the version table only.
+func (db *DB) checkSchema(ctx context.Context) error {
+	p, err := newMigrator(db.reader)
+	if err != nil {
+		return fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	if current < target {
+		return fmt.Errorf("sqlite: %s: schema version %d of %d: %w", db.path, current, target, errSchemaBehind)
+	}
+	return nil
 }

@@ -84,7 +84,8 @@ type stmts struct {
 	all []*sql.Stmt
 }
 
-// prepare prepares the statements of db on its two pools.
+// prepare prepares the statements of db on its two pools; a nil writer
+// (OpenReadOnly) gets none.
 func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 	for _, p := range []struct {
 		dst  **sql.Stmt
@@ -108,6 +109,9 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.addCounter, writer, sqlAddCounter},
 		{&s.generation, reader, sqlGeneration},
 	} {
+		if p.pool == nil {
+			continue
+		}
 		st, err := p.pool.PrepareContext(ctx, p.sql)
 		if err != nil {
 			s.close()

@@ -25,7 +25,7 @@ func (db *DB) CreateUser(ctx context.Context, u *keygate.User, ws *keygate.Works
 	return storeErr("create user", err)
 }
 
-const userColumns = `id, email, password_hash, created_at`
+const userColumns = `id, email, password_hash, disabled, created_at`
 
 // User returns the user with id, or keygate.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*keygate.User, error) {
@@ -42,32 +42,83 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*keygate.User, err
 	return u, storeErr("user by email", err)
 }
 
-// ListUsers returns up to limit users (all when limit <= 0), oldest first,
-// skipping offset.
-func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]*keygate.User, error) {
-	rows, err := db.reader.QueryContext(ctx,
-		`SELECT `+userColumns+` FROM users ORDER BY created_at, id LIMIT ? OFFSET ?`, sqlLimit(limit), max(offset, 0))
-	if err != nil {
-		return nil, storeErr("list users", err)
-	}
-	defer rows.Close()
-	var list []*keygate.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, storeErr("list users", err)
-		}
-		list = append(list, u)
-	}
-	return list, storeErr("list users", rows.Err())
-}
-
 func scanUser(row scanner) (*keygate.User, error) {
 	var u keygate.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Disabled, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMicros(created)
 	return &u, nil
+}
+
+// ListUsers returns up to limit users, oldest first (ties by id), skipping
+// offset, and the total count, from one snapshot.
+func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]*keygate.User, int, error) {
+	var list []*keygate.User
+	var total int
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+userColumns+` FROM users
+			ORDER BY created_at, id LIMIT ? OFFSET ?`, sqlLimit(limit), max(offset, 0))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, storeErr("list users", err)
+	}
+	return list, total, nil
+}
+
+// UpdateUser stores u's password hash and disabled flag and deletes the
+// user's sessions, announcing each (keygate.ChangeSession), in one
+// transaction. keygate.ErrNotFound if there is no user u.ID.
+func (db *DB) UpdateUser(ctx context.Context, u *keygate.User) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET password_hash = ?, disabled = ? WHERE id = ?`, u.PasswordHash, u.Disabled, u.ID)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING token_hash`, u.ID)
+		if err != nil {
+			return err
+		}
+		var ended []string
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return err
+			}
+			ended = append(ended, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, h := range ended {
+			if err := announce(ctx, tx, keygate.ChangeSession, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return storeErr("update user", err)
 }

@@ -44,6 +44,9 @@ type writeResult struct {
 // every other caller in it. A request whose context has ended before its
 // turn is skipped; once it runs, it runs to its end.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if db.writer == nil {
+		return ErrReadOnly
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -73,6 +73,11 @@ func testChangesAnnounced(t *testing.T, s keygate.Store) {
 
 	must(t, "DeleteSession", s.DeleteSession(ctx, sess.TokenHash))
 	l.Want(t, Event{keygate.ChangeSession, sess.TokenHash})
+	// Updating a user ends their sessions, each announced.
+	ended := newSession(t, s, u.ID, at(time.Hour))
+	l.Watch(ended.TokenHash)
+	must(t, "UpdateUser", s.UpdateUser(ctx, u))
+	l.Want(t, Event{keygate.ChangeSession, ended.TokenHash})
 	must(t, "DeleteKey", s.DeleteKey(ctx, k.Hash))
 	l.Want(t, Event{keygate.ChangeKey, k.Hash})
 

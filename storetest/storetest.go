@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,4 +191,24 @@ func newCode(t *testing.T, s keygate.Store, ws *keygate.Workspace) *keygate.Auth
 	c := codeFor(ws)
 	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c))
 	return c
+}
+
+// LatestMigration returns the version of the newest migration file in dir
+// (named NNNNN_name.sql), for tests that check a store is fully migrated.
+func LatestMigration(t *testing.T, dir string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest int64
+	for _, e := range entries {
+		prefix, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if err != nil {
+			t.Fatalf("migration %s: no version number", e.Name())
+		}
+		latest = max(latest, v)
+	}
+	return latest
 }

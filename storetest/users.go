@@ -57,25 +57,57 @@ var userTests = []test{
 	{"List", func(t *testing.T, s keygate.Store) {
 		ctx := t.Context()
 		var want []*keygate.User
-		for i := range 3 {
-			u := &keygate.User{ID: newID(), Email: fmt.Sprintf("list-%d@example.com", i), PasswordHash: "x", CreatedAt: at(time.Duration(2-i) * time.Hour)}
-			ws := &keygate.Workspace{ID: newID(), Name: "Default", Slug: "default", CreatedAt: u.CreatedAt, WorkspaceSettings: defaultSettings}
-			must(t, "CreateUser", s.CreateUser(ctx, u, ws))
+		for i := range 5 {
+			u := &keygate.User{ID: newID(), Email: fmt.Sprintf("user%d@example.com", i), PasswordHash: "h", CreatedAt: at(time.Duration(5-i) * time.Minute).UTC()}
+			must(t, "CreateUser", s.CreateUser(ctx, u, &keygate.Workspace{ID: newID(), Name: "Default", Slug: "default", CreatedAt: u.CreatedAt}))
 			want = append([]*keygate.User{u}, want...) // oldest first
 		}
-		for _, tt := range []struct {
-			offset, limit int
-			want          []*keygate.User
-		}{
-			{0, 0, want},
-			{0, 2, want[:2]},
-			{1, 0, want[1:]},
-			{2, 5, want[2:]},
-			{3, 1, nil},
-		} {
-			got, err := s.ListUsers(ctx, tt.offset, tt.limit)
-			must(t, "ListUsers", err)
-			diff(t, fmt.Sprintf("ListUsers(%d, %d)", tt.offset, tt.limit), tt.want, got)
+		got, total, err := s.ListUsers(ctx, 0, 100)
+		must(t, "ListUsers", err)
+		if total != 5 {
+			t.Errorf("ListUsers total = %d, want 5", total)
 		}
+		diff(t, "ListUsers", want, got)
+		got, total, err = s.ListUsers(ctx, 3, 100)
+		must(t, "ListUsers(offset 3)", err)
+		diff(t, "ListUsers(offset 3)", want[3:], got)
+		got, _, err = s.ListUsers(ctx, 1, 2)
+		must(t, "ListUsers(1, 2)", err)
+		diff(t, "ListUsers(1, 2)", want[1:3], got)
+		got, total, err = s.ListUsers(ctx, 10, 2)
+		must(t, "ListUsers(past the end)", err)
+		if len(got) != 0 || total != 5 {
+			t.Errorf("ListUsers(past the end) = %d users, total %d; want none of 5", len(got), total)
+		}
+	}},
+	{"Update", func(t *testing.T, s keygate.Store) {
+		ctx := t.Context()
+		u, _ := newUser(t, s)
+		other, _ := newUser(t, s)
+		mine := newSession(t, s, u.ID, at(time.Hour))
+		theirs := newSession(t, s, other.ID, at(time.Hour))
+
+		changed := *u
+		changed.PasswordHash, changed.Disabled = "new hash", true
+		changed.Email = "ignored@example.com" // only the hash and the flag are stored
+		must(t, "UpdateUser", s.UpdateUser(ctx, &changed))
+		got, err := s.User(ctx, u.ID)
+		must(t, "User", err)
+		want := *u
+		want.PasswordHash, want.Disabled = "new hash", true
+		diff(t, "User after UpdateUser", &want, got)
+
+		_, err = s.Session(ctx, mine.TokenHash)
+		wantErr(t, "Session(of the updated user)", err, keygate.ErrNotFound)
+		_, err = s.Session(ctx, theirs.TokenHash)
+		must(t, "Session(of another user)", err)
+
+		want.Disabled = false
+		must(t, "UpdateUser(enable)", s.UpdateUser(ctx, &want))
+		got, err = s.UserByEmail(ctx, u.Email)
+		must(t, "UserByEmail", err)
+		diff(t, "User after enabling", &want, got)
+
+		wantErr(t, "UpdateUser(unknown)", s.UpdateUser(ctx, &keygate.User{ID: newID(), PasswordHash: "x"}), keygate.ErrNotFound)
 	}},
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 //go:embed templates/*.html
@@ -24,9 +25,10 @@ const (
 	pageConsent  = "consent"
 	pageCode     = "code"
 	pageNotice   = "notice"
+	pageHome     = "home"
 )
 
-var pageNames = []string{pageLogin, pageSignedIn, pageConsent, pageCode, pageNotice}
+var pageNames = []string{pageLogin, pageSignedIn, pageConsent, pageCode, pageNotice, pageHome}
 
 // Pages renders keygate's browser pages. It is safe for concurrent use.
 type Pages struct {
@@ -57,13 +59,22 @@ func parse(fsys fs.FS) (*Pages, error) {
 }
 
 // Static returns a handler for the embedded assets, to be mounted with the
-// prefix stripped (GET /static/style.css serves static/style.css).
+// prefix stripped (GET /static/style.css serves static/style.css). It
+// serves files only: a directory (the empty path, or one ending in "/")
+// is 404, never a listing.
 func Static() http.Handler {
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // the directory is embedded at build time
 	}
-	return http.FileServerFS(sub)
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || strings.HasSuffix(p, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // render executes page into a buffer and, only when that succeeded, writes
@@ -180,4 +191,15 @@ type NoticePage struct {
 // Notice renders a notice page.
 func (p *Pages) Notice(w http.ResponseWriter, status int, d NoticePage) error {
 	return p.render(w, status, pageNotice, d)
+}
+
+// HomePage says what this keygate is, at GET /.
+type HomePage struct {
+	APIBase string // the API base URL apps use, e.g. "https://keys.example.com/api/v1"
+	Email   string // the signed-in user, or "" with a sign-in link instead
+}
+
+// Home renders the home page.
+func (p *Pages) Home(w http.ResponseWriter, status int, d HomePage) error {
+	return p.render(w, status, pageHome, d)
 }

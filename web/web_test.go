@@ -79,6 +79,12 @@ func TestRender(t *testing.T) {
 		{"code", func(w http.ResponseWriter) error {
 			return p.Code(w, 200, CodePage{App: app, Code: "abc_DEF-123", ValidFor: "10 minutes"})
 		}, []string{`readonly autocomplete="off" spellcheck="false">abc_DEF-123</textarea>`, `<script src="/static/copy.js" defer></script>`, `data-copy="code"`, "10 minutes"}},
+		{"home", func(w http.ResponseWriter) error {
+			return p.Home(w, 200, HomePage{APIBase: "https://keys.example/api/v1"})
+		}, []string{"https://keys.example/api/v1", `id="sign-in"`}},
+		{"home-signed-in", func(w http.ResponseWriter) error {
+			return p.Home(w, 200, HomePage{APIBase: "https://keys.example/api/v1", Email: "a@example.com"})
+		}, []string{"a@example.com", `id="account"`}},
 		{"notice", func(w http.ResponseWriter) error {
 			return p.Notice(w, 400, NoticePage{Heading: "Invalid request", Message: evil})
 		}, []string{"Invalid request"}},
@@ -136,5 +142,15 @@ func TestStatic(t *testing.T) {
 		if res.StatusCode != 200 || res.Header.Get("Content-Type") != ct || len(b) == 0 {
 			t.Errorf("GET %s = %d %q (%d bytes), want 200 %q", path, res.StatusCode, res.Header.Get("Content-Type"), len(b), ct)
 		}
+	}
+	// The directory itself is not listed.
+	res, err := http.Get(srv.URL + "/static/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || strings.Contains(string(b), "style.css") {
+		t.Errorf("GET /static/ = %d %q, want 404 without a listing", res.StatusCode, b)
 	}
 }

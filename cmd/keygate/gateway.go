@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,13 +11,13 @@ import (
 
 // openGateway loads --models and builds the gateway. A bad file stops the
 // start with every problem listed.
-func (m *Main) openGateway(log *slog.Logger) error {
+func (m *Main) openGateway() error {
 	cfg, err := gateway.LoadConfig(m.Config.Models, os.Getenv)
 	if err != nil {
 		return err
 	}
-	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: log, Metrics: m.metrics})
-	log.Info("gateway models loaded", "file", m.Config.Models, "models", len(cfg.Models))
+	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: m.log, Metrics: m.metrics})
+	m.log.Info("gateway models loaded", "file", m.Config.Models, "models", len(cfg.Models))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/sqlite"
 )
 
 func newKeysCmd() *cobra.Command {
@@ -28,7 +29,7 @@ func newKeysCreateCmd() *cobra.Command {
 		Short: "Create a key and print it alone on stdout",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email, false)
 			if err != nil {
 				return err
 			}
@@ -64,10 +65,15 @@ func newKeysCreateCmd() *cobra.Command {
 	return cmd
 }
 
-// openService opens the store named by dsn and returns a Service over it
-// with a function that closes it.
-func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), error) {
-	store, err := openStore(cmd.Context(), dsn)
+// openService opens the store named by dsn, for reading only when
+// readOnly (openReadOnlyStore), and returns a Service over it with a
+// function that closes it.
+func openService(cmd *cobra.Command, dsn string, readOnly bool) (*keygate.Service, func(), error) {
+	open := openStore
+	if readOnly {
+		open = openReadOnlyStore
+	}
+	store, err := open(cmd.Context(), dsn)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,11 +87,11 @@ func openService(cmd *cobra.Command, dsn string) (*keygate.Service, func(), erro
 // openUserService is openService for a command about one user's things:
 // it binds the environment to the flags (so dsn and email are read after
 // it), opens the store and finds the user by email.
-func openUserService(cmd *cobra.Command, dsn, email *string) (*keygate.Service, *keygate.User, func(), error) {
+func openUserService(cmd *cobra.Command, dsn, email *string, readOnly bool) (*keygate.Service, *keygate.User, func(), error) {
 	if err := bindEnv(cmd); err != nil {
 		return nil, nil, nil, err
 	}
-	svc, closeFn, err := openService(cmd, *dsn)
+	svc, closeFn, err := openService(cmd, *dsn, readOnly)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -112,7 +118,7 @@ Hashes are cut to 12 digits unless --no-trunc is given; disable, enable and
 delete take the full hash.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email, true)
 			if err != nil {
 				return err
 			}
@@ -181,10 +187,11 @@ func hashError(hash string, err error) error {
 	return cliError(err)
 }
 
-// cacheNote tells that a server in another process trusts its key cache
-// for a while: the change reaches it within the cache's TTL.
-const cacheNote = `A server already running on the same database may take up to its key cache
-TTL (30 s by default) to see the change; servers on PostgreSQL are told at once.`
+// cacheNote tells when a server in another process sees the change: every
+// change is announced in the database, and servers follow the
+// announcements (cmd/keygate/changes.go).
+var cacheNote = fmt.Sprintf(`A server already running on the same database sees the change within %v on
+SQLite (it reads the announcements that often) and at once on PostgreSQL.`, sqlite.PollInterval)
 
 func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 	var dsn string
@@ -197,7 +204,7 @@ func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}
@@ -225,7 +232,7 @@ func newKeysDeleteCmd() *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -317,4 +318,24 @@ func readCredentials(t *testing.T, path string) credentials {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestLoginServerNotRunning: keygate login against a port where nothing
+// listens fails at once, saying the server does not answer.
+func TestLoginServerNotRunning(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	start := time.Now()
+	_, err = runCLI(t, "", "login", "--server", "http://"+addr, "--no-browser")
+	if err == nil || !strings.Contains(err.Error(), "does not answer") || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("keygate login to a closed port: %v, want it to say %s does not answer", err, addr)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("took %v, want a few seconds at most", d)
+	}
 }

@@ -3,13 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…";
+// without it, `keygate version` reports the module version of the build.
 var version = "dev"
 
 func newRootCmd() *cobra.Command {
@@ -18,10 +20,16 @@ func newRootCmd() *cobra.Command {
 		Short:         "OpenRouter-compatible OAuth PKCE key-provisioning server",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       versionString(debug.ReadBuildInfo()),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	// Usage is silenced for errors of a run; a wrong flag still gets the
+	// command's usage line, so that the user sees what it takes.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nUsage: %s\nRun '%s --help' for more.", err, cmd.UseLine(), cmd.CommandPath())
+	})
 	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
-	root.AddCommand(newLoginCmd(), newWhoamiCmd())
+	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newVersionCmd())
 	return root
 }
 

@@ -125,7 +125,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.DurationVar(&cfg.CodeTTL, "code-ttl", 10*time.Minute, "how long an authorization code is valid")
 	f.BoolVar(&cfg.RequirePKCE, "require-pkce", false, "refuse authorization codes without a code_challenge")
 	f.BoolVar(&cfg.Dev, "dev", false, "create a dev user and management key on first start and print them")
-	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x); 0 turns it off")
+	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x; sign-ins a tenth of it, burst 5); 0 turns it off")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof on this loopback host:port, apart from the API (off when empty)")
@@ -189,7 +189,7 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 		Metrics: m.metrics, ServeMetrics: cfg.MetricsAddr == "",
 	}
 	if cfg.Models != "" {
-		if err := m.openGateway(m.log); err != nil {
+		if err = m.openGateway(); err != nil {
 			return nil, err
 		}
 		sc.Gateway = m.gateway.Handlers()

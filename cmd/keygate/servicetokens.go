@@ -21,7 +21,7 @@ func newServiceTokensCmd() *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ func newServiceTokensCmd() *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, true)
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,7 @@ func newServiceTokensCmd() *cobra.Command {
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/keygate/keygate"
@@ -12,16 +13,42 @@ import (
 // defaultDatabase is a SQLite file in the working directory.
 const defaultDatabase = "keygate.db"
 
+// urlScheme matches the scheme of a URL-shaped --database value (RFC 3986
+// §3.1 followed by "://").
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+
 // openStore opens the store a --database value names: a postgres:// or
-// postgresql:// URL, or a SQLite path (plain, sqlite:// or file:).
+// postgresql:// URL, or a SQLite path (plain, sqlite:// or file:). Any
+// other scheme:// is refused by name rather than taken for a file path.
 func openStore(ctx context.Context, dsn string) (keygate.Store, error) {
+	return openStoreMode(ctx, dsn, false)
+}
+
+// openReadOnlyStore is openStore for commands that only read: a SQLite
+// file is opened for reading only (sqlite.OpenReadOnly), so that they work
+// on a file this user may not write.
+func openReadOnlyStore(ctx context.Context, dsn string) (keygate.Store, error) {
+	return openStoreMode(ctx, dsn, true)
+}
+
+func openStoreMode(ctx context.Context, dsn string, readOnly bool) (keygate.Store, error) {
 	if dsn == "" {
 		dsn = defaultDatabase
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return openPostgres(ctx, dsn)
+	if m := urlScheme.FindStringSubmatch(dsn); m != nil {
+		switch strings.ToLower(m[1]) {
+		case "postgres", "postgresql":
+			return openPostgres(ctx, dsn)
+		case "sqlite", "file":
+		default:
+			return nil, fmt.Errorf("open database: unknown URL scheme %q: --database takes a SQLite file path, sqlite:///abs/path.db, or a postgres:// URL", m[1])
+		}
 	}
-	db, err := sqlite.Open(ctx, dsn)
+	open := sqlite.Open
+	if readOnly {
+		open = sqlite.OpenReadOnly
+	}
+	db, err := open(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,17 +29,11 @@ otherwise one is generated and printed once.`,
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			password, generated := "", false
-			if fromStdin {
-				p, err := readPassword(cmd.InOrStdin())
-				if err != nil {
-					return err
-				}
-				password = p
-			} else {
-				password, generated = generatePassword(), true
+			password, generated, err := newPassword(cmd, fromStdin)
+			if err != nil {
+				return err
 			}
-			svc, closeFn, err := openService(cmd, dsn)
+			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
 			}
@@ -56,8 +52,131 @@ otherwise one is generated and printed once.`,
 	}
 	addDatabaseFlag(create, &dsn)
 	create.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, newUsersListCmd(), newUsersSetPasswordCmd(),
+		newUsersSetDisabledCmd("disable", true), newUsersSetDisabledCmd("enable", false))
 	return cmd
+}
+
+func newUsersListCmd() *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users, oldest first",
+		Long: `List users, oldest first: email, id, whether the user is disabled, and when
+the user was created (UTC). Reads the database only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			svc, closeFn, err := openService(cmd, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "EMAIL\tID\tDISABLED\tCREATED")
+			for offset := 0; ; offset += keygate.MaxUserPage {
+				page, total, err := svc.ListUsers(cmd.Context(), offset, keygate.MaxUserPage)
+				if err != nil {
+					return cliError(err)
+				}
+				for _, u := range page {
+					fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", u.Email, u.ID, u.Disabled, u.CreatedAt.UTC().Format(time.RFC3339))
+				}
+				if len(page) == 0 || offset+len(page) >= total {
+					break
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	addDatabaseFlag(cmd, &dsn)
+	return cmd
+}
+
+func newUsersSetPasswordCmd() *cobra.Command {
+	var dsn string
+	var fromStdin bool
+	cmd := &cobra.Command{
+		Use:   "set-password EMAIL",
+		Short: "Give a user a new password and sign them out everywhere",
+		Long: `Give a user a new password. The password is read from standard input with
+--password-stdin; otherwise one is generated and printed once. Every browser
+session of the user ends; their keys are not touched.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			password, generated, err := newPassword(cmd, fromStdin)
+			if err != nil {
+				return err
+			}
+			svc, closeFn, err := openService(cmd, dsn, false)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			u, err := svc.SetPassword(cmd.Context(), args[0], password)
+			if err != nil {
+				return cliError(err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "set the password of %s\n", u.Email)
+			if generated {
+				fmt.Fprintf(out, "password: %s\n", password)
+			}
+			return nil
+		},
+	}
+	addDatabaseFlag(cmd, &dsn)
+	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+func newUsersSetDisabledCmd(verb string, disabled bool) *cobra.Command {
+	var dsn string
+	long := `Disable a user: they can no longer sign in, and every browser session of
+theirs ends. Keys they already hold keep working: disable them with
+keygate keys disable (keygate keys list --user EMAIL shows them).`
+	if !disabled {
+		long = "Enable a disabled user again: they can sign in."
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " EMAIL",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a user",
+		Long:  long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			svc, closeFn, err := openService(cmd, dsn, false)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			u, err := svc.SetUserDisabled(cmd.Context(), args[0], disabled)
+			if err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%sd user %s\n", verb, u.Email)
+			return nil
+		},
+	}
+	addDatabaseFlag(cmd, &dsn)
+	return cmd
+}
+
+// newPassword returns the password a command sets: one line of standard
+// input with --password-stdin, else a generated one (generated is true).
+func newPassword(cmd *cobra.Command, fromStdin bool) (password string, generated bool, err error) {
+	if fromStdin {
+		p, err := readPassword(cmd.InOrStdin())
+		return p, false, err
+	}
+	return generatePassword(), true, nil
 }
 
 // readPassword reads one line from r, without its line ending.

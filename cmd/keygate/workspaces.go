@@ -23,7 +23,7 @@ func newWorkspacesListCmd() *cobra.Command {
 		Short: "List a user's workspaces, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email, true)
 			if err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ func newWorkspacesCreateCmd() *cobra.Command {
 --slug, or derived from NAME: lower-case letters and digits joined by hyphens.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, u, closeFn, err := openUserService(cmd, &dsn, &email)
+			svc, u, closeFn, err := openUserService(cmd, &dsn, &email, false)
 			if err != nil {
 				return err
 			}

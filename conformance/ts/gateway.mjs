@@ -87,7 +87,7 @@ const messages = [{ role: "user", content: "Say hello to the conformance suite."
 
 await check("sdk models.list lists the configured model with per-token prices", async () => {
   const res = await sdk.models.list();
-  const m = res.data.find((x) => x.id === model);
+  const m = res.result.data.find((x) => x.id === model);
   assert(m, `models.list has no ${model}`);
   assert(Number(m.pricing.prompt) * 1e6 === promptPrice, `prompt price ${m.pricing.prompt}`);
   assert(Number(m.pricing.completion) * 1e6 === completionPrice, `completion price ${m.pricing.completion}`);
@@ -199,7 +199,9 @@ await check("ai generateText through @openrouter/ai-sdk-provider", async () => {
 
 await check("ai streamText through @openrouter/ai-sdk-provider", async () => {
   const before = await usageMicros();
-  const res = streamText({ model: provider.chat(model), prompt: "Say hello.", maxRetries: 0 });
+  // OpenRouter's usage accounting asks for the usage chunk, which keygate
+  // forwards only to clients that ask.
+  const res = streamText({ model: provider.chat(model, { usage: { include: true } }), prompt: "Say hello.", maxRetries: 0 });
   let text = "";
   for await (const part of res.textStream) text += part;
   assert(text.length > 0, "no text");

@@ -9,9 +9,12 @@ package upstreamtest
 
 import (
 	"compress/gzip"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,6 +87,8 @@ type Request struct {
 	Stream bool
 	// IncludeUsage is stream_options.include_usage.
 	IncludeUsage bool
+	// EncodingFormat is an embeddings request's encoding_format.
+	EncodingFormat string
 }
 
 // Server is a running upstream. Its base URL for keygate's models file is
@@ -129,9 +134,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		StreamOptions struct {
 			IncludeUsage bool `json:"include_usage"`
 		} `json:"stream_options"`
+		EncodingFormat string `json:"encoding_format"`
 	}
 	json.Unmarshal(body, &in)
-	req.Model, req.Stream, req.IncludeUsage = in.Model, in.Stream, in.StreamOptions.IncludeUsage
+	req.Model, req.Stream, req.IncludeUsage, req.EncodingFormat = in.Model, in.Stream, in.StreamOptions.IncludeUsage, in.EncodingFormat
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	n := len(s.requests)
@@ -274,12 +280,25 @@ func (a *answerer) whole() string {
 		jsonString(a.id()), object, jsonString(a.model()), choice, usage, fp)
 }
 
+// embedding is every answer's vector; with "encoding_format": "base64"
+// (the openai package's default) it is sent as little-endian float32s in
+// base64, as OpenAI does.
+var embedding = []float32{0.25, -0.5, 0.125}
+
 func (a *answerer) embeddings() string {
 	usage := ""
 	if a.Usage != nil {
 		usage = fmt.Sprintf(`,"usage":{"prompt_tokens":%d,"total_tokens":%d}`, a.Usage.PromptTokens, a.Usage.PromptTokens)
 	}
-	return fmt.Sprintf(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.25,-0.5,0.125]}],"model":%s%s}`, jsonString(a.model()), usage)
+	vector := "[0.25,-0.5,0.125]"
+	if a.req.EncodingFormat == "base64" {
+		b := make([]byte, 0, 4*len(embedding))
+		for _, f := range embedding {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+		vector = jsonString(base64.StdEncoding.EncodeToString(b))
+	}
+	return fmt.Sprintf(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":%s}],"model":%s%s}`, vector, jsonString(a.model()), usage)
 }
 
 // stream sends the chunks of a streamed chat or text completion.
@@ -380,8 +399,14 @@ func (a *answerer) line(s string) bool {
 	return a.write(s + "\n")
 }
 
-// write sends s (byte by byte with OneByte) and flushes.
+// write sends s (byte by byte with OneByte) and flushes, except a whole
+// unstreamed body, which goes out with its Content-Length as real
+// upstreams send JSON.
 func (a *answerer) write(s string) bool {
+	if !a.req.Stream && !a.OneByte && a.gz == nil {
+		_, err := io.WriteString(a.out, s)
+		return err == nil && a.r.Context().Err() == nil
+	}
 	parts := []string{s}
 	if a.OneByte {
 		parts = parts[:0]
