@@ -29,6 +29,9 @@ type Config struct {
 	// again: how late spending recorded by another process on the store
 	// is seen. Spending settled through this Service is seen at once.
 	BalanceTTL time.Duration
+	// LeaseTTL is how long a budget lease lasts on a store shared by
+	// replicas (docs/spending.md, "PostgreSQL: budget leases"); 0 is DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.
@@ -43,6 +46,7 @@ func DefaultConfig() Config {
 		// replica's changes may take to show.
 		UsageCacheTTL: 30 * time.Second,
 		BalanceTTL:    time.Second,
+		LeaseTTL:      DefaultLeaseTTL,
 	}
 }
 
@@ -88,7 +92,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		o(s)
 	}
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
-	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, max(cfg.KeyCacheSize, 1))
+	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
 	return s
 }

@@ -313,14 +313,18 @@ const (
 	ChangeKey     = "key"     // the key's hash: a key was updated or deleted
 	ChangeSession = "session" // the session's token hash: a session was deleted
 	ChangeApp     = "app"     // the app's decimal id: an app's title or categories changed
+	// ChangeUsage names a key's hash: charges were added to its usage
+	// counters. Only stores shared by replicas (PostgreSQL) announce it,
+	// once per key per committed batch of charges.
+	ChangeUsage = "usage"
 )
 
 // Invalidations says what ChangeFeed.Listen does with the changes that
 // every process on the database, this one included, announces.
 type Invalidations struct {
 	// Changed is called with the kind (ChangeKey, ChangeSession,
-	// ChangeApp) and the id of each announced change, one at a time, in
-	// commit order.
+	// ChangeApp, ChangeUsage) and the id of each announced change, one at
+	// a time, in commit order.
 	Changed func(kind, id string)
 	// Reset is called every time Listen has started listening, the first
 	// time included, and whenever announcements may have been missed:

@@ -48,7 +48,7 @@ func TestConnectionPragmas(t *testing.T) {
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
-		"synchronous":  "1", // NORMAL
+		"synchronous":  "2", // FULL
 	}
 	check := func(pool string, conn *sql.Conn, queryOnly string) {
 		t.Helper()
@@ -148,8 +148,8 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "goose_db_version",
-		"sessions", "usage_counters", "usage_events", "users", "workspaces"}
+	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
+		"goose_db_version", "sessions", "usage_counters", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}
