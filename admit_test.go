@@ -19,14 +19,14 @@ func TestAdmit(t *testing.T) {
 		code, msg string
 		remaining *keygate.Micros
 	}{
-		{"no limits", nil, nil, 5 * usd, "", "", "", nil},
-		{"root's room", ptr(3.0), nil, 1 * usd, "", "", "", micros(2 * usd)},
-		{"leaf's room is smaller", ptr(3.0), micros(usd + 500_000), 1 * usd, "", "", "", micros(500_000)},
+		{"no-limits", nil, nil, 5 * usd, "", "", "", nil},
+		{"root's-room", ptr(3.0), nil, 1 * usd, "", "", "", micros(2 * usd)},
+		{"leaf's-room-is-smaller", ptr(3.0), micros(usd + 500_000), 1 * usd, "", "", "", micros(500_000)},
 		{"one micro-dollar left", ptr(1.0), nil, usd - 1, "", "", "", micros(1)},
-		{"root at its limit", ptr(1.0), nil, 1 * usd, "", keygate.EFORBIDDEN, "Key limit exceeded (total limit)", nil},
-		{"leaf at its limit", ptr(10.0), micros(usd), 1 * usd, "", keygate.EFORBIDDEN, "Key limit exceeded (total limit)", nil},
-		{"root past its daily limit", ptr(1.0), nil, 2 * usd, "daily", keygate.EFORBIDDEN, "Key limit exceeded (daily limit)", nil},
-		{"a limit of 0", ptr(0.0), nil, 0, "", keygate.EFORBIDDEN, "Key limit exceeded (total limit)", nil},
+		{"root-at-its-limit", ptr(1.0), nil, 1 * usd, "", keygate.EFORBIDDEN, "Key limit exceeded (total limit)", nil},
+		{"leaf-at-its-limit", ptr(10.0), micros(usd), 1 * usd, "", keygate.EFORBIDDEN, "Key limit exceeded (total limit)", nil},
+		{"root-past-its-daily-limit", ptr(1.0), nil, 2 * usd, "daily", keygate.EFORBIDDEN, "Key limit exceeded (daily limit)", nil},
+		{"a-limit-of-0", ptr(0.0), nil, 0, "", keygate.EFORBIDDEN, "Key limit exceeded (total limit)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +57,7 @@ func TestAdmit(t *testing.T) {
 			}
 		})
 	}
-	t.Run("disabled ancestor", func(t *testing.T) {
+	t.Run("disabled-ancestor", func(t *testing.T) {
 		f := newFixture(t)
 		_, root := f.newKey(keygate.NewKeyParams{})
 		leaf := f.delegated(root, nil)

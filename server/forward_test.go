@@ -230,13 +230,13 @@ func TestVerify(t *testing.T) {
 		message   string
 		remaining string
 	}{
-		{"no limit", "Bearer " + f.userKey, 200, "", "unlimited"},
+		{"no-limit", "Bearer " + f.userKey, 200, "", "unlimited"},
 		{"limited", "Bearer " + limited, 200, "", "4.000000"},
-		{"at its limit", "Bearer " + spent, 403, "Key limit exceeded (total limit)", ""},
+		{"at-its-limit", "Bearer " + spent, 403, "Key limit exceeded (total limit)", ""},
 		{"missing", "", 401, "Missing Authentication header", ""},
 		{"unknown", "Bearer sk-or-v1-" + strings.Repeat("0", 64), 401, "Invalid API key", ""},
 		{"disabled", "Bearer " + disabled, 401, "API key is disabled", ""},
-		{"service token", "Bearer " + f.token, 401, "Invalid API key", ""},
+		{"service-token", "Bearer " + f.token, 401, "Invalid API key", ""},
 	}
 	for _, tt := range tests {
 		for _, method := range []string{"GET", "HEAD", "POST", "PUT"} {
@@ -366,23 +366,23 @@ func TestUsageBadEvents(t *testing.T) {
 		event map[string]any
 		want  string
 	}{
-		{"negative tokens", map[string]any{"id": "b1", "key": key, "model": "m", "cost": 0, "prompt_tokens": -1}, "prompt_tokens must be >= 0"},
-		{"tokens not a number", map[string]any{"id": "b2", "key": key, "model": "m", "prompt_tokens": "many"}, "prompt_tokens has the wrong type or value"},
-		{"negative cost", map[string]any{"id": "b3", "key": key, "model": "m", "cost": -0.5}, "cost must be a number of USD >= 0"},
-		{"cost as text", map[string]any{"id": "b4", "key": key, "model": "m", "cost": "0.1"}, "cost must be a number of USD >= 0"},
-		{"no key", map[string]any{"id": "b5", "model": "m", "cost": 0.1}, "key_hash or key is required"},
-		{"unknown key", map[string]any{"id": "b6", "key_hash": strings.Repeat("ab", 32), "model": "m", "cost": 0.1}, "no such key"},
-		{"no model", map[string]any{"id": "b7", "key": key, "cost": 0.1}, "model is required"},
-		{"unpriced model", map[string]any{"id": "b8", "key": key, "model": "t/unknown", "prompt_tokens": 5}, `cost is required: the models file has no price for "t/unknown"`},
-		{"no id", map[string]any{"key": key, "model": "m", "cost": 0.1}, "id must be 1 to 200 visible ASCII characters"},
+		{"negative-tokens", map[string]any{"id": "b1", "key": key, "model": "m", "cost": 0, "prompt_tokens": -1}, "prompt_tokens must be >= 0"},
+		{"tokens-not-a-number", map[string]any{"id": "b2", "key": key, "model": "m", "prompt_tokens": "many"}, "prompt_tokens has the wrong type or value"},
+		{"negative-cost", map[string]any{"id": "b3", "key": key, "model": "m", "cost": -0.5}, "cost must be a number of USD >= 0"},
+		{"cost-as-text", map[string]any{"id": "b4", "key": key, "model": "m", "cost": "0.1"}, "cost must be a number of USD >= 0"},
+		{"no-key", map[string]any{"id": "b5", "model": "m", "cost": 0.1}, "key_hash or key is required"},
+		{"unknown-key", map[string]any{"id": "b6", "key_hash": strings.Repeat("ab", 32), "model": "m", "cost": 0.1}, "no such key"},
+		{"no-model", map[string]any{"id": "b7", "key": key, "cost": 0.1}, "model is required"},
+		{"unpriced-model", map[string]any{"id": "b8", "key": key, "model": "t/unknown", "prompt_tokens": 5}, `cost is required: the models file has no price for "t/unknown"`},
+		{"no-id", map[string]any{"key": key, "model": "m", "cost": 0.1}, "id must be 1 to 200 visible ASCII characters"},
 		{"future", map[string]any{"id": "b9", "key": key, "model": "m", "cost": 0.1, "created_at": "2999-01-01T00:00:00Z"}, "created_at must not be in the future"},
-		{"bad time", map[string]any{"id": "b10", "key": key, "model": "m", "cost": 0.1, "created_at": "yesterday"}, "created_at must be an RFC 3339 time"},
-		{"unknown app", map[string]any{"id": "b11", "key": key, "model": "m", "cost": 0.1, "app_id": 999999}, "app_id names no app"},
+		{"bad-time", map[string]any{"id": "b10", "key": key, "model": "m", "cost": 0.1, "created_at": "yesterday"}, "created_at must be an RFC 3339 time"},
+		{"unknown-app", map[string]any{"id": "b11", "key": key, "model": "m", "cost": 0.1, "app_id": 999999}, "app_id names no app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := f.usage(key)
-			id := strings.ReplaceAll(tt.name, " ", "-")
+			id := tt.name
 			a, d, rej := usageResult(t, f.report(good(id+"-a"), tt.event, good(id+"-b")))
 			evID, _ := tt.event["id"].(string)
 			if a != 2 || d != 0 || len(rej) != 1 || rej[evID] != tt.want {
@@ -411,17 +411,17 @@ func TestUsageCredentials(t *testing.T) {
 		name, method, path, body, auth string
 		status                         int
 	}{
-		{"user key on usage", "POST", "/api/v1/usage", batch, f.userKey, 401},
-		{"management key on usage", "POST", "/api/v1/usage", batch, f.mgmtKey, 401},
-		{"no credential on usage", "POST", "/api/v1/usage", batch, "", 401},
-		{"revoked token on usage", "POST", "/api/v1/usage", batch, revoked, 401},
-		{"token as key: key", "GET", "/api/v1/key", "", f.token, 401},
-		{"token as key: keys", "GET", "/api/v1/keys", "", f.token, 401},
-		{"token as key: verify", "GET", "/api/v1/auth/verify", "", f.token, 401},
-		{"token as key: chat", "POST", "/api/v1/chat/completions", `{"model":"t/priced","messages":[]}`, f.token, 401},
-		{"token on usage", "POST", "/api/v1/usage", batch, f.token, 200},
-		{"empty batch", "POST", "/api/v1/usage", `{"events":[]}`, f.token, 400},
-		{"not a batch", "POST", "/api/v1/usage", `[1,2]`, f.token, 400},
+		{"user-key-on-usage", "POST", "/api/v1/usage", batch, f.userKey, 401},
+		{"management-key-on-usage", "POST", "/api/v1/usage", batch, f.mgmtKey, 401},
+		{"no-credential-on-usage", "POST", "/api/v1/usage", batch, "", 401},
+		{"revoked-token-on-usage", "POST", "/api/v1/usage", batch, revoked, 401},
+		{"token-as-key-key", "GET", "/api/v1/key", "", f.token, 401},
+		{"token-as-key-keys", "GET", "/api/v1/keys", "", f.token, 401},
+		{"token-as-key-verify", "GET", "/api/v1/auth/verify", "", f.token, 401},
+		{"token-as-key-chat", "POST", "/api/v1/chat/completions", `{"model":"t/priced","messages":[]}`, f.token, 401},
+		{"token-on-usage", "POST", "/api/v1/usage", batch, f.token, 200},
+		{"empty-batch", "POST", "/api/v1/usage", `{"events":[]}`, f.token, 400},
+		{"not-a-batch", "POST", "/api/v1/usage", `[1,2]`, f.token, 400},
 		{"usage by GET", "GET", "/api/v1/usage", "", f.token, 405},
 	}
 	for _, tt := range tests {

@@ -172,11 +172,11 @@ func proxyScenario(t *testing.T, f *fwd, up *recordingUpstream, base string) {
 		status  int
 		message string
 	}{
-		{"good key", good, 200, ""},
-		{"unknown key", "sk-or-v1-" + strings.Repeat("1", 64), 401, "Invalid API key"},
-		{"no key", "", 401, "Missing Authentication header"},
-		{"past its limit", limited, 403, "Key limit exceeded (total limit)"},
-		{"service token", f.token, 401, "Invalid API key"},
+		{"good-key", good, 200, ""},
+		{"unknown-key", "sk-or-v1-" + strings.Repeat("1", 64), 401, "Invalid API key"},
+		{"no-key", "", 401, "Missing Authentication header"},
+		{"past-its-limit", limited, 403, "Key limit exceeded (total limit)"},
+		{"service-token", f.token, 401, "Invalid API key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +207,7 @@ func proxyScenario(t *testing.T, f *fwd, up *recordingUpstream, base string) {
 		})
 	}
 
-	t.Run("disabled through the API", func(t *testing.T) {
+	t.Run("disabled-through-the-API", func(t *testing.T) {
 		key := f.newKey(nil)
 		auth := []string{"Authorization", "Bearer " + key}
 		if r := doURL(t, "GET", base+"/v1/models", "", auth...); r.status != 200 {
