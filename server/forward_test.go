@@ -64,6 +64,12 @@ models:
 
 func newFwd(t *testing.T) *fwd {
 	t.Helper()
+	return newFwdModels(t, fwdModels)
+}
+
+// newFwdModels is newFwd with the gateway serving the models file models.
+func newFwdModels(t *testing.T, models string) *fwd {
+	t.Helper()
 	ctx := context.Background()
 	store := &countingStore{Store: openTestStore(t)}
 	m := metrics.New(prometheus.NewRegistry())
@@ -71,7 +77,7 @@ func newFwd(t *testing.T) *fwd {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := keygate.NewService(store, keygate.DefaultConfig(), keygate.WithLogger(log), keygate.WithObserver(m), keygate.WithPasswordHasher(testHasher))
 	m.KeyCacheSize(svc.KeyCacheLen)
-	gc, err := gateway.ParseConfig([]byte(fwdModels), func(string) string { return "" })
+	gc, err := gateway.ParseConfig([]byte(models), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

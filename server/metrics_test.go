@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
 // scrape fetches /metrics and parses it with the Prometheus text parser.
@@ -163,5 +166,45 @@ func TestMetrics(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMetricsKeepStreaming: with metrics on, a streamed gateway answer
+// still reaches the client chunk by chunk (the first before the upstream
+// goes on), and is counted under its route.
+func TestMetricsKeepStreaming(t *testing.T) {
+	hold := make(chan struct{})
+	up := upstreamtest.New(func(*upstreamtest.Request) upstreamtest.Reply {
+		return upstreamtest.Reply{Content: []string{"Hel", "lo"}, Hold: hold, Usage: &upstreamtest.Usage{PromptTokens: 3, CompletionTokens: 2}}
+	})
+	defer up.Close()
+	f := newFwdModels(t, "upstreams:\n  up: {base_url: \""+up.URL+"/v1\"}\nmodels:\n  - {name: t/priced, upstream: up, pricing: {prompt: 0.50, completion: 1.50}}\n")
+	before := f.scrape()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/chat/completions", strings.NewReader(`{"model":"t/priced","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+f.userKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	lines := bufio.NewScanner(res.Body)
+	for lines.Scan() && !strings.HasPrefix(lines.Text(), "data: {") {
+	}
+	if !strings.Contains(lines.Text(), "Hel") {
+		t.Fatalf("first event %q, want the first chunk while the upstream holds", lines.Text())
+	}
+	close(hold)
+	for lines.Scan() {
+	}
+	after := f.scrape()
+	route := []string{"route", "POST /api/v1/chat/completions", "method", "POST", "code", "2xx"}
+	if d := sample(after, "keygate_http_requests_total", route...) - sample(before, "keygate_http_requests_total", route...); d != 1 {
+		t.Errorf("keygate_http_requests_total%v grew by %v, want 1", route, d)
+	}
+	if d := sample(after, "keygate_gateway_upstream_latency_seconds", "upstream", "up") - sample(before, "keygate_gateway_upstream_latency_seconds", "upstream", "up"); d != 1 {
+		t.Errorf("keygate_gateway_upstream_latency_seconds{upstream=up} has %v more samples, want 1", d)
 	}
 }

@@ -143,9 +143,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Metrics.Request(r.Pattern, r.Method, sw.status, time.Since(start))
 }
 
-// statusWriter remembers the status written through it. It passes Flush
-// on, and Unwrap lets http.ResponseController reach the connection, so
-// streamed answers stream as before.
+// statusWriter remembers the status written through it. It passes
+// flushes on, and Unwrap lets http.ResponseController reach the
+// connection, so streamed answers stream as before.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -165,11 +165,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+// FlushError flushes through http.ResponseController, so that a handler
+// that flushes hears of a client gone away as it would unwrapped.
+func (w *statusWriter) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
+
+func (w *statusWriter) Flush() { w.FlushError() }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
