@@ -314,7 +314,7 @@ func TestVerifyFromCache(t *testing.T) {
 
 // TestUsageRetriedConcurrently: one 50-event batch sent 8 times at once
 // is charged once: each id accepted once overall, usage grows by the sum of
-// the costs, to the micro-dollar (GW-31).
+// the costs, to the micro-dollar.
 func TestUsageRetriedConcurrently(t *testing.T) {
 	f := newFwd(t)
 	key := f.newKey(nil)
@@ -475,7 +475,7 @@ func TestUsageReachesLimit(t *testing.T) {
 // TestForwardSecretsStayOut: through verify (pass, 401, 403, a key in the
 // query string) and usage reports (with a key in the body, a bad event, a
 // key as service token), no key or service token appears in the debug log
-// or in an answer (GW-32).
+// or in an answer.
 func TestForwardSecretsStayOut(t *testing.T) {
 	f := newFwd(t)
 	limited := f.newKey(ptr(0.000001))
