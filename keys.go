@@ -83,6 +83,7 @@ func (s *Service) activeKey(ctx context.Context, hash string) (*APIKey, error) {
 func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 	now := s.now()
 	k, gen, ok := s.keys.get(hash, now)
+	s.obs.KeyLookup(ok)
 	if ok {
 		return k, nil
 	}

@@ -61,6 +61,7 @@ type Service struct {
 	spend  *spendBook
 	apps   *appCache
 	hasher PasswordHasher
+	obs    Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -86,7 +87,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
-		hashes: newHashGate(), logins: newLoginBackoff()}
+		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -132,6 +133,7 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) {
 		attrs = append(attrs, "detail", e.Detail)
 	}
 	s.log.InfoContext(ctx, "audit", attrs...)
+	s.obs.Audited(e.Action)
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
 		s.log.Error("audit: store", "action", e.Action, "err", err)
 	}

@@ -113,6 +113,7 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 		r, err = s.reserve(ctx, k, want)
 	}
 	if err != nil {
+		s.observeRefusal(err)
 		return nil, err
 	}
 	return r, nil
@@ -170,6 +171,13 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // count; r is released then too. A store failure is returned as it is:
 // nothing was charged, and r is released.
 func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
+	_, err := s.settle(ctx, r, g)
+	return err
+}
+
+// settle is Settle, and reports whether this call charged g (false for a
+// g.ID charged before).
+func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (charged bool, err error) {
 	var spent Micros
 	defer func() { r.release(spent) }()
 	k := r.Key()
@@ -197,13 +205,13 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 	}
 	g.CreatedAt = g.CreatedAt.UTC()
 	if err := checkGeneration(g); err != nil {
-		return err
+		return false, err
 	}
 	hashes := r.chain()
 	if hashes == nil || hashes[0] != g.KeyHash {
 		var err error
 		if hashes, err = s.chainHashes(ctx, g.KeyHash); err != nil {
-			return err
+			return false, err
 		}
 	}
 	p := PeriodsAt(g.CreatedAt)
@@ -231,9 +239,10 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 		if ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", errUnavailable, err)
 		}
-		return fmt.Errorf("record generation: %w", err)
+		return false, fmt.Errorf("record generation: %w", err)
 	}
 	if charged {
+		s.obs.Charged(g)
 		spent = g.Cost
 		// Before r's hold goes (the deferred Release), so that the room
 		// never looks larger than it is.
@@ -242,7 +251,7 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 			s.keys.dropUsage(h)
 		}
 	}
-	return nil
+	return charged, nil
 }
 
 // chain returns the hashes r was held for, nil for a nil r.
@@ -283,11 +292,5 @@ func newGenerationID() string {
 	return "gen-" + hex.EncodeToString(b[:])
 }
 
-// limitExceeded is the 403 a key past its limit gets.
-func limitExceeded(r LimitReset) *Error {
-	period := string(r)
-	if r == ResetNone {
-		period = "total"
-	}
-	return Errorf(EFORBIDDEN, "Key limit exceeded (%s limit)", period)
-}
+// limitExceeded is the 403 a key past its limit gets (limitErrors).
+func limitExceeded(r LimitReset) *Error { return limitErrors[r] }

@@ -292,6 +292,21 @@ type AuditStore interface {
 	ListAudit(ctx context.Context, limit int) ([]*AuditEvent, error)
 }
 
+// ServiceTokenStore holds the operator's service tokens (servicetoken.go).
+type ServiceTokenStore interface {
+	// CreateServiceToken inserts t. ErrConflict on a duplicate id or hash.
+	CreateServiceToken(ctx context.Context, t *ServiceToken) error
+	// ServiceTokenByHash returns the token with hash, revoked or not, or
+	// ErrNotFound.
+	ServiceTokenByHash(ctx context.Context, hash string) (*ServiceToken, error)
+	// ListServiceTokens returns every token, revoked ones included, oldest
+	// first.
+	ListServiceTokens(ctx context.Context) ([]*ServiceToken, error)
+	// RevokeServiceToken sets the revocation time of the token with id to
+	// at. ErrNotFound if there is no such token or it is revoked already.
+	RevokeServiceToken(ctx context.Context, id string, at time.Time) error
+}
+
 // Kinds of change that a ChangeFeed announces, and what the id of each
 // names.
 const (
@@ -347,5 +362,6 @@ type Store interface {
 	UsageStore
 	SessionStore
 	AuditStore
+	ServiceTokenStore
 	Close() error
 }
