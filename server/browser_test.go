@@ -386,8 +386,8 @@ func TestAuthDeny(t *testing.T) {
 	}
 }
 
-// TestAuthPlainDefault: a challenge without a method is plain (edge case
-// HB-08; RFC 7636 §4.3).
+// TestAuthPlainDefault: a challenge without a method is plain (RFC 7636
+// §4.3).
 func TestAuthPlainDefault(t *testing.T) {
 	e := newEnv(t)
 	session, formToken := e.signIn()
