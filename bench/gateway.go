@@ -164,7 +164,7 @@ func runGateway(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	err = b.gatewayOn(ctx, "sqlite", up, proxy, []*process{kg}, ks)
+	err = b.gatewayOn(ctx, "sqlite", up, proxy, []*process{kg}, ks, nil)
 	kg.stop()
 	if err != nil {
 		return err
@@ -188,19 +188,30 @@ func runGateway(ctx context.Context, b *bench) error {
 			p.stop()
 		}
 	}()
+	// The replicas' connections are named, so that the CPU of the server
+	// processes serving them can be found and counted.
+	u, err := url.Parse(s.url)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("application_name", s.name)
+	u.RawQuery = q.Encode()
 	for i := range 2 {
-		p, err := b.startKeygate(ctx, fmt.Sprintf("gateway-pg%d", i+1), s.url, "--models", models)
+		p, err := b.startKeygate(ctx, fmt.Sprintf("gateway-pg%d", i+1), u.String(), "--models", models)
 		if err != nil {
 			return err
 		}
 		replicas = append(replicas, p)
 	}
-	return b.gatewayOn(ctx, "postgres x2", up, proxy, replicas, ks)
+	return b.gatewayOn(ctx, "postgres x2", up, proxy, replicas, ks, pgBackendsCPU(b.opt.postgres, s.name))
 }
 
 // gatewayOn runs the gateway's rounds with keygate as the replicas kgs
-// on one engine and adds their rows and figures to the report.
-func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process, kgs []*process, ks keySet) error {
+// on one engine and adds their rows and figures to the report; dbCPU,
+// when set, reads the CPU of the database server's processes that serve
+// keygate.
+func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process, kgs []*process, ks keySet, dbCPU func(context.Context) (map[int]float64, error)) error {
 	type server struct {
 		name  string
 		procs []*process
@@ -228,6 +239,9 @@ func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process
 				for j, sv := range servers {
 					l := load{conns: conns, duration: d, maxHits: b.opt.maxHits, ok: ok, firstByte: stream,
 						target: chatTarget(sv.bases, sv.path, "bench/chat", stream, ks.secrets)}
+					if sv.name == "keygate" {
+						l.dbCPU = dbCPU
+					}
 					r, err := attack(ctx, l, sv.procs...)
 					if err != nil {
 						return err
@@ -248,6 +262,9 @@ func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process
 			fig("proxy added p99 ms", ceil.P99-direct.P99)
 			fig("keygate rps / proxy rps", k.RPS/ceil.RPS)
 			fig("keygate db writes per request", k.WritesPerRequest)
+			if dbCPU != nil {
+				fig("database server CPU µs per request", k.DBCPUPerRequestUS)
+			}
 			if stream {
 				fig("keygate added first byte p50 ms", k.FirstByteP50-direct.FirstByteP50)
 				fig("proxy added first byte p50 ms", ceil.FirstByteP50-direct.FirstByteP50)

@@ -26,6 +26,9 @@ type load struct {
 	client *http.Client
 	// ok checks a 200 answer's body; nil accepts any.
 	ok func(body []byte) bool
+	// dbCPU, when set, reads the CPU seconds of each database server
+	// process serving the servers under load, by pid.
+	dbCPU func(ctx context.Context) (map[int]float64, error)
 	// firstByte records each request's time to its first byte of answer
 	// (when the status line arrives: for a stream, with its first event).
 	firstByte bool
@@ -40,6 +43,7 @@ type round struct {
 	latencies []time.Duration
 	firstByte []time.Duration // with load.firstByte
 	cpu       float64         // CPU seconds the servers used during the round
+	dbCPU     float64         // and the database server's processes, with load.dbCPU
 	// writes is the write transactions the servers' stores committed
 	// during the round; -1 when a server does not count them.
 	writes int64
@@ -84,6 +88,12 @@ func attack(ctx context.Context, l load, srvs ...*process) (round, error) {
 	if err != nil {
 		return round{}, err
 	}
+	var db0 map[int]float64
+	if l.dbCPU != nil {
+		if db0, err = l.dbCPU(ctx); err != nil {
+			return round{}, err
+		}
+	}
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	var r round
@@ -110,6 +120,15 @@ func attack(ctx context.Context, l load, srvs ...*process) (round, error) {
 	cpu1, writes1, err := usageOf(ctx, srvs)
 	if err != nil {
 		return round{}, err
+	}
+	if l.dbCPU != nil {
+		db1, err := l.dbCPU(ctx)
+		if err != nil {
+			return round{}, err
+		}
+		for pid, c := range db1 {
+			r.dbCPU += c - db0[pid] // a backend started during the round counts whole
+		}
 	}
 	r.cpu, r.writes = cpu1-cpu0, writes1-writes0
 	if writes0 < 0 {
@@ -210,6 +229,7 @@ func (m *measurement) summary() stats {
 	var all, first []time.Duration
 	var elapsed time.Duration
 	var writes int64
+	var dbCPU float64
 	for _, r := range m.rounds {
 		first = append(first, r.firstByte...)
 		if r.writes < 0 || writes < 0 {
@@ -220,6 +240,7 @@ func (m *measurement) summary() stats {
 		s.Requests += r.requests
 		s.Errors += r.errors
 		s.CPUSeconds += r.cpu
+		dbCPU += r.dbCPU
 		elapsed += r.elapsed
 		all = append(all, r.latencies...)
 		for _, e := range r.samples {
@@ -237,6 +258,9 @@ func (m *measurement) summary() stats {
 	}
 	if s.Requests > 0 {
 		s.CPUPerRequestUS = s.CPUSeconds / float64(s.Requests) * 1e6
+	}
+	if s.Requests > 0 {
+		s.DBCPUPerRequestUS = dbCPU / float64(s.Requests) * 1e6
 	}
 	if writes >= 0 && s.Requests > 0 {
 		s.WritesPerRequest = float64(writes) / float64(s.Requests)

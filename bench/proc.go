@@ -190,20 +190,11 @@ const clockTicks = 100
 // usage reads /proc/<pid>/stat and /proc/<pid>/status.
 func (p *process) usage() (procStat, error) {
 	pid := p.cmd.Process.Pid
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	cpu, err := procCPU(pid)
 	if err != nil {
 		return procStat{}, err
 	}
-	// The command name, field 2, is in parentheses and may hold spaces:
-	// count fields after the last ')'. utime and stime are fields 14 and 15.
-	s := string(stat)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	u := procStat{CPU: float64(utime+stime) / clockTicks, Alive: true}
+	u := procStat{CPU: cpu, Alive: true}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return procStat{}, err
@@ -295,4 +286,23 @@ func (p *process) writeCount(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("%s: /debug/writes: not {\"write_transactions\":N}", p.name)
 	}
 	return *v.N, nil
+}
+
+// procCPU returns the user+system CPU seconds of process pid
+// (/proc/<pid>/stat).
+func procCPU(pid int) (float64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// count fields after the last ')'. utime and stime are fields 14 and 15.
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return float64(utime+stime) / clockTicks, nil
 }

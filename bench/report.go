@@ -34,6 +34,9 @@ type stats struct {
 	// WritesPerRequest is the store's write transactions per request, for
 	// servers that count them (keygate with --pprof).
 	WritesPerRequest float64 `json:"db_writes_per_request,omitempty"`
+	// DBCPUPerRequestUS is the database server's backends' CPU per
+	// request, where it is measured (PostgreSQL in the gateway scenario).
+	DBCPUPerRequestUS float64 `json:"db_cpu_us_per_request,omitempty"`
 }
 
 // row is one line of the table: a server under one load, or a scenario

@@ -220,3 +220,36 @@ func seedUserKeySQLite(ctx context.Context, path string) (string, error) {
 	defer db.Close()
 	return seedUserKey(ctx, db)
 }
+
+// pgBackendsCPU returns a function that sums the CPU seconds of the
+// PostgreSQL server processes serving the connections whose
+// application_name is app (read from pg_stat_activity, then from
+// /proc/<pid>/stat: the server must run on this machine). Only the
+// backends are counted: the server's shared processes (WAL writer,
+// checkpointer) serve every database and are left out.
+func pgBackendsCPU(base, app string) func(ctx context.Context) (map[int]float64, error) {
+	return func(ctx context.Context) (map[int]float64, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: connect: %w", err)
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		cpu := make(map[int]float64, len(pids))
+		for _, pid := range pids {
+			if s, err := procCPU(int(pid)); err == nil {
+				cpu[int(pid)] = s
+			}
+		}
+		return cpu, nil
+	}
+}
