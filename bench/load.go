@@ -65,12 +65,14 @@ func attack(ctx context.Context, l load, srvs ...*process) (round, error) {
 	var timing *timingTransport
 	switch {
 	case l.firstByte:
-		timing = &timingTransport{next: &http.Transport{
+		tr := &http.Transport{
 			Proxy:               noProxy,
 			MaxIdleConnsPerHost: l.conns,
 			MaxConnsPerHost:     l.conns,
 			DisableCompression:  true,
-		}}
+		}
+		defer tr.CloseIdleConnections()
+		timing = &timingTransport{next: tr}
 		opts = append(opts, vegeta.Client(&http.Client{Transport: timing, Timeout: 30 * time.Second}))
 	case l.client != nil:
 		opts = append(opts, vegeta.Client(l.client))
