@@ -128,7 +128,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x; sign-ins a tenth of it, burst 5); 0 turns it off")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof on this loopback host:port, apart from the API (off when empty)")
+	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof, and the store's count of write transactions at /debug/writes, on this loopback host:port, apart from the API (off when empty)")
 	f.StringVar(&cfg.Models, "models", "", "YAML file of the gateway's upstreams and models (docs/gateway.md); reloaded on SIGHUP; no gateway when empty")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this host:port instead of on --addr")
 	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
