@@ -251,6 +251,7 @@ func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process
 				}
 			}
 			direct, ceil, k := ms[0].summary(), ms[1].summary(), ms[2].summary()
+			direct.PeakRSSMB, ceil.PeakRSSMB, k.PeakRSSMB = peakRSSMB(servers[0].procs), peakRSSMB(servers[1].procs), peakRSSMB(servers[2].procs)
 			b.report.Rows = append(b.report.Rows, row{Scenario: "gateway", Case: cas, Server: "upstream", Conns: conns, stats: direct})
 			b.report.addPair("gateway", cas, conns, k, ceil)
 			fig := func(what string, v float64) {
@@ -275,6 +276,17 @@ func (b *bench) gatewayOn(ctx context.Context, engine string, up, proxy *process
 	l := load{conns: 64, duration: d, maxHits: b.opt.maxHits, ok: okBody(`"Hello!"`),
 		target: chatTarget(servers[2].bases, servers[2].path, "bench/chat", false, ks.secrets)}
 	return b.profile(ctx, kgs[0], l, "gateway-"+strings.ReplaceAll(engine, " ", "-"))
+}
+
+// peakRSSMB sums the peak resident sets of procs, in MB.
+func peakRSSMB(procs []*process) float64 {
+	var hwm int64
+	for _, p := range procs {
+		if u, err := p.usage(); err == nil {
+			hwm += u.HWM
+		}
+	}
+	return float64(hwm) / (1 << 20)
 }
 
 // okBody accepts a 200 body containing want.

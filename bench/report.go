@@ -125,19 +125,21 @@ func (r *report) note(format string, args ...any) {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %d CPUs, %s, %.1f GiB, %s %s\n\n", r.Machine.CPUs, r.Machine.Model, r.Machine.MemoryGiB, r.Machine.Go, r.Machine.OS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tcase\tserver\tconns\treq/s\tp50 ms\tp90 ms\tp99 ms\terrors\tCPU s\tCPU µs/req\tpeak RSS MB\tvs ceiling\t")
+	fmt.Fprintln(tw, "scenario\tcase\tserver\tconns\treq/s\tp50 ms\tp90 ms\tp99 ms\t1st byte p50\terrors\tCPU s\tCPU µs/req\tDB CPU µs/req\tDB writes/req\tpeak RSS MB\tvs ceiling\t")
+	opt := func(format string, v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, v)
+	}
 	for _, x := range r.Rows {
 		if x.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t\n", x.Scenario, x.Case, x.Server, x.Skipped)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t\n", x.Scenario, x.Case, x.Server, x.Skipped)
 			continue
 		}
-		ratio := ""
-		if x.RatioRPS > 0 {
-			ratio = fmt.Sprintf("%.2f", x.RatioRPS)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%.1f\t%.0f\t%s\t\n",
-			x.Scenario, x.Case, x.Server, x.Conns, x.RPS, x.P50, x.P90, x.P99, x.Errors,
-			x.CPUSeconds, x.CPUPerRequestUS, x.PeakRSSMB, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t%d\t%.1f\t%.1f\t%s\t%s\t%.0f\t%s\t\n",
+			x.Scenario, x.Case, x.Server, x.Conns, x.RPS, x.P50, x.P90, x.P99, opt("%.2f", x.FirstByteP50), x.Errors,
+			x.CPUSeconds, x.CPUPerRequestUS, opt("%.0f", x.DBCPUPerRequestUS), opt("%.3f", x.WritesPerRequest), x.PeakRSSMB, opt("%.2f", x.RatioRPS))
 	}
 	tw.Flush()
 	if len(r.Figures) > 0 {
