@@ -25,6 +25,10 @@ type request struct {
 	usageAdded bool
 	maxTokens  int64  // max_tokens or max_completion_tokens; 0 when absent
 	body       []byte // what is sent upstream
+	// size is the length of body without the whitespace between its
+	// tokens: what the prompt estimate counts, however the client spaced
+	// its JSON.
+	size int
 }
 
 // Body members that would let a request choose its own upstream or
@@ -85,7 +89,7 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 		rewrite = rewrite || drop(mb.name)
 	}
 	if !rewrite {
-		req.body = b
+		req.body, req.size = b, jsonSize(b)
 		return req, nil
 	}
 	model, _ := json.Marshal(req.upstreamName)
@@ -113,7 +117,30 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 		add([]byte(`"stream_options"`), streamOptions)
 	}
 	req.body = append(out, '}')
+	req.size = jsonSize(req.body)
 	return req, nil
+}
+
+// jsonSize is the length of the valid JSON text b without the whitespace
+// between its tokens (RFC 8259 §2): the length of its compact form.
+func jsonSize(b []byte) int {
+	n := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 // member is one member of a JSON object: its name, and its name and value
@@ -231,7 +258,7 @@ func (req *request) readOptions(ms members, endpoint string) (streamOptions []by
 }
 
 // reservation is what is held before forwarding: the prompt estimate
-// (body bytes / 4, rounded up) at the prompt price, plus max_tokens (or
+// (the body's compact length / 4, rounded up) at the prompt price, plus max_tokens (or
 // the model's reserve_tokens) at the completion price. Reserve clamps it to
 // what the key has left. A model charged at the upstream's cost is
 // estimated at its fallback price.
@@ -241,5 +268,5 @@ func (req *request) reservation() keygate.Micros {
 	if out == 0 {
 		out = req.model.ReserveTokens
 	}
-	return max(Cost(estimateTokens(len(req.body)), out, prompt, completion), 1)
+	return max(Cost(estimateTokens(req.size), out, prompt, completion), 1)
 }

@@ -66,3 +66,28 @@ func TestRequestBody(t *testing.T) {
 		})
 	}
 }
+
+// TestPromptEstimateIgnoresSpacing: an answer without usage is charged by
+// the fallback estimate, which counts the body without the whitespace
+// between its JSON tokens: a pretty-printed request costs what the same
+// request compact costs.
+func TestPromptEstimateIgnoresSpacing(t *testing.T) {
+	e := newEnv(t)
+	// "t/plain" is served by the "t/*" pattern, unrenamed, so its body
+	// goes upstream as it came, spacing included.
+	e.script("t/plain", upstreamtest.Reply{Content: []string{"Hello there"}})
+	compact := `{"model":"t/plain","messages":[{"role":"user","content":"hi  there"}]}`
+	pad := "\n" + strings.Repeat(" ", 400)
+	pretty := "{" + pad + `"model":` + pad + `"t/plain",` + pad + `"messages": [` + pad + `{"role": "user", "content": "hi  there"}` + pad + "]" + pad + "}"
+	var spent [2]int64
+	for i, body := range []string{compact, pretty} {
+		key := e.key(nil)
+		if r := e.post("/api/v1/chat/completions", key, body); r.status != 200 {
+			t.Fatalf("status %d %s", r.status, r.body)
+		}
+		spent[i] = int64(e.spent(key))
+	}
+	if spent[0] == 0 || spent[0] != spent[1] {
+		t.Errorf("charged %d µ$ compact and %d µ$ pretty-printed, want the same, above 0", spent[0], spent[1])
+	}
+}
