@@ -208,7 +208,10 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	if len(a.Error) > 0 && string(a.Error) != "null" {
 		return gatewayError(http.StatusBadGateway, "The upstream of this model failed: %s", redact(upstreamMessage(b, http.StatusBadGateway), []string{c.req.model.upstream.apiKey}))
 	}
-	c.meter.usage, c.meter.outBytes = a.Usage, a.outputBytes()
+	c.meter.usage = a.Usage
+	if a.Usage == nil {
+		c.meter.outBytes = a.outputBytes() // only the fallback counts the text
+	}
 	c.gen.ID, c.gen.FinishReason = a.ID, a.finishReason()
 	if err := c.settle(); err != nil {
 		return err
