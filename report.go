@@ -138,7 +138,7 @@ func (s *Service) reportEvent(ctx context.Context, e *UsageEvent, price Pricer) 
 	case e.CompletionTokens < 0:
 		return false, Errorf(EINVALID, "completion_tokens must be >= 0")
 	case e.CreatedAt.After(s.Now().Add(MaxUsageClockSkew)):
-		return false, Errorf(EINVALID, "created_at must not be in the future")
+		return false, Errorf(EINVALID, "created_at must be at most %v in the future", MaxUsageClockSkew)
 	case e.Cost != nil && *e.Cost < 0:
 		return false, Errorf(EINVALID, "cost must be >= 0")
 	}

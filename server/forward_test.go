@@ -381,7 +381,7 @@ func TestUsageBadEvents(t *testing.T) {
 		{"no-model", map[string]any{"id": "b7", "key": key, "cost": 0.1}, "model is required"},
 		{"unpriced-model", map[string]any{"id": "b8", "key": key, "model": "t/unknown", "prompt_tokens": 5}, `cost is required: the models file has no price for "t/unknown"`},
 		{"no-id", map[string]any{"key": key, "model": "m", "cost": 0.1}, "id must be 1 to 200 visible ASCII characters"},
-		{"future", map[string]any{"id": "b9", "key": key, "model": "m", "cost": 0.1, "created_at": "2999-01-01T00:00:00Z"}, "created_at must not be in the future"},
+		{"future", map[string]any{"id": "b9", "key": key, "model": "m", "cost": 0.1, "created_at": "2999-01-01T00:00:00Z"}, "created_at must be at most 5m0s in the future"},
 		{"bad-time", map[string]any{"id": "b10", "key": key, "model": "m", "cost": 0.1, "created_at": "yesterday"}, "created_at must be an RFC 3339 time"},
 		{"unknown-app", map[string]any{"id": "b11", "key": key, "model": "m", "cost": 0.1, "app_id": 999999}, "app_id names no app"},
 	}
