@@ -146,19 +146,28 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key when
 // empty, and g.ID is made when empty.
 //
-// Settle returns once the charge is committed to the store. Settling the
-// same g.ID twice charges once: the second call returns nil and charges
-// nothing. The cost may exceed what r held; it is charged in full, so a
+// Settle returns once the charge is committed to the store. A g.ID that
+// is stored already charges nothing. Without a reservation (r nil: usage
+// reported by the caller, who may send it again), that is a retry and
+// Settle returns nil. With one, the id is another request's (an upstream
+// that reuses its answer ids): Settle returns ECONFLICT and keeps r held,
+// so the caller can settle again under another id (g.ID empty: one Settle
+// makes) and the answer is never free. The cost may exceed what r held; it is charged in full, so a
 // key may end past its limit by the bound docs/spending.md states. After
 // Settle returns, KeyInfo on this Service shows the new usage.
 //
-// Errors: EINVALID naming the field for an id that is not 1 to 256
-// visible ASCII characters, no key_hash, or a negative cost or token
-// count; r is released then too. A store failure is returned as it is:
-// nothing was charged, and r is released.
+// Errors: ECONFLICT as above; EINVALID naming the field for an id that is
+// not 1 to 256 visible ASCII characters, no key_hash, or a negative cost
+// or token count, and r is released. A store failure is returned as it
+// is: nothing was charged, and r is released.
 func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
 	var spent Micros
-	defer func() { r.release(spent) }()
+	held := false // r stays held for another Settle
+	defer func() {
+		if !held {
+			r.release(spent)
+		}
+	}()
 	if k := r.Key(); k != nil {
 		if g.KeyHash == "" {
 			g.KeyHash = k.Hash
@@ -213,6 +222,10 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 			err = fmt.Errorf("%w: %w", errUnavailable, err)
 		}
 		return fmt.Errorf("record generation: %w", err)
+	}
+	if !charged && r != nil {
+		held = true
+		return Errorf(ECONFLICT, "id %q is another generation's", g.ID)
 	}
 	if charged {
 		spent = g.Cost
