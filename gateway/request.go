@@ -23,11 +23,6 @@ type request struct {
 	body       []byte // what is sent upstream
 }
 
-// Body members that would let a request choose its own upstream or
-// credential (honoured by some proxies, never by keygate), removed before
-// forwarding so an upstream that honours them cannot be steered.
-var steeringMembers = []string{"api_base", "base_url", "api_key"}
-
 // Body members that let OpenRouter serve another model than the one asked
 // for; removed unless the model is charged at the upstream's reported
 // cost, so the model served is the model priced.
@@ -63,9 +58,7 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	if err := req.readOptions(m, endpoint); err != nil {
 		return nil, err
 	}
-	for _, k := range steeringMembers {
-		delete(m, k)
-	}
+	stripSteering(m, b)
 	if !req.model.Pricing.Upstream {
 		for _, k := range fallbackMembers {
 			delete(m, k)

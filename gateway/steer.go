@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// Body members that would let a request choose its own upstream, its
+// credential or its headers (honoured by some proxies and SDK servers,
+// never by keygate). They are removed before forwarding, whatever their
+// letter case (Go servers decode members case-insensitively), at the top
+// level and inside any nested object (LiteLLM-style servers read them from
+// "extra_body", "litellm_params" and "metadata" too), so an upstream that
+// honours them cannot be steered. See docs/gateway.md "Admission".
+var steeringMembers = []string{
+	"api_base", "base_url", "api_key", "api_version", "api_type",
+	"extra_headers", "custom_llm_provider", "organization",
+	"azure_ad_token", "aws_access_key_id", "aws_secret_access_key",
+	"aws_session_token", "aws_region_name", "vertex_credentials",
+	"vertex_project", "vertex_location",
+}
+
+// schemaMembers hold JSON schemas, whose member names are the client's
+// data (a tool may take an "api_key" parameter), so steering members are
+// not removed inside them.
+var schemaMembers = []string{"tools", "functions", "response_format"}
+
+// stripSteering removes the steering members from m and from every object
+// nested in its members but the schemaMembers. A body that mentions no
+// steering name (the usual case) is not walked below its top level.
+func stripSteering(m map[string]json.RawMessage, raw []byte) {
+	walk := mentionsSteering(raw)
+	for k, v := range m {
+		if isSteering(k) {
+			delete(m, k)
+			continue
+		}
+		if walk && !isSchemaMember(k) {
+			if nv, changed := stripNested(v); changed {
+				m[k] = nv
+			}
+		}
+	}
+}
+
+// stripNested returns v without steering members at any depth, and
+// whether it changed; values without objects are returned as they are.
+func stripNested(v json.RawMessage) (json.RawMessage, bool) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || !mentionsSteering(v) {
+		return v, false
+	}
+	switch v[0] {
+	case '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) != nil {
+			return v, false
+		}
+		changed := false
+		for k, mv := range m {
+			if isSteering(k) {
+				delete(m, k)
+				changed = true
+			} else if nv, c := stripNested(mv); c {
+				m[k], changed = nv, true
+			}
+		}
+		if !changed {
+			return v, false
+		}
+		b, err := compactJSON(m)
+		return b, err == nil
+	case '[':
+		var a []json.RawMessage
+		if json.Unmarshal(v, &a) != nil {
+			return v, false
+		}
+		changed := false
+		for i, av := range a {
+			if nv, c := stripNested(av); c {
+				a[i], changed = nv, true
+			}
+		}
+		if !changed {
+			return v, false
+		}
+		b, err := compactJSON(a)
+		return b, err == nil
+	}
+	return v, false
+}
+
+// compactJSON encodes v without HTML escaping: "<" stays "<".
+func compactJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// mentionsSteering reports whether b may hold a steering member: a string
+// equal to a steering name in any letter case, or any \u escape (which
+// could spell one). It is a cheap test before any parsing.
+func mentionsSteering(b []byte) bool {
+	if bytes.Contains(b, []byte(`\u`)) {
+		return true
+	}
+	for i := bytes.IndexByte(b, '"'); i >= 0; {
+		rest := b[i+1:]
+		for _, k := range steeringMembers {
+			if len(rest) > len(k) && rest[len(k)] == '"' && strings.EqualFold(string(rest[:len(k)]), k) {
+				return true
+			}
+		}
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+func isSteering(k string) bool {
+	for _, s := range steeringMembers {
+		if strings.EqualFold(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSchemaMember(k string) bool {
+	for _, s := range schemaMembers {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}

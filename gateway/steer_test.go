@@ -1,0 +1,85 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/gateway/upstreamtest"
+)
+
+// TestSteeringMembers (GW-34): members that choose an upstream, a
+// credential or headers never reach the upstream, at any depth, in any
+// letter case, however escaped; the same names as a tool's parameters or
+// in text pass unchanged; the model is taken from the body only and the
+// upstream sees its usual path; fallback lists reach only an upstream
+// that is priced by its own reported cost.
+func TestSteeringMembers(t *testing.T) {
+	e := newEnv(t)
+	u := &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}
+	for _, m := range []string{"cheap-v2", "t/up", "t/../../admin"} {
+		e.script(m, upstreamtest.Reply{Usage: u, UsageJSON: `{"prompt_tokens":10,"completion_tokens":20,"cost":0.00012}`})
+	}
+	key := e.key(nil)
+	msgs := `"messages":[{"role":"user","content":"what is \"api_base\" in my config?"}]`
+	tool := `"tools":[{"type":"function","function":{"name":"login","parameters":{"type":"object","properties":{"api_key":{"type":"string"}}}}}]`
+	tests := []struct {
+		name     string
+		body     string
+		model    string   // the model the upstream is asked for
+		absent   []string // in the upstream's body
+		contains []string
+	}{
+		{"top-level", `{"model":"t/cheap",` + msgs + `,"api_base":"http://evil.test","api_key":"sk-stolen","api_version":"x-evil","custom_llm_provider":"evil","extra_headers":{"X-Evil":"1"}}`,
+			"cheap-v2", []string{"evil", "sk-stolen", "X-Evil"}, []string{`\"api_base\"`}},
+		{"nested", `{"model":"t/cheap",` + msgs + `,"extra_body":{"api_base":"http://evil.test","keep":1},"metadata":{"litellm_params":{"api_key":"sk-stolen"}},"x":[{"base_url":"http://evil.test"}]}`,
+			"cheap-v2", []string{"evil", "sk-stolen"}, []string{`"keep":1`, `"litellm_params":{}`}},
+		{"letter-case", `{"model":"t/cheap",` + msgs + `,"API_BASE":"http://evil.test","extra_body":{"Api_Key":"sk-stolen"}}`,
+			"cheap-v2", []string{"evil", "sk-stolen"}, nil},
+		{"escaped-name", `{"model":"t/cheap",` + msgs + `,"api\u005fbase":"http://evil.test","extra_body":{"b\u0061se_url":"http://evil.test"}}`,
+			"cheap-v2", []string{"evil"}, nil},
+		{"tool-parameter-kept", `{"model":"t/cheap",` + msgs + `,` + tool + `}`,
+			"cheap-v2", nil, []string{`"properties":{"api_key":{"type":"string"}}`}},
+		{"fallbacks-stripped", `{"model":"t/cheap",` + msgs + `,"models":["x/expensive"],"route":"fallback"}`,
+			"cheap-v2", []string{"x/expensive", `"route"`}, nil},
+		{"fallbacks-kept-upstream-priced", `{"model":"t/up",` + msgs + `,"models":["x/expensive"]}`,
+			"t/up", nil, []string{"x/expensive"}},
+		{"model-path-in-body-only", `{"model":"t/../../admin",` + msgs + `}`,
+			"t/../../admin", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.post("/api/v1/chat/completions", key, tt.body)
+			if r.status != 200 {
+				t.Fatalf("status %d %s", r.status, r.body)
+			}
+			reqs := e.up.Requests()
+			got := reqs[len(reqs)-1]
+			if got.Path != "/v1/chat/completions" || got.Model != tt.model {
+				t.Errorf("upstream got %s for model %q, want /v1/chat/completions for %q", got.Path, got.Model, tt.model)
+			}
+			if a := got.Header.Get("Authorization"); a != "Bearer "+upstreamKey {
+				t.Errorf("upstream Authorization = %q, want the configured credential", a)
+			}
+			if got.Header.Get("X-Evil") != "" {
+				t.Error("a header named in the body reached the upstream")
+			}
+			if !json.Valid(got.Body) {
+				t.Fatalf("upstream body %s is not JSON", got.Body)
+			}
+			var decoded map[string]any
+			json.Unmarshal(got.Body, &decoded)
+			norm, _ := json.Marshal(decoded) // escapes decoded: a hidden name shows
+			for _, s := range tt.absent {
+				if strings.Contains(string(got.Body), s) || strings.Contains(string(norm), s) {
+					t.Errorf("upstream body %s contains %q", got.Body, s)
+				}
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(string(got.Body), s) {
+					t.Errorf("upstream body %s lacks %q", got.Body, s)
+				}
+			}
+		})
+	}
+}
