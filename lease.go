@@ -113,7 +113,9 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 	}
 	tried := make([]bool, len(chain))  // an acquisition for the key ended during this call
 	failed := make([]bool, len(chain)) // and it could not reach the store
-	for attempt := 0; ; attempt++ {
+	// attempt counts this call's own acquisitions, not its waits for
+	// those of concurrent requests.
+	for attempt := 0; ; {
 		now := sb.now()
 		p := PeriodsAt(now)
 		unlock := lockAll(bs)
@@ -144,9 +146,10 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			case <-ctx.Done():
 				return 0, nil, ctx.Err()
 			}
-			for i := range chain {
-				tried[i] = true
-			}
+			// Another acquisition ended: what it left is looked at
+			// again, and asked for again if it cannot cover want (the
+			// attempts stay bounded), so that concurrent requests are
+			// not refused while the limit has room.
 			continue
 		}
 		if len(need) == 0 {
@@ -172,6 +175,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			reqs[j] = r
 		}
 		unlock()
+		attempt++
 		leases, err := sb.leases.AcquireLeases(ctx, reqs)
 		unlock = lockAll(bs)
 		for j, i := range need {

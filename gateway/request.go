@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 
 	"github.com/keygate/keygate"
@@ -20,6 +21,7 @@ type request struct {
 	// the client did not ask for: that chunk is metered, not forwarded.
 	usageAdded bool
 	maxTokens  int64  // max_tokens or max_completion_tokens; 0 when absent
+	choices    int64  // completions asked for: the larger of n and best_of, at least 1
 	body       []byte // what is sent upstream
 }
 
@@ -102,6 +104,20 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 		}
 		req.maxTokens = max(req.maxTokens, n)
 	}
+	// Each of n choices (best_of candidates for completions) is up to
+	// max_tokens long.
+	req.choices = 1
+	for _, f := range []string{"n", "best_of"} {
+		v, ok := m[f]
+		if !ok || string(v) == "null" || endpoint == "embeddings" {
+			continue
+		}
+		var n int64
+		if json.Unmarshal(v, &n) != nil || n < 1 {
+			return keygate.Errorf(keygate.EINVALID, "%s must be a positive integer", f)
+		}
+		req.choices = max(req.choices, n)
+	}
 	if !req.stream {
 		return nil
 	}
@@ -134,14 +150,19 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 
 // reservation is what is held before forwarding: the prompt estimate
 // (body bytes / 4, rounded up) at the prompt price, plus max_tokens (or
-// the model's reserve_tokens) at the completion price. Reserve clamps it to
-// what the key has left. A model charged at the upstream's cost is
-// estimated at its fallback price.
+// the model's reserve_tokens) for each of the n choices at the completion
+// price. Reserve clamps it to what the key has left. A model charged at
+// the upstream's cost is estimated at its fallback price.
 func (req *request) reservation() keygate.Micros {
 	prompt, completion := req.model.Pricing.tokenPrices()
 	out := req.maxTokens
 	if out == 0 {
 		out = req.model.ReserveTokens
+	}
+	if out > math.MaxInt64/req.choices {
+		out = math.MaxInt64 // Cost saturates
+	} else {
+		out *= req.choices
 	}
 	return max(Cost(estimateTokens(len(req.body)), out, prompt, completion), 1)
 }
