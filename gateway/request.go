@@ -118,6 +118,9 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 		}
 		req.choices = max(req.choices, n)
 	}
+	if endpoint == "completions" {
+		req.choices = satMul(req.choices, prompts(m["prompt"]))
+	}
 	if !req.stream {
 		return nil
 	}
@@ -159,10 +162,28 @@ func (req *request) reservation() keygate.Micros {
 	if out == 0 {
 		out = req.model.ReserveTokens
 	}
-	if out > math.MaxInt64/req.choices {
-		out = math.MaxInt64 // Cost saturates
-	} else {
-		out *= req.choices
-	}
+	out = satMul(out, req.choices) // Cost saturates
 	return max(Cost(estimateTokens(len(req.body)), out, prompt, completion), 1)
+}
+
+// prompts is how many prompts a completions request's prompt holds, each
+// answered with its own choices: the length of an array of strings or of
+// token arrays; 1 for a string or one token array.
+func prompts(v json.RawMessage) int64 {
+	var a []json.RawMessage
+	if json.Unmarshal(v, &a) != nil || len(a) == 0 {
+		return 1
+	}
+	if b := bytes.TrimSpace(a[0]); len(b) > 0 && b[0] != '"' && b[0] != '[' {
+		return 1 // token ids: one prompt
+	}
+	return int64(len(a))
+}
+
+// satMul is a × b for positive a and b, saturating at the int64 maximum.
+func satMul(a, b int64) int64 {
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
 }

@@ -71,6 +71,8 @@ func TestOvershootBound(t *testing.T) {
 			upstreamtest.Usage{PromptTokens: 12_000, CompletionTokens: 20}, 6_030, 20_000},
 		{"n-choices", chat("t/cheap", false, "max_tokens", 20, "n", 10),
 			upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 200}, 305, 1_000},
+		{"prompt-array", map[string]any{"model": "t/cheap", "max_tokens": 20, "prompt": []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}},
+			upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 200}, 305, 1_000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +83,11 @@ func TestOvershootBound(t *testing.T) {
 			var wg sync.WaitGroup
 			statuses := make([]int, 20)
 			for i := range statuses {
-				wg.Go(func() { statuses[i] = e.post("/api/v1/chat/completions", key, tt.body).status })
+				path := "/api/v1/chat/completions"
+				if tt.body["prompt"] != nil {
+					path = "/api/v1/completions"
+				}
+				wg.Go(func() { statuses[i] = e.post(path, key, tt.body).status })
 			}
 			wg.Wait()
 			ok := 0
