@@ -45,6 +45,9 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
 		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be a JSON object")
 	}
+	if k := caseVariant(m); k != "" {
+		return nil, keygate.Errorf(keygate.EINVALID, "%.50q is not a member keygate reads: letter case matters", k)
+	}
 	req := &request{}
 	if err := json.Unmarshal(m["model"], &req.name); err != nil || req.name == "" {
 		return nil, keygate.Errorf(keygate.EINVALID, "model is required and must be a string")

@@ -142,3 +142,23 @@ func isSchemaMember(k string) bool {
 	}
 	return false
 }
+
+// readMembers are the members the gateway reads to route, price and
+// relay a request.
+var readMembers = []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "best_of", "prompt", "usage"}
+
+// caseVariant returns a member of m whose name is one of readMembers in
+// other letters ("Stream", "MAX_TOKENS"), or "". An upstream that decodes
+// names case-insensitively (Go's encoding/json does) would honour what
+// keygate did not read: a stream it relays as a broken answer, or a
+// larger max_tokens than it held for.
+func caseVariant(m map[string]json.RawMessage) string {
+	for k := range m {
+		for _, r := range readMembers {
+			if k != r && strings.EqualFold(k, r) {
+				return k
+			}
+		}
+	}
+	return ""
+}

@@ -83,3 +83,41 @@ func TestSteeringMembers(t *testing.T) {
 		})
 	}
 }
+
+// TestCaseVariantMembers: a member that names one keygate reads in other
+// letters is a 400, since an upstream that decodes names
+// case-insensitively would stream, or generate more, than keygate metered
+// for; the upstream is not called.
+func TestCaseVariantMembers(t *testing.T) {
+	e := newEnv(t)
+	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
+	key := e.key(usd(1))
+	tests := []struct {
+		name   string
+		extra  []any
+		status int
+	}{
+		{"Stream", []any{"Stream", true}, 400},
+		{"MAX_TOKENS", []any{"MAX_TOKENS", 100000}, 400},
+		{"N", []any{"N", 50}, 400},
+		{"Model", []any{"Model", "x/expensive"}, 400},
+		{"other-members-any-case", []any{"Temperature", 0.5, "TopP", 1}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.up.Requests())
+			r := e.post("/api/v1/chat/completions", key, chat("t/cheap", false, tt.extra...))
+			if r.status != tt.status {
+				t.Fatalf("status %d %s, want %d", r.status, r.body, tt.status)
+			}
+			if tt.status == 400 {
+				if msg := r.errMessage(t); !strings.Contains(msg, tt.name) {
+					t.Errorf("message %q does not name %s", msg, tt.name)
+				}
+				if len(e.up.Requests()) != before {
+					t.Error("the upstream was called")
+				}
+			}
+		})
+	}
+}
