@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/keygate/keygate"
@@ -66,5 +67,25 @@ func TestReusedUpstreamID(t *testing.T) {
 	}
 	if g, _ := e.generation(bobKey, r.header.Get("X-Generation-Id")); g == nil {
 		t.Errorf("bob's own generation %q not found", r.header.Get("X-Generation-Id"))
+	}
+}
+
+// TestReusedUpstreamIDConcurrent: concurrent answers with one upstream id
+// are each charged once.
+func TestReusedUpstreamIDConcurrent(t *testing.T) {
+	e := newEnv(t)
+	e.script("cheap-v2", upstreamtest.Reply{ID: "chatcmpl-2", Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
+	key := e.key(usd(1))
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if r := e.post("/api/v1/chat/completions", key, chat("t/cheap", i%2 == 0)); r.status != 200 {
+				t.Errorf("status %d %s", r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	if got := e.spent(key); got != 350 {
+		t.Errorf("charged %d µ$ for 10 answers, want 350", got)
 	}
 }
