@@ -140,3 +140,47 @@ func TestOddUpstreamBodies(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamFlushedWithCompression (GW-14): a client that accepts gzip and
+// br, from an upstream that gzips its stream, gets each chunk as it is
+// made, in plain bytes, and pays 35 µ$.
+func TestStreamFlushedWithCompression(t *testing.T) {
+	e := newEnv(t)
+	content := make([]string, 10)
+	for i := range content {
+		content[i] = "x"
+	}
+	e.script("cheap-v2", upstreamtest.Reply{Gzip: true, Content: content, ChunkDelay: 200 * time.Millisecond, Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
+	key := e.key(usd(1))
+	b, _ := json.Marshal(chat("t/cheap", true))
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/chat/completions", strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept-Encoding", "gzip, br") // set by hand: Go's client leaves the body as sent
+	start := time.Now()
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("Content-Encoding %q, Content-Type %q", ce, resp.Header.Get("Content-Type"))
+	}
+	br := bufio.NewReader(resp.Body)
+	if first := readEvent(t, br); !strings.Contains(first, `"content":"x"`) {
+		t.Fatalf("first event %q", first)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the first chunk came after %v; the upstream takes 1.8 s for all", d)
+	}
+	for ev := readEvent(t, br); ev != "data: [DONE]"; ev = readEvent(t, br) {
+		if ev == "" {
+			t.Fatal("the stream ended without [DONE]")
+		}
+	}
+	if d := time.Since(start); d < 1700*time.Millisecond {
+		t.Errorf("the whole stream took %v, want the upstream's 1.8 s", d)
+	}
+	if got := e.spent(key); got != 35 {
+		t.Errorf("charged %d µ$, want 35", got)
+	}
+}
