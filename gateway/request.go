@@ -63,7 +63,9 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	if err := req.readOptions(m, endpoint); err != nil {
 		return nil, err
 	}
-	stripSteering(m, b)
+	if err := stripSteering(m, b); err != nil {
+		return nil, err
+	}
 	if !req.model.Pricing.Upstream {
 		for _, k := range fallbackMembers {
 			delete(m, k)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/keygate/keygate"
 )
 
 // Body members that would let a request choose its own upstream, its
@@ -28,8 +30,11 @@ var schemaMembers = []string{"tools", "functions", "response_format"}
 
 // stripSteering removes the steering members from m and from every object
 // nested in its members but the schemaMembers. A body that mentions no
-// steering name (the usual case) is not walked below its top level.
-func stripSteering(m map[string]json.RawMessage, raw []byte) {
+// steering name (the usual case) is not walked below its top level. A
+// steering member nested deeper than maxStripDepth is an error (a 400):
+// walking such a body would cost time growing with the square of its
+// depth.
+func stripSteering(m map[string]json.RawMessage, raw []byte) error {
 	walk := mentionsSteering(raw)
 	for k, v := range m {
 		if isSteering(k) {
@@ -37,58 +42,103 @@ func stripSteering(m map[string]json.RawMessage, raw []byte) {
 			continue
 		}
 		if walk && !isSchemaMember(k) {
-			if nv, changed := stripNested(v); changed {
+			nv, changed, err := stripNested(v, 1)
+			if err != nil {
+				return err
+			}
+			if changed {
 				m[k] = nv
 			}
 		}
 	}
+	return nil
 }
 
-// stripNested returns v without steering members at any depth, and
-// whether it changed; values without objects are returned as they are.
-func stripNested(v json.RawMessage) (json.RawMessage, bool) {
+// maxStripDepth is how deep in a body steering members are removed.
+const maxStripDepth = 16
+
+var errSteeringTooDeep = keygate.Errorf(keygate.EINVALID, "Request body nests a member that chooses an upstream or credential (api_base, api_key, …) deeper than %d levels", maxStripDepth)
+
+// stripNested returns v, at depth in the body, without steering members
+// at any depth, and whether it changed; values without objects are
+// returned as they are.
+func stripNested(v json.RawMessage, depth int) (json.RawMessage, bool, error) {
 	v = bytes.TrimSpace(v)
-	if len(v) == 0 || !mentionsSteering(v) {
-		return v, false
+	if len(v) == 0 || !mentionsSteering(v) || (v[0] != '{' && v[0] != '[') {
+		return v, false, nil
 	}
-	switch v[0] {
-	case '{':
+	if depth >= maxStripDepth {
+		// One decoding, in time linear in v, tells whether it matters.
+		var d any
+		if json.Unmarshal(v, &d) == nil && holdsSteering(d) {
+			return v, false, errSteeringTooDeep
+		}
+		return v, false, nil
+	}
+	changed := false
+	if v[0] == '{' {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(v, &m) != nil {
-			return v, false
+			return v, false, nil
 		}
-		changed := false
 		for k, mv := range m {
 			if isSteering(k) {
 				delete(m, k)
 				changed = true
-			} else if nv, c := stripNested(mv); c {
+				continue
+			}
+			nv, c, err := stripNested(mv, depth+1)
+			if err != nil {
+				return v, false, err
+			}
+			if c {
 				m[k], changed = nv, true
 			}
 		}
 		if !changed {
-			return v, false
+			return v, false, nil
 		}
 		b, err := compactJSON(m)
-		return b, err == nil
-	case '[':
-		var a []json.RawMessage
-		if json.Unmarshal(v, &a) != nil {
-			return v, false
+		return b, err == nil, nil
+	}
+	var a []json.RawMessage
+	if json.Unmarshal(v, &a) != nil {
+		return v, false, nil
+	}
+	for i, av := range a {
+		nv, c, err := stripNested(av, depth+1)
+		if err != nil {
+			return v, false, err
 		}
-		changed := false
-		for i, av := range a {
-			if nv, c := stripNested(av); c {
-				a[i], changed = nv, true
+		if c {
+			a[i], changed = nv, true
+		}
+	}
+	if !changed {
+		return v, false, nil
+	}
+	b, err := compactJSON(a)
+	return b, err == nil, nil
+}
+
+// holdsSteering reports whether the decoded JSON value d has a steering
+// member at any depth.
+func holdsSteering(d any) bool {
+	switch d := d.(type) {
+	case map[string]any:
+		for k, v := range d {
+			if isSteering(k) || holdsSteering(v) {
+				return true
 			}
 		}
-		if !changed {
-			return v, false
+	case []any:
+		for _, v := range d {
+			if holdsSteering(v) {
+				return true
+			}
 		}
-		b, err := compactJSON(a)
-		return b, err == nil
 	}
-	return v, false
+	return false
 }
 
 // compactJSON encodes v without HTML escaping: "<" stays "<".

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
@@ -117,6 +118,49 @@ func TestCaseVariantMembers(t *testing.T) {
 				if len(e.up.Requests()) != before {
 					t.Error("the upstream was called")
 				}
+			}
+		})
+	}
+}
+
+// TestSteeringDeep: a steering member nested deeper than keygate walks is
+// a 400, answered at once (walking level by level would take time growing
+// with the square of the depth); as deep a body without one is forwarded.
+func TestSteeringDeep(t *testing.T) {
+	e := newEnv(t)
+	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
+	key := e.key(nil)
+	const depth = 9_000
+	pad := strings.Repeat("p", 30_000)
+	nest := func(inner string) string {
+		return `{"model":"t/cheap","messages":[{"role":"user","content":"hi"}],"extra_body":` +
+			strings.Repeat("[", depth) + inner + strings.Repeat("]", depth) + `}`
+	}
+	tests := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"steering-at-the-bottom", nest(`{"api_key":"sk-stolen","pad":"` + pad + `"}`), 400},
+		{"escaped-text-at-the-bottom", nest(`{"text":"caf\u00e9","pad":"` + pad + `"}`), 200},
+		{"steering-at-depth-3", `{"model":"t/cheap","messages":[],"extra_body":{"a":{"b":{"api_base":"http://evil.test"}}}}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			r := e.post("/api/v1/chat/completions", key, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d %.300s, want %d", r.status, r.body, tt.status)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("answered in %v", d)
+			}
+			if tt.status == 400 && !strings.Contains(r.errMessage(t), "api_key") {
+				t.Errorf("message %q", r.errMessage(t))
+			}
+			reqs := e.up.Requests()
+			if tt.status == 200 && strings.Contains(string(reqs[len(reqs)-1].Body), "evil.test") {
+				t.Error("a steering member reached the upstream")
 			}
 		})
 	}
