@@ -13,7 +13,7 @@ import (
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
-// TestClientLeavesBeforeAnswer (GW-07): a client that leaves before the
+// TestClientLeavesBeforeAnswer: a client that leaves before the
 // upstream's answer arrives, streamed or not, cancels the upstream call
 // and is not charged; its hold goes back at once.
 func TestClientLeavesBeforeAnswer(t *testing.T) {
@@ -61,7 +61,7 @@ func TestClientLeavesBeforeAnswer(t *testing.T) {
 	}
 }
 
-// TestStreamEndings (GW-17, GW-20): a client that closes the stream as
+// TestStreamEndings: a client that closes the stream as
 // soon as it reads [DONE] has a normal generation, found at once by the
 // upstream's id, which every chunk carries.
 func TestStreamEndings(t *testing.T) {
@@ -92,7 +92,7 @@ func TestStreamEndings(t *testing.T) {
 	}
 }
 
-// TestOddUpstreamBodies (GW-08, GW-19): an answer that is only an error is
+// TestOddUpstreamBodies: an answer that is only an error is
 // a 502 and not charged; a body with leading whitespace is read; an empty
 // id and role stay as sent (keygate records the answer under its own id);
 // OpenAI's nulls are dropped where the SDK rejects them.
@@ -141,7 +141,7 @@ func TestOddUpstreamBodies(t *testing.T) {
 	}
 }
 
-// TestStreamFlushedWithCompression (GW-14): a client that accepts gzip and
+// TestStreamFlushedWithCompression: a client that accepts gzip and
 // br, from an upstream that gzips its stream, gets each chunk as it is
 // made, in plain bytes, and pays 35 µ$.
 func TestStreamFlushedWithCompression(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
-// TestNoSecretsInLogs (GW-32): at debug level, through success, 401,
+// TestNoSecretsInLogs: at debug level, through success, 401,
 // 403, 413, upstream errors, a client that leaves mid-stream and a key
 // in a query string, neither the client's key nor the upstream
 // credential appears in the logs, an error body or a generation record.

@@ -11,7 +11,7 @@ import (
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
-// TestReservationSize (GW-02): a key with 1,000 µ$ left pays 35 µ$ for a
+// TestReservationSize: a key with 1,000 µ$ left pays 35 µ$ for a
 // 10/20 answer whatever max_tokens says: the hold (reserve_tokens without
 // max_tokens, else max_tokens) is clamped to the room; a max_tokens that
 // is no integer is a 400 naming it.
@@ -54,7 +54,7 @@ func TestReservationSize(t *testing.T) {
 	}
 }
 
-// TestOvershootBound (GW-02): concurrent requests on one key spend at
+// TestOvershootBound: concurrent requests on one key spend at
 // most the limit plus one request's cost less 1 µ$ (docs/spending.md):
 // big prompts count in each hold, and so does every one of n choices.
 func TestOvershootBound(t *testing.T) {
@@ -111,7 +111,7 @@ func TestOvershootBound(t *testing.T) {
 	}
 }
 
-// TestHoldsReturnedOnEveryExit (GW-03): 50 concurrent streamed calls on
+// TestHoldsReturnedOnEveryExit: 50 concurrent streamed calls on
 // one key, of which 20 are closed by their client mid-stream, 10 fail
 // upstream with a 500 and 5 are refused by it with a 400, give back every
 // hold: right after them the room is the limit less the recorded charges,

@@ -9,7 +9,7 @@ import (
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
-// TestSteeringMembers (GW-34): members that choose an upstream, a
+// TestSteeringMembers: members that choose an upstream, a
 // credential or headers never reach the upstream, at any depth, in any
 // letter case, however escaped; the same names as a tool's parameters or
 // in text pass unchanged; the model is taken from the body only and the

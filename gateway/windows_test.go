@@ -28,7 +28,7 @@ func (c *clock) set(t time.Time) {
 	c.now = t
 }
 
-// TestLimitWindows (GW-05): a key past its limit in this window is
+// TestLimitWindows: a key past its limit in this window is
 // refused with the window's name and admitted in the next window (UTC
 // day, ISO week from Monday, UTC month; never for a total limit).
 func TestLimitWindows(t *testing.T) {
@@ -81,7 +81,7 @@ func TestLimitWindows(t *testing.T) {
 	}
 }
 
-// TestLimitEdits (GW-05): a call that spans 00:00 UTC is charged in the
+// TestLimitEdits: a call that spans 00:00 UTC is charged in the
 // day it started; renaming, disabling and enabling a key, or raising its
 // limit, keep its usage; a limit lowered below the usage refuses the next
 // call.
