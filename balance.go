@@ -23,11 +23,12 @@ import (
 // from the budget lease this process holds for each limited key of its
 // chain; a new or larger lease is one database write (see lease.go).
 type spendBook struct {
-	store  UsageStore
-	leases LeaseStore // nil: balances are read from the usage counters
-	now    func() time.Time
-	ttl    time.Duration
-	max    int // balances kept; idle ones are dropped beyond it
+	store    UsageStore
+	leases   LeaseStore // nil: balances are read from the usage counters
+	now      func() time.Time
+	ttl      time.Duration
+	leaseTTL time.Duration
+	max      int // balances kept; idle ones are dropped beyond it
 
 	mu       sync.Mutex
 	m        map[string]*balance
@@ -51,8 +52,11 @@ type balance struct {
 	lease leaseState // on a LeaseStore only
 }
 
-func newSpendBook(store UsageStore, now func() time.Time, ttl time.Duration, max int) *spendBook {
-	sb := &spendBook{store: store, now: now, ttl: ttl, max: max, m: make(map[string]*balance)}
+func newSpendBook(store UsageStore, now func() time.Time, ttl, leaseTTL time.Duration, max int) *spendBook {
+	if leaseTTL <= 0 {
+		leaseTTL = DefaultLeaseTTL
+	}
+	sb := &spendBook{store: store, now: now, ttl: ttl, leaseTTL: leaseTTL, max: max, m: make(map[string]*balance)}
 	sb.leases, _ = store.(LeaseStore)
 	return sb
 }
@@ -214,15 +218,18 @@ func (sb *spendBook) fresh(ctx context.Context, hash string, p Periods, now time
 	return b, nil
 }
 
-// release gives back what h held (amount), of which spent was charged.
+// release gives back what h held (amount), of which spent was charged;
+// amount 0 only takes a late charge out of h's lease.
 func (sb *spendBook) release(h hold, amount, spent Micros) {
 	b := h.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.held -= amount
-	b.holders--
-	if h.clamped {
-		b.clamped--
+	if amount > 0 {
+		b.held -= amount
+		b.holders--
+		if h.clamped {
+			b.clamped--
+		}
 	}
 	if h.lease != 0 && h.lease == b.lease.id {
 		// What the request did not spend goes back to the lease; what it

@@ -223,3 +223,16 @@ func compact(k *APIKey) {
 		k.LimitReset = ResetMonthly
 	}
 }
+
+// len returns how many keys the cache holds, expired ones not yet
+// replaced included.
+func (c *keyCache) len() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}

@@ -83,6 +83,7 @@ func (s *Service) activeKey(ctx context.Context, hash string) (*APIKey, error) {
 func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 	now := s.now()
 	k, gen, ok := s.keys.get(hash, now)
+	s.obs.KeyLookup(ok)
 	if ok {
 		return k, nil
 	}
@@ -103,16 +104,21 @@ func (s *Service) InvalidateKey(hash string) { s.keys.delete(hash) }
 func (s *Service) InvalidateAll() { s.keys.clear() }
 
 // Invalidations returns the Invalidations that keep s's caches in step
-// with a store's ChangeFeed: a changed key leaves the key cache, and a
-// reset empties it. Sessions and apps are not cached by the service, so
-// their announcements need nothing. Set Error on the result to hear of
-// interruptions.
+// with a store's ChangeFeed: a changed key leaves the key cache and stops
+// its lease being spent, a key charged on another replica has its cached
+// usage dropped (GET /api/v1/key shows the charge at once there too), and
+// a reset empties every cache. Sessions and apps are not cached by the
+// service, so their announcements need nothing. Set Error on the result to
+// hear of interruptions.
 func (s *Service) Invalidations() Invalidations {
 	return Invalidations{
 		Changed: func(kind, id string) {
-			if kind == ChangeKey {
+			switch kind {
+			case ChangeKey:
 				s.InvalidateKey(id)
 				s.spend.keyChanged(id)
+			case ChangeUsage:
+				s.InvalidateUsage(id)
 			}
 		},
 		Reset: func() {

@@ -7,16 +7,15 @@ import (
 	"time"
 )
 
-// Budget leases, on a LeaseStore (docs/spending.md "Leases").
+// Budget leases, on a LeaseStore (docs/spending.md, "PostgreSQL: budget leases").
 const (
-	// LeaseTTL is how long the database counts a lease after it was last
-	// granted or renewed: a replica that dies gives its leases back this
-	// long after at most.
-	LeaseTTL = 30 * time.Second
-	// leaseMargin is how long before the database's expiry a replica
-	// stops spending a lease, so that clocks that drift apart by less
-	// never let two replicas spend the same money.
-	leaseMargin = 5 * time.Second
+	// DefaultLeaseTTL is Config.LeaseTTL's default: how long the
+	// database counts a lease after it was last granted or renewed. A
+	// replica that dies gives its leases back this long after at most. A
+	// replica stops spending a lease a sixth of that before (5 s of 30 s),
+	// so that clocks drifting apart by less never let two replicas spend
+	// the same money, and renews a lease that requests hold at half of it.
+	DefaultLeaseTTL = 30 * time.Second
 	// leaseIdle is how long a lease that nothing holds may go unused
 	// before it goes back, so that other replicas can have it.
 	leaseIdle = 2 * time.Second
@@ -31,6 +30,9 @@ const (
 	// cover them: a key past its limit costs the database a few writes a
 	// second per replica, not one per request.
 	leaseRetry = 250 * time.Millisecond
+	// leaseAcquireTimeout bounds one acquisition, which the requests of
+	// its keys wait for.
+	leaseAcquireTimeout = 5 * time.Second
 )
 
 // leaseState is a balance's lease. Guarded by the balance's mu.
@@ -64,6 +66,13 @@ func (l *leaseState) apply(r LeaseRequest, got Lease) {
 	}
 	l.key, l.window, l.stale, l.shrunk = r.Key, r.Window, false, false
 	l.left = max(l.left+got.Amount-r.Keep, 0)
+}
+
+// granted sets the times of l, granted or renewed by a request made at
+// now (before the database's clock started the lease's TTL).
+func (sb *spendBook) granted(l *leaseState, now time.Time) {
+	l.deadline = now.Add(sb.leaseTTL - sb.leaseTTL/6)
+	l.renewAt = now.Add(sb.leaseTTL / 2)
 }
 
 // errStaleKey says that the store holds a newer version of a key of the
@@ -162,7 +171,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		for j, i := range need {
 			c, l := chain[i], &bs[i].lease
 			l.busy = busy
-			r := LeaseRequest{Key: c, Window: window(c, p), TTL: LeaseTTL}
+			r := LeaseRequest{Key: c, Window: window(c, p), TTL: sb.leaseTTL}
 			if l.id != 0 && l.window.Period == r.Window.Period && l.window.Start.Equal(r.Window.Start) {
 				// What it has left only counts while it is usable: a
 				// lease granted under another limit starts over from
@@ -176,21 +185,28 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		}
 		unlock()
 		attempt++
-		leases, err := sb.leases.AcquireLeases(ctx, reqs)
+		// Other requests wait for this answer: it is not given up when
+		// this request's client goes away.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseAcquireTimeout)
+		leases, err := sb.leases.AcquireLeases(actx, reqs)
+		cancel()
+		stale := errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)
 		unlock = lockAll(bs)
 		for j, i := range need {
 			l := &bs[i].lease
 			l.busy = nil
 			tried[i] = true
-			l.retryAt, l.unreachable = time.Time{}, err != nil
+			l.retryAt, l.unreachable = time.Time{}, false
+			if stale {
+				continue
+			}
 			if err != nil {
 				failed[i] = true
-				l.retryAt = now.Add(leaseRetry)
+				l.retryAt, l.unreachable = now.Add(leaseRetry), true
 				continue
 			}
 			l.apply(reqs[j], leases[j])
-			l.deadline = now.Add(LeaseTTL - leaseMargin)
-			l.renewAt = now.Add(LeaseTTL / 2)
+			sb.granted(l, now)
 			if l.left < want {
 				l.retryAt = now.Add(leaseRetry)
 			}
@@ -198,9 +214,9 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		unlock()
 		close(busy)
 		switch {
-		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+		case stale:
 			return 0, nil, errStaleKey
-		case err != nil && ctx.Err() != nil:
+		case ctx.Err() != nil:
 			return 0, nil, ctx.Err()
 		case err != nil:
 			err = fmt.Errorf("acquire leases: %w: %w", errUnavailable, err)
@@ -325,7 +341,7 @@ func (sb *spendBook) sweep() {
 					give = append(give, LeaseDraw{ID: l.id, Micros: l.held})
 					l.shrunk = true
 				case l.held > 0 && !now.Before(l.renewAt):
-					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, Keep: l.held + l.left, TTL: LeaseTTL})
+					renew = append(renew, LeaseRequest{Key: l.key, Window: l.window, ID: l.id, Keep: l.held + l.left, TTL: sb.leaseTTL})
 					renewed = append(renewed, b)
 					l.busy = make(chan struct{})
 				}
@@ -341,7 +357,7 @@ func (sb *spendBook) sweep() {
 		ctx, cancel := context.WithTimeout(context.Background(), leaseSweep)
 		// Failures are left to the leases' expiry: a lease not given
 		// back lapses, and one not renewed makes its holds count for
-		// nothing after LeaseTTL (the documented bound).
+		// nothing after the lease's TTL (the documented bound).
 		sb.leases.ReturnLeases(ctx, give)
 		if len(renew) > 0 {
 			got, err := sb.leases.AcquireLeases(ctx, renew)
@@ -351,8 +367,7 @@ func (sb *spendBook) sweep() {
 				switch {
 				case err == nil:
 					l.apply(renew[i], got[i])
-					l.deadline = now.Add(LeaseTTL - leaseMargin)
-					l.renewAt = now.Add(LeaseTTL / 2)
+					sb.granted(l, now)
 				case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
 					// A key changed since: the next reservation asks
 					// for a lease under the key as it is now.

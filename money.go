@@ -2,6 +2,7 @@ package keygate
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 )
 
@@ -35,3 +36,23 @@ func MicrosFromUSD(field string, usd float64) (Micros, error) {
 
 // USD returns m in US dollars.
 func (m Micros) USD() float64 { return float64(m) / 1e6 }
+
+// MicrosFromUSDText converts a JSON number of USD (OpenRouter's usage.cost,
+// "0.000249" or "2.49e-4") exactly, rounding up to a micro-dollar: 0.000249
+// is 249 µ$ and 0.0000001 is 1 µ$. ok is false for text that is not a
+// non-negative decimal number or is beyond int64 micro-dollars.
+func MicrosFromUSDText(s string) (m Micros, ok bool) {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || r.Sign() < 0 {
+		return 0, false
+	}
+	r.Mul(r, big.NewRat(1e6, 1))
+	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if rem.Sign() != 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if !q.IsInt64() {
+		return 0, false
+	}
+	return Micros(q.Int64()), true
+}

@@ -29,6 +29,9 @@ type Config struct {
 	// again: how late spending recorded by another process on the store
 	// is seen. Spending settled through this Service is seen at once.
 	BalanceTTL time.Duration
+	// LeaseTTL is how long a budget lease lasts on a store shared by
+	// replicas (docs/spending.md, "PostgreSQL: budget leases"); 0 is DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.
@@ -43,6 +46,7 @@ func DefaultConfig() Config {
 		// replica's changes may take to show.
 		UsageCacheTTL: 30 * time.Second,
 		BalanceTTL:    time.Second,
+		LeaseTTL:      DefaultLeaseTTL,
 	}
 }
 
@@ -57,6 +61,7 @@ type Service struct {
 	spend  *spendBook
 	apps   *appCache
 	hasher PasswordHasher
+	obs    Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -82,12 +87,12 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
-		hashes: newHashGate(), logins: newLoginBackoff()}
+		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff()}
 	for _, o := range opts {
 		o(s)
 	}
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
-	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, max(cfg.KeyCacheSize, 1))
+	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
 	return s
 }
@@ -128,6 +133,7 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) {
 		attrs = append(attrs, "detail", e.Detail)
 	}
 	s.log.InfoContext(ctx, "audit", attrs...)
+	s.obs.Audited(e.Action)
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
 		s.log.Error("audit: store", "action", e.Action, "err", err)
 	}

@@ -250,11 +250,17 @@ func TestGenerationAccess(t *testing.T) {
 	if err := f.svc.Settle(f.ctx, f.reserve(k, 35), g); err != nil {
 		t.Fatal(err)
 	}
+	// Reported without a reservation: the key says whose it is.
+	reported := &keygate.Generation{ID: "gen-reported", KeyHash: k.Hash, Cost: 35, Streamed: true, CompletionTokens: 20}
+	if err := f.svc.Settle(f.ctx, nil, reported); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, user, id string
 		code           string
 	}{
 		{"owner", f.user.ID, g.ID, ""},
+		{"owner-without-reservation", f.user.ID, reported.ID, ""},
 		{"other-user", other.ID, g.ID, keygate.ENOTFOUND},
 		{"unknown", f.user.ID, "chatcmpl-nope", keygate.ENOTFOUND},
 		{"empty", f.user.ID, "", keygate.ENOTFOUND},

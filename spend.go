@@ -52,13 +52,20 @@ func (r *Reservation) Release() {
 }
 
 // release gives back r's holds, of which spent was charged. Only the
-// first call does anything.
+// first call gives holds back; a charge settled after that (a second Settle,
+// after one that failed) still comes out of the leases the holds were
+// taken from.
 func (r *Reservation) release(spent Micros) {
-	if r == nil || !r.done.CompareAndSwap(false, true) {
+	if r == nil {
 		return
 	}
+	first := r.done.CompareAndSwap(false, true)
 	for _, h := range r.holds {
-		r.s.spend.release(h, r.amount, spent)
+		if first {
+			r.s.spend.release(h, r.amount, spent)
+		} else if spent > 0 {
+			r.s.spend.release(h, 0, spent)
+		}
 	}
 }
 
@@ -74,9 +81,14 @@ func (r *Reservation) release(spent Micros) {
 // equal to the limit, a limit of 0, or no room left is EFORBIDDEN "Key
 // limit exceeded (<daily|weekly|monthly|total> limit)" naming that key's
 // window. The amount held is min(want, the smallest room), so a key with a
-// little room left stays usable for small requests.
+// little room left stays usable for small requests; while one such
+// clamped reservation of a key is in flight in this process, another that
+// would be clamped is refused the same way, which bounds the overshoot
+// (docs/spending.md, "The overshoot bound").
 //
-// EUNAVAILABLE when the budget cannot be read from the store.
+// EUNAVAILABLE when the budget cannot be read from the store (on
+// PostgreSQL: a new lease is needed and the database does not answer).
+// The caller's context ending is returned as its error.
 func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reservation, error) {
 	now := s.Now()
 	switch {
@@ -101,6 +113,7 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 		r, err = s.reserve(ctx, k, want)
 	}
 	if err != nil {
+		s.observeRefusal(err)
 		return nil, err
 	}
 	return r, nil
@@ -143,8 +156,9 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // r's key, or of g.KeyHash when r is nil: a charge reported without a
 // reservation), in the usage periods containing g.CreatedAt (zero: now),
 // to the BYOK sums when g.BYOK. g is stored, so Generation finds it at
-// once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key when
-// empty, and g.ID is made when empty.
+// once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key (or,
+// without r, from g.KeyHash's key if it exists) when empty, and g.ID is
+// made when empty.
 //
 // Settle returns once the charge is committed to the store. A g.ID that
 // is stored already charges nothing. Without a reservation (r nil: usage
@@ -161,6 +175,13 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // or token count, and r is released. A store failure is returned as it
 // is: nothing was charged, and r is released.
 func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
+	_, err := s.settle(ctx, r, g)
+	return err
+}
+
+// settle is Settle, and reports whether this call charged g (false for a
+// g.ID charged before).
+func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (charged bool, err error) {
 	var spent Micros
 	held := false // r stays held for another Settle
 	defer func() {
@@ -168,10 +189,16 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 			r.release(spent)
 		}
 	}()
-	if k := r.Key(); k != nil {
-		if g.KeyHash == "" {
-			g.KeyHash = k.Hash
-		}
+	k := r.Key()
+	if k != nil && g.KeyHash == "" {
+		g.KeyHash = k.Hash
+	}
+	if k == nil && g.KeyHash != "" && (g.UserID == "" || g.WorkspaceID == "") {
+		// A charge reported without a reservation: the key, if it still
+		// exists, says whose it is.
+		k, _ = s.cachedKey(ctx, g.KeyHash)
+	}
+	if k != nil && k.Hash == g.KeyHash {
 		if g.UserID == "" {
 			g.UserID = k.UserID
 		}
@@ -187,13 +214,13 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 	}
 	g.CreatedAt = g.CreatedAt.UTC()
 	if err := checkGeneration(g); err != nil {
-		return err
+		return false, err
 	}
 	hashes := r.chain()
 	if hashes == nil || hashes[0] != g.KeyHash {
 		var err error
 		if hashes, err = s.chainHashes(ctx, g.KeyHash); err != nil {
-			return err
+			return false, err
 		}
 	}
 	p := PeriodsAt(g.CreatedAt)
@@ -221,13 +248,14 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 		if ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", errUnavailable, err)
 		}
-		return fmt.Errorf("record generation: %w", err)
+		return false, fmt.Errorf("record generation: %w", err)
 	}
 	if !charged && r != nil {
 		held = true
-		return Errorf(ECONFLICT, "id %q is another generation's", g.ID)
+		return false, Errorf(ECONFLICT, "id %q is another generation's", g.ID)
 	}
 	if charged {
+		s.obs.Charged(g)
 		spent = g.Cost
 		// Before r's hold goes (the deferred Release), so that the room
 		// never looks larger than it is.
@@ -236,7 +264,7 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 			s.keys.dropUsage(h)
 		}
 	}
-	return nil
+	return charged, nil
 }
 
 // chain returns the hashes r was held for, nil for a nil r.
@@ -277,11 +305,5 @@ func newGenerationID() string {
 	return "gen-" + hex.EncodeToString(b[:])
 }
 
-// limitExceeded is the 403 a key past its limit gets.
-func limitExceeded(r LimitReset) *Error {
-	period := string(r)
-	if r == ResetNone {
-		period = "total"
-	}
-	return Errorf(EFORBIDDEN, "Key limit exceeded (%s limit)", period)
-}
+// limitExceeded is the 403 a key past its limit gets (limitErrors).
+func limitExceeded(r LimitReset) *Error { return limitErrors[r] }

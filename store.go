@@ -292,20 +292,39 @@ type AuditStore interface {
 	ListAudit(ctx context.Context, limit int) ([]*AuditEvent, error)
 }
 
+// ServiceTokenStore holds the operator's service tokens (servicetoken.go).
+type ServiceTokenStore interface {
+	// CreateServiceToken inserts t. ErrConflict on a duplicate id or hash.
+	CreateServiceToken(ctx context.Context, t *ServiceToken) error
+	// ServiceTokenByHash returns the token with hash, revoked or not, or
+	// ErrNotFound.
+	ServiceTokenByHash(ctx context.Context, hash string) (*ServiceToken, error)
+	// ListServiceTokens returns every token, revoked ones included, oldest
+	// first.
+	ListServiceTokens(ctx context.Context) ([]*ServiceToken, error)
+	// RevokeServiceToken sets the revocation time of the token with id to
+	// at. ErrNotFound if there is no such token or it is revoked already.
+	RevokeServiceToken(ctx context.Context, id string, at time.Time) error
+}
+
 // Kinds of change that a ChangeFeed announces, and what the id of each
 // names.
 const (
 	ChangeKey     = "key"     // the key's hash: a key was updated or deleted
 	ChangeSession = "session" // the session's token hash: a session was deleted
 	ChangeApp     = "app"     // the app's decimal id: an app's title or categories changed
+	// ChangeUsage names a key's hash: charges were added to its usage
+	// counters. Only stores shared by replicas (PostgreSQL) announce it,
+	// once per key per committed batch of charges.
+	ChangeUsage = "usage"
 )
 
 // Invalidations says what ChangeFeed.Listen does with the changes that
 // every process on the database, this one included, announces.
 type Invalidations struct {
 	// Changed is called with the kind (ChangeKey, ChangeSession,
-	// ChangeApp) and the id of each announced change, one at a time, in
-	// commit order.
+	// ChangeApp, ChangeUsage) and the id of each announced change, one at
+	// a time, in commit order.
 	Changed func(kind, id string)
 	// Reset is called every time Listen has started listening, the first
 	// time included, and whenever announcements may have been missed:
@@ -343,5 +362,6 @@ type Store interface {
 	UsageStore
 	SessionStore
 	AuditStore
+	ServiceTokenStore
 	Close() error
 }

@@ -10,7 +10,8 @@
 //
 // Scenarios:
 //
-//	verify   GET /api/v1/key with 10,000 distinct keys at 16, 64 and 256 connections
+//	verify   GET /api/v1/key with 10,000 distinct keys at 16, 64 and 256 connections,
+//	         then GET /api/v1/auth/verify (forward-auth) with the same keys
 //	flow     one sign-in: POST /api/v1/auth/keys/code, then POST /api/v1/auth/keys
 //	         with a fresh PKCE verifier; on SQLite, and on PostgreSQL when a URL is given
 //	scale    verify at 64 connections with 10,000 keys in the store and with

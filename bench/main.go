@@ -64,7 +64,7 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"verify", "GET /api/v1/key with distinct keys at several connection counts", runVerify},
+	{"verify", "GET /api/v1/key and GET /api/v1/auth/verify with distinct keys at several connection counts", runVerify},
 	{"flow", "code then exchange (one sign-in) on SQLite and PostgreSQL", runFlow},
 	{"scale", "verify with a small and a big store, and memory per cached key", runScale},
 	{"gateway", "keygate's added latency in front of an upstream", runGateway},

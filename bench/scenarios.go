@@ -37,6 +37,9 @@ func (b *bench) startKeygate(ctx context.Context, tag, database string, extra ..
 // labelOK accepts a /key body (keygate's or the ceiling's) of a seeded key.
 func labelOK(body []byte) bool { return bytes.Contains(body, []byte(`"label":"sk-kg-v1-`)) }
 
+// keyHashOK accepts a 200 body of /api/v1/auth/verify.
+func keyHashOK(body []byte) bool { return bytes.Contains(body, []byte(`"key_hash":"`)) }
+
 // verifyLoad is GET /api/v1/key over the keys of ks.
 func (b *bench) verifyLoad(p *process, ks keySet, conns int) load {
 	return load{
@@ -86,8 +89,8 @@ func (b *bench) alternate(ctx context.Context, ceil, kg *process, loadFor func(*
 	return kgStats, ceilStats, nil
 }
 
-// runVerify: GET /api/v1/key with opt.keys distinct keys, all cached, at
-// each connection count.
+// runVerify: GET /api/v1/key, then GET /api/v1/auth/verify, with opt.keys
+// distinct keys, all cached, at each connection count.
 func runVerify(ctx context.Context, b *bench) error {
 	ks := newKeySet(b.opt.keys)
 	db := filepath.Join(b.dir, "verify.db")
@@ -118,6 +121,20 @@ func runVerify(ctx context.Context, b *bench) error {
 			return err
 		}
 		b.report.addPair("verify", cas, conns, k, c)
+		// The forward-auth check of the same cached keys, against the
+		// same ceiling: it must cost no more than GET /api/v1/key.
+		b.logf("auth/verify at %d connections", conns)
+		k, c, err = b.alternate(ctx, ceil, kg, func(p *process) load {
+			l := b.verifyLoad(p, ks, conns)
+			if p == kg {
+				l.target, l.ok = keysTarget(p.URL(), "/api/v1/auth/verify", ks.secrets), keyHashOK
+			}
+			return l
+		})
+		if err != nil {
+			return err
+		}
+		b.report.addPair("verify", cas+", /api/v1/auth/verify", conns, k, c)
 	}
 	return b.profile(ctx, kg, b.verifyLoad(kg, ks, b.opt.profConns), fmt.Sprintf("verify-%d", b.opt.profConns))
 }

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apitype"
+	"github.com/keygate/keygate/metrics"
 )
 
 // DefaultMaxBody is the largest request body the gateway reads: 1 MiB.
@@ -30,6 +33,9 @@ type Options struct {
 	// Transport reaches the upstreams; nil is NewTransport().
 	Transport http.RoundTripper
 	Logger    *slog.Logger
+	// Metrics, when set, records each upstream call's latency to its
+	// response headers and its failures, by upstream name.
+	Metrics *metrics.Metrics
 }
 
 // Gateway is the metering proxy. Its configuration can be replaced while
@@ -39,13 +45,14 @@ type Gateway struct {
 	log       *slog.Logger
 	maxBody   int64
 	transport http.RoundTripper
+	metrics   *metrics.Metrics
 	routes    atomic.Pointer[routes]
 	loadedAt  atomic.Int64 // Unix seconds of the configuration's load: "created" in /models
 }
 
 // New returns a gateway serving cfg (from LoadConfig) through svc.
 func New(svc *keygate.Service, cfg *Config, opts Options) *Gateway {
-	g := &Gateway{svc: svc, log: opts.Logger, maxBody: opts.MaxBody, transport: opts.Transport}
+	g := &Gateway{svc: svc, log: opts.Logger, maxBody: opts.MaxBody, transport: opts.Transport, metrics: opts.Metrics}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -152,11 +159,17 @@ func (c *call) run() error {
 	}
 	out.Header = upstreamHeaders(c.r.Header, up.apiKey)
 	out.ContentLength = int64(len(c.req.body))
+	sent := time.Now()
 	resp, err := c.g.transport.RoundTrip(out)
 	if err != nil {
 		if c.r.Context().Err() != nil {
 			return nil // the client went away before the upstream answered: nothing produced, nothing charged
 		}
+		failure := "unreachable"
+		if errors.Is(context.Cause(ctx), errTimeout) {
+			failure = "timeout"
+		}
+		c.g.metrics.Upstream(up.name, time.Since(sent), failure)
 		c.g.log.WarnContext(ctx, "upstream call failed", "upstream", up.name, "err", err)
 		return transportError(ctx)
 	}
@@ -165,10 +178,12 @@ func (c *call) run() error {
 	body := &idleReader{r: resp.Body, timer: timer, timeout: up.Timeout}
 	timer.Reset(up.Timeout)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		c.g.metrics.Upstream(up.name, time.Since(sent), strconv.Itoa(resp.StatusCode/100)+"xx")
 		b, _ := readCapped(body, 64<<10)
 		c.g.log.InfoContext(ctx, "upstream error", "upstream", up.name, "status", resp.StatusCode)
 		return upstreamError(c.w.Header(), resp, b, up.apiKey, apitype.Bearer(c.r.Header))
 	}
+	c.g.metrics.Upstream(up.name, time.Since(sent), "")
 	if c.req.stream && isEventStream(resp.Header.Get("Content-Type")) {
 		return c.relay(ctx, newSSEReader(body), cancel)
 	}

@@ -124,10 +124,10 @@ func (m *meter) fill(g *keygate.Generation) {
 			g.Cost = Cost(g.PromptTokens, g.CompletionTokens, p.Prompt, p.Completion)
 			return
 		}
-		if cost, ok := MicrosFromUSDText(u.Cost.String()); ok {
+		if cost, ok := keygate.MicrosFromUSDText(u.Cost.String()); ok {
 			g.Cost = cost
 			if u.IsBYOK && u.CostDetails != nil {
-				if up, ok := MicrosFromUSDText(u.CostDetails.UpstreamInferenceCost.String()); ok {
+				if up, ok := keygate.MicrosFromUSDText(u.CostDetails.UpstreamInferenceCost.String()); ok {
 					g.BYOK, g.UpstreamInferenceCost = true, up
 					g.Cost += up
 				}

@@ -87,22 +87,16 @@ func picoToMicrosUp(pico uint64) keygate.Micros {
 	return keygate.Micros(m)
 }
 
-// MicrosFromUSDText converts a JSON number of USD (OpenRouter's usage.cost,
-// "0.000249" or "2.49e-4") exactly, rounding up to a micro-dollar: 0.000249
-// is 249 µ$ and 0.0000001 is 1 µ$. ok is false for text that is not a
-// non-negative decimal number or is beyond int64 micro-dollars.
-func MicrosFromUSDText(s string) (m keygate.Micros, ok bool) {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() < 0 {
+// Price returns what promptTokens and completionTokens of model cost by
+// the models file in use: the model's prices by the rule of Cost, or for
+// a "pricing: upstream" model its fallback_pricing. It prices usage that
+// a proxy keygate does not run reports without a cost (POST
+// /api/v1/usage). ok is false for a model the file does not serve.
+func (g *Gateway) Price(model string, promptTokens, completionTokens int64) (m keygate.Micros, ok bool) {
+	md := g.routes.Load().model(model)
+	if md == nil {
 		return 0, false
 	}
-	r.Mul(r, big.NewRat(1e6, 1))
-	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
-	if rem.Sign() != 0 {
-		q.Add(q, big.NewInt(1))
-	}
-	if !q.IsInt64() {
-		return 0, false
-	}
-	return keygate.Micros(q.Int64()), true
+	prompt, completion := md.Pricing.tokenPrices()
+	return Cost(promptTokens, completionTokens, prompt, completion), true
 }

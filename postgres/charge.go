@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -128,35 +129,32 @@ func (db *DB) runCharger() {
 }
 
 // commitCharges commits batch, retrying a transaction that failed without
-// the server's answer. If the batch fails for another reason, each charge
-// is tried on its own, so that one charge the database refuses fails
-// alone.
+// the server's answer (chargeAttempts in all, fewer once the DB closes).
+// If the server refused the batch, each charge is tried on its own, so
+// that one charge the database refuses fails alone.
 func (db *DB) commitCharges(batch []*chargeReq) []chargeResult {
-	ctx := context.Background()
-	var results []chargeResult
-	var err error
+	results, err := db.chargeTx(batch)
 	delay := chargeRetryDelay
-	for attempt := 1; ; attempt++ {
-		if results, err = db.chargeTx(ctx, batch); err == nil {
-			return results
-		}
-		if _, fromServer := errors.AsType[*pgconn.PgError](err); fromServer || attempt == chargeAttempts {
-			break
-		}
+	for attempt := 2; err != nil && !fromServer(err) && attempt <= chargeAttempts; attempt++ {
 		select {
 		case <-time.After(delay):
 		case <-db.closed:
-			attempt = chargeAttempts
 		}
 		delay *= 2
+		results, err = db.chargeTx(batch)
+	}
+	if err == nil {
+		return results
 	}
 	results = make([]chargeResult, len(batch))
-	if len(batch) == 1 {
-		results[0].err = err
+	if len(batch) == 1 || !fromServer(err) {
+		for i := range results {
+			results[i].err = err
+		}
 		return results
 	}
 	for i, r := range batch {
-		one, err := db.chargeTx(ctx, []*chargeReq{r})
+		one, err := db.chargeTx([]*chargeReq{r})
 		if err != nil {
 			results[i].err = err
 			continue
@@ -166,9 +164,22 @@ func (db *DB) commitCharges(batch []*chargeReq) []chargeResult {
 	return results
 }
 
+// fromServer reports whether err is an error the server answered with,
+// rather than a connection that failed.
+func fromServer(err error) bool {
+	_, ok := errors.AsType[*pgconn.PgError](err)
+	return ok
+}
+
+// chargeTimeout bounds one attempt at a batch, so that a database that
+// stopped answering fails the charges instead of holding them forever.
+const chargeTimeout = 10 * time.Second
+
 // chargeTx writes batch in one transaction (run again on a deadlock, see
 // tx) and returns each charge's result.
-func (db *DB) chargeTx(ctx context.Context, batch []*chargeReq) ([]chargeResult, error) {
+func (db *DB) chargeTx(batch []*chargeReq) ([]chargeResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), chargeTimeout)
+	defer cancel()
 	var results []chargeResult
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -224,13 +235,7 @@ func writeCharges(ctx context.Context, tx pgx.Tx, batch []*chargeReq) ([]chargeR
 		}
 	}
 	if len(sums) > 0 {
-		refs := slices.SortedFunc(func(yield func(keygate.UsageCounter) bool) {
-			for ref := range sums {
-				if !yield(ref) {
-					return
-				}
-			}
-		}, func(a, b keygate.UsageCounter) int {
+		refs := slices.SortedFunc(maps.Keys(sums), func(a, b keygate.UsageCounter) int {
 			return cmp.Or(cmp.Compare(a.KeyHash, b.KeyHash), cmp.Compare(a.Period, b.Period), a.Start.Compare(b.Start))
 		})
 		n := len(refs)
@@ -252,14 +257,20 @@ func writeCharges(ctx context.Context, tx pgx.Tx, batch []*chargeReq) ([]chargeR
 			sums[counterRef(c)] = c
 		}
 	}
+	// Every replica drops the usage it cached for the keys charged, once
+	// this transaction commits (pg_notify is transactional).
+	charged := make(map[string]bool)
+	for ref := range sums {
+		charged[ref.KeyHash] = true
+	}
+	if len(charged) > 0 {
+		hashes := slices.Sorted(maps.Keys(charged))
+		if _, err := tx.Exec(ctx, sqlAnnounceUsage, hashes); err != nil {
+			return nil, err
+		}
+	}
 	if len(draws) > 0 {
-		ids := slices.Sorted(func(yield func(int64) bool) {
-			for id := range draws {
-				if !yield(id) {
-					return
-				}
-			}
-		})
+		ids := slices.Sorted(maps.Keys(draws))
 		amounts := make([]int64, len(ids))
 		for i, id := range ids {
 			amounts[i] = int64(draws[id])
@@ -304,6 +315,9 @@ const sqlAddCounters = `
 		micros = usage_counters.micros + excluded.micros,
 		byok_micros = usage_counters.byok_micros + excluded.byok_micros
 	RETURNING key_hash, period, period_start, micros, byok_micros`
+
+// sqlAnnounceUsage announces the keys whose counters a batch added to.
+const sqlAnnounceUsage = `SELECT pg_notify('` + Channel + `', '` + keygate.ChangeUsage + `:' || h) FROM unnest($1::text[]) AS h`
 
 // sqlDrawLeases lowers the leases a batch's charges were admitted from.
 const sqlDrawLeases = `

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ func TestListen(t *testing.T) {
 	must(t, err)
 	sess := &keygate.Session{TokenHash: keygate.HashSecret("s"), UserID: user.ID, CSRFToken: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	must(t, db.CreateSession(ctx, sess))
+	// Tests on other schemas announce on the same channel: only this
+	// test's rows are looked at.
+	l.Watch(k.Hash, strconv.FormatInt(app.ID, 10), sess.TokenHash)
 	l.WantNone(t, 200*time.Millisecond) // creations are in no cache
 
 	disable := keygate.KeyPatch{Disabled: ptr(true), UpdatedAt: now}
@@ -61,6 +65,7 @@ func TestListen(t *testing.T) {
 func TestListenRollback(t *testing.T) {
 	db := pgtest.Open(t)
 	l := storetest.Listen(t, db)
+	l.Watch("rolled-back")
 	ctx := t.Context()
 	tx, err := db.Pool().Begin(ctx)
 	must(t, err)
@@ -88,6 +93,7 @@ func TestListenReconnect(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no listening connection found to terminate")
 	}
+	l.Watch("after-reconnect")
 	l.Want(t, storetest.Reset)
 	_, err = db.Pool().Exec(ctx, `SELECT pg_notify($1, 'key:after-reconnect')`, postgres.Channel)
 	must(t, err)
@@ -99,6 +105,7 @@ func TestListenReconnect(t *testing.T) {
 func TestListenGarbage(t *testing.T) {
 	db := pgtest.Open(t)
 	l := storetest.Listen(t, db)
+	l.Watch("none of other tests' ids") // resets only
 	_, err := db.Pool().Exec(t.Context(), `SELECT pg_notify($1, 'no-colon')`, postgres.Channel)
 	must(t, err)
 	l.Want(t, storetest.Reset)

@@ -242,7 +242,7 @@ func TestAuthInvalidRequest(t *testing.T) {
 
 // TestAuthApproveRedirect: Approve answers 302 to the callback exactly as
 // supplied followed by ?code= or &code=, and the code exchanges (edge cases
-// HB-01 loopback spellings, HB-03 private-use schemes, HB-12c no PKCE;
+// loopback spellings, private-use schemes, no PKCE;
 // RFC 8252 §7.1, §7.3).
 func TestAuthApproveRedirect(t *testing.T) {
 	tests := []struct {
@@ -310,7 +310,7 @@ func TestAuthApproveRedirect(t *testing.T) {
 
 // TestAuthState: state is echoed decoded exactly, once, on approve and on
 // deny; response_type, client_id and scope are ignored; key_label applies
-// (edge case HB-06; RFC 6749 §4.1.2, §4.1.2.1, §3.1).
+// (RFC 6749 §4.1.2, §4.1.2.1, §3.1).
 func TestAuthState(t *testing.T) {
 	e := newEnv(t)
 	session, formToken := e.signIn()
@@ -386,8 +386,8 @@ func TestAuthDeny(t *testing.T) {
 	}
 }
 
-// TestAuthPlainDefault: a challenge without a method is plain (edge case
-// HB-08; RFC 7636 §4.3).
+// TestAuthPlainDefault: a challenge without a method is plain (RFC 7636
+// §4.3).
 func TestAuthPlainDefault(t *testing.T) {
 	e := newEnv(t)
 	session, formToken := e.signIn()

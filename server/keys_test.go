@@ -451,7 +451,7 @@ func TestUpdateKeyHTTP(t *testing.T) {
 	}
 }
 
-// TestDeleteKeyHTTP follows HB-24: revocation holds from the very next
+// TestDeleteKeyHTTP: revocation holds from the very next
 // request, and a second DELETE is 404.
 func TestDeleteKeyHTTP(t *testing.T) {
 	e := newEnv(t)

@@ -12,7 +12,7 @@ import (
 )
 
 // TestCreateAuthCodeValidation covers every field rule of POST
-// /api/v1/auth/keys/code (edge cases HB-05, HB-07, HB-10, HB-20).
+// /api/v1/auth/keys/code.
 func TestCreateAuthCodeValidation(t *testing.T) {
 	e := newEnv(t)
 	ws, err := e.store.DefaultWorkspace(context.Background(), e.user.ID)
@@ -125,7 +125,7 @@ func TestCreateAuthCodeValidation(t *testing.T) {
 }
 
 // TestCallbackURLAccepted: loopback spellings on any port and private-use
-// schemes (HB-01, HB-03).
+// schemes.
 func TestCallbackURLAccepted(t *testing.T) {
 	e := newEnv(t)
 	for _, cb := range []string{
@@ -144,7 +144,7 @@ func TestCallbackURLAccepted(t *testing.T) {
 	}
 }
 
-// TestExchange covers the exchange rules and errors (HB-12 to HB-17, HB-19).
+// TestExchange covers the exchange rules and errors.
 func TestExchange(t *testing.T) {
 	e := newEnv(t)
 	ok := func(t *testing.T, r *response) string {
@@ -307,7 +307,7 @@ func TestExchange(t *testing.T) {
 }
 
 // TestMintedKeyCarriesCodeFields: the exchanged key has the code's limit,
-// reset, expiry, label and workspace (HB-23 b).
+// reset, expiry, label and workspace.
 func TestMintedKeyCarriesCodeFields(t *testing.T) {
 	e := newEnv(t)
 	c := e.code(s256Body("limit", 30, "usage_limit_type", "daily", "expires_at", "2030-01-01T00:00:00+01:00", "key_label", "CI key"))
@@ -332,7 +332,7 @@ func TestMintedKeyCarriesCodeFields(t *testing.T) {
 }
 
 // TestCurrentKeyShape: every field the spec and the SDK require, with its
-// type (HB-23).
+// type.
 func TestCurrentKeyShape(t *testing.T) {
 	e := newEnv(t)
 	c := e.code(map[string]any{"callback_url": cbLocal})
@@ -410,7 +410,7 @@ func jsonType(v any) string {
 }
 
 // TestAttribution: the same Referer gives the same app_id; X-OpenRouter-Title
-// wins over X-Title; loopback apps get host:port (HB-25).
+// wins over X-Title; loopback apps get host:port.
 func TestAttribution(t *testing.T) {
 	e := newEnv(t)
 	appID := func(h ...string) float64 {

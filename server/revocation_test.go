@@ -7,7 +7,7 @@ import (
 )
 
 // TestDisableRacingReads: readers verifying a key while it is disabled
-// never leave the enabled key in the cache (HB-24: no grace window).
+// never leave the enabled key in the cache (no grace window).
 func TestDisableRacingReads(t *testing.T) {
 	e := newEnv(t)
 	const trials, readers = 60, 4

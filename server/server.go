@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/metrics"
 )
 
 // Config holds the HTTP layer's settings.
@@ -29,6 +31,15 @@ type Config struct {
 	// returns its error as the API's own handlers do. Other paths under
 	// /api/v1/ stay 404.
 	Gateway map[string]func(http.ResponseWriter, *http.Request) error
+	// Price prices reported usage that names no cost (POST
+	// /api/v1/usage); nil: such events are rejected.
+	Price keygate.Pricer
+	// Metrics, when set, counts every request by route pattern and status
+	// class, and usage batches.
+	Metrics *metrics.Metrics
+	// ServeMetrics serves Metrics at GET /metrics on this handler (else
+	// the operator serves it on an address of its own).
+	ServeMetrics bool
 }
 
 // Server serves keygate's HTTP API and browser pages.
@@ -62,6 +73,9 @@ func (s *Server) routes() {
 	s.apiMethods("/api/v1/keys/{hash}", map[string]apiHandler{"GET": s.getKey, "PATCH": s.updateKey, "DELETE": s.deleteKey})
 	s.apiMethods("/api/v1/workspaces", map[string]apiHandler{"GET": s.listWorkspaces, "POST": s.createWorkspace})
 	s.apiMethods("/api/v1/workspaces/{id}", map[string]apiHandler{"GET": s.getWorkspace, "PATCH": s.updateWorkspace, "DELETE": s.deleteWorkspace})
+	s.api.Handle("/api/v1/auth/verify", s.handle(s.verify))
+	s.api.Handle("/api/v1/auth/verify/", s.handle(s.verify)) // Envoy ext_authz appends the path
+	s.apiRoute("/api/v1/usage", "POST", s.reportUsage)
 	for pattern, h := range s.cfg.Gateway {
 		method, path, _ := strings.Cut(pattern, " ")
 		s.apiRoute(path, method, h)
@@ -72,6 +86,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if s.cfg.ServeMetrics && s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	}
 	s.mountBrowser() // /auth, /login, /logout, /static/: browser_auth.go, browser.go
 }
 
@@ -108,11 +125,55 @@ func (s *Server) apiMethods(path string, handlers map[string]apiHandler) {
 	}))
 }
 
-// ServeHTTP attaches the client IP to the request context and dispatches.
+// ServeHTTP attaches the client IP to the request context and dispatches,
+// counting the request in Config.Metrics by the pattern that served it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(keygate.WithClientIP(r.Context(), s.clientIP(r)))
-	s.mux.ServeHTTP(w, r)
+	if s.cfg.Metrics == nil {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	// The muxes set r.Pattern in place: the innermost one's pattern.
+	s.cfg.Metrics.Request(r.Pattern, r.Method, sw.status, time.Since(start))
 }
+
+// statusWriter remembers the status written through it. It passes
+// flushes on, and Unwrap lets http.ResponseController reach the
+// connection, so streamed answers stream as before.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// FlushError flushes through http.ResponseController, so that a handler
+// that flushes hears of a client gone away as it would unwrapped.
+func (w *statusWriter) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Flush() { w.FlushError() }
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // clientIP is the peer address, or the last X-Forwarded-For hop not in a
 // trusted proxy network when the peer itself is a trusted proxy.

@@ -148,6 +148,14 @@ func openPool(ctx context.Context, path string, kind poolKind) (*sql.DB, error) 
 	n := readerConns
 	switch kind {
 	case poolWriter:
+		// NORMAL (on the readers too, so that every connection of the
+		// file agrees): in WAL mode a commit is in the operating system's
+		// hands when it returns, so what a caller was told is stored (a
+		// charge, a minted key) survives the process being killed; the
+		// WAL is synced at checkpoints, so a power loss can take the
+		// commits since the last one, never the file's consistency.
+		// FULL would sync every commit and double a lone settlement's
+		// latency (docs/spending.md).
 		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
 		n = 1

@@ -17,7 +17,8 @@
 // Reads go through a separate pool of read-only connections that, in WAL
 // mode, never wait for the writer. Every connection sets journal_mode=WAL,
 // busy_timeout=5000 (ms, for other processes on the same file),
-// foreign_keys=ON and synchronous=NORMAL.
+// foreign_keys=ON and synchronous=NORMAL (a commit survives the process
+// being killed; the WAL is synced at checkpoints).
 //
 // Encoding. Times are stored as INTEGER unix microseconds and returned as
 // time.Time in UTC (sub-microsecond precision is dropped). Money is INTEGER

@@ -148,8 +148,8 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "goose_db_version",
-		"sessions", "usage_counters", "usage_events", "users", "workspaces"}
+	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
+		"goose_db_version", "service_tokens", "sessions", "usage_counters", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

@@ -59,6 +59,7 @@ var generationTests = []test{
 			diff(t, "sum "+c.Period, want, c)
 		}
 	}},
+	{"UsageAnnounced", testUsageAnnounced},
 	{"ChargedOnce", func(t *testing.T, s keygate.Store) {
 		// Of 16 concurrent settlements of one generation id, exactly one
 		// stores it and charges; the others change nothing.
@@ -93,4 +94,40 @@ var generationTests = []test{
 		want := keygate.Usage{Total: g.Cost, Daily: g.Cost, Weekly: g.Cost, Monthly: g.Cost}
 		diff(t, "usage after one id settled 16 times", want, got)
 	}},
+}
+
+// testUsageAnnounced: a store shared by replicas (a LeaseStore) that is a
+// ChangeFeed announces the keys a charge added to, once each, when the
+// charge commits; a generation charged before announces nothing.
+func testUsageAnnounced(t *testing.T, s keygate.Store) {
+	feed, shared := s.(keygate.ChangeFeed)
+	if _, leases := s.(keygate.LeaseStore); !shared || !leases {
+		t.Skip("the store announces no usage")
+	}
+	_, ws := newUser(t, s)
+	k, parent := newKey(t, s, ws, t0), newKey(t, s, ws, t0)
+	l := Listen(t, feed)
+	l.Watch(k.Hash, parent.Hash)
+	g := &keygate.Generation{ID: "gen-" + newID(), KeyHash: k.Hash, Cost: 5, CreatedAt: t0}
+	add := charges([]string{k.Hash, parent.Hash}, t0, 5, false)
+	_, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: add})
+	must(t, "RecordGeneration", err)
+	got := map[Event]bool{}
+	for range 2 {
+		ev, ok := l.next(5 * time.Second)
+		if !ok {
+			t.Fatalf("announcements of a charge = %v, want one per key", got)
+		}
+		got[ev] = true
+	}
+	want := map[Event]bool{{keygate.ChangeUsage, k.Hash}: true, {keygate.ChangeUsage, parent.Hash}: true}
+	diff(t, "announcements of a charge", want, got)
+	// The same id again charges nothing, and announces nothing: the
+	// next announcement is the next charge's.
+	_, _, err = s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, Counters: add})
+	must(t, "RecordGeneration(again)", err)
+	g2 := &keygate.Generation{ID: "gen-" + newID(), KeyHash: k.Hash, Cost: 1, CreatedAt: t0}
+	_, _, err = s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g2, Counters: charges([]string{k.Hash}, t0, 1, false)})
+	must(t, "RecordGeneration", err)
+	l.Want(t, Event{keygate.ChangeUsage, k.Hash})
 }

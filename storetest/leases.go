@@ -47,7 +47,7 @@ var leaseTests = []test{
 		_, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g,
 			Counters: charges([]string{k.Hash}, t0, 120, false), Leases: []keygate.LeaseDraw{{ID: l.ID, Micros: 120}}})
 		must(t, "RecordGeneration", err)
-		renewed := acquire(t, ls, keygate.LeaseRequest{Key: k, Window: w, ID: l.ID, TTL: time.Minute})
+		renewed := acquire(t, ls, keygate.LeaseRequest{Key: k, Window: w, ID: l.ID, Keep: 180, TTL: time.Minute})
 		diff(t, "renewed", keygate.Lease{ID: l.ID, Amount: 180, Used: 320, Room: 500}, renewed)
 		// Drawing more than a lease holds empties it, no further.
 		g = &keygate.Generation{ID: "gen-" + newID(), KeyHash: k.Hash, Cost: 400, CreatedAt: t0}
@@ -56,6 +56,10 @@ var leaseTests = []test{
 		must(t, "RecordGeneration", err)
 		renewed = acquire(t, ls, keygate.LeaseRequest{Key: k, Window: w, ID: l.ID, TTL: time.Minute})
 		diff(t, "overdrawn", keygate.Lease{ID: l.ID, Amount: 0, Used: 720, Room: 280}, renewed)
+		// A lease is set to what its holder keeps, as far as the room
+		// allows: a holder that keeps more than there is room for is cut.
+		cut := acquire(t, ls, keygate.LeaseRequest{Key: k, Window: w, ID: l.ID, Keep: 500, Want: 10, TTL: time.Minute})
+		diff(t, "cut", keygate.Lease{ID: l.ID, Amount: 280, Used: 720, Room: 0}, cut)
 	}},
 	{"Stale", func(t *testing.T, s keygate.Store) {
 		ls, k := leaseFixture(t, s, 1000, keygate.ResetNone)
@@ -104,7 +108,7 @@ var leaseTests = []test{
 		}
 	}},
 	{"Concurrent", func(t *testing.T, s keygate.Store) {
-		// 16 workers take leases of 7 until none is left: together they
+		// 16 workers grow leases by 7 until none is left: together they
 		// get the limit exactly, never more.
 		ls, k := leaseFixture(t, s, 1000, keygate.ResetWeekly)
 		w := keygate.UsageCounter{KeyHash: k.Hash, Period: keygate.PeriodWeek, Start: keygate.PeriodsAt(t0).Week}
@@ -114,8 +118,9 @@ var leaseTests = []test{
 		for range 16 {
 			wg.Go(func() {
 				var id int64
+				var keep keygate.Micros
 				for {
-					got, err := ls.AcquireLeases(t.Context(), []keygate.LeaseRequest{{Key: k, Window: w, ID: id, Want: 7, TTL: time.Minute}})
+					got, err := ls.AcquireLeases(t.Context(), []keygate.LeaseRequest{{Key: k, Window: w, ID: id, Keep: keep, Want: 7, TTL: time.Minute}})
 					if err != nil {
 						t.Errorf("AcquireLeases: %v", err)
 						return
@@ -123,7 +128,7 @@ var leaseTests = []test{
 					if got[0].Granted == 0 {
 						return
 					}
-					id = got[0].ID
+					id, keep = got[0].ID, got[0].Amount
 					mu.Lock()
 					total += got[0].Granted
 					mu.Unlock()

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
+		{"ServiceTokens", serviceTokenTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {

@@ -16,7 +16,7 @@ func (m *Main) openGateway() error {
 	if err != nil {
 		return err
 	}
-	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: m.log})
+	m.gateway = gateway.New(m.svc, cfg, gateway.Options{MaxBody: m.Config.MaxBody, Logger: m.log, Metrics: m.metrics})
 	m.log.Info("gateway models loaded", "file", m.Config.Models, "models", len(cfg.Models))
 	return nil
 }

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/metrics"
 	"github.com/keygate/keygate/server"
 )
 
@@ -33,6 +35,7 @@ type ServeConfig struct {
 	Pprof          string // loopback host:port for net/http/pprof; "" is off
 	Models         string // the gateway's models file; "" serves no gateway
 	MaxBody        int64  // the gateway's request body cap in bytes; 0 is gateway.DefaultMaxBody
+	MetricsAddr    string // host:port serving GET /metrics apart from the API; "" serves it on Addr
 }
 
 // Validate reports every problem of c at once.
@@ -80,6 +83,11 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 			errs = append(errs, err)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port", c.MetricsAddr))
+		}
+	}
 	if c.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("--max-body %d: want a positive number of bytes (0 is the default)", c.MaxBody))
 	}
@@ -122,6 +130,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.Pprof, "pprof", "", "serve net/http/pprof on this loopback host:port, apart from the API (off when empty)")
 	f.StringVar(&cfg.Models, "models", "", "YAML file of the gateway's upstreams and models (docs/gateway.md); reloaded on SIGHUP; no gateway when empty")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this host:port instead of on --addr")
 	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
 	return cmd
 }
@@ -137,6 +146,7 @@ type Main struct {
 	svc      *keygate.Service
 	store    keygate.Store
 	gateway  *gateway.Gateway // nil without --models
+	metrics  *metrics.Metrics
 	listener net.Listener
 	http     *http.Server
 }
@@ -163,7 +173,9 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	kc := keygate.DefaultConfig()
 	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = cfg.KeyPrefix, cfg.CodeTTL, cfg.RequirePKCE
 	tuneForStore(m.store, &kc)
-	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log))
+	m.metrics = metrics.New(prometheus.NewRegistry())
+	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log), keygate.WithObserver(m.metrics))
+	m.metrics.KeyCacheSize(m.svc.KeyCacheLen)
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, err
@@ -172,12 +184,16 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	if publicURL == "" {
 		publicURL = "http://" + m.listener.Addr().String()
 	}
-	sc := server.Config{PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit}
+	sc := server.Config{
+		PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit,
+		Metrics: m.metrics, ServeMetrics: cfg.MetricsAddr == "",
+	}
 	if cfg.Models != "" {
 		if err = m.openGateway(); err != nil {
 			return nil, err
 		}
 		sc.Gateway = m.gateway.Handlers()
+		sc.Price = m.gateway.Price
 	}
 	h := server.New(m.svc, sc, m.log)
 	m.http = &http.Server{
@@ -203,6 +219,11 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 func (m *Main) Run(ctx context.Context) error {
 	if m.Config.Pprof != "" {
 		if _, err := servePprof(ctx, m.Config.Pprof, m.log); err != nil {
+			return err
+		}
+	}
+	if m.Config.MetricsAddr != "" {
+		if _, err := serveMetrics(ctx, m.Config.MetricsAddr, m.metrics, m.log); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,64 @@
+package keygate
+
+import (
+	"context"
+	"fmt"
+)
+
+// Admission is what Admit found for a key it admits.
+type Admission struct {
+	Key *APIKey
+	// Remaining is the smallest room left, in micro-dollars, along the
+	// key and its delegation ancestors that have a limit; nil when none
+	// has one.
+	Remaining *Micros
+}
+
+// Admit decides whether k, a key that Authenticate returned, may spend
+// now, for a proxy that asks before each request (GET
+// /api/v1/auth/verify) and reports the cost afterwards (ReportUsage). It
+// holds nothing: a verified request is charged what is reported for it.
+//
+// The rule is Reserve's, read from the usage GET /api/v1/key reports
+// (KeyInfo: from the cache for a cached key, so a verify costs no
+// database round trip): disabled, expired or gone, k or an ancestor, is
+// EUNAUTHORIZED; usage equal to or past the limit of k or an ancestor
+// (a limit of 0 included) is EFORBIDDEN "Key limit exceeded
+// (<daily|weekly|monthly|total> limit)" naming that key's window.
+// EUNAVAILABLE when usage cannot be read from the store.
+func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
+	now := s.Now()
+	switch {
+	case k.Disabled:
+		return nil, errDisabledKey
+	case k.Expired(now):
+		return nil, errExpiredKey
+	}
+	ancestors, err := s.activeAncestors(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	a := &Admission{Key: k}
+	for _, c := range append([]*APIKey{k}, ancestors...) {
+		if c.Limit == nil {
+			continue
+		}
+		info, err := s.KeyInfo(ctx, c)
+		if err != nil {
+			if ctx.Err() == nil {
+				err = fmt.Errorf("%w: %w", errUnavailable, err)
+			}
+			return nil, err
+		}
+		left := *info.Remaining
+		if left <= 0 {
+			err := limitExceeded(c.LimitReset)
+			s.observeRefusal(err)
+			return nil, err
+		}
+		if a.Remaining == nil || left < *a.Remaining {
+			a.Remaining = &left
+		}
+	}
+	return a, nil
+}
