@@ -21,7 +21,7 @@ type request struct {
 	// the client did not ask for: that chunk is metered, not forwarded.
 	usageAdded bool
 	maxTokens  int64  // max_tokens or max_completion_tokens; 0 when absent
-	choices    int64  // completions asked for: the larger of n and best_of, at least 1
+	choices    int64  // answers of up to maxTokens asked for: max(n, best_of, 1), times the prompts of a completions request
 	body       []byte // what is sent upstream
 }
 

@@ -12,9 +12,9 @@ import (
 // credential or its headers (honoured by some proxies and SDK servers,
 // never by keygate). They are removed before forwarding, whatever their
 // letter case (Go servers decode members case-insensitively), at the top
-// level and inside any nested object (LiteLLM-style servers read them from
-// "extra_body", "litellm_params" and "metadata" too), so an upstream that
-// honours them cannot be steered. See docs/gateway.md "Admission".
+// level and inside nested objects ("extra_body", "metadata", …, where a
+// proxy may look for them too), so an upstream that honours them cannot
+// be steered. See docs/gateway.md "Admission".
 var steeringMembers = []string{
 	"api_base", "base_url", "api_key", "api_version", "api_type",
 	"extra_headers", "custom_llm_provider", "organization",
