@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 
 	"github.com/keygate/keygate"
@@ -20,13 +21,9 @@ type request struct {
 	// the client did not ask for: that chunk is metered, not forwarded.
 	usageAdded bool
 	maxTokens  int64  // max_tokens or max_completion_tokens; 0 when absent
+	choices    int64  // answers of up to maxTokens asked for: max(n, best_of, 1), times the prompts of a completions request
 	body       []byte // what is sent upstream
 }
-
-// Body members that would let a request choose its own upstream or
-// credential (honoured by some proxies, never by keygate), removed before
-// forwarding so an upstream that honours them cannot be steered.
-var steeringMembers = []string{"api_base", "base_url", "api_key"}
 
 // Body members that let OpenRouter serve another model than the one asked
 // for; removed unless the model is charged at the upstream's reported
@@ -48,6 +45,9 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
 		return nil, keygate.Errorf(keygate.EINVALID, "Request body must be a JSON object")
 	}
+	if k := caseVariant(m); k != "" {
+		return nil, keygate.Errorf(keygate.EINVALID, "%.50q is not a member keygate reads: letter case matters", k)
+	}
 	req := &request{}
 	if err := json.Unmarshal(m["model"], &req.name); err != nil || req.name == "" {
 		return nil, keygate.Errorf(keygate.EINVALID, "model is required and must be a string")
@@ -63,8 +63,8 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	if err := req.readOptions(m, endpoint); err != nil {
 		return nil, err
 	}
-	for _, k := range steeringMembers {
-		delete(m, k)
+	if err := stripSteering(m, b); err != nil {
+		return nil, err
 	}
 	if !req.model.Pricing.Upstream {
 		for _, k := range fallbackMembers {
@@ -109,6 +109,23 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 		}
 		req.maxTokens = max(req.maxTokens, n)
 	}
+	// Each of n choices (best_of candidates for completions) is up to
+	// max_tokens long.
+	req.choices = 1
+	for _, f := range []string{"n", "best_of"} {
+		v, ok := m[f]
+		if !ok || string(v) == "null" || endpoint == "embeddings" {
+			continue
+		}
+		var n int64
+		if json.Unmarshal(v, &n) != nil || n < 1 {
+			return keygate.Errorf(keygate.EINVALID, "%s must be a positive integer", f)
+		}
+		req.choices = max(req.choices, n)
+	}
+	if endpoint == "completions" {
+		req.choices = satMul(req.choices, prompts(m["prompt"]))
+	}
 	if !req.stream {
 		return nil
 	}
@@ -141,14 +158,37 @@ func (req *request) readOptions(m map[string]json.RawMessage, endpoint string) e
 
 // reservation is what is held before forwarding: the prompt estimate
 // (body bytes / 4, rounded up) at the prompt price, plus max_tokens (or
-// the model's reserve_tokens) at the completion price. Reserve clamps it to
-// what the key has left. A model charged at the upstream's cost is
-// estimated at its fallback price.
+// the model's reserve_tokens) for each of the n choices at the completion
+// price. Reserve clamps it to what the key has left. A model charged at
+// the upstream's cost is estimated at its fallback price.
 func (req *request) reservation() keygate.Micros {
 	prompt, completion := req.model.Pricing.tokenPrices()
 	out := req.maxTokens
 	if out == 0 {
 		out = req.model.ReserveTokens
 	}
+	out = satMul(out, req.choices) // Cost saturates
 	return max(Cost(estimateTokens(len(req.body)), out, prompt, completion), 1)
+}
+
+// prompts is how many prompts a completions request's prompt holds, each
+// answered with its own choices: the length of an array of strings or of
+// token arrays; 1 for a string or one token array.
+func prompts(v json.RawMessage) int64 {
+	var a []json.RawMessage
+	if json.Unmarshal(v, &a) != nil || len(a) == 0 {
+		return 1
+	}
+	if b := bytes.TrimSpace(a[0]); len(b) > 0 && b[0] != '"' && b[0] != '[' {
+		return 1 // token ids: one prompt
+	}
+	return int64(len(a))
+}
+
+// satMul is a × b for positive a and b, saturating at the int64 maximum.
+func satMul(a, b int64) int64 {
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
 }
