@@ -122,11 +122,13 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 	}
 	tried := make([]bool, len(chain))  // an acquisition for the key ended during this call
 	failed := make([]bool, len(chain)) // and it could not reach the store
-	for attempt := 0; ; attempt++ {
+	// attempt counts this call's own acquisitions, not its waits for
+	// those of concurrent requests.
+	for attempt := 0; ; {
 		now := sb.now()
 		p := PeriodsAt(now)
 		unlock := lockAll(bs)
-		var need, waited []int
+		var need []int
 		var wait chan struct{}
 		for i, c := range chain {
 			l := &bs[i].lease
@@ -137,7 +139,6 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			switch {
 			case l.busy != nil:
 				wait = l.busy
-				waited = append(waited, i)
 			case tried[i] || attempt == leaseAttempts:
 			case l.left < want && now.Before(l.retryAt) && sameBudget(l.key, c):
 				// The store was asked a moment ago and had nothing:
@@ -154,9 +155,10 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			case <-ctx.Done():
 				return 0, nil, ctx.Err()
 			}
-			for _, i := range waited {
-				tried[i] = true
-			}
+			// Another acquisition ended: what it left is looked at
+			// again, and asked for again if it cannot cover want (the
+			// attempts stay bounded), so that concurrent requests are
+			// not refused while the limit has room.
 			continue
 		}
 		if len(need) == 0 {
@@ -182,6 +184,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 			reqs[j] = r
 		}
 		unlock()
+		attempt++
 		// Other requests wait for this answer: it is not given up when
 		// this request's client goes away.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseAcquireTimeout)

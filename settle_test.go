@@ -63,14 +63,35 @@ func TestReservationLifecycle(t *testing.T) {
 		t.Errorf("Settle filled %q %q %q, want the key's", g.KeyHash, g.UserID, g.WorkspaceID)
 	}
 
-	// The same generation again charges nothing.
+	// The id again, reported without a reservation (a retried report),
+	// charges nothing.
 	again := *g
 	again.Cost = 500
-	if err := f.svc.Settle(f.ctx, f.reserve(k, 1), &again); err != nil {
+	if err := f.svc.Settle(f.ctx, nil, &again); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.remaining(k); got != 965 {
 		t.Errorf("limit_remaining after a second Settle of one id = %d, want 965", got)
+	}
+	// The id again for another request in flight is a conflict: nothing
+	// charged, the hold kept for a settlement under a new id.
+	r = f.reserve(k, 100)
+	again = keygate.Generation{ID: g.ID, Cost: 40}
+	wantCode(t, f.svc.Settle(f.ctx, r, &again), keygate.ECONFLICT, "")
+	if got := f.remaining(k); got != 965 {
+		t.Errorf("limit_remaining after a conflicting Settle = %d, want 965", got)
+	}
+	if other := f.reserve(k, 999_999); other.Amount() != 865 {
+		t.Errorf("room after a conflicting Settle = %d, want 865 (965 less the 100 still held)", other.Amount())
+	} else {
+		other.Release()
+	}
+	again.ID = ""
+	if err := f.svc.Settle(f.ctx, r, &again); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.remaining(k); got != 925 || again.ID == g.ID || again.ID == "" {
+		t.Errorf("after settling under a new id %q: limit_remaining %d, want 925", again.ID, got)
 	}
 	stored, err := f.svc.Generation(f.ctx, k.UserID, g.ID)
 	if err != nil {

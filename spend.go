@@ -160,16 +160,20 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // without r, from g.KeyHash's key if it exists) when empty, and g.ID is
 // made when empty.
 //
-// Settle returns once the charge is committed to the store. Settling the
-// same g.ID twice charges once: the second call returns nil and charges
-// nothing. The cost may exceed what r held; it is charged in full, so a
+// Settle returns once the charge is committed to the store. A g.ID that
+// is stored already charges nothing. Without a reservation (r nil: usage
+// reported by the caller, who may send it again), that is a retry and
+// Settle returns nil. With one, the id is another request's (an upstream
+// that reuses its answer ids): Settle returns ECONFLICT and keeps r held,
+// so the caller can settle again under another id (g.ID empty: one Settle
+// makes) and the answer is never free. The cost may exceed what r held; it is charged in full, so a
 // key may end past its limit by the bound docs/spending.md states. After
 // Settle returns, KeyInfo on this Service shows the new usage.
 //
-// Errors: EINVALID naming the field for an id that is not 1 to 256
-// visible ASCII characters, no key_hash, or a negative cost or token
-// count; r is released then too. A store failure is returned as it is:
-// nothing was charged, and r is released.
+// Errors: ECONFLICT as above; EINVALID naming the field for an id that is
+// not 1 to 256 visible ASCII characters, no key_hash, or a negative cost
+// or token count, and r is released. A store failure is returned as it
+// is: nothing was charged, and r is released.
 func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) error {
 	_, err := s.settle(ctx, r, g)
 	return err
@@ -179,7 +183,12 @@ func (s *Service) Settle(ctx context.Context, r *Reservation, g *Generation) err
 // g.ID charged before).
 func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (charged bool, err error) {
 	var spent Micros
-	defer func() { r.release(spent) }()
+	held := false // r stays held for another Settle
+	defer func() {
+		if !held {
+			r.release(spent)
+		}
+	}()
 	k := r.Key()
 	if k != nil && g.KeyHash == "" {
 		g.KeyHash = k.Hash
@@ -240,6 +249,10 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			err = fmt.Errorf("%w: %w", errUnavailable, err)
 		}
 		return false, fmt.Errorf("record generation: %w", err)
+	}
+	if !charged && r != nil {
+		held = true
+		return false, Errorf(ECONFLICT, "id %q is another generation's", g.ID)
 	}
 	if charged {
 		s.obs.Charged(g)

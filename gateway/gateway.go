@@ -116,7 +116,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 	}
 	c := &call{
 		g: g, w: w, r: r, req: req, res: res, start: start,
-		meter: meter{model: req.model, promptBytes: req.size},
+		meter: meter{model: req.model, promptBytes: len(req.body)},
 		gen: keygate.Generation{
 			KeyHash: k.Hash, UserID: k.UserID, WorkspaceID: k.WorkspaceID, AppID: appID,
 			Model: req.name, UpstreamModel: req.upstreamName, Provider: req.model.upstream.name,

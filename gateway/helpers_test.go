@@ -110,7 +110,8 @@ func openTestStore(t testing.TB) keygate.Store {
 	return nil
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts an env; opts are added to the service's (a clock).
+func newEnv(t testing.TB, opts ...keygate.Option) *env {
 	t.Helper()
 	e := &env{t: t, replies: map[string]upstreamtest.Reply{}, logs: &syncBuffer{}}
 	e.up = upstreamtest.New(func(r *upstreamtest.Request) upstreamtest.Reply {
@@ -137,7 +138,8 @@ func newEnv(t testing.TB) *env {
 	}
 	db := openTestStore(t)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.svc = keygate.NewService(db, keygate.DefaultConfig(), keygate.WithLogger(log), keygate.WithPasswordHasher(testHasher))
+	opts = append([]keygate.Option{keygate.WithLogger(log), keygate.WithPasswordHasher(testHasher)}, opts...)
+	e.svc = keygate.NewService(db, keygate.DefaultConfig(), opts...)
 	e.gw = gateway.New(e.svc, cfg, gateway.Options{Logger: log, MaxBody: 64 << 10})
 	e.srv = httptest.NewServer(server.New(e.svc, server.Config{PublicURL: "http://keygate.test", Gateway: e.gw.Handlers()}, log))
 	t.Cleanup(e.srv.Close)
