@@ -64,6 +64,15 @@ const (
 			micros = micros + excluded.micros,
 			byok_micros = byok_micros + excluded.byok_micros
 		RETURNING micros, byok_micros`
+	// sqlAddCounters4 is sqlAddCounter for the four counters of one key
+	// (keygate.Counters) in one statement; its rows come in no set order.
+	sqlAddCounters4 = `
+		INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
+		VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?), (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
+		ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
+			micros = micros + excluded.micros,
+			byok_micros = byok_micros + excluded.byok_micros
+		RETURNING key_hash, period, period_start, micros, byok_micros`
 	sqlGeneration = `SELECT ` + generationColumns + ` FROM generations WHERE id = ?`
 )
 
@@ -75,7 +84,7 @@ const (
 type stmts struct {
 	// writer
 	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
-	insertGeneration, addCounter                           *sql.Stmt
+	insertGeneration, addCounter, addCounters4             *sql.Stmt
 	savepoint, release, rollbackTo                         *sql.Stmt // of a batch (runWriter)
 	// reader
 	authCode, appByURL, appByID, key, defaultWorkspace *sql.Stmt
@@ -107,6 +116,7 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.usageCounters, reader, sqlUsageCounters},
 		{&s.insertGeneration, writer, sqlInsertGeneration},
 		{&s.addCounter, writer, sqlAddCounter},
+		{&s.addCounters4, writer, sqlAddCounters4},
 		{&s.generation, reader, sqlGeneration},
 	} {
 		if p.pool == nil {

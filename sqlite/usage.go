@@ -38,9 +38,17 @@ func (db *DB) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []
 		// The increment is done by the database in the upsert itself,
 		// never read into Go and written back, so no concurrent charge
 		// (from this process or another) can be lost.
-		st := tx.StmtContext(ctx, db.st.addCounter)
+		// The four counters of each key (Counters) go in one statement.
 		sums = make([]keygate.UsageCounter, len(add))
-		for i, c := range add {
+		i := 0
+		for ; i+4 <= len(add); i += 4 {
+			if err := db.addCounters4(ctx, tx, add[i:i+4], sums[i:i+4]); err != nil {
+				return err
+			}
+		}
+		st := tx.StmtContext(ctx, db.st.addCounter)
+		for ; i < len(add); i++ {
+			c := add[i]
 			s := c
 			if err := st.QueryRowContext(ctx, c.KeyHash, c.Period, micros(c.Start),
 				int64(c.Micros), int64(c.BYOKMicros)).Scan(&s.Micros, &s.BYOKMicros); err != nil {
@@ -63,6 +71,48 @@ func (db *DB) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []
 		return false, nil, storeErr("record generation", err)
 	}
 	return charged, sums, nil
+}
+
+// addCounters4 adds the four counters cs in one upsert and sets sums, in
+// the order of cs, to their sums after it. The rows RETURNING gives come
+// in no set order: they are matched by key, period and start, and a
+// counter listed twice gets the larger sums (counters only grow).
+func (db *DB) addCounters4(ctx context.Context, tx *sql.Tx, cs, sums []keygate.UsageCounter) error {
+	args := make([]any, 0, 20)
+	for _, c := range cs {
+		args = append(args, c.KeyHash, c.Period, micros(c.Start), int64(c.Micros), int64(c.BYOKMicros))
+	}
+	rows, err := tx.StmtContext(ctx, db.st.addCounters4).QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hash, period string
+		var start int64
+		var m, byok keygate.Micros
+		if err := rows.Scan(&hash, &period, &start, &m, &byok); err != nil {
+			return err
+		}
+		for i, c := range cs {
+			if c.KeyHash == hash && c.Period == period && micros(c.Start) == start {
+				if sums[i].KeyHash == "" {
+					sums[i] = c
+					sums[i].Micros, sums[i].BYOKMicros = m, byok
+				}
+				sums[i].Micros, sums[i].BYOKMicros = max(sums[i].Micros, m), max(sums[i].BYOKMicros, byok)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, s := range sums {
+		if s.KeyHash == "" {
+			return errors.New("a counter's upsert returned no row")
+		}
+	}
+	return nil
 }
 
 // counterRef is c without its sums: the identity of a counter row.
