@@ -50,6 +50,8 @@ type browser struct {
 	secure bool // cookies are Secure: the public URL is https
 	// apiBase is the API base URL the home page shows.
 	apiBase string
+	// autoConsent is Config.AutoConsent.
+	autoConsent func(*http.Request) (AutoDecision, string)
 }
 
 // pageHandler is a browser handler that returns its error; page turns it
@@ -70,6 +72,8 @@ func (s *Server) mountBrowser() {
 		log:     s.log,
 		secure:  strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://"),
 		apiBase: s.cfg.PublicURL + "/api/v1",
+
+		autoConsent: s.cfg.AutoConsent,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth", b.page(b.authorize))

@@ -106,6 +106,14 @@ func (b *browser) authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if b.autoConsent != nil {
+		switch decision, userID := b.autoConsent(r); decision {
+		case AutoApprove:
+			return b.approve(w, r, a, userID, "")
+		case AutoDeny:
+			return b.deny(w, a)
+		}
+	}
 	u, sess, err := b.signedIn(r)
 	if err != nil {
 		return err
@@ -145,28 +153,36 @@ func (b *browser) decide(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch form.Get("decision") {
 	case "approve":
-		return b.approve(w, r, a, u, form.Get("workspace_id"))
+		return b.approve(w, r, a, u.ID, form.Get("workspace_id"))
 	case "deny":
-		if a.code.CallbackURL == "" {
-			return b.pages.Notice(w, http.StatusOK, web.NoticePage{
-				Heading: "Access denied",
-				Message: "No key was created. You can close this page.",
-			})
-		}
-		redirect(w, a.callbackWith("error", "access_denied"))
-		return nil
+		return b.deny(w, a)
 	}
 	return keygate.Errorf(keygate.EINVALID, "decision must be approve or deny")
 }
 
-func (b *browser) approve(w http.ResponseWriter, r *http.Request, a *authRequest, u *keygate.User, workspaceID string) error {
+// deny answers 302 to callback_url with error=access_denied (RFC 6749
+// §4.1.2.1), or says that no key was made in headless mode.
+func (b *browser) deny(w http.ResponseWriter, a *authRequest) error {
+	if a.code.CallbackURL == "" {
+		return b.pages.Notice(w, http.StatusOK, web.NoticePage{
+			Heading: "Access denied",
+			Message: "No key was created. You can close this page.",
+		})
+	}
+	redirect(w, a.callbackWith("error", "access_denied"))
+	return nil
+}
+
+// approve creates the code for userID and answers 302 to callback_url
+// with it, or shows it in headless mode.
+func (b *browser) approve(w http.ResponseWriter, r *http.Request, a *authRequest, userID, workspaceID string) error {
 	req := a.code
 	if workspaceID != "" {
 		req.WorkspaceID = workspaceID
 	}
 	// No HTTP-Referer is trusted here: the app is identified by its
 	// callback_url (keygate.AppFrom falls back to it).
-	code, err := b.svc.CreateAuthCode(r.Context(), keygate.Actor{UserID: u.ID}, &req, keygate.Attribution{})
+	code, err := b.svc.CreateAuthCode(r.Context(), keygate.Actor{UserID: userID}, &req, keygate.Attribution{})
 	if err != nil {
 		return err
 	}

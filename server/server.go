@@ -40,7 +40,23 @@ type Config struct {
 	// ServeMetrics serves Metrics at GET /metrics on this handler (else
 	// the operator serves it on an address of its own).
 	ServeMetrics bool
+	// AutoConsent, when set, decides a valid GET /auth with nobody at a
+	// browser: it returns AutoApprove and the id of the user who approves,
+	// AutoDeny, or AutoAsk to show the sign-in and consent pages as
+	// usual. Approving creates the code through the same service call as
+	// the consent page. keygate serve never sets it; the emulator does
+	// (docs/emulator.md).
+	AutoConsent func(r *http.Request) (decision AutoDecision, userID string)
 }
+
+// AutoDecision is what Config.AutoConsent decides for a GET /auth.
+type AutoDecision int
+
+const (
+	AutoAsk     AutoDecision = iota // show the sign-in and consent pages
+	AutoApprove                     // 302 to the callback with a code
+	AutoDeny                        // 302 to the callback with error=access_denied
+)
 
 // Server serves keygate's HTTP API and browser pages.
 type Server struct {

@@ -28,7 +28,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nUsage: %s\nRun '%s --help' for more.", err, cmd.UseLine(), cmd.CommandPath())
 	})
-	root.AddCommand(newServeCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
+	root.AddCommand(newServeCmd(), newEmulateCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newVersionCmd())
 	return root
 }
