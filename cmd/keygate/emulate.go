@@ -180,4 +180,3 @@ func (m *Emulator) Close() error {
 
 // Addr returns the address the emulator listens on.
 func (m *Emulator) Addr() string { return m.listener.Addr().String() }
-
