@@ -125,7 +125,10 @@ func openEmulator(ctx context.Context, cfg EmulateConfig, stdout, stderr io.Writ
 	m.http = &http.Server{
 		Handler:           m.emu,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      10 * time.Minute, // long enough for streamed answers
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	printEmulator(stdout, m.emu, publicURL, cfg)
