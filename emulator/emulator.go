@@ -225,7 +225,7 @@ func (e *Emulator) startModels() error {
 				n, n, e.opts.PromptPrice, e.opts.CompletionPrice)
 		}
 	}
-	if e.modelsConf, err = gateway.ParseConfig([]byte(b.String()), os.Getenv); err != nil {
+	if e.modelsConf, err = gateway.ParseConfig([]byte(b.String()), func(string) string { return "" }); err != nil {
 		return fmt.Errorf("emulator prices: %w", err)
 	}
 	e.transport = faultTransport{gateway.NewTransport()}
