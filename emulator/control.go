@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -12,6 +13,9 @@ import (
 	"github.com/keygate/keygate/apitype"
 	"github.com/keygate/keygate/server"
 )
+
+// maxAdvance bounds one move of the clock: ten years.
+const maxAdvance = 10 * 366 * 24 * time.Hour
 
 // maxControlBody caps a control API request body: 64 KiB.
 const maxControlBody = 64 << 10
@@ -108,13 +112,29 @@ func decode(r *http.Request, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &te):
-			return keygate.Errorf(keygate.EINVALID, "%s must be a %s", te.Field, te.Type)
+			return keygate.Errorf(keygate.EINVALID, "%s must be %s", te.Field, jsonKind(te.Type))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return keygate.Errorf(keygate.EINVALID, "unknown member %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return keygate.Errorf(keygate.EINVALID, "the body is not JSON: %v", err)
 	}
 	return nil
+}
+
+// jsonKind names the JSON value a Go type is read from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int64:
+		return "a number"
+	}
+	return "a " + t.Kind().String()
 }
 
 func (e *Emulator) postReset(w http.ResponseWriter, r *http.Request) error {
@@ -163,13 +183,16 @@ func parseAdvance(raw json.RawMessage) (time.Duration, error) {
 		if d, err = time.ParseDuration(s); err != nil {
 			return 0, keygate.Errorf(keygate.EINVALID, "advance %q: want a duration such as \"24h\" or \"90m\"", s)
 		}
-	case json.Unmarshal(raw, &secs) == nil && secs < 1e12:
+	case json.Unmarshal(raw, &secs) == nil && secs <= maxAdvance.Seconds():
 		d = time.Duration(secs * float64(time.Second))
 	default:
 		return 0, keygate.Errorf(keygate.EINVALID, "advance: want a duration (\"24h\") or a number of seconds")
 	}
 	if d < 0 {
 		return 0, keygate.Errorf(keygate.EINVALID, "advance must not be negative: the clock only moves ahead")
+	}
+	if d > maxAdvance {
+		return 0, keygate.Errorf(keygate.EINVALID, "advance must be at most %s at a time", maxAdvance)
 	}
 	return d, nil
 }

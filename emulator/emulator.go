@@ -328,14 +328,26 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.cur == nil {
+		writeError(w, errStopped)
+		return
+	}
 	e.rec.record(e.cur.srv, e.clock.Now, w, r)
 }
 
+// errStopped answers requests after Close, or after a Reset that could
+// not reopen the store.
+var errStopped = keygate.Errorf(keygate.EUNAVAILABLE, "The emulator is stopped, or its reset failed: see its log")
+
 // service returns the service of the current state, with the function
 // that releases it.
-func (e *Emulator) service() (*keygate.Service, func()) {
+func (e *Emulator) service() (*keygate.Service, func(), error) {
 	e.mu.RLock()
-	return e.cur.svc, e.mu.RUnlock
+	if e.cur == nil {
+		e.mu.RUnlock()
+		return nil, nil, errStopped
+	}
+	return e.cur.svc, e.mu.RUnlock, nil
 }
 
 // Reset puts back the state the emulator started with (the dev user and

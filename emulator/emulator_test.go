@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -110,7 +111,11 @@ func TestControlAPIErrors(t *testing.T) {
 		{"POST", "/emulator/approve", `{"mode":"maybe"}`, 400, "mode must be auto, deny or ask"},
 		{"POST", "/emulator/approve", `{"mode":"auto","next":-1}`, 400, "next must be"},
 		{"POST", "/emulator/approve", `{"mode":"auto","email":"nobody@example.com"}`, 404, ""},
-		{"POST", "/emulator/keys", `{"limit":"ten"}`, 400, "limit must be a float64"},
+		{"POST", "/emulator/keys", `{"limit":"ten"}`, 400, "limit must be a number"},
+		{"POST", "/emulator/keys", `{"management":1}`, 400, "management must be true or false"},
+		{"POST", "/emulator/clock", `{"advance":1e300}`, 400, "advance: want"},
+		{"POST", "/emulator/clock", `{"advance":"100000h"}`, 400, "at most"},
+		{"POST", "/emulator/approve", `{"mode":"deny","next":1000000000}`, 400, "next must be"},
 		{"POST", "/emulator/keys", `{"limit":-1}`, 400, "limit"},
 		{"POST", "/emulator/keys", `{"limit_reset":"hourly"}`, 400, "limit_reset"},
 		{"POST", "/emulator/keys", `{"email":"nobody@example.com"}`, 404, ""},
@@ -271,5 +276,25 @@ func TestModels(t *testing.T) {
 				t.Errorf("= %d %s, want %d with %s and %s", res.StatusCode, body, tt.status, tt.content, tt.usage)
 			}
 		})
+	}
+}
+
+// TestClosed: after Close, requests and control calls answer 503, never
+// a panic.
+func TestClosed(t *testing.T) {
+	srv := keygatetest.New(t)
+	if err := srv.Emulator.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/key", ""},
+		{"POST", "/emulator/keys", `{}`},
+		{"POST", "/emulator/approve", `{"mode":"auto","email":"dev@localhost"}`},
+	} {
+		w := httptest.NewRecorder()
+		srv.Emulator.ServeHTTP(w, httptest.NewRequest(r.method, r.path, strings.NewReader(r.body)))
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "stopped") {
+			t.Errorf("%s %s after Close = %d %s, want 503", r.method, r.path, w.Code, w.Body)
+		}
 	}
 }

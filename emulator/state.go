@@ -9,6 +9,9 @@ import (
 	"github.com/keygate/keygate/server"
 )
 
+// maxNext bounds the requests a one-time approve mode is queued for.
+const maxNext = 1000
+
 // approval is what the next GET /auth requests do: a queue of one-time
 // choices, then the standing one.
 type approval struct {
@@ -65,12 +68,15 @@ func (e *Emulator) Approve(ctx context.Context, mode Mode, next int, email strin
 	if _, err := ParseMode("mode", string(mode)); err != nil {
 		return err
 	}
-	if next < 0 {
-		return keygate.Errorf(keygate.EINVALID, "next must be 0 (from now on) or a positive number of requests")
+	if next < 0 || next > maxNext {
+		return keygate.Errorf(keygate.EINVALID, "next must be 0 (from now on) or a number of requests up to %d", maxNext)
 	}
 	c := choice{mode: mode}
 	if email != "" {
-		svc, release := e.service()
+		svc, release, err := e.service()
+		if err != nil {
+			return err
+		}
 		u, err := svc.UserByEmail(ctx, email)
 		release()
 		if err != nil {
@@ -103,7 +109,10 @@ func (e *Emulator) CreateUser(ctx context.Context, email, password string) (*New
 	if password == "" {
 		password = keygate.NewToken()[:24]
 	}
-	svc, release := e.service()
+	svc, release, err := e.service()
+	if err != nil {
+		return nil, err
+	}
 	defer release()
 	u, err := svc.CreateUser(ctx, email, password)
 	if err != nil {
@@ -130,7 +139,10 @@ func (e *Emulator) CreateKey(ctx context.Context, p KeyParams) (string, *keygate
 	if p.Name == "" {
 		p.Name = "emulator key"
 	}
-	svc, release := e.service()
+	svc, release, err := e.service()
+	if err != nil {
+		return "", nil, err
+	}
 	defer release()
 	u, err := svc.UserByEmail(ctx, p.Email)
 	if err != nil {
@@ -153,7 +165,10 @@ func (e *Emulator) CreateKey(ctx context.Context, p KeyParams) (string, *keygate
 // clock into a new period). Errors: EINVALID for a bad hash or amount,
 // ENOTFOUND for an unknown key.
 func (e *Emulator) SetUsage(ctx context.Context, hash string, usd float64) (*keygate.KeyInfo, error) {
-	svc, release := e.service()
+	svc, release, err := e.service()
+	if err != nil {
+		return nil, err
+	}
 	defer release()
 	k, err := svc.KeyByHash(ctx, hash)
 	if err != nil {
