@@ -66,10 +66,23 @@ func (e *Emulator) controlMux() *http.ServeMux {
 			writeError(w, keygate.Errorf(keygate.EMETHOD, "Method %s is not allowed; use %s", r.Method, strings.Join(methods, ", ")))
 		})
 	}
+	mux.HandleFunc("GET /emulator/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		index := indexBody{Docs: "docs/emulator.md", Endpoints: []string{}}
+		for _, rt := range controlRoutes {
+			index.Endpoints = append(index.Endpoints, rt.method+" "+rt.path)
+		}
+		reply(w, http.StatusOK, index)
+	})
 	mux.HandleFunc("/emulator/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, keygate.Errorf(keygate.ENOTFOUND, "No control endpoint %s (docs/emulator.md lists them)", r.URL.Path))
 	})
 	return mux
+}
+
+// indexBody is GET /emulator/: the control API's endpoints.
+type indexBody struct {
+	Docs      string   `json:"docs"`
+	Endpoints []string `json:"endpoints"`
 }
 
 type listBody[T any] struct {

@@ -145,6 +145,17 @@ func TestControlAPIErrors(t *testing.T) {
 	}
 }
 
+// TestControlIndex: GET /emulator/ lists every endpoint.
+func TestControlIndex(t *testing.T) {
+	srv := keygatetest.New(t)
+	res, body := call(t, "GET", srv.URL+"/emulator/", "")
+	for _, want := range []string{`"POST /emulator/reset"`, `"POST /emulator/keys/{hash}/usage"`, `"GET /emulator/requests"`} {
+		if res.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET /emulator/ = %d %s, want %s listed", res.StatusCode, body, want)
+		}
+	}
+}
+
 // TestSetUsageAndClock: usage set through the control API is what GET
 // /api/v1/key reports, to the micro-dollar, in each window; it only
 // grows; advancing the clock a day empties the daily window only.
