@@ -309,3 +309,59 @@ func TestClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestFaults: each fault, asked for by header or by model suffix, is
+// answered as docs/emulator.md says, and charged only for what a cut
+// stream produced.
+func TestFaults(t *testing.T) {
+	srv := keygatetest.New(t, keygatetest.WithUpstreamTimeout(300*time.Millisecond), keygatetest.WithLorem(6, 0))
+	tests := []struct {
+		fault      string
+		stream     bool
+		status     int
+		retryAfter string
+		body       []string
+		charged    bool
+	}{
+		{"429", false, 429, "1", []string{"rate-limited"}, false},
+		{"500", false, 502, "", []string{"failed (status 500)"}, false},
+		{"502", false, 502, "", []string{"failed (status 502)"}, false},
+		{"timeout", false, 504, "", []string{"timed out"}, false},
+		{"timeout", true, 504, "", []string{"timed out"}, false},
+		{"cut-stream", false, 502, "", []string{"cannot be reached"}, false},
+		{"cut-stream", true, 200, "", []string{`"content":"lorem"`, `"content":" dolor"`, "ended the stream early"}, true},
+	}
+	for _, tt := range tests {
+		for _, how := range []string{"header", "suffix"} {
+			t.Run(tt.fault+"-"+how+"-"+map[bool]string{false: "whole", true: "stream"}[tt.stream], func(t *testing.T) {
+				key := srv.CreateKey(emulator.KeyParams{})
+				model, h := emulator.LoremModel, []string{"Authorization", "Bearer " + key}
+				if how == "suffix" {
+					model += ":" + tt.fault
+				} else {
+					h = append(h, emulator.FaultHeader, tt.fault)
+				}
+				body := `{"model":"` + model + `","stream":` + map[bool]string{false: "false", true: "true"}[tt.stream] + `,"messages":[{"role":"user","content":"go"}]}`
+				res, got := call(t, "POST", srv.URL+"/api/v1/chat/completions", body, h...)
+				if res.StatusCode != tt.status || res.Header.Get("Retry-After") != tt.retryAfter {
+					t.Errorf("= %d Retry-After %q, want %d %q: %s", res.StatusCode, res.Header.Get("Retry-After"), tt.status, tt.retryAfter, got)
+				}
+				for _, want := range tt.body {
+					if !strings.Contains(got, want) {
+						t.Errorf("body lacks %s: %s", want, got)
+					}
+				}
+				if strings.Contains(got, `" amet"`) || strings.Contains(got, "[DONE]") {
+					t.Errorf("a cut answer went on past its half: %s", got)
+				}
+				charged := false
+				for _, r := range srv.Emulator.Requests() {
+					charged = charged || (r.KeyHash == keygate.HashSecret(key) && r.CostMicros > 0)
+				}
+				if charged != tt.charged {
+					t.Errorf("charged %v, want %v", charged, tt.charged)
+				}
+			})
+		}
+	}
+}
