@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,6 +96,9 @@ func openEmulator(ctx context.Context, cfg EmulateConfig, stdout, stderr io.Writ
 		if _, err := gateway.ParsePrice(v); err != nil {
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
+	}
+	if cfg.PublicURL != "" && !strings.HasPrefix(cfg.PublicURL, "http://") && !strings.HasPrefix(cfg.PublicURL, "https://") {
+		return nil, fmt.Errorf("--public-url %q: want an http:// or https:// URL", cfg.PublicURL)
 	}
 	if cfg.LoremWords < 1 || cfg.ChunkDelay < 0 || cfg.UpstreamTimeout <= 0 {
 		return nil, errors.New("--lorem-words, --chunk-delay and --upstream-timeout: want a positive number of words, a delay >= 0 and a timeout > 0")

@@ -96,6 +96,7 @@ func TestEmulateCommand(t *testing.T) {
 		{"lorem", func(c *EmulateConfig) { c.LoremWords = 0 }, "--lorem-words"},
 		{"log-level", func(c *EmulateConfig) { c.LogLevel = "loud" }, "--log-level"},
 		{"addr", func(c *EmulateConfig) { c.Addr = "nowhere" }, "nowhere"},
+		{"public-url", func(c *EmulateConfig) { c.PublicURL = "localhost:8080" }, "--public-url"},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {
