@@ -6,12 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/keygate/keygate"
 )
 
 // maxBatch is the most write requests committed in one transaction.
-const maxBatch = 64
+const maxBatch = 256
+
+// writeGather is how long the writer waits for more writes before it
+// commits a batch, when the batch before held more than one (the process
+// is under load): it trades up to this much latency of a write for fewer,
+// larger transactions, whose statements write the charges of many
+// requests at once (writeCharges). A lone write on an idle process waits
+// for nothing.
+const writeGather = time.Millisecond
 
 // errWriteClosed is the error of a write on a closed DB.
 var errWriteClosed = errors.New("sqlite: write: database closed")
@@ -88,6 +97,10 @@ func (db *DB) queue(ctx context.Context, r *writeReq) (writeResult, error) {
 func (db *DB) runWriter() {
 	defer close(db.writerDone)
 	batch := make([]*writeReq, 0, maxBatch)
+	// Timers of Go 1.23 on: Reset and Stop leave no stale tick behind.
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	loaded := false // the last batch held more than one write
 	for {
 		select {
 		case r := <-db.writes:
@@ -95,15 +108,30 @@ func (db *DB) runWriter() {
 		case <-db.closed:
 			return
 		}
-	more:
+		var deadline <-chan time.Time // nil: take only what is queued
+		if loaded {
+			gather.Reset(writeGather)
+			deadline = gather.C
+		}
 		for len(batch) < maxBatch {
 			select {
 			case r := <-db.writes:
 				batch = append(batch, r)
+				continue
 			default:
-				break more
+			}
+			if deadline == nil {
+				break
+			}
+			select {
+			case r := <-db.writes:
+				batch = append(batch, r)
+			case <-deadline:
+				deadline = nil
 			}
 		}
+		gather.Stop()
+		loaded = len(batch) > 1
 		db.commitBatch(batch)
 		clear(batch)
 	}
