@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -187,9 +188,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		attempt++
 		// Other requests wait for this answer: it is not given up when
 		// this request's client goes away.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseAcquireTimeout)
-		leases, err := sb.leases.AcquireLeases(actx, reqs)
-		cancel()
+		leases, err := sb.acquire(reqs)
 		stale := errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)
 		unlock = lockAll(bs)
 		for j, i := range need {
@@ -379,5 +378,96 @@ func (sb *spendBook) sweep() {
 			}
 		}
 		cancel()
+	}
+}
+
+// grantQueue holds the acquisitions of requests that wait for the one
+// under way, so that they are asked together: when many keys need a lease
+// at once (a replica starting, or traffic coming back after the leases
+// went idle), the database sees a few grants, not one per key.
+type grantQueue struct {
+	mu      sync.Mutex
+	queue   []*grantReq
+	running bool // a goroutine runs grantLoop
+}
+
+// grantReq is one acquisition: the leases of one chain's keys.
+type grantReq struct {
+	reqs   []LeaseRequest
+	leases []Lease
+	err    error
+	done   chan struct{} // closed when leases and err are set
+}
+
+// acquire asks the store for reqs, together with the other acquisitions
+// queued while one is under way, and returns their leases. Its answer is
+// the one AcquireLeases gives a chain alone: a batch the store refuses
+// for one chain's stale or deleted key is asked again chain by chain.
+func (sb *spendBook) acquire(reqs []LeaseRequest) ([]Lease, error) {
+	g := &grantReq{reqs: reqs, done: make(chan struct{})}
+	q := &sb.grants
+	q.mu.Lock()
+	q.queue = append(q.queue, g)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start {
+		go sb.grantLoop()
+	}
+	<-g.done
+	return g.leases, g.err
+}
+
+// grantLoop asks for the queued acquisitions, all of them in one
+// AcquireLeases, until none is queued.
+func (sb *spendBook) grantLoop() {
+	q := &sb.grants
+	for {
+		q.mu.Lock()
+		batch := q.queue
+		q.queue = nil
+		if len(batch) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		sb.grant(batch)
+	}
+}
+
+// grant asks for batch and sets each acquisition's answer.
+func (sb *spendBook) grant(batch []*grantReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), leaseAcquireTimeout)
+	defer cancel()
+	sb.ask(ctx, batch)
+	for _, g := range batch {
+		close(g.done)
+	}
+}
+
+// ask asks for batch in one AcquireLeases (one transaction: the keys of
+// a process's acquisitions in flight are all different, as each key has
+// one at a time). A batch refused for a stale or deleted key, which the
+// store does not name, is asked again in halves, so that the others are
+// granted in a few more writes and the key's own acquisition gets the
+// refusal.
+func (sb *spendBook) ask(ctx context.Context, batch []*grantReq) {
+	var all []LeaseRequest
+	for _, g := range batch {
+		all = append(all, g.reqs...)
+	}
+	leases, err := sb.leases.AcquireLeases(ctx, all)
+	if stale := errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound); stale && len(batch) > 1 {
+		sb.ask(ctx, batch[:len(batch)/2])
+		sb.ask(ctx, batch[len(batch)/2:])
+		return
+	}
+	for _, g := range batch {
+		if err != nil {
+			g.err = err
+			continue
+		}
+		g.leases, leases = leases[:len(g.reqs)], leases[len(g.reqs):]
 	}
 }

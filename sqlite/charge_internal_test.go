@@ -71,7 +71,7 @@ func TestChargeBatch(t *testing.T) {
 		})
 	}
 	want := map[string]keygate.Micros{} // per key, new charges only
-	const n = 100                        // more than one batch (maxBatch) and one chunk
+	const n = 100                       // more than one batch (maxBatch) and one chunk
 	for i := range n {
 		key := keys[i%len(keys)]
 		cost := keygate.Micros(1 + i*7%13)
