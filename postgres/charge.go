@@ -21,7 +21,10 @@ const maxChargeBatch = 256
 // commits a batch, when the batch before held more than one (the process
 // is under load): it trades up to this much latency of Settle for fewer,
 // larger transactions. A lone charge on an idle process waits for nothing.
-const chargeGather = 2 * time.Millisecond
+// In the gateway benchmark (two replicas, 64 connections), 5 ms rather
+// than 2 took the writes per request from 0.084 to 0.073 (0.112 to 0.093
+// streamed), at the same throughput.
+const chargeGather = 5 * time.Millisecond
 
 // chargeAttempts is how many times a batch whose transaction failed
 // without an answer from the server (the connection broke, the server is
