@@ -18,7 +18,11 @@ const (
 	// the same money, and renews a lease that requests hold at half of it.
 	DefaultLeaseTTL = 30 * time.Second
 	// leaseIdle is how long a lease that nothing holds may go unused
-	// before it goes back, so that other replicas can have it.
+	// before it goes back, so that other replicas can have it, when the
+	// key was near its limit at the lease's last grant (less than a
+	// slice, 1/leaseSlices of the limit, left for the others); a lease
+	// of a key far from its limit is kept until its deadline, so that a
+	// key used now and then is not leased again for each request.
 	leaseIdle = 2 * time.Second
 	// leaseSweep is how often the sweeper looks for leases to give back
 	// or renew.
@@ -54,6 +58,10 @@ type leaseState struct {
 	retryAt     time.Time
 	unreachable bool
 	shrunk      bool // stale, and given back but for what is held
+	// tight: at the last grant, the room left for the other replicas was
+	// less than a slice of the limit; an idle lease then goes back after
+	// leaseIdle.
+	tight bool
 }
 
 // apply makes l the lease that the store granted for r. The store set the
@@ -67,6 +75,7 @@ func (l *leaseState) apply(r LeaseRequest, got Lease) {
 	}
 	l.key, l.window, l.stale, l.shrunk = r.Key, r.Window, false, false
 	l.left = max(l.left+got.Amount-r.Keep, 0)
+	l.tight = got.Room < *r.Key.Limit/leaseSlices
 }
 
 // granted sets the times of l, granted or renewed by a request made at
@@ -333,7 +342,7 @@ func (sb *spendBook) sweep() {
 			}
 			if l.id != 0 && l.busy == nil {
 				switch {
-				case l.held == 0 && (l.stale || now.Sub(l.used) >= leaseIdle || !now.Before(l.deadline)):
+				case l.held == 0 && (l.stale || (l.tight && now.Sub(l.used) >= leaseIdle) || !now.Before(l.deadline)):
 					give = append(give, LeaseDraw{ID: l.id})
 					*l = leaseState{}
 				case l.stale && !l.shrunk:

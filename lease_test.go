@@ -478,3 +478,29 @@ func TestLeasesAskedTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleLeaseKeptFarFromLimit: a lease of a key far from its limit is
+// not given back when it goes idle, so a key used now and then is not
+// leased again for each request; near its limit it is (TestIdleLeaseReturns).
+func TestIdleLeaseKeptFarFromLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the lease sweeper")
+	}
+	svcs, dbs := replicas(t, 1)
+	k := pgKey(t, svcs[0], 1_000_000, "")
+	r, err := svcs[0].Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	w0 := writes(dbs)
+	time.Sleep(3500 * time.Millisecond) // past leaseIdle and a sweep
+	r, err = svcs[0].Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	if n := writes(dbs) - w0; n != 0 {
+		t.Errorf("%d writes for an idle lease and a reservation from it, want 0", n)
+	}
+}
