@@ -16,7 +16,7 @@ import (
 // TestChargeBatch queues charges behind a busy writer, so that they are
 // written together (writeCharges), and checks each one's result and the
 // stored counters to the micro-dollar: new ids charge, an id stored before
-// and the second of one id in the batch charge nothing, a charge whose
+// and the second of one id charge nothing, a charge whose
 // caller went away is skipped, a failing write batched with the charges
 // undoes only its own writes, and every counter row holds the sum of the
 // charges to it, the delegation parent's included.
@@ -81,7 +81,9 @@ func TestChargeBatch(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // queued after the new ones
 	record("old", ctx, charge("gen-old", "key-b", 500))
-	record("dup", ctx, charge("gen-0", "key-c", 700))
+	// The same charge as new-0: whichever of the two comes first is
+	// charged, and the counters are the same either way.
+	record("dup", ctx, charge("gen-0", "key-a", 1))
 	gone, cancel := context.WithCancel(ctx)
 	record("gone", gone, charge("gen-gone", "key-a", 900))
 	errFail := errors.New("fail")
@@ -101,6 +103,11 @@ func TestChargeBatch(t *testing.T) {
 
 	if !errors.Is(failErr, errFail) {
 		t.Errorf("the failing write = %v, want %v", failErr, errFail)
+	}
+	if a, b := results["new-0"], results["dup"]; a.charged == b.charged {
+		t.Errorf("two charges of gen-0: charged %v and %v, want exactly one", a.charged, b.charged)
+	} else if b.charged {
+		results["new-0"], results["dup"] = b, a
 	}
 	for name, r := range results {
 		switch name {
