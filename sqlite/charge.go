@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -88,7 +89,12 @@ func (db *DB) writeCharges(tx *sql.Tx, reqs []*writeReq) error {
 				rows.Close()
 				return err
 			}
-			inserted = append(inserted, first[id])
+			r := first[id]
+			if r == nil {
+				rows.Close()
+				return fmt.Errorf("the insert of generations returned id %q, not one of the batch", id)
+			}
+			inserted = append(inserted, r)
 		}
 		if err := rows.Close(); err != nil {
 			return err

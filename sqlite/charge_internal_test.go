@@ -163,3 +163,44 @@ func TestChargeBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestChargeWhileFileLocked: a charge whose transaction cannot start (the
+// file's write lock is held by another process past busy_timeout) fails
+// with an error; it is never reported as settled, nor as a duplicate,
+// which would leave the answer uncharged.
+func TestChargeWhileFileLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for busy_timeout")
+	}
+	path := filepath.Join(t.TempDir(), "keygate.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	c := &keygate.Charge{Generation: &keygate.Generation{ID: "gen-locked", KeyHash: "key-a", Model: "m", Cost: 5, CreatedAt: time.Now()}}
+	charged, sums, err := db.RecordGeneration(t.Context(), c)
+	if err == nil {
+		t.Errorf("RecordGeneration under another process's lock = %v, %v, nil; want an error", charged, sums)
+	}
+	if _, err := conn.ExecContext(t.Context(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	// Once the lock is gone, the same charge is made.
+	if charged, _, err := db.RecordGeneration(t.Context(), c); err != nil || !charged {
+		t.Errorf("RecordGeneration after the lock = %v, %v; want charged", charged, err)
+	}
+}

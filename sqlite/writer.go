@@ -150,7 +150,8 @@ func (db *DB) commitBatch(batch []*writeReq) {
 	}
 	tx, err := db.writer.BeginTx(context.Background(), nil)
 	if err != nil {
-		db.answer(batch, err)
+		fail(batch, err)
+		db.answer(batch, nil)
 		return
 	}
 	// A single request needs no savepoint: its failure rolls back the
@@ -215,7 +216,8 @@ func (db *DB) commitCharges(batch []*writeReq) {
 	}
 	tx, err := db.writer.BeginTx(context.Background(), nil)
 	if err != nil {
-		db.answer(batch, err)
+		fail(live, err)
+		db.answer(batch, nil)
 		return
 	}
 	if db.run(tx, live); live[0].ok {
@@ -275,6 +277,14 @@ func (db *DB) run(tx *sql.Tx, reqs []*writeReq) {
 		r.res = res
 	}
 	reqs[0].ok = reqs[0].fn != nil && res.err == nil && res.panic == nil
+}
+
+// fail sets err as the result of every request of reqs: nothing of theirs
+// was written.
+func fail(reqs []*writeReq, err error) {
+	for _, r := range reqs {
+		r.res, r.ok = writeResult{err: err}, false
+	}
 }
 
 // answer answers every request of batch; commitErr is the error of those
