@@ -14,9 +14,10 @@ import (
 // maxBatch is the most write requests committed in one transaction.
 const maxBatch = 256
 
-// writeGather is how long the writer waits for more writes before it
-// commits a batch, when the batch before held more than one (the process
-// is under load): it trades up to this much latency of a write for fewer,
+// writeGather is how long the writer waits at most for more writes (as
+// many as the last batch held) before it commits a batch, when the batch
+// before held more than one (the process is under load): it trades up to
+// this much latency of a write for fewer,
 // larger transactions, whose statements write the charges of many
 // requests at once (writeCharges). A lone write on an idle process waits
 // for nothing.
@@ -100,7 +101,7 @@ func (db *DB) runWriter() {
 	// Timers of Go 1.23 on: Reset and Stop leave no stale tick behind.
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
-	loaded := false // the last batch held more than one write
+	last := 0 // the size of the last batch
 	for {
 		select {
 		case r := <-db.writes:
@@ -108,8 +109,12 @@ func (db *DB) runWriter() {
 		case <-db.closed:
 			return
 		}
+		// Under load (the last batch held more than one), wait for as
+		// many as the last batch held, or until writeGather has passed:
+		// a steady load fills its batches at once, and one that fell
+		// waits once.
 		var deadline <-chan time.Time // nil: take only what is queued
-		if loaded {
+		if last > 1 {
 			gather.Reset(writeGather)
 			deadline = gather.C
 		}
@@ -120,7 +125,7 @@ func (db *DB) runWriter() {
 				continue
 			default:
 			}
-			if deadline == nil {
+			if deadline == nil || len(batch) >= last {
 				break
 			}
 			select {
@@ -131,7 +136,7 @@ func (db *DB) runWriter() {
 			}
 		}
 		gather.Stop()
-		loaded = len(batch) > 1
+		last = len(batch)
 		db.commitBatch(batch)
 		clear(batch)
 	}
