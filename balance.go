@@ -33,6 +33,8 @@ type spendBook struct {
 	mu       sync.Mutex
 	m        map[string]*balance
 	sweeping bool // a sweeper goroutine runs (lease.go)
+
+	grants grantQueue // acquisitions waiting to be asked together (lease.go)
 }
 
 // balance is one key's spending state. Its fields are guarded by mu.

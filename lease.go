@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -17,7 +18,11 @@ const (
 	// the same money, and renews a lease that requests hold at half of it.
 	DefaultLeaseTTL = 30 * time.Second
 	// leaseIdle is how long a lease that nothing holds may go unused
-	// before it goes back, so that other replicas can have it.
+	// before it goes back, so that other replicas can have it, when the
+	// key was near its limit at the lease's last grant (less than a
+	// slice, 1/leaseSlices of the limit, left for the others); a lease
+	// of a key far from its limit is kept until its deadline, so that a
+	// key used now and then is not leased again for each request.
 	leaseIdle = 2 * time.Second
 	// leaseSweep is how often the sweeper looks for leases to give back
 	// or renew.
@@ -53,6 +58,10 @@ type leaseState struct {
 	retryAt     time.Time
 	unreachable bool
 	shrunk      bool // stale, and given back but for what is held
+	// tight: at the last grant, the room left for the other replicas was
+	// less than a slice of the limit; an idle lease then goes back after
+	// leaseIdle.
+	tight bool
 }
 
 // apply makes l the lease that the store granted for r. The store set the
@@ -66,6 +75,7 @@ func (l *leaseState) apply(r LeaseRequest, got Lease) {
 	}
 	l.key, l.window, l.stale, l.shrunk = r.Key, r.Window, false, false
 	l.left = max(l.left+got.Amount-r.Keep, 0)
+	l.tight = got.Room < *r.Key.Limit/leaseSlices
 }
 
 // granted sets the times of l, granted or renewed by a request made at
@@ -187,9 +197,7 @@ func (sb *spendBook) reserveLeased(ctx context.Context, chain []*APIKey, want Mi
 		attempt++
 		// Other requests wait for this answer: it is not given up when
 		// this request's client goes away.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseAcquireTimeout)
-		leases, err := sb.leases.AcquireLeases(actx, reqs)
-		cancel()
+		leases, err := sb.acquire(reqs)
 		stale := errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)
 		unlock = lockAll(bs)
 		for j, i := range need {
@@ -334,7 +342,7 @@ func (sb *spendBook) sweep() {
 			}
 			if l.id != 0 && l.busy == nil {
 				switch {
-				case l.held == 0 && (l.stale || now.Sub(l.used) >= leaseIdle || !now.Before(l.deadline)):
+				case l.held == 0 && (l.stale || (l.tight && now.Sub(l.used) >= leaseIdle) || !now.Before(l.deadline)):
 					give = append(give, LeaseDraw{ID: l.id})
 					*l = leaseState{}
 				case l.stale && !l.shrunk:
@@ -379,5 +387,96 @@ func (sb *spendBook) sweep() {
 			}
 		}
 		cancel()
+	}
+}
+
+// grantQueue holds the acquisitions of requests that wait for the one
+// under way, so that they are asked together: when many keys need a lease
+// at once (a replica starting, or traffic coming back after the leases
+// went idle), the database sees a few grants, not one per key.
+type grantQueue struct {
+	mu      sync.Mutex
+	queue   []*grantReq
+	running bool // a goroutine runs grantLoop
+}
+
+// grantReq is one acquisition: the leases of one chain's keys.
+type grantReq struct {
+	reqs   []LeaseRequest
+	leases []Lease
+	err    error
+	done   chan struct{} // closed when leases and err are set
+}
+
+// acquire asks the store for reqs, together with the other acquisitions
+// queued while one is under way, and returns their leases. Its answer is
+// the one AcquireLeases gives a chain alone: a batch the store refuses
+// for one chain's stale or deleted key is asked again chain by chain.
+func (sb *spendBook) acquire(reqs []LeaseRequest) ([]Lease, error) {
+	g := &grantReq{reqs: reqs, done: make(chan struct{})}
+	q := &sb.grants
+	q.mu.Lock()
+	q.queue = append(q.queue, g)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start {
+		go sb.grantLoop()
+	}
+	<-g.done
+	return g.leases, g.err
+}
+
+// grantLoop asks for the queued acquisitions, all of them in one
+// AcquireLeases, until none is queued.
+func (sb *spendBook) grantLoop() {
+	q := &sb.grants
+	for {
+		q.mu.Lock()
+		batch := q.queue
+		q.queue = nil
+		if len(batch) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		sb.grant(batch)
+	}
+}
+
+// grant asks for batch and sets each acquisition's answer.
+func (sb *spendBook) grant(batch []*grantReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), leaseAcquireTimeout)
+	defer cancel()
+	sb.ask(ctx, batch)
+	for _, g := range batch {
+		close(g.done)
+	}
+}
+
+// ask asks for batch in one AcquireLeases (one transaction: the keys of
+// a process's acquisitions in flight are all different, as each key has
+// one at a time). A batch refused for a stale or deleted key, which the
+// store does not name, is asked again in halves, so that the others are
+// granted in a few more writes and the key's own acquisition gets the
+// refusal.
+func (sb *spendBook) ask(ctx context.Context, batch []*grantReq) {
+	var all []LeaseRequest
+	for _, g := range batch {
+		all = append(all, g.reqs...)
+	}
+	leases, err := sb.leases.AcquireLeases(ctx, all)
+	if stale := errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound); stale && len(batch) > 1 {
+		sb.ask(ctx, batch[:len(batch)/2])
+		sb.ask(ctx, batch[len(batch)/2:])
+		return
+	}
+	for _, g := range batch {
+		if err != nil {
+			g.err = err
+			continue
+		}
+		g.leases, leases = leases[:len(g.reqs)], leases[len(g.reqs):]
 	}
 }

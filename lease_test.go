@@ -426,3 +426,81 @@ func TestUsageSeenOnEveryReplica(t *testing.T) {
 		t.Logf("replica %d shows the charge after %v", i+1, took)
 	}
 }
+
+// TestLeasesAskedTogether: when many keys need a lease at once, the
+// replica asks for them together, in a few writes rather than one per key;
+// a key changed behind the replica's back (its copy is stale) in such a
+// batch is decided on its stored version, and the other keys of the batch
+// are leased all the same.
+func TestLeasesAskedTogether(t *testing.T) {
+	svcs, dbs := replicas(t, 2)
+	a, b := svcs[0], svcs[1]
+	const n = 64
+	keys := make([]*keygate.APIKey, n)
+	for i := range keys {
+		keys[i] = pgKey(t, a, 1_000_000, "monthly")
+	}
+	// b lowers the first key's limit; a still has the old copy.
+	u := keys[0].UserID
+	if _, err := b.UpdateKey(t.Context(), u, keys[0].Hash, keygate.KeyUpdate{SetLimit: true, LimitUSD: limitUSD(500)}); err != nil {
+		t.Fatal(err)
+	}
+	w0 := writes(dbs[:1])
+	held := make([]keygate.Micros, n)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			r, err := a.Reserve(t.Context(), k, 1_000)
+			if err != nil {
+				t.Errorf("Reserve(key %d): %v", i, err)
+				return
+			}
+			held[i] = r.Amount()
+			r.Release()
+		})
+	}
+	wg.Wait()
+	grants := writes(dbs[:1]) - w0
+	t.Logf("%d keys leased at once: %d writes", n, grants)
+	if grants > n/4 {
+		t.Errorf("%d keys leased at once took %d writes, want at most %d", n, grants, n/4)
+	}
+	// The changed key was held against its new limit, the others in full.
+	want := func(i int) keygate.Micros {
+		if i == 0 {
+			return 500
+		}
+		return 1_000
+	}
+	for i := range keys {
+		if held[i] != want(i) {
+			t.Errorf("key %d: held %d µ$, want %d", i, held[i], want(i))
+		}
+	}
+}
+
+// TestIdleLeaseKeptFarFromLimit: a lease of a key far from its limit is
+// not given back when it goes idle, so a key used now and then is not
+// leased again for each request; near its limit it is (TestIdleLeaseReturns).
+func TestIdleLeaseKeptFarFromLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the lease sweeper")
+	}
+	svcs, dbs := replicas(t, 1)
+	k := pgKey(t, svcs[0], 1_000_000, "")
+	r, err := svcs[0].Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	w0 := writes(dbs)
+	time.Sleep(3500 * time.Millisecond) // past leaseIdle and a sweep
+	r, err = svcs[0].Reserve(t.Context(), k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	if n := writes(dbs) - w0; n != 0 {
+		t.Errorf("%d writes for an idle lease and a reservation from it, want 0", n)
+	}
+}

@@ -12,6 +12,10 @@ import (
 // completion, straight to the upstream and through keygate (key check,
 // reservation, forwarding, metering, settlement on SQLite), on loopback.
 // The difference per operation is the gateway's added latency.
+// "keygate-plain-64" sends the unstreamed one from 64 goroutines at once
+// with one key, whose settlements the SQLite writer batches: its CPU per
+// request (user+system of the benchmark over its requests) is what the
+// batching saves.
 func BenchmarkChat(b *testing.B) {
 	e := newEnv(b)
 	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}, Content: []string{"Hel", "lo"}})
@@ -49,4 +53,12 @@ func BenchmarkChat(b *testing.B) {
 			}
 		})
 	}
+	b.Run("keygate-plain-64", func(b *testing.B) {
+		b.SetParallelism(32) // 64 goroutines on 2 CPUs
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				do(b, e.srv.URL+"/api/v1/chat/completions", "t/cheap", "")
+			}
+		})
+	})
 }

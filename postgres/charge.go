@@ -17,11 +17,15 @@ import (
 // maxChargeBatch is the most charges committed in one transaction.
 const maxChargeBatch = 256
 
-// chargeGather is how long the charger waits for more charges before it
-// commits a batch, when the batch before held more than one (the process
+// chargeGather is how long the charger waits at most for more charges (as
+// many as the last batch held) before it commits a batch, when the batch
+// before held more than one (the process
 // is under load): it trades up to this much latency of Settle for fewer,
 // larger transactions. A lone charge on an idle process waits for nothing.
-const chargeGather = 2 * time.Millisecond
+// In the gateway benchmark (two replicas, 64 connections), 5 ms rather
+// than 2 took the writes per request from 0.084 to 0.073 (0.112 to 0.093
+// streamed), at the same throughput.
+const chargeGather = 5 * time.Millisecond
 
 // chargeAttempts is how many times a batch whose transaction failed
 // without an answer from the server (the connection broke, the server is
@@ -88,7 +92,7 @@ func (db *DB) runCharger() {
 	// Timers of Go 1.23 on: Reset and Stop leave no stale tick behind.
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
-	loaded := false // the last batch held more than one charge
+	last := 0 // the size of the last batch
 	for {
 		select {
 		case r := <-db.charges:
@@ -96,8 +100,12 @@ func (db *DB) runCharger() {
 		case <-db.closed:
 			return
 		}
+		// Under load (the last batch held more than one), wait for as
+		// many as the last batch held, or until chargeGather has passed:
+		// a steady load fills its batches at once, and one that fell
+		// waits once.
 		var deadline <-chan time.Time // nil: take only what is queued
-		if loaded {
+		if last > 1 {
 			gather.Reset(chargeGather)
 			deadline = gather.C
 		}
@@ -108,7 +116,7 @@ func (db *DB) runCharger() {
 				continue
 			default:
 			}
-			if deadline == nil {
+			if deadline == nil || len(batch) >= last {
 				break
 			}
 			select {
@@ -119,7 +127,7 @@ func (db *DB) runCharger() {
 			}
 		}
 		gather.Stop()
-		loaded = len(batch) > 1
+		last = len(batch)
 		results := db.commitCharges(batch)
 		for i, r := range batch {
 			r.done <- results[i]

@@ -86,16 +86,19 @@ func BenchmarkKeyUsage(b *testing.B) {
 // generation stored and its cost added to the key's four counters, through
 // the group-commit writer. "serial" is one request at a time, a
 // transaction and a commit each (a gateway at one connection); "64" is 64
-// goroutines at once, whose settlements share transactions. The writes
-// per settlement are reported as commits/op.
+// goroutines at once over 100 keys, whose settlements share transactions
+// and statements; "64-4keys" the same over 4 keys, whose counters a batch
+// adds up before writing them. The writes per settlement are reported as
+// commits/op.
 func BenchmarkRecordGeneration(b *testing.B) {
 	db, hashes := benchStore(b, 100)
 	now := time.Now().UTC()
 	periods := keygate.PeriodsAt(now)
 	var n atomic.Int64
+	keys := len(hashes)
 	settle := func(b *testing.B) {
 		i := n.Add(1)
-		h := hashes[int(i)%len(hashes)]
+		h := hashes[int(i)%keys]
 		counters := keygate.Counters(h, periods)
 		for j := range counters {
 			counters[j].Micros = 35
@@ -123,12 +126,15 @@ func BenchmarkRecordGeneration(b *testing.B) {
 			settle(b)
 		}
 	})
-	run("64", func(b *testing.B) {
+	parallel := func(b *testing.B) {
 		b.SetParallelism(32) // 64 goroutines on 2 CPUs
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				settle(b)
 			}
 		})
-	})
+	}
+	run("64", parallel)
+	keys = 4
+	run("64-4keys", parallel)
 }

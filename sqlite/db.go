@@ -156,7 +156,13 @@ func openPool(ctx context.Context, path string, kind poolKind) (*sql.DB, error) 
 		// commits since the last one, never the file's consistency.
 		// FULL would sync every commit and double a lone settlement's
 		// latency (docs/spending.md).
-		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)")
+		//
+		// temp_store MEMORY keeps statement journals in memory: a
+		// multi-row statement inside a transaction (a batch of charges)
+		// journals the pages it changes so that it can be undone alone,
+		// and that journal would otherwise spill to a temporary file past
+		// 64 KiB, a pwrite per page.
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 		n = 1
 	case poolReader:

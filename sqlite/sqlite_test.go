@@ -74,6 +74,11 @@ func TestConnectionPragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("writer", wc, "0")
+	// Statement journals of the writer's batches stay in memory.
+	var tempStore string
+	if err := wc.QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&tempStore); err != nil || tempStore != "2" {
+		t.Errorf("writer: PRAGMA temp_store = %q (%v), want %q (MEMORY)", tempStore, err, "2")
+	}
 	wc.Close()
 
 	// Hold every reader connection at once so that each is a distinct one.

@@ -53,26 +53,6 @@ const (
 		WHERE key_hash = ? AND (
 			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?) OR
 			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?))`
-	sqlInsertGeneration = `
-		INSERT INTO generations (` + generationColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`
-	sqlAddCounter = `
-		INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
-			micros = micros + excluded.micros,
-			byok_micros = byok_micros + excluded.byok_micros
-		RETURNING micros, byok_micros`
-	// sqlAddCounters4 is sqlAddCounter for the four counters of one key
-	// (keygate.Counters) in one statement; its rows come in no set order.
-	sqlAddCounters4 = `
-		INSERT INTO usage_counters (key_hash, period, period_start, micros, byok_micros)
-		VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?), (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
-		ON CONFLICT (key_hash, period, period_start) DO UPDATE SET
-			micros = micros + excluded.micros,
-			byok_micros = byok_micros + excluded.byok_micros
-		RETURNING key_hash, period, period_start, micros, byok_micros`
 	sqlGeneration = `SELECT ` + generationColumns + ` FROM generations WHERE id = ?`
 )
 
@@ -84,8 +64,9 @@ const (
 type stmts struct {
 	// writer
 	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
-	insertGeneration, addCounter, addCounters4             *sql.Stmt
-	savepoint, release, rollbackTo                         *sql.Stmt // of a batch (runWriter)
+	// of RecordGeneration: [i] writes 1<<i rows (chunks)
+	insertGenerations, addCounters [chunkSizes]*sql.Stmt
+	savepoint, release, rollbackTo *sql.Stmt // of a batch (runWriter)
 	// reader
 	authCode, appByURL, appByID, key, defaultWorkspace *sql.Stmt
 	usageCounters, generation                          *sql.Stmt
@@ -114,9 +95,6 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.key, reader, sqlKey},
 		{&s.defaultWorkspace, reader, sqlDefaultWorkspace},
 		{&s.usageCounters, reader, sqlUsageCounters},
-		{&s.insertGeneration, writer, sqlInsertGeneration},
-		{&s.addCounter, writer, sqlAddCounter},
-		{&s.addCounters4, writer, sqlAddCounters4},
 		{&s.generation, reader, sqlGeneration},
 	} {
 		if p.pool == nil {
@@ -129,6 +107,26 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		}
 		*p.dst = st
 		s.all = append(s.all, st)
+	}
+	if writer == nil {
+		return nil
+	}
+	for i := range chunkSizes {
+		for _, p := range []struct {
+			dst **sql.Stmt
+			sql string
+		}{
+			{&s.insertGenerations[i], sqlInsertGenerations(1 << i)},
+			{&s.addCounters[i], sqlAddCounters(1 << i)},
+		} {
+			st, err := writer.PrepareContext(ctx, p.sql)
+			if err != nil {
+				s.close()
+				return fmt.Errorf("sqlite: prepare: %w", err)
+			}
+			*p.dst = st
+			s.all = append(s.all, st)
+		}
 	}
 	return nil
 }
