@@ -7,45 +7,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/keygate/keygate/browsertest"
 
 	"github.com/keygate/keygate/emulator"
 	"github.com/keygate/keygate/keygatetest"
 	"github.com/keygate/keygate/pkce"
 )
 
-// newBrowser starts a fresh headless Chromium for t, or skips t (fails it
-// under CI=true) when there is none.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed: the browser tests need it")
-		}
-		t.Skip("SKIPPING BROWSER TEST: chromium is not installed")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("no-proxy-server", true))
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return tab
-}
+// newBrowser starts a fresh headless Chromium for t (browsertest.New).
+func newBrowser(t *testing.T) context.Context { return browsertest.New(t) }
 
 // app is a web app with a "Sign in with OpenRouter" button, pointed at
 // the emulator as its OpenRouter: it sends the browser to /auth with a

@@ -18,65 +18,14 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/keygate/keygate/browsertest"
 	"github.com/keygate/keygate/pkce"
 )
 
-const (
-	// browserTestTimeout bounds each browser test, start-up included.
-	browserTestTimeout = 90 * time.Second
-	testPassword       = "correct horse battery staple"
-)
+const testPassword = "correct horse battery staple"
 
-// chromiumPath finds Debian's chromium. Under CI=true a missing browser
-// fails the test; elsewhere the test is skipped, loudly.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed: the browser tests need it (apt-get install chromium)")
-	}
-	t.Skip("SKIPPING BROWSER TEST: chromium is not installed (apt-get install chromium); the browser flow is NOT tested end to end")
-	return ""
-}
-
-// newBrowser starts a fresh headless Chromium with its own profile and
-// returns a context bound to one tab, cancelled when the test ends or
-// after browserTestTimeout.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(t.Context(), browserTestTimeout)
-	t.Cleanup(cancel)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.WindowSize(1000, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(tabCtx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return tabCtx
-}
+// newBrowser starts a fresh headless Chromium for t (browsertest.New).
+func newBrowser(t *testing.T) context.Context { return browsertest.New(t) }
 
 // callbackServer is an app's loopback callback: it records the query of
 // every request it receives.
