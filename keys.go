@@ -106,8 +106,9 @@ func (s *Service) InvalidateAll() { s.keys.clear() }
 // Invalidations returns the Invalidations that keep s's caches in step
 // with a store's ChangeFeed: a changed key leaves the key cache and stops
 // its lease being spent, a key charged on another replica has its cached
-// usage dropped (GET /api/v1/key shows the charge at once there too), and
-// a reset empties every cache. Sessions and apps are not cached by the
+// usage dropped (GET /api/v1/key shows the charge at once there too),
+// a user granted credits or charged elsewhere has their balance read
+// again, and a reset empties every cache. Sessions and apps are not cached by the
 // service, so their announcements need nothing. Set Error on the result to
 // hear of interruptions.
 func (s *Service) Invalidations() Invalidations {
@@ -118,12 +119,19 @@ func (s *Service) Invalidations() Invalidations {
 				s.InvalidateKey(id)
 				s.spend.keyChanged(id)
 			case ChangeUsage:
-				s.InvalidateUsage(id)
+				if userID, ok := accountOf(id); ok {
+					s.credits.drop(userID)
+				} else {
+					s.InvalidateUsage(id)
+				}
+			case ChangeCredits:
+				s.credits.drop(id)
 			}
 		},
 		Reset: func() {
 			s.InvalidateAll()
 			s.spend.allChanged()
+			s.credits.clear()
 		},
 	}
 }

@@ -114,6 +114,38 @@ type AppStore interface {
 	// in no cache.
 	UpsertApp(ctx context.Context, a *App) (*App, error)
 	App(ctx context.Context, id int64) (*App, error)
+	// SetAppHidden sets the Hidden flag of the app with id and returns the
+	// app as it is after, announcing a change (ChangeApp) by stores that
+	// are a ChangeFeed. ErrNotFound if there is no such app.
+	SetAppHidden(ctx context.Context, id int64, hidden bool) (*App, error)
+}
+
+// RollupStore reads the daily rollups of generations that RecordGeneration
+// adds to (Charge.AppDay, Charge.UserDay). Days are 00:00 UTC; a range
+// [from, to) holds the days d with from <= d < to. The cost of a read
+// grows with the rows of the range (days × apps × models, or days × the
+// user's keys × models), never with the number of generations.
+type RollupStore interface {
+	// AppTotals returns, for every app with usage in [from, to), the app
+	// and its requests and tokens (prompt + completion) in that range, in
+	// no set order.
+	AppTotals(ctx context.Context, from, to time.Time) ([]AppTotal, error)
+	// AppDays returns the rollup rows of the app with id in [from, to),
+	// in no set order.
+	AppDays(ctx context.Context, appID int64, from, to time.Time) ([]AppDay, error)
+	// UserDays returns the rollup rows of the user in [from, to), in no
+	// set order.
+	UserDays(ctx context.Context, userID string, from, to time.Time) ([]UserDay, error)
+}
+
+// CreditStore holds the append-only ledger of credits granted to users.
+type CreditStore interface {
+	// AddCreditGrant inserts g, setting g.ID, and announces a change
+	// (ChangeCredits, the user's id) by stores that are a ChangeFeed.
+	// ErrNotFound if there is no user g.UserID.
+	AddCreditGrant(ctx context.Context, g *CreditGrant) error
+	// CreditGrants returns the user's grants, oldest first.
+	CreditGrants(ctx context.Context, userID string) ([]*CreditGrant, error)
 }
 
 // CodeStore holds authorization codes.
@@ -196,7 +228,9 @@ type UsageStore interface {
 	// committed; stores may commit the charges of concurrent calls
 	// together (group commit), each still charged or not on its own.
 	// A LeaseStore also draws c.Leases in that transaction; other stores
-	// ignore them.
+	// ignore them. A new generation also adds c.AppDay and c.UserDay (when
+	// not nil) to the rollup rows of their day and identity, in that
+	// transaction: the rollups always equal the stored generations.
 	RecordGeneration(ctx context.Context, c *Charge) (charged bool, sums []UsageCounter, err error)
 	// UsageCounters returns the stored counters of keyHash whose period
 	// and start are those of a counter of want, with their sums;
@@ -214,6 +248,10 @@ type Charge struct {
 	// Leases names the budget leases the request was admitted from: each
 	// lease's amount drops by its Micros, not below 0.
 	Leases []LeaseDraw
+	// AppDay and UserDay are what the generation adds to the daily
+	// rollups (RollupsOf); nil adds nothing.
+	AppDay  *AppDay
+	UserDay *UserDay
 }
 
 // LeaseDraw is an amount, in micro-dollars, spent from the lease ID.
@@ -312,7 +350,8 @@ type ServiceTokenStore interface {
 const (
 	ChangeKey     = "key"     // the key's hash: a key was updated or deleted
 	ChangeSession = "session" // the session's token hash: a session was deleted
-	ChangeApp     = "app"     // the app's decimal id: an app's title or categories changed
+	ChangeApp     = "app"     // the app's decimal id: an app's title, categories or hidden flag changed
+	ChangeCredits = "credits" // the user's id: credits were granted to the user
 	// ChangeUsage names a key's hash: charges were added to its usage
 	// counters. Only stores shared by replicas (PostgreSQL) announce it,
 	// once per key per committed batch of charges.
@@ -360,6 +399,8 @@ type Store interface {
 	CodeStore
 	KeyStore
 	UsageStore
+	RollupStore
+	CreditStore
 	SessionStore
 	AuditStore
 	ServiceTokenStore

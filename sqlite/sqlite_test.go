@@ -153,8 +153,9 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
-		"goose_db_version", "service_tokens", "sessions", "usage_counters", "users", "workspaces"}
+	want := []string{"api_keys", "app_usage_daily", "apps", "audit_events", "auth_codes", "changes",
+		"credit_grants", "generations", "goose_db_version", "service_tokens", "sessions", "usage_counters",
+		"user_usage_daily", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Keys", keyTests},
 		{"Usage", usageTests},
 		{"Generations", generationTests},
+		{"Rollups", rollupTests},
 		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
