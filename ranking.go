@@ -197,7 +197,7 @@ func intParam(name, raw string, def, lo, hi int) (int, error) {
 		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < lo || n > hi {
+	if err != nil || n < lo || n > hi || raw[0] == '+' {
 		return 0, Errorf(EINVALID, "%s must be an integer from %d to %d", name, lo, hi)
 	}
 	return n, nil
