@@ -83,13 +83,14 @@ func (s *Server) mountBrowser() {
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 	mux.Handle("GET /{$}", b.page(b.home))
+	b.mountApps(mux) // /rankings, /apps/{id}: browser_apps.go
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range []string{"/auth", "/login", "/logout", "/static/", "/{$}"} {
+	for _, p := range append([]string{"/auth", "/login", "/logout", "/static/", "/{$}"}, appPaths...) {
 		s.mux.Handle(p, h)
 	}
 }
