@@ -204,6 +204,10 @@ type UsageStore interface {
 	UsageCounters(ctx context.Context, keyHash string, want []UsageCounter) ([]UsageCounter, error)
 	// Generation returns the generation with id. ErrNotFound if none.
 	Generation(ctx context.Context, id string) (*Generation, error)
+	// KeyGenerations returns up to limit (1 or more) generations charged
+	// to keyHash, newest first (ties by id, descending): a key's latest
+	// requests and, from the first, when it was last used.
+	KeyGenerations(ctx context.Context, keyHash string, limit int) ([]*Generation, error)
 }
 
 // Charge is what UsageStore.RecordGeneration writes for one metered
