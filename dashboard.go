@@ -61,9 +61,9 @@ type AppOverview struct {
 	// FirstAuthorized and LastAuthorized are the creation times of the
 	// user's oldest and newest key still stored for the app.
 	FirstAuthorized, LastAuthorized time.Time
-	Keys     int    // the user's keys of the app, disabled and expired ones included
-	LiveKeys int    // of which active
-	Spend    Micros // all-time spending of those keys (BYOK apart)
+	Keys                            int    // the user's keys of the app, disabled and expired ones included
+	LiveKeys                        int    // of which active
+	Spend                           Micros // all-time spending of those keys (BYOK apart)
 }
 
 // Overview is a user's home: their keys (every workspace, newest first),
