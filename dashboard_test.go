@@ -1,6 +1,7 @@
 package keygate_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -142,3 +143,35 @@ func TestOverviewAndRevokeAppKeys(t *testing.T) {
 }
 
 func (c *testClock) advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+func TestUpdateKeyExpiryOnlyEarlier(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now()
+	in := func(d time.Duration) *string { s := now.Add(d).Format(time.RFC3339); return &s }
+	_, k := f.newKey(keygate.NewKeyParams{ExpiresAt: in(48 * time.Hour)})
+	for _, tt := range []struct {
+		name string
+		at   *string
+		msg  string
+	}{
+		{"later", in(72 * time.Hour), "expires_at can only be moved earlier"},
+		{"past", in(-time.Hour), "expires_at must be in the future"},
+		{"not-a-date", ptrTo("2026-13-01"), "expires_at must be an RFC 3339 date-time"},
+	} {
+		_, err := f.svc.UpdateKey(f.ctx, f.user.ID, k.Hash, keygate.KeyUpdate{ExpiresAt: tt.at})
+		if keygate.ErrorCode(err) != keygate.EINVALID || !strings.HasPrefix(keygate.ErrorMessage(err), tt.msg) {
+			t.Errorf("UpdateKey(expires_at %s) = %v, want EINVALID %q", tt.name, err, tt.msg)
+		}
+	}
+	info, err := f.svc.UpdateKey(f.ctx, f.user.ID, k.Hash, keygate.KeyUpdate{ExpiresAt: in(time.Hour)})
+	if err != nil || info.Key.ExpiresAt == nil || !info.Key.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("UpdateKey(expires_at in 1h) = %v, %v; want the expiry at %v", info, err, now.Add(time.Hour))
+	}
+	f.clock.advance(time.Hour)
+	got, _ := f.store.Key(f.ctx, k.Hash)
+	if !got.Expired(f.clock.Now()) {
+		t.Error("the key has not expired at its shortened expiry")
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -149,6 +149,11 @@ type KeyPatch struct {
 	Limit       *Micros
 	LimitReset  *LimitReset
 	IncludeBYOK *bool
+	// ExpiresAt, when set, moves the key's expiry to it if that is
+	// earlier than the stored one (or the key never expired): computed
+	// from the stored row in the update itself, so an expiry is never
+	// moved later, whatever runs concurrently.
+	ExpiresAt *time.Time
 	// UpdatedAt is stored when the patch changes anything.
 	UpdatedAt time.Time
 }
@@ -156,7 +161,7 @@ type KeyPatch struct {
 // Empty reports whether p sets no field.
 func (p KeyPatch) Empty() bool {
 	return p.Name == nil && p.Label == nil && p.Disabled == nil && !p.SetLimit &&
-		p.LimitReset == nil && p.IncludeBYOK == nil
+		p.LimitReset == nil && p.IncludeBYOK == nil && p.ExpiresAt == nil
 }
 
 // KeyStore holds API keys.
