@@ -13,8 +13,8 @@ import (
 
 // UserStore holds users.
 type UserStore interface {
-	// CreateUser inserts u together with its default workspace ws, in one
-	// transaction. ErrConflict if the email is taken.
+	// CreateUser inserts u (IsAdmin included) together with its default
+	// workspace ws, in one transaction. ErrConflict if the email is taken.
 	CreateUser(ctx context.Context, u *User, ws *Workspace) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
@@ -361,9 +361,38 @@ type ChangeFeed interface {
 	Listen(ctx context.Context, inv Invalidations) error
 }
 
+// AccountStore holds the one-time links of accounts (AccountLink): invites
+// to sign up and password resets.
+type AccountStore interface {
+	// CreateAccountLink inserts l. ErrConflict on a duplicate hash.
+	CreateAccountLink(ctx context.Context, l *AccountLink) error
+	// AccountLink returns the link with hash, used or not, or ErrNotFound.
+	AccountLink(ctx context.Context, hash string) (*AccountLink, error)
+	// ListAccountLinks returns the links of kind that are unused and
+	// expire after now, newest first, at most limit.
+	ListAccountLinks(ctx context.Context, kind string, now time.Time, limit int) ([]*AccountLink, error)
+	// RedeemInvite marks the invite with hash used at usedAt, by u, and
+	// inserts u with its default workspace ws (as CreateUser does), in one
+	// transaction. The single gate is a conditional update of the link
+	// row (… WHERE used_at IS NULL AND expires_at > usedAt): of concurrent
+	// calls, on one replica or many, exactly one wins. ErrCodeUsed, and
+	// nothing stored, when the invite is used or expired; ErrNotFound
+	// when there is none; ErrConflict, the invite left unused, when the
+	// email is taken.
+	RedeemInvite(ctx context.Context, hash string, usedAt time.Time, u *User, ws *Workspace) error
+	// RedeemPasswordReset marks the reset link with hash used at usedAt,
+	// stores passwordHash as its user's password and deletes every
+	// session of the user, announcing each (ChangeSession), in one
+	// transaction, with the gate of RedeemInvite. It returns the user.
+	// ErrCodeUsed when the link is used or expired; ErrNotFound when there
+	// is no such link or its user is gone.
+	RedeemPasswordReset(ctx context.Context, hash string, usedAt time.Time, passwordHash string) (*User, error)
+}
+
 // Store is everything the Service needs from storage.
 type Store interface {
 	UserStore
+	AccountStore
 	WorkspaceStore
 	AppStore
 	CodeStore

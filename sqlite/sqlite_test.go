@@ -153,7 +153,7 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
+	want := []string{"account_links", "api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
 		"goose_db_version", "service_tokens", "sessions", "usage_counters", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
