@@ -32,6 +32,9 @@ type Config struct {
 	// LeaseTTL is how long a budget lease lasts on a store shared by
 	// replicas (docs/spending.md, "PostgreSQL: budget leases"); 0 is DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// Signup is who may create an account without the operator's command
+	// line; "" is SignupClosed (signup.go).
+	Signup SignupPolicy
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.

@@ -44,7 +44,17 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		return "", err
 	}
 	s.logins.succeeded(email)
-	token = NewToken()
+	if token, err = s.startSession(ctx, u); err != nil {
+		return "", err
+	}
+	s.audit(ctx, AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
+	return token, nil
+}
+
+// startSession starts a browser session of u valid for Config.SessionTTL
+// and returns its token.
+func (s *Service) startSession(ctx context.Context, u *User) (string, error) {
+	token := NewToken()
 	now := s.Now()
 	sess := &Session{
 		TokenHash: HashSecret(token),
@@ -56,7 +66,6 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}
-	s.audit(ctx, AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
 	return token, nil
 }
 

@@ -13,8 +13,8 @@ import (
 
 // UserStore holds users.
 type UserStore interface {
-	// CreateUser inserts u together with its default workspace ws, in one
-	// transaction. ErrConflict if the email is taken.
+	// CreateUser inserts u (IsAdmin included) together with its default
+	// workspace ws, in one transaction. ErrConflict if the email is taken.
 	CreateUser(ctx context.Context, u *User, ws *Workspace) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
@@ -181,6 +181,11 @@ type KeyPatch struct {
 	Limit       *Micros
 	LimitReset  *LimitReset
 	IncludeBYOK *bool
+	// ExpiresAt, when set, moves the key's expiry to it if that is
+	// earlier than the stored one (or the key never expired): computed
+	// from the stored row in the update itself, so an expiry is never
+	// moved later, whatever runs concurrently.
+	ExpiresAt *time.Time
 	// UpdatedAt is stored when the patch changes anything.
 	UpdatedAt time.Time
 }
@@ -188,7 +193,7 @@ type KeyPatch struct {
 // Empty reports whether p sets no field.
 func (p KeyPatch) Empty() bool {
 	return p.Name == nil && p.Label == nil && p.Disabled == nil && !p.SetLimit &&
-		p.LimitReset == nil && p.IncludeBYOK == nil
+		p.LimitReset == nil && p.IncludeBYOK == nil && p.ExpiresAt == nil
 }
 
 // KeyStore holds API keys.
@@ -238,6 +243,10 @@ type UsageStore interface {
 	UsageCounters(ctx context.Context, keyHash string, want []UsageCounter) ([]UsageCounter, error)
 	// Generation returns the generation with id. ErrNotFound if none.
 	Generation(ctx context.Context, id string) (*Generation, error)
+	// KeyGenerations returns up to limit (1 or more) generations charged
+	// to keyHash, newest first (ties by id, descending): a key's latest
+	// requests and, from the first, when it was last used.
+	KeyGenerations(ctx context.Context, keyHash string, limit int) ([]*Generation, error)
 }
 
 // Charge is what UsageStore.RecordGeneration writes for one metered
@@ -391,9 +400,38 @@ type ChangeFeed interface {
 	Listen(ctx context.Context, inv Invalidations) error
 }
 
+// AccountStore holds the one-time links of accounts (AccountLink): invites
+// to sign up and password resets.
+type AccountStore interface {
+	// CreateAccountLink inserts l. ErrConflict on a duplicate hash.
+	CreateAccountLink(ctx context.Context, l *AccountLink) error
+	// AccountLink returns the link with hash, used or not, or ErrNotFound.
+	AccountLink(ctx context.Context, hash string) (*AccountLink, error)
+	// ListAccountLinks returns the links of kind that are unused and
+	// expire after now, newest first, at most limit.
+	ListAccountLinks(ctx context.Context, kind string, now time.Time, limit int) ([]*AccountLink, error)
+	// RedeemInvite marks the invite with hash used at usedAt, by u, and
+	// inserts u with its default workspace ws (as CreateUser does), in one
+	// transaction. The single gate is a conditional update of the link
+	// row (… WHERE used_at IS NULL AND expires_at > usedAt): of concurrent
+	// calls, on one replica or many, exactly one wins. ErrCodeUsed, and
+	// nothing stored, when the invite is used or expired; ErrNotFound
+	// when there is none; ErrConflict, the invite left unused, when the
+	// email is taken.
+	RedeemInvite(ctx context.Context, hash string, usedAt time.Time, u *User, ws *Workspace) error
+	// RedeemPasswordReset marks the reset link with hash used at usedAt,
+	// stores passwordHash as its user's password and deletes every
+	// session of the user, announcing each (ChangeSession), in one
+	// transaction, with the gate of RedeemInvite. It returns the user.
+	// ErrCodeUsed when the link is used or expired; ErrNotFound when there
+	// is no such link or its user is gone.
+	RedeemPasswordReset(ctx context.Context, hash string, usedAt time.Time, passwordHash string) (*User, error)
+}
+
 // Store is everything the Service needs from storage.
 type Store interface {
 	UserStore
+	AccountStore
 	WorkspaceStore
 	AppStore
 	CodeStore

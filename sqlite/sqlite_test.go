@@ -153,7 +153,7 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "app_usage_daily", "apps", "audit_events", "auth_codes", "changes",
+	want := []string{"account_links", "api_keys", "app_usage_daily", "apps", "audit_events", "auth_codes", "changes",
 		"credit_grants", "generations", "goose_db_version", "service_tokens", "sessions", "usage_counters",
 		"user_usage_daily", "users", "workspaces"}
 	if !slices.Equal(tables, want) {

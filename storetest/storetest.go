@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		tests []test
 	}{
 		{"Users", userTests},
+		{"Accounts", accountTests},
 		{"Workspaces", workspaceTests},
 		{"Apps", appTests},
 		{"AuthCodes", codeTests},
