@@ -106,8 +106,9 @@ func (s *Service) InvalidateAll() { s.keys.clear() }
 // Invalidations returns the Invalidations that keep s's caches in step
 // with a store's ChangeFeed: a changed key leaves the key cache and stops
 // its lease being spent, a key charged on another replica has its cached
-// usage dropped (GET /api/v1/key shows the charge at once there too), and
-// a reset empties every cache. Sessions and apps are not cached by the
+// usage dropped (GET /api/v1/key shows the charge at once there too), a
+// workspace whose budgets changed has them read again and its budget
+// leases given back, and a reset empties every cache. Sessions and apps are not cached by the
 // service, so their announcements need nothing. Set Error on the result to
 // hear of interruptions.
 func (s *Service) Invalidations() Invalidations {
@@ -119,11 +120,15 @@ func (s *Service) Invalidations() Invalidations {
 				s.spend.keyChanged(id)
 			case ChangeUsage:
 				s.InvalidateUsage(id)
+				s.spend.usageChanged(id)
+			case ChangeBudget:
+				s.budgetsChanged(id)
 			}
 		},
 		Reset: func() {
 			s.InvalidateAll()
 			s.spend.allChanged()
+			s.budgets.clear()
 		},
 	}
 }

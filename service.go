@@ -53,15 +53,17 @@ func DefaultConfig() Config {
 // Service enforces keygate's rules on top of a Store. It is safe for
 // concurrent use.
 type Service struct {
-	store  Store
-	cfg    Config
-	now    func() time.Time
-	log    *slog.Logger
-	keys   *keyCache
-	spend  *spendBook
-	apps   *appCache
-	hasher PasswordHasher
-	obs    Observer
+	store Store
+	cfg   Config
+	now   func() time.Time
+	log   *slog.Logger
+	keys  *keyCache
+	spend *spendBook
+	apps  *appCache
+	// budgets caches the budgets of workspaces (budget.go).
+	budgets *budgetCache
+	hasher  PasswordHasher
+	obs     Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -94,6 +96,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
+	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
 

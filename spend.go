@@ -107,6 +107,7 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 		for _, h := range r.chain() {
 			s.InvalidateKey(h)
 		}
+		s.budgetsChanged(k.WorkspaceID)
 		if k, err = s.activeKey(ctx, k.Hash); err != nil {
 			return nil, err
 		}
@@ -137,6 +138,11 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 			limited = append(limited, c)
 		}
 	}
+	budgets, err := s.workspaceBudgets(ctx, k.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	limited = append(limited, budgets...)
 	if len(limited) == 0 {
 		return r, nil
 	}
@@ -234,6 +240,12 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			}
 			add = append(add, c)
 		}
+	}
+	if g.WorkspaceID != "" {
+		// Every charge counts in its workspace's budget windows, whether
+		// the workspace has budgets now or not.
+		ws := workspaceCounters(g.WorkspaceID, p, g.Cost, g.BYOK)
+		add = append(add, ws[:]...)
 	}
 	c := &Charge{Generation: g, Counters: add}
 	if r != nil {
