@@ -698,6 +698,76 @@ check("management", "workspaces: workspaces.delete of a workspace with an enable
   }
 });
 
+check("management", "budgets: workspaces.setBudget, getBudget, listBudgets and deleteBudget by slug and id", async () => {
+  const { slug, res } = await newWorkspace();
+  const id = res.data.id;
+  const c = client(mgmtKey);
+  try {
+    const list0 = await c.workspaces.listBudgets({ workspaceRef: slug });
+    assertEqual("empty list: data.length", list0.data.length, 0);
+    const set = await c.workspaces.setBudget({
+      workspaceRef: slug,
+      interval: "monthly",
+      upsertWorkspaceBudgetRequest: { limitUsd: 500.25 },
+    });
+    assertEqual("setBudget: data.workspaceId", set.data.workspaceId, id);
+    assertEqual("setBudget: data.limitUsd", set.data.limitUsd, 500.25);
+    assertEqual("setBudget: data.resetInterval", set.data.resetInterval, "monthly");
+    assertEqual("setBudget: includeByokInBudgets", set.includeByokInBudgets, false);
+    const again = await c.workspaces.setBudget({
+      workspaceRef: id,
+      interval: "monthly",
+      upsertWorkspaceBudgetRequest: { limitUsd: 600, includeByokInBudgets: true },
+    });
+    assertEqual("setBudget again: same id", again.data.id, set.data.id);
+    assertEqual("setBudget again: data.limitUsd", again.data.limitUsd, 600);
+    assertEqual("setBudget again: includeByokInBudgets", again.includeByokInBudgets, true);
+    const life = await c.workspaces.setBudget({
+      workspaceRef: id,
+      interval: "lifetime",
+      upsertWorkspaceBudgetRequest: { limitUsd: 1000 },
+    });
+    assertEqual("lifetime: data.resetInterval", life.data.resetInterval, null);
+    const got = await c.workspaces.getBudget({ workspaceRef: slug, interval: "monthly" });
+    assertEqual("getBudget: data.limitUsd", got.data.limitUsd, 600);
+    const list = await c.workspaces.listBudgets({ workspaceRef: id });
+    assertEqual("listBudgets: intervals", show(list.data.map((b) => b.resetInterval)), show([null, "monthly"]));
+    assertEqual("listBudgets: includeByokInBudgets", list.includeByokInBudgets, true);
+    const del = await c.workspaces.deleteBudget({ workspaceRef: slug, interval: "lifetime" });
+    assertEqual("deleteBudget: deleted", del.deleted, true);
+    await expectError(
+      "getBudget after delete",
+      () => c.workspaces.getBudget({ workspaceRef: slug, interval: "lifetime" }),
+      errors.NotFoundResponseError,
+      404,
+      "Budget not found",
+    );
+  } finally {
+    await bestEffort(() => c.workspaces.delete({ id }));
+  }
+});
+
+check("management", "budgets: workspaces.setBudget with an ordinary key is refused with 403, a negative limit with 400", async () => {
+  const { slug, res } = await newWorkspace();
+  try {
+    // The SDK lists no 403 for setBudget: its default error carries it.
+    await expectError(
+      "setBudget with an ordinary key",
+      () => client(userKey).workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: 1 } }),
+      errors.OpenRouterDefaultError,
+      403,
+    );
+    await expectError(
+      "setBudget with limit_usd -1",
+      () => client(mgmtKey).workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: -1 } }),
+      errors.BadRequestResponseError,
+      400,
+    );
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Part C: the metering gateway ("gateway"). The upstream behind keygate answers
 // every chat with "Hello from keygate" and 10 prompt + 20 completion tokens,
@@ -790,6 +860,28 @@ check("gateway", "an unknown model is BadRequestResponseError (400) naming it", 
     400,
   );
   if (!err.message.includes("acme/nope")) fail(`message ${show(err.message)} does not name the model`);
+});
+
+check("gateway", "chat.send of a key whose workspace budget is spent is ForbiddenResponseError (403) naming the budget", async () => {
+  const { slug, res } = await newWorkspace();
+  const id = res.data.id;
+  const c = client(mgmtKey);
+  const { res: k } = await newManagedKey({ workspaceId: id });
+  try {
+    await c.workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: 0.00003 } });
+    // Admitted with what is left (30 micro-dollars), charged its 35.
+    await client(k.key).chat.send(helloChat(false));
+    await expectError(
+      "chat.send past the budget",
+      () => client(k.key).chat.send(helloChat(false)),
+      errors.ForbiddenResponseError,
+      403,
+      `Workspace budget exceeded (daily budget of workspace ${id})`,
+    );
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.workspaces.delete({ id }));
+  }
 });
 
 check("gateway", "models.list parses with per-token prices", async () => {
