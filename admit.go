@@ -29,7 +29,10 @@ type Admission struct {
 // in its window (read from the store at most once per Config.BalanceTTL,
 // and at once after a charge through this Service): at or past it is
 // EFORBIDDEN "Workspace budget exceeded (<window> budget of workspace
-// <id>)", and Remaining counts it.
+// <id>)", and Remaining counts it; so is each limit of a guardrail of k or
+// of an ancestor ("Guardrail limit exceeded (<window> limit of guardrail
+// <id>)"). A guardrail's model and provider lists are not checked: a
+// verify names no model (CheckModel is the gateway's).
 // EUNAVAILABLE when usage cannot be read from the store.
 func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	now := s.Now()
@@ -69,7 +72,11 @@ func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range budgets {
+	policy, err := s.policyOf(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range append(budgets[:len(budgets):len(budgets)], policy.limits...) {
 		u, err := s.spend.usage(ctx, b.Hash, now)
 		if err != nil {
 			return nil, err

@@ -113,6 +113,9 @@ func budgetKey(b *WorkspaceBudget) *APIKey {
 // "Key limit exceeded (<window> limit)", or, for a workspace budget,
 // "Workspace budget exceeded (<window> budget of workspace <id>)".
 func refusal(c *APIKey) *Error {
+	if id, ok := ParseGuardrailCounterHash(c.Hash); ok {
+		return &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("Guardrail limit exceeded (%s limit of guardrail %s)", limitWindows[limitExceeded(c.LimitReset)], id)}
+	}
 	ws, interval, ok := ParseBudgetCounterHash(c.Hash)
 	if !ok {
 		return limitExceeded(c.LimitReset)

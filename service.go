@@ -62,8 +62,10 @@ type Service struct {
 	apps  *appCache
 	// budgets caches the budgets of workspaces (budget.go).
 	budgets *budgetCache
-	hasher  PasswordHasher
-	obs     Observer
+	// policies caches the keys' effective guardrail policies (policy.go).
+	policies *policyCache
+	hasher   PasswordHasher
+	obs      Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -97,6 +99,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
 	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
+	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
 

@@ -320,13 +320,16 @@ const (
 	// ChangeBudget names a workspace's id: one of its budgets was set or
 	// deleted.
 	ChangeBudget = "budget"
+	// ChangeGuardrail names a guardrail's id: it was updated or deleted,
+	// or assigned to or removed from keys.
+	ChangeGuardrail = "guardrail"
 )
 
 // Invalidations says what ChangeFeed.Listen does with the changes that
 // every process on the database, this one included, announces.
 type Invalidations struct {
 	// Changed is called with the kind (ChangeKey, ChangeSession,
-	// ChangeApp, ChangeUsage, ChangeBudget) and the id of each announced change, one at
+	// ChangeApp, ChangeUsage, ChangeBudget, ChangeGuardrail) and the id of each announced change, one at
 	// a time, in commit order.
 	Changed func(kind, id string)
 	// Reset is called every time Listen has started listening, the first
@@ -367,5 +370,6 @@ type Store interface {
 	AuditStore
 	ServiceTokenStore
 	BudgetStore
+	GuardrailStore
 	Close() error
 }

@@ -154,7 +154,7 @@ func TestMigrateFresh(t *testing.T) {
 		tables = append(tables, n)
 	}
 	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
-		"goose_db_version", "service_tokens", "sessions", "usage_counters", "users", "workspace_budgets", "workspaces"}
+		"goose_db_version", "guardrail_keys", "guardrails", "service_tokens", "sessions", "usage_counters", "users", "workspace_budgets", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}
