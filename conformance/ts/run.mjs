@@ -768,6 +768,77 @@ check("management", "budgets: workspaces.setBudget with an ordinary key is refus
   }
 });
 
+check("management", "guardrails: create, get, list, update and delete parse, with every member echoed", async () => {
+  const c = client(mgmtKey);
+  const created = await c.guardrails.create({
+    createGuardrailRequest: {
+      name: `Conformance guardrail ${suffix()}`,
+      description: "made by the SDK conformance suite",
+      allowedModels: ["t/cheap", "t/other"],
+      ignoredProviders: ["slow"],
+      allowedDataRegions: ["europe"],
+      limitUsd: 50,
+      resetInterval: "monthly",
+      includeByokInBudgets: true,
+      contentFilters: [{ action: "block", pattern: "\\d{16}", label: "card" }],
+      contentFilterBuiltins: [{ action: "redact", slug: "email", label: "[EMAIL]" }],
+      enforceZdr: true,
+      enablePaidModelTraining: false,
+    },
+  });
+  const id = created.data.id;
+  try {
+    const d = created.data;
+    assertEqual("allowedModels", show(d.allowedModels), show(["t/cheap", "t/other"]));
+    assertEqual("ignoredProviders", show(d.ignoredProviders), show(["slow"]));
+    assertEqual("allowedDataRegions", show(d.allowedDataRegions), show(["europe"]));
+    assertEqual("limitUsd", d.limitUsd, 50);
+    assertEqual("resetInterval", d.resetInterval, "monthly");
+    assertEqual("includeByokInBudgets", d.includeByokInBudgets, true);
+    assertEqual("contentFilters[0].pattern", d.contentFilters?.[0]?.pattern, "\\d{16}");
+    assertEqual("contentFilterBuiltins[0].slug", d.contentFilterBuiltins?.[0]?.slug, "email");
+    assertEqual("enforceZdr", d.enforceZdr, true);
+    assertNonEmptyString("workspaceId", d.workspaceId);
+    const got = await c.guardrails.get({ id });
+    assertEqual("get: name", got.data.name, d.name);
+    const page = await c.guardrails.list();
+    if (!page.result.data.some((g) => g.id === id)) fail("list does not include the created guardrail");
+    assertType("list: totalCount", page.result.totalCount, "number");
+    const up = await c.guardrails.update({ id, updateGuardrailRequest: { allowedModels: null, limitUsd: 10, name: "Renamed" } });
+    assertEqual("update: allowedModels", up.data.allowedModels, null);
+    assertEqual("update: limitUsd", up.data.limitUsd, 10);
+    assertEqual("update: name", up.data.name, "Renamed");
+    assertEqual("update: resetInterval kept", up.data.resetInterval, "monthly");
+  } finally {
+    const del = await c.guardrails.delete({ id });
+    assertEqual("delete: deleted", del.deleted, true);
+  }
+  await expectError("get after delete", () => c.guardrails.get({ id }), errors.NotFoundResponseError, 404, "Guardrail not found");
+});
+
+check("management", "guardrails: bulkAssignKeys, listGuardrailKeyAssignments, listKeyAssignments and bulkUnassignKeys", async () => {
+  const c = client(mgmtKey);
+  const g = await c.guardrails.create({ createGuardrailRequest: { name: `Conformance assign ${suffix()}` } });
+  const { res: k } = await newManagedKey();
+  try {
+    const a = await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("assignedCount", a.assignedCount, 1);
+    const again = await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("assignedCount again", again.assignedCount, 0);
+    const list = await c.guardrails.listGuardrailKeyAssignments({ id: g.data.id });
+    assertEqual("assignments: totalCount", list.result.totalCount, 1);
+    assertEqual("assignments: keyHash", list.result.data[0].keyHash, k.data.hash);
+    assertEqual("assignments: guardrailId", list.result.data[0].guardrailId, g.data.id);
+    const all = await c.guardrails.listKeyAssignments();
+    if (!all.result.data.some((x) => x.keyHash === k.data.hash)) fail("listKeyAssignments does not include the assignment");
+    const un = await c.guardrails.bulkUnassignKeys({ id: g.data.id, bulkUnassignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("unassignedCount", un.unassignedCount, 1);
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.guardrails.delete({ id: g.data.id }));
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Part C: the metering gateway ("gateway"). The upstream behind keygate answers
 // every chat with "Hello from keygate" and 10 prompt + 20 completion tokens,
@@ -881,6 +952,27 @@ check("gateway", "chat.send of a key whose workspace budget is spent is Forbidde
   } finally {
     await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
     await bestEffort(() => c.workspaces.delete({ id }));
+  }
+});
+
+check("gateway", "chat.send of a model outside the key's guardrail is ForbiddenResponseError (403) naming the model", async () => {
+  const c = client(mgmtKey);
+  const g = await c.guardrails.create({ createGuardrailRequest: { name: `Conformance models ${suffix()}`, allowedModels: ["t/cheap", "t/other"] } });
+  const { res: k } = await newManagedKey({ limit: 1 });
+  try {
+    await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    const ok = await client(k.key).chat.send(helloChat(false));
+    assertEqual("an allowed model: content", ok.choices[0].message.content, "Hello from keygate");
+    await expectError(
+      "chat.send of t/broken",
+      () => client(k.key).chat.send({ chatRequest: { ...helloChat(false).chatRequest, model: "t/broken" } }),
+      errors.ForbiddenResponseError,
+      403,
+      'Model "t/broken" is not allowed by this key\'s guardrails',
+    );
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.guardrails.delete({ id: g.data.id }));
   }
 });
 
