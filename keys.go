@@ -108,7 +108,9 @@ func (s *Service) InvalidateAll() { s.keys.clear() }
 // its lease being spent, a key charged on another replica has its cached
 // usage dropped (GET /api/v1/key shows the charge at once there too),
 // a user granted credits or charged elsewhere has their balance read
-// again, and a reset empties every cache. Sessions and apps are not cached by the
+// again, a workspace whose budgets changed has them read again and its
+// budget leases given back, a changed guardrail empties the policy cache,
+// and a reset empties every cache. Sessions and apps are not cached by the
 // service, so their announcements need nothing. Set Error on the result to
 // hear of interruptions.
 func (s *Service) Invalidations() Invalidations {
@@ -123,15 +125,22 @@ func (s *Service) Invalidations() Invalidations {
 					s.credits.drop(userID)
 				} else {
 					s.InvalidateUsage(id)
+					s.spend.usageChanged(id)
 				}
 			case ChangeCredits:
 				s.credits.drop(id)
+			case ChangeBudget:
+				s.budgetsChanged(id)
+			case ChangeGuardrail:
+				s.guardrailChanged(id)
 			}
 		},
 		Reset: func() {
 			s.InvalidateAll()
 			s.spend.allChanged()
 			s.credits.clear()
+			s.budgets.clear()
+			s.policies.clear()
 		},
 	}
 }

@@ -65,8 +65,12 @@ type Service struct {
 	apps  *appCache
 	// credits caches users' balances for admission (credits.go).
 	credits *creditBook
-	hasher  PasswordHasher
-	obs     Observer
+	// budgets caches the budgets of workspaces (budget.go).
+	budgets *budgetCache
+	// policies caches the keys' effective guardrail policies (policy.go).
+	policies *policyCache
+	hasher   PasswordHasher
+	obs      Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -100,6 +104,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
 	s.credits = newCreditBook(cfg.KeyCacheTTL, max(cfg.KeyCacheSize, 1))
+	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
+	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
 

@@ -365,13 +365,19 @@ const (
 	// counters. Only stores shared by replicas (PostgreSQL) announce it,
 	// once per key per committed batch of charges.
 	ChangeUsage = "usage"
+	// ChangeBudget names a workspace's id: one of its budgets was set or
+	// deleted.
+	ChangeBudget = "budget"
+	// ChangeGuardrail names a guardrail's id: it was updated or deleted,
+	// or assigned to or removed from keys.
+	ChangeGuardrail = "guardrail"
 )
 
 // Invalidations says what ChangeFeed.Listen does with the changes that
 // every process on the database, this one included, announces.
 type Invalidations struct {
 	// Changed is called with the kind (ChangeKey, ChangeSession,
-	// ChangeApp, ChangeUsage) and the id of each announced change, one at
+	// ChangeApp, ChangeUsage, ChangeBudget, ChangeGuardrail) and the id of each announced change, one at
 	// a time, in commit order.
 	Changed func(kind, id string)
 	// Reset is called every time Listen has started listening, the first
@@ -442,5 +448,7 @@ type Store interface {
 	SessionStore
 	AuditStore
 	ServiceTokenStore
+	BudgetStore
+	GuardrailStore
 	Close() error
 }

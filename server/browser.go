@@ -83,7 +83,7 @@ func (s *Server) mountBrowser() {
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 	mux.Handle("GET /{$}", b.page(b.home))
-	b.mountApps(mux) // /rankings, /apps/{id}: browser_apps.go
+	b.mountApps(mux)      // /rankings, /apps/{id}: browser_apps.go
 	b.mountDashboard(mux) // /settings/: dashboard.go
 
 	csrf := http.NewCrossOriginProtection()

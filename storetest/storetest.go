@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"ServiceTokens", serviceTokenTests},
+		{"Budgets", budgetTests},
+		{"Guardrails", guardrailTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {
