@@ -121,10 +121,27 @@ func ClientIP(ctx context.Context) string {
 
 // audit records e in the store and as a structured log line. A failure to
 // store the event is logged, not returned: the action it describes has
-// already happened.
+// already happened. An action the store writes in one transaction with its
+// audit event (a code created or exchanged, a sign-in) takes the event
+// from auditEvent instead and calls audited once the store has committed.
 func (s *Service) audit(ctx context.Context, e AuditEvent) {
+	ev := s.auditEvent(ctx, e)
+	s.audited(ctx, ev)
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error("audit: store", "action", ev.Action, "err", err)
+	}
+}
+
+// auditEvent returns e stamped with the time and the client IP, ready for
+// the store.
+func (s *Service) auditEvent(ctx context.Context, e AuditEvent) *AuditEvent {
 	e.CreatedAt = s.Now()
 	e.ClientIP = ClientIP(ctx)
+	return &e
+}
+
+// audited logs e and counts it.
+func (s *Service) audited(ctx context.Context, e *AuditEvent) {
 	attrs := []any{"action", e.Action, "actor", e.ActorUserID, "key", e.KeyHashPrefix, "client_ip", e.ClientIP}
 	if e.AppID != nil {
 		attrs = append(attrs, "app_id", *e.AppID)
@@ -134,9 +151,6 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) {
 	}
 	s.log.InfoContext(ctx, "audit", attrs...)
 	s.obs.Audited(e.Action)
-	if err := s.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
-		s.log.Error("audit: store", "action", e.Action, "err", err)
-	}
 }
 
 // hashPrefix is the part of a key hash that audit events and logs show.

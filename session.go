@@ -53,10 +53,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL),
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	audit := s.auditEvent(ctx, AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
+	if err := s.store.CreateSession(ctx, sess, audit); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}
-	s.audit(ctx, AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
+	s.audited(ctx, audit)
 	return token, nil
 }
 

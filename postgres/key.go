@@ -16,15 +16,24 @@ func (db *DB) CreateKey(ctx context.Context, k *keygate.APIKey) error {
 }
 
 func insertKey(ctx context.Context, ex execer, k *keygate.APIKey) error {
-	_, err := ex.Exec(ctx, `
-		INSERT INTO api_keys (hash, user_id, workspace_id, app_id, parent_hash, name, label,
-			is_management, disabled, limit_micros, limit_reset, include_byok,
-			expires_at, external_user, creator_user_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		k.Hash, k.UserID, k.WorkspaceID, k.AppID, nullString(k.ParentHash), k.Name, k.Label,
-		k.IsManagement, k.Disabled, microsPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
-		k.ExpiresAt, k.ExternalUser, nullString(k.CreatorUserID), k.CreatedAt, k.UpdatedAt)
+	_, err := ex.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES (`+keyValues(1)+`)`, keyArgs(k)...)
 	return err
+}
+
+// keyArgs are k's values for keyColumns.
+func keyArgs(k *keygate.APIKey) []any {
+	return []any{k.Hash, k.UserID, k.WorkspaceID, k.AppID, nullString(k.ParentHash), k.Name, k.Label,
+		k.IsManagement, k.Disabled, microsPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
+		k.ExpiresAt, k.ExternalUser, nullString(k.CreatorUserID), k.CreatedAt, k.UpdatedAt}
+}
+
+// keyValues is a list of keyColumns' parameters from $first on, typed, so
+// that it can stand in a SELECT list as well as in VALUES.
+func keyValues(first int) string {
+	types := []string{"text", "text", "text", "bigint", "text", "text", "text",
+		"boolean", "boolean", "bigint", "text", "boolean",
+		"timestamptz", "text", "text", "timestamptz", "timestamptz"}
+	return typedParams(first, types)
 }
 
 const keyColumns = `hash, user_id, workspace_id, app_id, parent_hash, name, label,

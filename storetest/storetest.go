@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
+		{"Audited", auditedTests},
 		{"ServiceTokens", serviceTokenTests},
 		{"Changes", changeTests},
 	}
@@ -189,7 +190,7 @@ func codeFor(ws *keygate.Workspace) *keygate.AuthCode {
 func newCode(t *testing.T, s keygate.Store, ws *keygate.Workspace) *keygate.AuthCode {
 	t.Helper()
 	c := codeFor(ws)
-	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c))
+	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c, nil))
 	return c
 }
 
