@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Config holds the Service's settings. The zero value is not valid; use
@@ -22,6 +24,15 @@ type Config struct {
 	// usage never outlives the UTC day it was read in. 0 reads the store
 	// on every call.
 	UsageCacheTTL time.Duration
+	// UnknownKeyTTL is how long a well-formed key that the store does not
+	// know is refused from memory, without asking the store again: a
+	// flood of one unknown key costs one store read per UnknownKeyTTL
+	// (requests for one key that miss together share one read). A key's
+	// secret is shown only once the key is stored, so no key in use was
+	// ever unknown unless someone presented its secret before it existed.
+	// At most 65,536 unknown keys are remembered, apart from the key
+	// cache. 0 asks the store every time.
+	UnknownKeyTTL time.Duration
 	// SessionTTL is how long a browser login lasts; <= 0 is the default's.
 	SessionTTL time.Duration
 	// BalanceTTL bounds how long Reserve trusts the usage of a key with a
@@ -45,6 +56,7 @@ func DefaultConfig() Config {
 		// As long as a key is trusted: the same bound on what another
 		// replica's changes may take to show.
 		UsageCacheTTL: 30 * time.Second,
+		UnknownKeyTTL: 2 * time.Second,
 		BalanceTTL:    time.Second,
 		LeaseTTL:      DefaultLeaseTTL,
 	}
@@ -53,15 +65,21 @@ func DefaultConfig() Config {
 // Service enforces keygate's rules on top of a Store. It is safe for
 // concurrent use.
 type Service struct {
-	store  Store
-	cfg    Config
-	now    func() time.Time
-	log    *slog.Logger
-	keys   *keyCache
-	spend  *spendBook
-	apps   *appCache
-	hasher PasswordHasher
-	obs    Observer
+	store Store
+	cfg   Config
+	now   func() time.Time
+	log   *slog.Logger
+	keys  *keyCache
+	// loads lets one store read per key hash run at a time: the requests
+	// that miss the cache for one key together share it.
+	loads singleflight.Group
+	// background runs the reloads of cached keys ahead of their expiry: a
+	// goroutine each (tests run them in line).
+	background func(func())
+	spend      *spendBook
+	apps       *appCache
+	hasher     PasswordHasher
+	obs        Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -87,11 +105,12 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
-		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff()}
+		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff(),
+		background: func(f func()) { go f() }}
 	for _, o := range opts {
 		o(s)
 	}
-	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
+	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL, cfg.UnknownKeyTTL)
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
 	return s

@@ -170,6 +170,11 @@ type KeyStore interface {
 	// CreateKey inserts k. ErrConflict on a duplicate hash.
 	CreateKey(ctx context.Context, k *APIKey) error
 	Key(ctx context.Context, hash string) (*APIKey, error)
+	// KeyWithUsage returns the key with hash and, as UsageCounters would,
+	// its stored counters among want, read in one statement (one round
+	// trip, one snapshot): what a key cache miss costs. ErrNotFound if
+	// there is no such key.
+	KeyWithUsage(ctx context.Context, hash string, want []UsageCounter) (*APIKey, []UsageCounter, error)
 	// ListKeys returns keys matching f, newest first.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*APIKey, error)
 	// UpdateKey applies p to the key with hash and returns the key as it
