@@ -150,13 +150,19 @@ type CreditStore interface {
 
 // CodeStore holds authorization codes.
 type CodeStore interface {
-	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// CreateAuthCode inserts c and, when audit is not nil, appends audit
+	// (setting audit.ID), in one transaction: neither is stored without
+	// the other. ErrConflict on a duplicate hash; ErrNotFound if c's
+	// user, workspace or app does not exist.
+	CreateAuthCode(ctx context.Context, c *AuthCode, audit *AuditEvent) error
 	AuthCode(ctx context.Context, hash string) (*AuthCode, error)
-	// RedeemAuthCode marks the code used at usedAt and inserts key, in one
+	// RedeemAuthCode marks the code used at usedAt, inserts key and, when
+	// audit is not nil, appends audit (setting audit.ID), in one
 	// transaction. The single gate is a conditional update of the code row
 	// (… WHERE used_at IS NULL): of concurrent calls, on one replica or
-	// many, exactly one wins; the others get ErrCodeUsed and insert nothing.
-	RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *APIKey) error
+	// many, exactly one wins; the others get ErrCodeUsed (ErrNotFound for
+	// no such code) and store nothing, their audit events included.
+	RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *APIKey, audit *AuditEvent) error
 	// DeleteExpiredAuthCodes removes unused codes that expired before t and
 	// used ones older than t, returning how many went.
 	DeleteExpiredAuthCodes(ctx context.Context, before time.Time) (int64, error)
@@ -201,6 +207,11 @@ type KeyStore interface {
 	// CreateKey inserts k. ErrConflict on a duplicate hash.
 	CreateKey(ctx context.Context, k *APIKey) error
 	Key(ctx context.Context, hash string) (*APIKey, error)
+	// KeyWithUsage returns the key with hash and, as UsageCounters would,
+	// its stored counters among want, read in one statement (one round
+	// trip, one snapshot): what a key cache miss costs. ErrNotFound if
+	// there is no such key.
+	KeyWithUsage(ctx context.Context, hash string, want []UsageCounter) (*APIKey, []UsageCounter, error)
 	// ListKeys returns keys matching f, newest first.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*APIKey, error)
 	// UpdateKey applies p to the key with hash and returns the key as it
@@ -325,7 +336,10 @@ type Lease struct {
 
 // SessionStore holds browser sessions.
 type SessionStore interface {
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession inserts s and, when audit is not nil, appends audit
+	// (setting audit.ID), in one transaction. ErrConflict on a duplicate
+	// token hash.
+	CreateSession(ctx context.Context, s *Session, audit *AuditEvent) error
 	// Session returns the session with tokenHash or ErrNotFound; expiry is
 	// checked by the caller against its clock.
 	Session(ctx context.Context, tokenHash string) (*Session, error)

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
+		{"Audited", auditedTests},
 		{"ServiceTokens", serviceTokenTests},
 		{"Budgets", budgetTests},
 		{"Guardrails", guardrailTests},
@@ -193,7 +194,7 @@ func codeFor(ws *keygate.Workspace) *keygate.AuthCode {
 func newCode(t *testing.T, s keygate.Store, ws *keygate.Workspace) *keygate.AuthCode {
 	t.Helper()
 	c := codeFor(ws)
-	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c))
+	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c, nil))
 	return c
 }
 
