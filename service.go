@@ -32,6 +32,10 @@ type Config struct {
 	// LeaseTTL is how long a budget lease lasts on a store shared by
 	// replicas (docs/spending.md, "PostgreSQL: budget leases"); 0 is DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// TokenIssuer is the iss and aud of the access tokens the token
+	// exchange issues (keygate serve: its public URL); "" is
+	// DefaultTokenIssuer.
+	TokenIssuer string
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.
@@ -66,6 +70,12 @@ type Service struct {
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
 	logins *loginBackoff
+	// Workload identity federation (federation.go, accesstoken.go,
+	// tokenexchange.go): how subject tokens are verified, keygate's
+	// signing keys, and the access tokens verified already.
+	subjects SubjectTokenVerifier
+	signer   signer
+	tokens   *tokenCache
 }
 
 // Option configures a Service.
@@ -94,6 +104,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
+	s.tokens = newTokenCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
 

@@ -153,8 +153,9 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
-		"goose_db_version", "service_tokens", "sessions", "usage_counters", "users", "workspaces"}
+	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes",
+		"federation_policies", "federation_subject_tokens", "generations",
+		"goose_db_version", "service_tokens", "sessions", "signing_keys", "usage_counters", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

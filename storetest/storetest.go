@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"ServiceTokens", serviceTokenTests},
+		{"Federation", federationTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {
