@@ -1,6 +1,7 @@
 package keygate
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -130,6 +132,10 @@ func (s *Service) SigningKeys(ctx context.Context) ([]PublicSigningKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	// The current key first, whatever the clock said when each was made.
+	slices.SortStableFunc(keys, func(a, b *SigningKey) int {
+		return cmp.Compare(boolInt(a.RetiredAt != nil), boolInt(b.RetiredAt != nil))
+	})
 	var out []PublicSigningKey
 	for _, k := range keys {
 		if !s.stillVerifies(k.RetiredAt) {
@@ -144,6 +150,13 @@ func (s *Service) SigningKeys(ctx context.Context) ([]PublicSigningKey, error) {
 			Y: base64.RawURLEncoding.EncodeToString(priv.Y.FillBytes(make([]byte, 32)))})
 	}
 	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Service) stillVerifies(retired *time.Time) bool {
