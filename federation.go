@@ -364,3 +364,13 @@ func (p *FederationPolicy) Admits(claims map[string]any) bool {
 	}
 	return true
 }
+
+// FederationPolicyKey returns the key p targets, with its usage and
+// remaining limit: what the policy has spent.
+func (s *Service) FederationPolicyKey(ctx context.Context, p *FederationPolicy) (*KeyInfo, error) {
+	k, err := s.store.Key(ctx, p.KeyHash)
+	if err != nil {
+		return nil, fmt.Errorf("federation policy key: %w", err)
+	}
+	return s.KeyInfo(ctx, k)
+}
