@@ -169,7 +169,8 @@ const (
 	AuditSigningKeyRotated       = "federation.signing_key_rotated"
 )
 
-// FederationPolicies returns the user's policies, oldest first.
+// FederationPolicies returns the user's policies, oldest first; every
+// user's for userID "" (the operator, on the command line).
 func (s *Service) FederationPolicies(ctx context.Context, userID string) ([]*FederationPolicy, error) {
 	ps, err := s.store.ListFederationPolicies(ctx, userID)
 	if err != nil {
@@ -179,13 +180,14 @@ func (s *Service) FederationPolicies(ctx context.Context, userID string) ([]*Fed
 }
 
 // FederationPolicy returns the user's policy with id. ENOTFOUND for a
-// malformed id, a missing policy and another user's alike.
+// malformed id, a missing policy and another user's alike. userID ""
+// is the operator, who may see any user's.
 func (s *Service) FederationPolicy(ctx context.Context, userID, id string) (*FederationPolicy, error) {
 	p, err := s.federationPolicy(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if p.UserID != userID {
+	if userID != "" && p.UserID != userID {
 		return nil, errNoPolicy
 	}
 	return p, nil
@@ -207,7 +209,7 @@ func (s *Service) federationPolicy(ctx context.Context, id string) (*FederationP
 }
 
 // DeleteFederationPolicy deletes the user's policy with id (ENOTFOUND
-// otherwise). Its key is disabled first, so that the access tokens issued
+// otherwise; userID "" is the operator, who may delete any). Its key is disabled first, so that the access tokens issued
 // under it stop working at once, on every replica; the key and its usage
 // are kept for the record.
 func (s *Service) DeleteFederationPolicy(ctx context.Context, userID, id string) error {
@@ -221,7 +223,7 @@ func (s *Service) DeleteFederationPolicy(ctx context.Context, userID, id string)
 	if err := s.store.DeleteFederationPolicy(ctx, p.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("delete federation policy: %w", err)
 	}
-	s.audit(ctx, AuditEvent{Action: AuditFederationPolicyDeleted, ActorUserID: userID, KeyHashPrefix: hashPrefix(p.KeyHash), Detail: p.ID})
+	s.audit(ctx, AuditEvent{Action: AuditFederationPolicyDeleted, ActorUserID: p.UserID, KeyHashPrefix: hashPrefix(p.KeyHash), Detail: p.ID})
 	return nil
 }
 

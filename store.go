@@ -315,7 +315,8 @@ type FederationStore interface {
 	CreateFederationPolicy(ctx context.Context, p *FederationPolicy, k *APIKey) error
 	// FederationPolicy returns the policy with id, or ErrNotFound.
 	FederationPolicy(ctx context.Context, id string) (*FederationPolicy, error)
-	// ListFederationPolicies returns the user's policies, oldest first.
+	// ListFederationPolicies returns the user's policies, oldest first;
+	// every user's when userID is "".
 	ListFederationPolicies(ctx context.Context, userID string) ([]*FederationPolicy, error)
 	// DeleteFederationPolicy deletes the policy with id (its key stays).
 	// ErrNotFound if there is none. Deleting a policy's key deletes the

@@ -39,10 +39,11 @@ func (db *DB) FederationPolicy(ctx context.Context, id string) (*keygate.Federat
 	return p, storeErr("federation policy", err)
 }
 
-// ListFederationPolicies returns the user's policies, oldest first.
+// ListFederationPolicies returns the user's policies, oldest first;
+// every user's when userID is "".
 func (db *DB) ListFederationPolicies(ctx context.Context, userID string) ([]*keygate.FederationPolicy, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+federationPolicyColumns+`
-		FROM federation_policies WHERE user_id = $1 ORDER BY created_at, id`, userID)
+		FROM federation_policies WHERE $1 = '' OR user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, storeErr("list federation policies", err)
 	}

@@ -39,10 +39,11 @@ func (db *DB) FederationPolicy(ctx context.Context, id string) (*keygate.Federat
 	return p, storeErr("federation policy", err)
 }
 
-// ListFederationPolicies returns the user's policies, oldest first.
+// ListFederationPolicies returns the user's policies, oldest first;
+// every user's when userID is "".
 func (db *DB) ListFederationPolicies(ctx context.Context, userID string) ([]*keygate.FederationPolicy, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT `+federationPolicyColumns+`
-		FROM federation_policies WHERE user_id = ? ORDER BY created_at, id`, userID)
+		FROM federation_policies WHERE ? = '' OR user_id = ? ORDER BY created_at, id`, userID, userID)
 	if err != nil {
 		return nil, storeErr("list federation policies", err)
 	}
