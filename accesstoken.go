@@ -275,20 +275,19 @@ const maxAccessTokenLen = 4096
 var errInvalidToken = &Error{Code: EUNAUTHORIZED, Message: "Invalid access token"}
 
 // authenticateAccessToken returns the key an access token spends through.
-// A token verified once is remembered by its SHA-256 until it expires, so
-// that the next request costs what a cached key costs: one hash and one
-// lookup, then the key's own checks (a policy deleted since disabled it).
+// A token verified once is remembered until it expires, so that the next
+// request costs no more than a cached key: one map lookup, then the key's
+// own checks through the key cache (a policy deleted since disabled it).
 func (s *Service) authenticateAccessToken(ctx context.Context, token string) (*APIKey, error) {
-	h := HashSecret(token)
 	now := s.now()
-	keyHash, ok := s.tokens.get(h, now)
+	keyHash, ok := s.tokens.get(token, now)
 	if !ok {
 		c, err := s.verifyAccessToken(token, now)
 		if err != nil {
 			return nil, err
 		}
 		keyHash = c.KeyHash
-		s.tokens.put(h, keyHash, c.Expiry.Time(), now)
+		s.tokens.put(token, keyHash, c.Expiry.Time(), now)
 	}
 	k, err := s.activeKey(ctx, keyHash)
 	if err != nil {
@@ -354,12 +353,20 @@ func (s *Service) verifyingKey(kid string, now time.Time) (verifyingKey, bool) {
 	return vk, ok
 }
 
-// tokenCache remembers verified access tokens by their SHA-256 until they
-// expire, bounded in entries.
+// tokenCache remembers verified access tokens until they expire, keyed
+// by the token itself: the map's own hash of it is cheaper than the
+// SHA-256 a key costs, and a hit compares the whole token, so no other
+// string, whatever its signature part, can stand in for it. It is sharded
+// by the token's last character (of its signature, random), so that
+// readers on different cores rarely share a lock, and bounded in entries.
 type tokenCache struct {
-	mu  sync.RWMutex
-	m   map[string]tokenEntry
-	max int
+	shards   [64]tokenShard
+	perShard int
+}
+
+type tokenShard struct {
+	mu sync.RWMutex
+	m  map[string]tokenEntry
 }
 
 type tokenEntry struct {
@@ -367,35 +374,48 @@ type tokenEntry struct {
 	exp     time.Time
 }
 
+// maxCachedTokens bounds the cache: a token is about 700 bytes.
+const maxCachedTokens = 1 << 16
+
 func newTokenCache(size int) *tokenCache {
-	return &tokenCache{m: make(map[string]tokenEntry), max: max(size, 1)}
+	c := &tokenCache{perShard: max(min(size, maxCachedTokens)/64, 1)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]tokenEntry)
+	}
+	return c
 }
 
-func (c *tokenCache) get(h string, now time.Time) (string, bool) {
-	c.mu.RLock()
-	e, ok := c.m[h]
-	c.mu.RUnlock()
+func (c *tokenCache) shard(token string) *tokenShard {
+	return &c.shards[token[len(token)-1]%64]
+}
+
+func (c *tokenCache) get(token string, now time.Time) (string, bool) {
+	sh := c.shard(token)
+	sh.mu.RLock()
+	e, ok := sh.m[token]
+	sh.mu.RUnlock()
 	if !ok || !now.Before(e.exp) {
 		return "", false
 	}
 	return e.keyHash, true
 }
 
-func (c *tokenCache) put(h, keyHash string, exp, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		for k, e := range c.m {
+func (c *tokenCache) put(token, keyHash string, exp, now time.Time) {
+	sh := c.shard(token)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.m) >= c.perShard {
+		for k, e := range sh.m {
 			if !now.Before(e.exp) {
-				delete(c.m, k)
+				delete(sh.m, k)
 			}
 		}
-		for k := range c.m { // still full: a random eviction
-			if len(c.m) < c.max {
+		for k := range sh.m { // still full: a random eviction
+			if len(sh.m) < c.perShard {
 				break
 			}
-			delete(c.m, k)
+			delete(sh.m, k)
 		}
 	}
-	c.m[h] = tokenEntry{keyHash: keyHash, exp: exp}
+	sh.m[strings.Clone(token)] = tokenEntry{keyHash: keyHash, exp: exp}
 }
