@@ -1,6 +1,6 @@
 // Package idptest is an OpenID provider for tests, served over real HTTP
 // on loopback: a discovery document (OpenID Connect Discovery 1.0 §4), a
-// JWKS of RS256 keys that can be rotated, and tokens signed with the
+// JWKS of RS256 (or ES256) keys that can be rotated, and tokens signed with the
 // claims that GitHub Actions and Kubernetes put in theirs. It also signs
 // the hostile tokens a verifier must refuse: alg "none", HS256 with the
 // public key as its secret, keys the JWKS never published.
@@ -9,6 +9,9 @@
 package idptest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -36,19 +39,28 @@ type Provider struct {
 	current   *Key
 	fetches   atomic.Int64 // JWKS requests served
 	mux       *http.ServeMux
+	newKey    func() *Key
 }
 
-// Key is a signing key of the provider.
+// Key is a signing key of the provider: RS256, as GitHub's and most
+// issuers' are, or ES256.
 type Key struct {
 	ID   string
-	priv *rsa.PrivateKey
+	alg  jose.SignatureAlgorithm
+	priv crypto.Signer
 }
 
 // New starts a provider on 127.0.0.1, closed when t ends.
-func New(t testing.TB) *Provider {
+func New(t testing.TB) *Provider { return newProvider(t, NewKey) }
+
+// NewES256 is New with ES256 keys, which are much cheaper to make: for
+// fuzz targets, whose instrumented workers each make the provider's key.
+func NewES256(t testing.TB) *Provider { return newProvider(t, NewES256Key) }
+
+func newProvider(t testing.TB, newKey func() *Key) *Provider {
 	t.Helper()
-	p := &Provider{mux: http.NewServeMux()}
-	p.current = NewKey()
+	p := &Provider{mux: http.NewServeMux(), newKey: newKey}
+	p.current = newKey()
 	p.published = []*Key{p.current}
 	p.mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	p.mux.HandleFunc("GET /jwks", p.jwks)
@@ -64,9 +76,17 @@ func NewKey() *Key {
 	if err != nil {
 		panic(err)
 	}
-	var id [8]byte
-	rand.Read(id[:])
-	return &Key{ID: hex.EncodeToString(id[:]), priv: priv}
+	return &Key{ID: randomID()[:16], alg: jose.RS256, priv: priv}
+}
+
+// NewES256Key returns a fresh ES256 (P-256) key that no provider
+// publishes.
+func NewES256Key() *Key {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return &Key{ID: randomID()[:16], alg: jose.ES256, priv: priv}
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +97,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint":                        p.URL + "/token",
 		"response_types_supported":              []string{"code", "id_token"},
 		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
 		"scopes_supported":                      []string{"openid", "email", "profile"},
 		"code_challenge_methods_supported":      []string{"S256"},
 	})
@@ -88,7 +108,7 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	var set jose.JSONWebKeySet
 	for _, k := range p.published {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.priv.PublicKey, KeyID: k.ID, Algorithm: "RS256", Use: "sig"})
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.ID, Algorithm: string(k.alg), Use: "sig"})
 	}
 	p.mu.Unlock()
 	writeJSON(w, set)
@@ -115,7 +135,7 @@ func (p *Provider) Rotate() *Key {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.current
-	p.current = NewKey()
+	p.current = p.newKey()
 	p.published = []*Key{p.current}
 	return old
 }
@@ -125,17 +145,17 @@ func (p *Provider) Rotate() *Key {
 func (p *Provider) AddKey() *Key {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.current = NewKey()
+	p.current = p.newKey()
 	p.published = append(p.published, p.current)
 	return p.current
 }
 
-// Sign returns claims signed RS256 with the current key.
+// Sign returns claims signed with the current key.
 func (p *Provider) Sign(claims map[string]any) string { return p.SignWith(p.Current(), claims) }
 
-// SignWith returns claims signed RS256 with k, whose id is the kid.
+// SignWith returns claims signed with k, whose id is the kid.
 func (p *Provider) SignWith(k *Key, claims map[string]any) string {
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k.priv},
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.ID))
 	if err != nil {
 		panic(err)
@@ -159,7 +179,7 @@ func (p *Provider) Unsigned(claims map[string]any) string {
 // header would accept.
 func (p *Provider) HS256WithPublicKey(claims map[string]any) string {
 	k := p.Current()
-	der, err := x509.MarshalPKIXPublicKey(&k.priv.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(k.priv.Public())
 	if err != nil {
 		panic(err)
 	}
