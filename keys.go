@@ -20,13 +20,18 @@ var (
 // maxChain bounds how many delegation ancestors are followed.
 const maxChain = 8
 
-// Authenticate returns the active key whose secret is key. On the hot path
+// Authenticate returns the active key whose secret is key, or the key an
+// access token of the token exchange spends through (a JWT: its signature
+// is checked once, then the token is cached like a key). On the hot path
 // it costs one SHA-256 and one cache lookup. Errors are EUNAUTHORIZED:
 // missing, malformed or unknown key, a disabled or expired key, or a key
 // whose delegation parent is disabled, expired or gone.
 func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error) {
 	if key == "" {
 		return nil, errMissingAuth
+	}
+	if looksLikeJWT(key) {
+		return s.authenticateAccessToken(ctx, key)
 	}
 	if !WellFormedKey(key) {
 		return nil, errInvalidKey

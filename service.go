@@ -46,6 +46,10 @@ type Config struct {
 	// Signup is who may create an account without the operator's command
 	// line; "" is SignupClosed (signup.go).
 	Signup SignupPolicy
+	// TokenIssuer is the iss and aud of the access tokens the token
+	// exchange issues (keygate serve: its public URL); "" is
+	// DefaultTokenIssuer.
+	TokenIssuer string
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.
@@ -93,6 +97,12 @@ type Service struct {
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
 	logins *loginBackoff
+	// Workload identity federation (federation.go, accesstoken.go,
+	// tokenexchange.go): how subject tokens are verified, keygate's
+	// signing keys, and the access tokens verified already.
+	subjects SubjectTokenVerifier
+	signer   signer
+	tokens   *tokenCache
 }
 
 // Option configures a Service.
@@ -125,6 +135,7 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.credits = newCreditBook(cfg.KeyCacheTTL, max(cfg.KeyCacheSize, 1))
 	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
 	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))
+	s.tokens = newTokenCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
 

@@ -368,6 +368,39 @@ type ServiceTokenStore interface {
 	RevokeServiceToken(ctx context.Context, id string, at time.Time) error
 }
 
+// FederationStore holds federation policies, the subject tokens already
+// exchanged, and keygate's signing keys (federation.go, accesstoken.go).
+type FederationStore interface {
+	// CreateFederationPolicy inserts p and the key it targets, k, in one
+	// transaction. ErrNotFound if the user or workspace does not exist.
+	CreateFederationPolicy(ctx context.Context, p *FederationPolicy, k *APIKey) error
+	// FederationPolicy returns the policy with id, or ErrNotFound.
+	FederationPolicy(ctx context.Context, id string) (*FederationPolicy, error)
+	// ListFederationPolicies returns the user's policies, oldest first;
+	// every user's when userID is "".
+	ListFederationPolicies(ctx context.Context, userID string) ([]*FederationPolicy, error)
+	// DeleteFederationPolicy deletes the policy with id (its key stays).
+	// ErrNotFound if there is none. Deleting a policy's key deletes the
+	// policy too.
+	DeleteFederationPolicy(ctx context.Context, id string) error
+	// UseSubjectToken records that the token with jti of issuer was
+	// exchanged, remembered until expiresAt. ErrConflict if it was
+	// recorded before and is remembered still at now: the single gate
+	// of a replay (one conditional insert), so of concurrent calls, on
+	// one replica or many, exactly one succeeds. Entries remembered no
+	// longer may be deleted by it.
+	UseSubjectToken(ctx context.Context, issuer, jti string, expiresAt, now time.Time) error
+	// SigningKeys returns every signing key, newest first.
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// CreateSigningKey inserts k as the current key. ErrConflict,
+	// changing nothing, if there is a current key already (RetiredAt
+	// nil): of processes starting at once, one makes the first key.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// RotateSigningKey sets RetiredAt of the current key to at and inserts
+	// k as the current key, in one transaction.
+	RotateSigningKey(ctx context.Context, k *SigningKey, at time.Time) error
+}
+
 // Kinds of change that a ChangeFeed announces, and what the id of each
 // names.
 const (
@@ -464,5 +497,6 @@ type Store interface {
 	ServiceTokenStore
 	BudgetStore
 	GuardrailStore
+	FederationStore
 	Close() error
 }

@@ -97,6 +97,7 @@ func (s *Server) routes() {
 	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings)
 	s.apiRoute("/api/v1/activity", "GET", s.activity)
 	s.apiRoute("/api/v1/credits", "GET", s.credits)
+	s.routeFederation() // federation.go
 	for pattern, h := range s.cfg.Gateway {
 		method, path, _ := strings.Cut(pattern, " ")
 		s.apiRoute(path, method, h)

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"ServiceTokens", serviceTokenTests},
 		{"Budgets", budgetTests},
 		{"Guardrails", guardrailTests},
+		{"Federation", federationTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/idtoken"
 	"github.com/keygate/keygate/metrics"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/sqlite"
@@ -205,8 +206,13 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = cfg.KeyPrefix, cfg.CodeTTL, cfg.RequirePKCE
 	kc.Signup = signupPolicy(cfg)
 	tuneForStore(m.store, &kc)
+	kc.TokenIssuer = strings.TrimRight(cfg.PublicURL, "/") // "" is keygate.DefaultTokenIssuer
 	m.metrics = metrics.New(prometheus.NewRegistry())
-	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log), keygate.WithObserver(m.metrics))
+	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log), keygate.WithObserver(m.metrics),
+		keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	if err = m.svc.EnsureSigningKey(ctx); err != nil {
+		return nil, err
+	}
 	m.metrics.KeyCacheSize(m.svc.KeyCacheLen)
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
