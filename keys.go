@@ -100,6 +100,19 @@ func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 		return nil, ErrNotFound
 	}
 	ch := s.loads.DoChan(hash, func() (any, error) {
+		// A read of hash that ended between this caller's lookup and
+		// DoChan has filled the cache: look again before reading.
+		switch k, g, state := s.keys.lookup(hash, now); state {
+		case cacheRefresh:
+			s.background(func() { s.reloadKey(hash) })
+			return k, nil
+		case cacheHit:
+			return k, nil
+		case cacheUnknown:
+			return nil, ErrNotFound
+		default:
+			gens = g
+		}
 		// Not the caller's cancellation: other callers may share the read.
 		return s.loadKey(context.WithoutCancel(ctx), hash, now, gens)
 	})
