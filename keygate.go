@@ -9,7 +9,9 @@ type User struct {
 	PasswordHash string // argon2id PHC string; never logged
 	// Disabled users cannot sign in and have no browser sessions; the
 	// keys they already hold are not touched.
-	Disabled  bool
+	Disabled bool
+	// IsAdmin: the user runs this keygate's accounts (/admin/*).
+	IsAdmin   bool
 	CreatedAt time.Time
 }
 

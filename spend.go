@@ -23,9 +23,12 @@ type Reservation struct {
 	s      *Service
 	key    *APIKey
 	hashes []string // key and its delegation ancestors, key first
-	holds  []hold   // on the balances of those with a limit
-	amount Micros
-	done   atomic.Bool // released, by Settle or Release
+	// guardrails are the counter names of the key's guardrails, which
+	// its charge adds to (policy.go).
+	guardrails []string
+	holds      []hold // on the balances of those with a limit
+	amount     Micros
+	done       atomic.Bool // released, by Settle or Release
 }
 
 // Key returns the key the reservation was made for.
@@ -109,6 +112,8 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 		for _, h := range r.chain() {
 			s.InvalidateKey(h)
 		}
+		s.budgetsChanged(k.WorkspaceID)
+		s.policies.clear()
 		if k, err = s.activeKey(ctx, k.Hash); err != nil {
 			return nil, err
 		}
@@ -142,6 +147,17 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 			limited = append(limited, c)
 		}
 	}
+	budgets, err := s.workspaceBudgets(ctx, k.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := s.policyOf(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	r.guardrails = policy.counters
+	limited = append(limited, budgets...)
+	limited = append(limited, policy.limits...)
 	if len(limited) == 0 {
 		return r, nil
 	}
@@ -252,6 +268,34 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 		}
 		add = append(add, a)
 	}
+	if g.WorkspaceID != "" {
+		// Every charge counts in its workspace's budget windows, whether
+		// the workspace has budgets now or not.
+		ws := workspaceCounters(g.WorkspaceID, p, g.Cost, g.BYOK)
+		add = append(add, ws[:]...)
+	}
+	guardrails := r.guardrailCounters()
+	if r == nil {
+		// A charge reported without a reservation: the key's guardrails,
+		// if it still exists.
+		if k, err := s.cachedKey(ctx, g.KeyHash); err == nil {
+			p, err := s.policyOf(ctx, k)
+			if err != nil {
+				return false, err
+			}
+			guardrails = p.counters
+		}
+	}
+	for _, h := range guardrails {
+		for _, c := range Counters(h, p) {
+			if g.BYOK {
+				c.BYOKMicros = g.Cost
+			} else {
+				c.Micros = g.Cost
+			}
+			add = append(add, c)
+		}
+	}
 	c := &Charge{Generation: g, Counters: add}
 	c.AppDay, c.UserDay = RollupsOf(g)
 	if r != nil {
@@ -284,6 +328,15 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 		}
 	}
 	return charged, nil
+}
+
+// guardrailCounters returns the counter names of r's key's guardrails,
+// nil for a nil r.
+func (r *Reservation) guardrailCounters() []string {
+	if r == nil {
+		return nil
+	}
+	return r.guardrails
 }
 
 // chain returns the hashes r was held for, nil for a nil r.

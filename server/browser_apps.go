@@ -75,6 +75,9 @@ func (b *browser) rankings(w http.ResponseWriter, r *http.Request) error {
 			Tokens:     counted(a.Tokens, "token"), Requests: counted(a.Requests, "request"), BarWidth: width,
 		})
 	}
+	if d.Nav, err = b.navOf(r, "rankings"); err != nil {
+		return err
+	}
 	return b.pages.Rankings(w, http.StatusOK, d)
 }
 
@@ -118,6 +121,9 @@ func (b *browser) appPage(w http.ResponseWriter, r *http.Request) error {
 			share = strconv.FormatInt(m.Tokens*100/rep.Tokens, 10) + "%"
 		}
 		d.Models = append(d.Models, web.ModelRow{Model: m.Model, Tokens: thousands(m.Tokens), Requests: thousands(m.Requests), Share: share})
+	}
+	if d.Nav, err = b.navOf(r, ""); err != nil {
+		return err
 	}
 	return b.pages.App(w, http.StatusOK, d)
 }

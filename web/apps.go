@@ -19,6 +19,7 @@ type Link struct {
 
 // RankingsPage lists the most used apps of a window, each with a bar.
 type RankingsPage struct {
+	Nav        Nav    // the site navigation; zero when signed out
 	Heading    string // e.g. "Top apps this week"
 	Window     string // the period in words, e.g. "2026-03-02 to 2026-03-04 (UTC)"
 	Tabs       []Link // today, this week, this month
@@ -46,6 +47,7 @@ func (p *Pages) Rankings(w http.ResponseWriter, status int, d RankingsPage) erro
 // AppPage is an app's public page: its daily tokens as an SVG chart, its
 // categories and its top models.
 type AppPage struct {
+	Nav        Nav // the site navigation; zero when signed out
 	Title      string
 	URL        string // the app's URL (its identity)
 	Categories []string

@@ -702,6 +702,147 @@ check("management", "workspaces: workspaces.delete of a workspace with an enable
   }
 });
 
+check("management", "budgets: workspaces.setBudget, getBudget, listBudgets and deleteBudget by slug and id", async () => {
+  const { slug, res } = await newWorkspace();
+  const id = res.data.id;
+  const c = client(mgmtKey);
+  try {
+    const list0 = await c.workspaces.listBudgets({ workspaceRef: slug });
+    assertEqual("empty list: data.length", list0.data.length, 0);
+    const set = await c.workspaces.setBudget({
+      workspaceRef: slug,
+      interval: "monthly",
+      upsertWorkspaceBudgetRequest: { limitUsd: 500.25 },
+    });
+    assertEqual("setBudget: data.workspaceId", set.data.workspaceId, id);
+    assertEqual("setBudget: data.limitUsd", set.data.limitUsd, 500.25);
+    assertEqual("setBudget: data.resetInterval", set.data.resetInterval, "monthly");
+    assertEqual("setBudget: includeByokInBudgets", set.includeByokInBudgets, false);
+    const again = await c.workspaces.setBudget({
+      workspaceRef: id,
+      interval: "monthly",
+      upsertWorkspaceBudgetRequest: { limitUsd: 600, includeByokInBudgets: true },
+    });
+    assertEqual("setBudget again: same id", again.data.id, set.data.id);
+    assertEqual("setBudget again: data.limitUsd", again.data.limitUsd, 600);
+    assertEqual("setBudget again: includeByokInBudgets", again.includeByokInBudgets, true);
+    const life = await c.workspaces.setBudget({
+      workspaceRef: id,
+      interval: "lifetime",
+      upsertWorkspaceBudgetRequest: { limitUsd: 1000 },
+    });
+    assertEqual("lifetime: data.resetInterval", life.data.resetInterval, null);
+    const got = await c.workspaces.getBudget({ workspaceRef: slug, interval: "monthly" });
+    assertEqual("getBudget: data.limitUsd", got.data.limitUsd, 600);
+    const list = await c.workspaces.listBudgets({ workspaceRef: id });
+    assertEqual("listBudgets: intervals", show(list.data.map((b) => b.resetInterval)), show([null, "monthly"]));
+    assertEqual("listBudgets: includeByokInBudgets", list.includeByokInBudgets, true);
+    const del = await c.workspaces.deleteBudget({ workspaceRef: slug, interval: "lifetime" });
+    assertEqual("deleteBudget: deleted", del.deleted, true);
+    await expectError(
+      "getBudget after delete",
+      () => c.workspaces.getBudget({ workspaceRef: slug, interval: "lifetime" }),
+      errors.NotFoundResponseError,
+      404,
+      "Budget not found",
+    );
+  } finally {
+    await bestEffort(() => c.workspaces.delete({ id }));
+  }
+});
+
+check("management", "budgets: workspaces.setBudget with an ordinary key is refused with 403, a negative limit with 400", async () => {
+  const { slug, res } = await newWorkspace();
+  try {
+    // The SDK lists no 403 for setBudget: its default error carries it.
+    await expectError(
+      "setBudget with an ordinary key",
+      () => client(userKey).workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: 1 } }),
+      errors.OpenRouterDefaultError,
+      403,
+    );
+    await expectError(
+      "setBudget with limit_usd -1",
+      () => client(mgmtKey).workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: -1 } }),
+      errors.BadRequestResponseError,
+      400,
+    );
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "guardrails: create, get, list, update and delete parse, with every member echoed", async () => {
+  const c = client(mgmtKey);
+  const created = await c.guardrails.create({
+    createGuardrailRequest: {
+      name: `Conformance guardrail ${suffix()}`,
+      description: "made by the SDK conformance suite",
+      allowedModels: ["t/cheap", "t/other"],
+      ignoredProviders: ["slow"],
+      allowedDataRegions: ["europe"],
+      limitUsd: 50,
+      resetInterval: "monthly",
+      includeByokInBudgets: true,
+      contentFilters: [{ action: "block", pattern: "\\d{16}", label: "card" }],
+      contentFilterBuiltins: [{ action: "redact", slug: "email", label: "[EMAIL]" }],
+      enforceZdr: true,
+      enablePaidModelTraining: false,
+    },
+  });
+  const id = created.data.id;
+  try {
+    const d = created.data;
+    assertEqual("allowedModels", show(d.allowedModels), show(["t/cheap", "t/other"]));
+    assertEqual("ignoredProviders", show(d.ignoredProviders), show(["slow"]));
+    assertEqual("allowedDataRegions", show(d.allowedDataRegions), show(["europe"]));
+    assertEqual("limitUsd", d.limitUsd, 50);
+    assertEqual("resetInterval", d.resetInterval, "monthly");
+    assertEqual("includeByokInBudgets", d.includeByokInBudgets, true);
+    assertEqual("contentFilters[0].pattern", d.contentFilters?.[0]?.pattern, "\\d{16}");
+    assertEqual("contentFilterBuiltins[0].slug", d.contentFilterBuiltins?.[0]?.slug, "email");
+    assertEqual("enforceZdr", d.enforceZdr, true);
+    assertNonEmptyString("workspaceId", d.workspaceId);
+    const got = await c.guardrails.get({ id });
+    assertEqual("get: name", got.data.name, d.name);
+    const page = await c.guardrails.list();
+    if (!page.result.data.some((g) => g.id === id)) fail("list does not include the created guardrail");
+    assertType("list: totalCount", page.result.totalCount, "number");
+    const up = await c.guardrails.update({ id, updateGuardrailRequest: { allowedModels: null, limitUsd: 10, name: "Renamed" } });
+    assertEqual("update: allowedModels", up.data.allowedModels, null);
+    assertEqual("update: limitUsd", up.data.limitUsd, 10);
+    assertEqual("update: name", up.data.name, "Renamed");
+    assertEqual("update: resetInterval kept", up.data.resetInterval, "monthly");
+  } finally {
+    const del = await c.guardrails.delete({ id });
+    assertEqual("delete: deleted", del.deleted, true);
+  }
+  await expectError("get after delete", () => c.guardrails.get({ id }), errors.NotFoundResponseError, 404, "Guardrail not found");
+});
+
+check("management", "guardrails: bulkAssignKeys, listGuardrailKeyAssignments, listKeyAssignments and bulkUnassignKeys", async () => {
+  const c = client(mgmtKey);
+  const g = await c.guardrails.create({ createGuardrailRequest: { name: `Conformance assign ${suffix()}` } });
+  const { res: k } = await newManagedKey();
+  try {
+    const a = await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("assignedCount", a.assignedCount, 1);
+    const again = await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("assignedCount again", again.assignedCount, 0);
+    const list = await c.guardrails.listGuardrailKeyAssignments({ id: g.data.id });
+    assertEqual("assignments: totalCount", list.result.totalCount, 1);
+    assertEqual("assignments: keyHash", list.result.data[0].keyHash, k.data.hash);
+    assertEqual("assignments: guardrailId", list.result.data[0].guardrailId, g.data.id);
+    const all = await c.guardrails.listKeyAssignments();
+    if (!all.result.data.some((x) => x.keyHash === k.data.hash)) fail("listKeyAssignments does not include the assignment");
+    const un = await c.guardrails.bulkUnassignKeys({ id: g.data.id, bulkUnassignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("unassignedCount", un.unassignedCount, 1);
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.guardrails.delete({ id: g.data.id }));
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Part C: the metering gateway ("gateway"). The upstream behind keygate answers
 // every chat with "Hello from keygate" and 10 prompt + 20 completion tokens,
@@ -794,6 +935,49 @@ check("gateway", "an unknown model is BadRequestResponseError (400) naming it", 
     400,
   );
   if (!err.message.includes("acme/nope")) fail(`message ${show(err.message)} does not name the model`);
+});
+
+check("gateway", "chat.send of a key whose workspace budget is spent is ForbiddenResponseError (403) naming the budget", async () => {
+  const { slug, res } = await newWorkspace();
+  const id = res.data.id;
+  const c = client(mgmtKey);
+  const { res: k } = await newManagedKey({ workspaceId: id });
+  try {
+    await c.workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: 0.00003 } });
+    // Admitted with what is left (30 micro-dollars), charged its 35.
+    await client(k.key).chat.send(helloChat(false));
+    await expectError(
+      "chat.send past the budget",
+      () => client(k.key).chat.send(helloChat(false)),
+      errors.ForbiddenResponseError,
+      403,
+      `Workspace budget exceeded (daily budget of workspace ${id})`,
+    );
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.workspaces.delete({ id }));
+  }
+});
+
+check("gateway", "chat.send of a model outside the key's guardrail is ForbiddenResponseError (403) naming the model", async () => {
+  const c = client(mgmtKey);
+  const g = await c.guardrails.create({ createGuardrailRequest: { name: `Conformance models ${suffix()}`, allowedModels: ["t/cheap", "t/other"] } });
+  const { res: k } = await newManagedKey({ limit: 1 });
+  try {
+    await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    const ok = await client(k.key).chat.send(helloChat(false));
+    assertEqual("an allowed model: content", ok.choices[0].message.content, "Hello from keygate");
+    await expectError(
+      "chat.send of t/broken",
+      () => client(k.key).chat.send({ chatRequest: { ...helloChat(false).chatRequest, model: "t/broken" } }),
+      errors.ForbiddenResponseError,
+      403,
+      'Model "t/broken" is not allowed by this key\'s guardrails',
+    );
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.guardrails.delete({ id: g.data.id }));
+  }
 });
 
 check("gateway", "models.list parses with per-token prices", async () => {
