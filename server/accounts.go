@@ -119,6 +119,12 @@ func (b *browser) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The browser's previous session, if any, ends, as on a sign-in.
+	if old, ok := oneCookie(r, sessionCookie); ok {
+		if err := b.svc.Logout(r.Context(), old); err != nil {
+			b.log.WarnContext(r.Context(), "end previous session", "err", err)
+		}
+	}
 	b.setSessionCookie(w, token)
 	b.clearCookie(w, signupCookie, "/signup")
 	seeOther(w, "/")
@@ -330,9 +336,6 @@ func (b *browser) adminInvite(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	what := "Whoever opens this link can create one account."
-	if b.svc.SignupPolicy() == keygate.SignupClosed {
-		what += " Sign-up is closed on this server (--signup closed), so the link is refused until it runs with --signup invite or open."
-	}
 	return b.pages.LinkCreated(w, http.StatusOK, web.LinkCreatedPage{Nav: a.nav("users"), Heading: "Invite link",
 		What: what, URL: b.siteURL() + "/signup?invite=" + url.QueryEscape(token), Expires: pageTime(link.ExpiresAt)})
 }

@@ -179,6 +179,12 @@ func TestAdminUsers(t *testing.T) {
 	if page.status != http.StatusOK || !strings.Contains(string(page.body), "alice@example.com") || !strings.Contains(string(page.body), `id="signup-policy">closed<`) {
 		t.Fatalf("GET /admin/users = %d:\n%s", page.status, page.body)
 	}
+	if !strings.Contains(string(page.body), `id="invites-closed"`) || strings.Contains(string(page.body), `action="/admin/invites"`) {
+		t.Error("/admin/users offers invite links under --signup closed")
+	}
+	if r := e.post("/admin/invites", cookie, token, "note", "x"); r.status != http.StatusForbidden {
+		t.Errorf("POST /admin/invites under --signup closed = %d, want 403", r.status)
+	}
 	if r := e.post("/admin/users", cookie, token, "email", "bob@example.com", "password", testPassword); r.status != http.StatusSeeOther {
 		t.Fatalf("create bob = %d %s", r.status, r.body)
 	}
