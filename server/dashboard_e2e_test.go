@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -183,8 +184,10 @@ func TestBrowserDashboard(t *testing.T) {
 		limit  string
 		status int
 	}{{"0.01", http.StatusOK}, {"0.005", http.StatusForbidden}} {
-		do(t, ctx, chromedp.Clear(chromedp.ID("limit")), chromedp.SendKeys(chromedp.ID("limit"), step.limit),
-			chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("notice")))
+		do(t, ctx, chromedp.Clear(chromedp.ID("limit")), chromedp.SendKeys(chromedp.ID("limit"), step.limit), chromedp.Click(chromedp.ID("save")))
+		// The page before the save may show a notice already: wait for
+		// the saved limit instead.
+		waitText(t, ctx, "key-limit", "$"+step.limit)
 		if status, body := d.chat(key); status != step.status {
 			t.Fatalf("chat with the limit at $%s = %d %s, want %d", step.limit, status, body, step.status)
 		} else if status == http.StatusForbidden && !strings.Contains(body, "Key limit exceeded") {
@@ -257,4 +260,21 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	do(t, ctx, chromedp.Navigate(d.url+"/reset?token="+token), chromedp.WaitVisible(chromedp.ID("set-password")))
 	browsertest.CheckPage(t, ctx, "reset")
+}
+
+// waitText waits until the element with id shows text containing want,
+// failing after ten seconds.
+func waitText(t *testing.T, ctx context.Context, id, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		if err == nil && strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("#%s reads %q (%v), want %q", id, got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
