@@ -114,6 +114,17 @@ type AppStore interface {
 	// in no cache.
 	UpsertApp(ctx context.Context, a *App) (*App, error)
 	App(ctx context.Context, id int64) (*App, error)
+	// AppKeyTotals returns, for every app that keys were minted for, the
+	// users holding one, the keys, the keys enabled and not expired at
+	// now, and the keys' all-time usage counters summed, in no set order.
+	AppKeyTotals(ctx context.Context, now time.Time) ([]AppKeyTotal, error)
+}
+
+// AppKeyTotal is what the keys minted for one app add up to.
+type AppKeyTotal struct {
+	AppID              int64
+	Users, Keys, Live  int
+	Micros, BYOKMicros Micros // all time
 }
 
 // CodeStore holds authorization codes.

@@ -36,6 +36,7 @@ func (b *browser) mountAccounts(mux *http.ServeMux, passwords func(pageHandler) 
 	mux.Handle("POST /admin/users/{id}/enable", b.page(b.adminSetUserDisabled(false)))
 	mux.Handle("POST /admin/users/{id}/reset", b.page(b.adminResetLink))
 	mux.Handle("POST /admin/invites", b.page(b.adminInvite))
+	mux.Handle("GET /admin/apps", b.page(b.adminApps))
 }
 
 // preSessionToken returns the form token of the cookie name (Path path),
@@ -338,4 +339,23 @@ func (b *browser) adminInvite(w http.ResponseWriter, r *http.Request) error {
 	what := "Whoever opens this link can create one account."
 	return b.pages.LinkCreated(w, http.StatusOK, web.LinkCreatedPage{Nav: a.nav("users"), Heading: "Invite link",
 		What: what, URL: b.siteURL() + "/signup?invite=" + url.QueryEscape(token), Expires: pageTime(link.ExpiresAt)})
+}
+
+// adminApps serves GET /admin/apps: every app that keys were minted for,
+// with the totals of its keys.
+func (b *browser) adminApps(w http.ResponseWriter, r *http.Request) error {
+	a, err := b.adminOrLogin(w, r)
+	if a == nil {
+		return err
+	}
+	apps, err := b.svc.AdminApps(r.Context(), a.user)
+	if err != nil {
+		return err
+	}
+	page := web.AdminAppsPage{Nav: a.nav("admin-apps")}
+	for _, app := range apps {
+		page.Apps = append(page.Apps, web.AdminAppRow{ID: app.App.ID, App: webApp(app.App), Categories: strings.Join(app.App.Categories, ", "),
+			Users: app.Users, Keys: app.Keys, Live: app.Live, Spend: formatUSD(app.Micros)})
+	}
+	return b.pages.AdminApps(w, http.StatusOK, page)
 }

@@ -281,3 +281,37 @@ func TestChangePasswordPage(t *testing.T) {
 		t.Errorf("sign-in with the new password: %v", err)
 	}
 }
+
+func TestAdminApps(t *testing.T) {
+	e := newEnv(t)
+	bob, _ := e.newUser("bob@example.com", false)
+	k1 := e.appKey(e.user, "https://chat.example", 5_000_000)
+	k2 := e.appKey(bob, "https://chat.example", 5_000_000)
+	e.appKey(bob, "https://other.example", 5_000_000)
+	e.charge(k1, "gen-1", 250_000)
+	e.charge(k2, "gen-2", 1_000_000)
+	if _, err := e.svc.SetKeyDisabled(context.Background(), bob.ID, k2.Hash, true); err != nil {
+		t.Fatal(err)
+	}
+	cookie, _ := e.signInAs("alice@example.com")
+	r := e.browse("GET", "/admin/apps", nil, []string{cookie})
+	body := string(r.body)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /admin/apps = %d", r.status)
+	}
+	// chat.example: two users, one key of two active, $1.25; listed before
+	// other.example, which spent nothing.
+	row := regexp.MustCompile(`(?s)https://chat.example.*?</tr>`).FindString(body)
+	for _, want := range []string{"<td>2</td>", "<td>1 <span class=\"muted\">of 2</span></td>", "<td>$1.25</td>"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the chat.example row lacks %q:\n%s", want, row)
+		}
+	}
+	if strings.Index(body, "https://chat.example") > strings.Index(body, "https://other.example") {
+		t.Error("the app that spent more is not listed first")
+	}
+	bobCookie, _ := e.signInAs("bob@example.com")
+	if r := e.browse("GET", "/admin/apps", nil, []string{bobCookie}); r.status != http.StatusForbidden {
+		t.Errorf("GET /admin/apps as a non-admin = %d, want 403", r.status)
+	}
+}

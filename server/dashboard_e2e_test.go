@@ -260,6 +260,16 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	do(t, ctx, chromedp.Navigate(d.url+"/reset?token="+token), chromedp.WaitVisible(chromedp.ID("set-password")))
 	browsertest.CheckPage(t, ctx, "reset")
+
+	// The admin's view of every app.
+	do(t, ctx, chromedp.Navigate(d.url+"/login"), chromedp.WaitVisible(chromedp.ID("to-keys")), chromedp.Click(chromedp.ID("sign-out")),
+		chromedp.WaitVisible(chromedp.ID("email")), chromedp.Navigate(d.url+"/login?return_to=%2Fadmin%2Fapps"),
+		signInAt("admin@example.com", testPassword, "admin-apps"))
+	browsertest.CheckPage(t, ctx, "admin-apps")
+	// The deleted key took its counters with it; the key left is revoked.
+	if row := get(t, ctx, chromedp.Text(chromedp.CSS("#admin-apps tbody tr"))); !strings.Contains(row, "localhost:") || !strings.Contains(row, "0 of 1") {
+		t.Errorf("the admin's row of the app = %q, want its one key, revoked", row)
+	}
 }
 
 // waitText waits until the element with id shows text containing want,

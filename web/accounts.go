@@ -110,3 +110,30 @@ type LinkCreatedPage struct {
 func (p *Pages) LinkCreated(w http.ResponseWriter, status int, d LinkCreatedPage) error {
 	return p.render(w, status, pageLinkCreated, d)
 }
+
+const pageAdminApps = "admin_apps"
+
+func init() { pageNames = append(pageNames, pageAdminApps) }
+
+// AdminAppRow is one app on /admin/apps.
+type AdminAppRow struct {
+	ID         int64
+	App        App
+	Categories string
+	Users      int
+	Keys, Live int
+	Spend      string // all time, USD
+}
+
+// AdminAppsPage is /admin/apps: every app that keys were minted for, with
+// totals.
+type AdminAppsPage struct {
+	Nav    Nav
+	Notice string
+	Apps   []AdminAppRow
+}
+
+// AdminApps renders /admin/apps.
+func (p *Pages) AdminApps(w http.ResponseWriter, status int, d AdminAppsPage) error {
+	return p.render(w, status, pageAdminApps, d)
+}

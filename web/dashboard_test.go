@@ -67,6 +67,10 @@ func TestRenderDashboard(t *testing.T) {
 				Users:   []UserRow{{ID: "u1", Email: evil, Admin: true, Self: true}, {ID: "u2", Email: "b", Disabled: true}},
 				Invites: []InviteRow{{Note: evil}}})
 		}, []string{`aria-current="page">Users`, `action="/admin/users/u2/enable"`, `action="/admin/users/u1/reset"`, `action="/admin/invites"`}},
+		{"admin-apps", func(w http.ResponseWriter) error {
+			return p.AdminApps(w, 200, AdminAppsPage{Nav: Nav{Email: "a", FormToken: "tok", Admin: true, Current: "admin-apps"},
+				Apps: []AdminAppRow{{ID: 3, App: *app, Categories: evil, Users: 2, Keys: 3, Live: 1, Spend: "$1.25"}}})
+		}, []string{`aria-current="page">All apps`, "<td>$1.25</td>"}},
 		{"link-created", func(w http.ResponseWriter) error {
 			return p.LinkCreated(w, 200, LinkCreatedPage{Nav: nav, Heading: evil, What: evil, URL: "https://k.example/signup?invite=x&y", Expires: "e"})
 		}, []string{`>https://k.example/signup?invite=x&amp;y</textarea>`, `data-copy="link"`}},
