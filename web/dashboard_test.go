@@ -34,7 +34,7 @@ func TestRenderDashboard(t *testing.T) {
 			return p.Key(w, 200, KeyPage{Nav: nav, Key: row, Chart: Chart{Width: 600, Height: 160, Bars: []Bar{{X: 2, Y: 10, W: 16, H: 150, Title: evil}},
 				LimitY: 0, Limit: "daily limit $5.00", Max: "$5.00", First: "a", Last: "b", Summary: evil},
 				Generations: []GenerationRow{{ID: "g", Model: evil, PromptTokens: 12, CompletionTokens: 34, Cost: "$0.01"}},
-				Form: KeyForm{Name: evil, Limit: "5", Reset: "weekly", FormToken: "tok", Error: evil}})
+				Form:        KeyForm{Name: evil, Limit: "5", Reset: "weekly", FormToken: "tok", Error: evil}})
 		}, []string{`<svg viewBox="0 0 600 160" role="img"`, `id="limit-line"`, `<option value="weekly" selected>`, `action="/settings/keys/abc/disable"`, `href="/settings/keys/abc/delete"`, `id="form-error"`}},
 		{"key-disabled", func(w http.ResponseWriter) error {
 			return p.Key(w, 200, KeyPage{Nav: nav, Key: row, Disabled: true, Form: KeyForm{FormToken: "tok"}})
