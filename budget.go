@@ -259,6 +259,15 @@ func (s *Service) DeleteWorkspaceBudget(ctx context.Context, userID, ref, interv
 	return nil
 }
 
+// BudgetsIncludeBYOK reports the include_byok_in_budgets of the workspace
+// wsID, which the caller has checked is the user's: whether spending with
+// the user's own provider keys counts towards its budgets; false when it
+// has none. Read from the budgets cached per workspace.
+func (s *Service) BudgetsIncludeBYOK(ctx context.Context, wsID string) (bool, error) {
+	keys, err := s.workspaceBudgets(ctx, wsID)
+	return len(keys) > 0 && keys[0].IncludeBYOK, err
+}
+
 // intervalName is the path segment of a budget's interval.
 func intervalName(iv LimitReset) string {
 	if iv == ResetNone {
