@@ -149,7 +149,10 @@ func (s *Service) InvalidateKey(hash string) { s.keys.delete(hash) }
 
 // InvalidateAll drops every cached key, for when change notifications may
 // have been missed.
-func (s *Service) InvalidateAll() { s.keys.clear() }
+func (s *Service) InvalidateAll() {
+	s.keys.clear()
+	s.defaults.clear()
+}
 
 // Invalidations returns the Invalidations that keep s's caches in step
 // with a store's ChangeFeed: a changed key leaves the key cache and stops

@@ -77,9 +77,13 @@ type Service struct {
 	// goroutine each (tests run them in line).
 	background func(func())
 	spend      *spendBook
-	apps       *appCache
-	hasher     PasswordHasher
-	obs        Observer
+	apps       *boundedMap[int64] // see appCacheSize
+	// defaults maps a user's id to the id of their default workspace,
+	// which never changes: a user keeps it from creation on, and it
+	// cannot be deleted.
+	defaults *boundedMap[string]
+	hasher   PasswordHasher
+	obs      Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -112,7 +116,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	}
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL, cfg.UnknownKeyTTL)
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
-	s.apps = newAppCache(appCacheSize)
+	s.apps = newBoundedMap[int64](appCacheSize)
+	s.defaults = newBoundedMap[string](defaultsCacheSize)
 	return s
 }
 
