@@ -20,13 +20,18 @@ var (
 // maxChain bounds how many delegation ancestors are followed.
 const maxChain = 8
 
-// Authenticate returns the active key whose secret is key. On the hot path
+// Authenticate returns the active key whose secret is key, or the key an
+// access token of the token exchange spends through (a JWT: its signature
+// is checked once, then the token is cached like a key). On the hot path
 // it costs one SHA-256 and one cache lookup. Errors are EUNAUTHORIZED:
 // missing, malformed or unknown key, a disabled or expired key, or a key
 // whose delegation parent is disabled, expired or gone.
 func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error) {
 	if key == "" {
 		return nil, errMissingAuth
+	}
+	if looksLikeJWT(key) {
+		return s.authenticateAccessToken(ctx, key)
 	}
 	if !WellFormedKey(key) {
 		return nil, errInvalidKey
@@ -95,6 +100,18 @@ func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 		return nil, ErrNotFound
 	}
 	ch := s.loads.DoChan(hash, func() (any, error) {
+		// A read of hash that ended between this caller's lookup and
+		// DoChan has filled the cache: look again before reading. An
+		// entry already due for its reload is read here, in this read
+		// of hash, rather than in another one that would wait for it.
+		switch k, g, state := s.keys.lookup(hash, now); state {
+		case cacheHit:
+			return k, nil
+		case cacheUnknown:
+			return nil, ErrNotFound
+		default:
+			gens = g
+		}
 		// Not the caller's cancellation: other callers may share the read.
 		return s.loadKey(context.WithoutCancel(ctx), hash, now, gens)
 	})
@@ -157,8 +174,11 @@ func (s *Service) InvalidateAll() {
 // Invalidations returns the Invalidations that keep s's caches in step
 // with a store's ChangeFeed: a changed key leaves the key cache and stops
 // its lease being spent, a key charged on another replica has its cached
-// usage dropped (GET /api/v1/key shows the charge at once there too), and
-// a reset empties every cache. Sessions and apps are not cached by the
+// usage dropped (GET /api/v1/key shows the charge at once there too),
+// a user granted credits or charged elsewhere has their balance read
+// again, a workspace whose budgets changed has them read again and its
+// budget leases given back, a changed guardrail empties the policy cache,
+// and a reset empties every cache. Sessions and apps are not cached by the
 // service, so their announcements need nothing. Set Error on the result to
 // hear of interruptions.
 func (s *Service) Invalidations() Invalidations {
@@ -169,12 +189,26 @@ func (s *Service) Invalidations() Invalidations {
 				s.InvalidateKey(id)
 				s.spend.keyChanged(id)
 			case ChangeUsage:
-				s.InvalidateUsage(id)
+				if userID, ok := accountOf(id); ok {
+					s.credits.drop(userID)
+				} else {
+					s.InvalidateUsage(id)
+					s.spend.usageChanged(id)
+				}
+			case ChangeCredits:
+				s.credits.drop(id)
+			case ChangeBudget:
+				s.budgetsChanged(id)
+			case ChangeGuardrail:
+				s.guardrailChanged(id)
 			}
 		},
 		Reset: func() {
 			s.InvalidateAll()
 			s.spend.allChanged()
+			s.credits.clear()
+			s.budgets.clear()
+			s.policies.clear()
 		},
 	}
 }

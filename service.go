@@ -43,6 +43,13 @@ type Config struct {
 	// LeaseTTL is how long a budget lease lasts on a store shared by
 	// replicas (docs/spending.md, "PostgreSQL: budget leases"); 0 is DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// Signup is who may create an account without the operator's command
+	// line; "" is SignupClosed (signup.go).
+	Signup SignupPolicy
+	// TokenIssuer is the iss and aud of the access tokens the token
+	// exchange issues (keygate serve: its public URL); "" is
+	// DefaultTokenIssuer.
+	TokenIssuer string
 }
 
 // DefaultConfig returns the defaults documented for `keygate serve`.
@@ -82,12 +89,24 @@ type Service struct {
 	// which never changes: a user keeps it from creation on, and it
 	// cannot be deleted.
 	defaults *boundedMap[string]
+	// credits caches users' balances for admission (credits.go).
+	credits *creditBook
+	// budgets caches the budgets of workspaces (budget.go).
+	budgets *budgetCache
+	// policies caches the keys' effective guardrail policies (policy.go).
+	policies *policyCache
 	hasher   PasswordHasher
 	obs      Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
 	logins *loginBackoff
+	// Workload identity federation (federation.go, accesstoken.go,
+	// tokenexchange.go): how subject tokens are verified, keygate's
+	// signing keys, and the access tokens verified already.
+	subjects SubjectTokenVerifier
+	signer   signer
+	tokens   *tokenCache
 }
 
 // Option configures a Service.
@@ -118,6 +137,10 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newBoundedMap[int64](appCacheSize)
 	s.defaults = newBoundedMap[string](defaultsCacheSize)
+	s.credits = newCreditBook(cfg.KeyCacheTTL, max(cfg.KeyCacheSize, 1))
+	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
+	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))
+	s.tokens = newTokenCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
 

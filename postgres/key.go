@@ -147,6 +147,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 		limit          *int64
 		reset          string
 		updatedAt      *time.Time
+		expiresAt      *time.Time
 	}
 	var reset *string
 	if p.LimitReset != nil {
@@ -154,7 +155,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 	}
 	after, err = scanKey(db.pool.QueryRow(ctx, `
 		WITH old AS (
-			SELECT hash, name, label, disabled, limit_micros, limit_reset, include_byok, updated_at
+			SELECT hash, name, label, disabled, limit_micros, limit_reset, include_byok, updated_at, expires_at
 			FROM api_keys WHERE hash = $1 FOR UPDATE
 		), changed AS (
 			UPDATE api_keys k SET
@@ -164,12 +165,15 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 				limit_micros = CASE WHEN $5::boolean THEN $6::bigint ELSE k.limit_micros END,
 				limit_reset = coalesce($7::text, k.limit_reset),
 				include_byok = coalesce($8::boolean, k.include_byok),
+				expires_at = CASE WHEN $10::timestamptz IS NOT NULL AND (k.expires_at IS NULL OR k.expires_at > $10::timestamptz)
+					THEN $10::timestamptz ELSE k.expires_at END,
 				updated_at = CASE WHEN
 						(k.name, k.label, k.disabled, k.limit_micros, k.limit_reset, k.include_byok)
 						IS DISTINCT FROM
 						(coalesce($2::text, k.name), coalesce($3::text, k.label), coalesce($4::boolean, k.disabled),
 						 CASE WHEN $5::boolean THEN $6::bigint ELSE k.limit_micros END,
 						 coalesce($7::text, k.limit_reset), coalesce($8::boolean, k.include_byok))
+						OR ($10::timestamptz IS NOT NULL AND (k.expires_at IS NULL OR k.expires_at > $10::timestamptz))
 					THEN $9 ELSE k.updated_at END
 			FROM old WHERE k.hash = old.hash
 			RETURNING k.hash, k.user_id, k.workspace_id, k.app_id, k.parent_hash, k.name, k.label,
@@ -177,20 +181,23 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 				k.expires_at, k.external_user, k.creator_user_id, k.created_at, k.updated_at,
 				old.name AS old_name, old.label AS old_label, old.disabled AS old_disabled,
 				old.limit_micros AS old_limit_micros, old.limit_reset AS old_limit_reset,
-				old.include_byok AS old_include_byok, old.updated_at AS old_updated_at
+				old.include_byok AS old_include_byok, old.updated_at AS old_updated_at,
+				old.expires_at AS old_expires_at
 		)
 		SELECT `+keyColumns+`,
 			old_name, old_label, old_disabled, old_limit_micros, old_limit_reset, old_include_byok, old_updated_at,
+			old_expires_at,
 			pg_notify('`+Channel+`', '`+keygate.ChangeKey+`:' || hash)
 		FROM changed`,
-		hash, p.Name, p.Label, p.Disabled, p.SetLimit, microsPtr(p.Limit), reset, p.IncludeBYOK, p.UpdatedAt),
-		&old.name, &old.label, &old.disabled, &old.limit, &old.reset, &old.byok, &old.updatedAt, nil)
+		hash, p.Name, p.Label, p.Disabled, p.SetLimit, microsPtr(p.Limit), reset, p.IncludeBYOK, p.UpdatedAt, p.ExpiresAt),
+		&old.name, &old.label, &old.disabled, &old.limit, &old.reset, &old.byok, &old.updatedAt, &old.expiresAt, nil)
 	if err != nil {
 		return nil, nil, storeErr("update key", err)
 	}
 	b := *after
 	b.Name, b.Label, b.Disabled, b.IncludeBYOK = old.name, old.label, old.disabled, old.byok
 	b.Limit, b.LimitReset, b.UpdatedAt = toMicros(old.limit), keygate.LimitReset(old.reset), utcPtr(old.updatedAt)
+	b.ExpiresAt = utcPtr(old.expiresAt)
 	return &b, after, nil
 }
 

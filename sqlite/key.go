@@ -150,17 +150,20 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 				limit_micros = CASE WHEN ?4 THEN ?5 ELSE limit_micros END,
 				limit_reset = coalesce(?6, limit_reset),
 				include_byok = coalesce(?7, include_byok),
+				expires_at = CASE WHEN ?10 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?10)
+					THEN ?10 ELSE expires_at END,
 				updated_at = CASE WHEN name IS NOT coalesce(?1, name)
 						OR label IS NOT coalesce(?2, label)
 						OR disabled IS NOT coalesce(?3, disabled)
 						OR (?4 AND limit_micros IS NOT ?5)
 						OR limit_reset IS NOT coalesce(?6, limit_reset)
 						OR include_byok IS NOT coalesce(?7, include_byok)
+						OR (?10 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?10))
 					THEN ?8 ELSE updated_at END
 			WHERE hash = ?9
 			RETURNING `+keyColumns,
 			p.Name, p.Label, p.Disabled, p.SetLimit, nullIntPtr(p.Limit),
-			p.LimitReset, p.IncludeBYOK, micros(p.UpdatedAt), hash))
+			p.LimitReset, p.IncludeBYOK, micros(p.UpdatedAt), hash, nullMicros(p.ExpiresAt)))
 		if err != nil {
 			return err
 		}

@@ -179,8 +179,10 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes", "generations",
-		"goose_db_version", "service_tokens", "sessions", "usage_counters", "users", "workspaces"}
+	want := []string{"account_links", "api_keys", "app_usage_daily", "apps", "audit_events", "auth_codes", "changes",
+		"credit_grants", "federation_policies", "federation_subject_tokens", "generations", "goose_db_version",
+		"guardrail_keys", "guardrails", "service_tokens", "sessions", "signing_keys", "usage_counters",
+		"user_usage_daily", "users", "workspace_budgets", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

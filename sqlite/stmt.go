@@ -75,6 +75,7 @@ type stmts struct {
 	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
 	// of RecordGeneration: [i] writes 1<<i rows (chunks)
 	insertGenerations, addCounters [chunkSizes]*sql.Stmt
+	addAppDays, addUserDays        [chunkSizes]*sql.Stmt
 	savepoint, release, rollbackTo *sql.Stmt // of a batch (runWriter)
 	// reader
 	authCode, appByURL, appByID, key, keyWithUsage, defaultWorkspace *sql.Stmt
@@ -128,6 +129,8 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		}{
 			{&s.insertGenerations[i], sqlInsertGenerations(1 << i)},
 			{&s.addCounters[i], sqlAddCounters(1 << i)},
+			{&s.addAppDays[i], sqlAddAppDays(1 << i)},
+			{&s.addUserDays[i], sqlAddUserDays(1 << i)},
 		} {
 			st, err := writer.PrepareContext(ctx, p.sql)
 			if err != nil {

@@ -26,17 +26,22 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		tests []test
 	}{
 		{"Users", userTests},
+		{"Accounts", accountTests},
 		{"Workspaces", workspaceTests},
 		{"Apps", appTests},
 		{"AuthCodes", codeTests},
 		{"Keys", keyTests},
 		{"Usage", usageTests},
 		{"Generations", generationTests},
+		{"Rollups", rollupTests},
 		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"Audited", auditedTests},
 		{"ServiceTokens", serviceTokenTests},
+		{"Budgets", budgetTests},
+		{"Guardrails", guardrailTests},
+		{"Federation", federationTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/idtoken"
 	"github.com/keygate/keygate/metrics"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/sqlite"
@@ -30,6 +31,7 @@ type ServeConfig struct {
 	CodeTTL        time.Duration
 	RequirePKCE    bool
 	Dev            bool
+	Signup         string  // closed, invite or open; "" is closed, or open with Dev
 	RateLimit      float64 // requests per second per client IP; 0 is off
 	TrustedProxies []string
 	LogLevel       string
@@ -84,6 +86,9 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 	}
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 32 || strings.ContainsAny(c.KeyPrefix, " \t\r\n") {
 		errs = append(errs, fmt.Errorf("--key-prefix %q: want 1 to 32 characters without spaces", c.KeyPrefix))
+	}
+	if _, err := keygate.ParseSignupPolicy(c.Signup); err != nil {
+		errs = append(errs, fmt.Errorf("--signup %q: want closed, invite or open", c.Signup))
 	}
 	if c.RateLimit < 0 {
 		errs = append(errs, fmt.Errorf("--rate-limit %v: want >= 0", c.RateLimit))
@@ -149,6 +154,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.DurationVar(&cfg.CodeTTL, "code-ttl", 10*time.Minute, "how long an authorization code is valid")
 	f.BoolVar(&cfg.RequirePKCE, "require-pkce", false, "refuse authorization codes without a code_challenge")
 	f.BoolVar(&cfg.Dev, "dev", false, "create a dev user and management key on first start and print them")
+	f.StringVar(&cfg.Signup, "signup", "", "who may create an account at /signup: closed (admins and the CLI only), invite (with an admin's invite link) or open (default closed; open with --dev)")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x; sign-ins a tenth of it, burst 5); 0 turns it off")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -198,9 +204,15 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	}
 	kc := keygate.DefaultConfig()
 	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = cfg.KeyPrefix, cfg.CodeTTL, cfg.RequirePKCE
+	kc.Signup = signupPolicy(cfg)
 	tuneForStore(m.store, &kc)
+	kc.TokenIssuer = strings.TrimRight(cfg.PublicURL, "/") // "" is keygate.DefaultTokenIssuer
 	m.metrics = metrics.New(prometheus.NewRegistry())
-	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log), keygate.WithObserver(m.metrics))
+	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log), keygate.WithObserver(m.metrics),
+		keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	if err = m.svc.EnsureSigningKey(ctx); err != nil {
+		return nil, err
+	}
 	m.metrics.KeyCacheSize(m.svc.KeyCacheLen)
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -339,4 +351,14 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// signupPolicy is --signup, parsed by Validate already; unset, it is
+// closed, or open under --dev.
+func signupPolicy(cfg ServeConfig) keygate.SignupPolicy {
+	if cfg.Signup == "" && cfg.Dev {
+		return keygate.SignupOpen
+	}
+	p, _ := keygate.ParseSignupPolicy(cfg.Signup)
+	return p
 }
