@@ -155,7 +155,7 @@ func TestMigrateFresh(t *testing.T) {
 	}
 	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes",
 		"federation_policies", "federation_subject_tokens", "generations",
-		"goose_db_version", "service_tokens", "sessions", "signing_keys", "usage_counters", "users", "workspaces"}
+		"goose_db_version", "identities", "service_tokens", "sessions", "signing_keys", "usage_counters", "users", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

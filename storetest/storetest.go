@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Audit", auditTests},
 		{"ServiceTokens", serviceTokenTests},
 		{"Federation", federationTests},
+		{"Identities", identityTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {
