@@ -37,6 +37,9 @@ type ServeConfig struct {
 	Models         string // the gateway's models file; "" serves no gateway
 	MaxBody        int64  // the gateway's request body cap in bytes; 0 is gateway.DefaultMaxBody
 	MetricsAddr    string // host:port serving GET /metrics apart from the API; "" serves it on Addr
+
+	// OIDC is sign-in through upstream OpenID providers (oidc.go).
+	OIDC OIDCConfig
 }
 
 // Validate reports every problem of c at once.
@@ -49,6 +52,7 @@ func (c *ServeConfig) Validate() error {
 type parsedConfig struct {
 	level   slog.Level
 	proxies []*net.IPNet
+	oidc    []server.OIDCProvider
 }
 
 // parse checks c and parses its text values, reporting every problem at
@@ -88,6 +92,9 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port", c.MetricsAddr))
 		}
+	}
+	if p.oidc, err = c.OIDC.providers(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("--max-body %d: want a positive number of bytes (0 is the default)", c.MaxBody))
@@ -133,6 +140,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.StringVar(&cfg.Models, "models", "", "YAML file of the gateway's upstreams and models (docs/gateway.md); reloaded on SIGHUP; no gateway when empty")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this host:port instead of on --addr")
 	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
+	addOIDCFlags(f, &cfg.OIDC)
 	return cmd
 }
 
@@ -193,6 +201,7 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	sc := server.Config{
 		PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit,
 		Metrics: m.metrics, ServeMetrics: cfg.MetricsAddr == "",
+		OIDC: p.oidc, NoPasswordLogin: cfg.OIDC.NoPasswordLogin,
 	}
 	if cfg.Models != "" {
 		if err = m.openGateway(); err != nil {
