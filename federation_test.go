@@ -418,6 +418,11 @@ func TestSigningKeyRotatedElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.clock.Set(f.clock.Now().Add(5 * time.Second))
+	jwks, err := f.svc.SigningKeys(f.ctx)
+	if err != nil || len(jwks) != 2 || jwks[0].ID != newKID {
+		t.Errorf("this process's JWKS 5 s after the rotation = %+v, %v; want %s first, then the old key", jwks, err, newKID)
+	}
 	f.clock.Set(f.clock.Now().Add(time.Minute))
 	fresh, err := f.exchange(pol, k8s())
 	if err != nil {
