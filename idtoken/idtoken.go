@@ -64,12 +64,14 @@ func (v *Verifier) VerifySubjectToken(ctx context.Context, issuer, audience, tok
 	if err != nil {
 		return nil, err
 	}
-	ctx = oidc.ClientContext(ctx, v.client)
-	idt, err := p.VerifierContext(ctx, &oidc.Config{
+	// Provider.Verifier shares one key set per provider (fetched with the
+	// client the provider was discovered with): VerifierContext would
+	// make a new one, and fetch the JWKS, on every call.
+	idt, err := p.Verifier(&oidc.Config{
 		ClientID:             audience,
 		SupportedSigningAlgs: Algorithms,
 		SkipExpiryCheck:      true, // the service checks exp, nbf and iat with its skew
-	}).Verify(ctx, token)
+	}).Verify(oidc.ClientContext(ctx, v.client), token)
 	if err != nil {
 		return nil, err
 	}
