@@ -22,7 +22,9 @@ type fedFixture struct {
 
 func newFedFixture(t *testing.T) *fedFixture {
 	t.Helper()
-	f := newFixture(t, keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	v := idtoken.New(nil)
+	f := newFixture(t, keygate.WithSubjectTokenVerifier(v))
+	v.SetClock(f.clock.Now)
 	return &fedFixture{fixture: f, idp: idptest.New(t)}
 }
 
@@ -175,7 +177,10 @@ func TestTokenExchangeHostile(t *testing.T) {
 		}, "invalid_grant"},
 		{"garbage", func() string { return "not a jwt" }, "invalid_grant"},
 		{"signed-by-a-rotated-out-key", func() string {
+			// keygate has the key cached; once the keys are fetched
+			// again (idtoken.KeysTTL), the one the issuer dropped is gone.
 			f.idp.Rotate()
+			f.clock.Set(f.clock.Now().Add(idtoken.KeysTTL))
 			return f.idp.SignWith(rotatedOut, f.githubClaims())
 		}, "invalid_grant"},
 	}
