@@ -412,6 +412,19 @@ type FederationStore interface {
 	RotateSigningKey(ctx context.Context, k *SigningKey, at time.Time) error
 }
 
+// IdentityStore links accounts to identities at upstream OpenID
+// providers (signin_oidc.go).
+type IdentityStore interface {
+	// Identity returns the link of issuer and subject, or ErrNotFound.
+	Identity(ctx context.Context, issuer, subject string) (*Identity, error)
+	// CreateIdentity inserts the link id; with newUser, first that user
+	// and its default workspace ws, in the same transaction.
+	// ErrConflict, inserting nothing, when the identity is linked
+	// already or newUser's email is taken; ErrNotFound when id.UserID
+	// names no user.
+	CreateIdentity(ctx context.Context, id *Identity, newUser *User, ws *Workspace) error
+}
+
 // Kinds of change that a ChangeFeed announces, and what the id of each
 // names.
 const (
@@ -509,5 +522,6 @@ type Store interface {
 	BudgetStore
 	GuardrailStore
 	FederationStore
+	IdentityStore
 	Close() error
 }
