@@ -2,7 +2,6 @@ package keygate_test
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +17,6 @@ func activityRows(rows []keygate.Activity, wsName map[string]string) string {
 		out = append(out, fmt.Sprintf("%s %s %s %s %d %d %d %d %d %d", a.Date.Format(time.DateOnly), a.Model, a.Provider,
 			wsName[a.WorkspaceID], a.Requests, a.PromptTokens, a.CompletionTokens, a.ReasoningTokens, a.Usage, a.BYOKUsage))
 	}
-	// Rows of one day and model come in no set order across workspaces.
-	slices.Sort(out)
 	return strings.Join(out, "; ")
 }
 
