@@ -47,6 +47,11 @@ type Config struct {
 	// the consent page. keygate serve never sets it; the emulator does
 	// (docs/emulator.md).
 	AutoConsent func(r *http.Request) (decision AutoDecision, userID string)
+	// OIDC lists the upstream OpenID providers people may sign in with
+	// (browser_oidc.go); each must accept PublicURL + "/login/oidc/callback"
+	// as a redirect URI. NoPasswordLogin turns password sign-in off.
+	OIDC            []OIDCProvider
+	NoPasswordLogin bool
 }
 
 // AutoDecision is what Config.AutoConsent decides for a GET /auth.
