@@ -227,7 +227,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, password 
 		return "", err
 	}
 	s.audit(ctx, AuditEvent{Action: AuditPasswordChanged, ActorUserID: u.ID})
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, nil)
 }
 
 // AdminCreateUser is CreateUser (or CreateAdmin) by an admin from

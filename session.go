@@ -44,16 +44,13 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		return "", err
 	}
 	s.logins.succeeded(email)
-	if token, err = s.startSession(ctx, u); err != nil {
-		return "", err
-	}
-	s.audit(ctx, AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
-	return token, nil
+	return s.startSession(ctx, u, &AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
 }
 
 // startSession starts a browser session of u valid for Config.SessionTTL
-// and returns its token.
-func (s *Service) startSession(ctx context.Context, u *User) (string, error) {
+// and returns its token. The audit event, when not nil, is written in the
+// same transaction as the session.
+func (s *Service) startSession(ctx context.Context, u *User, event *AuditEvent) (string, error) {
 	token := NewToken()
 	now := s.Now()
 	sess := &Session{
@@ -63,8 +60,15 @@ func (s *Service) startSession(ctx context.Context, u *User) (string, error) {
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL),
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	var audit *AuditEvent
+	if event != nil {
+		audit = s.auditEvent(ctx, *event)
+	}
+	if err := s.store.CreateSession(ctx, sess, audit); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
+	}
+	if audit != nil {
+		s.audited(ctx, audit)
 	}
 	return token, nil
 }

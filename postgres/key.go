@@ -16,15 +16,24 @@ func (db *DB) CreateKey(ctx context.Context, k *keygate.APIKey) error {
 }
 
 func insertKey(ctx context.Context, ex execer, k *keygate.APIKey) error {
-	_, err := ex.Exec(ctx, `
-		INSERT INTO api_keys (hash, user_id, workspace_id, app_id, parent_hash, name, label,
-			is_management, disabled, limit_micros, limit_reset, include_byok,
-			expires_at, external_user, creator_user_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		k.Hash, k.UserID, k.WorkspaceID, k.AppID, nullString(k.ParentHash), k.Name, k.Label,
-		k.IsManagement, k.Disabled, microsPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
-		k.ExpiresAt, k.ExternalUser, nullString(k.CreatorUserID), k.CreatedAt, k.UpdatedAt)
+	_, err := ex.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES (`+keyValues(1)+`)`, keyArgs(k)...)
 	return err
+}
+
+// keyArgs are k's values for keyColumns.
+func keyArgs(k *keygate.APIKey) []any {
+	return []any{k.Hash, k.UserID, k.WorkspaceID, k.AppID, nullString(k.ParentHash), k.Name, k.Label,
+		k.IsManagement, k.Disabled, microsPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
+		k.ExpiresAt, k.ExternalUser, nullString(k.CreatorUserID), k.CreatedAt, k.UpdatedAt}
+}
+
+// keyValues is a list of keyColumns' parameters from $first on, typed, so
+// that it can stand in a SELECT list as well as in VALUES.
+func keyValues(first int) string {
+	types := []string{"text", "text", "text", "bigint", "text", "text", "text",
+		"boolean", "boolean", "bigint", "text", "boolean",
+		"timestamptz", "text", "text", "timestamptz", "timestamptz"}
+	return typedParams(first, types)
 }
 
 const keyColumns = `hash, user_id, workspace_id, app_id, parent_hash, name, label,
@@ -37,6 +46,55 @@ func (db *DB) Key(ctx context.Context, hash string) (*keygate.APIKey, error) {
 		`SELECT `+keyColumns+` FROM api_keys WHERE hash = $1`, hash))
 	return k, storeErr("key", err)
 }
+
+// KeyWithUsage returns the key with hash and its stored counters among
+// want, in one statement. keygate.ErrNotFound if there is no such key.
+func (db *DB) KeyWithUsage(ctx context.Context, hash string, want []keygate.UsageCounter) (*keygate.APIKey, []keygate.UsageCounter, error) {
+	periods, starts := make([]string, len(want)), make([]time.Time, len(want))
+	for i, c := range want {
+		periods[i], starts[i] = c.Period, c.Start
+	}
+	// One row per stored counter, or one with NULL counter columns.
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+keyColumnsK+`, c.period, c.period_start, c.micros, c.byok_micros
+		FROM api_keys k LEFT JOIN usage_counters c ON c.key_hash = k.hash
+			AND (c.period, c.period_start) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))
+		WHERE k.hash = $1`, hash, periods, starts)
+	if err != nil {
+		return nil, nil, storeErr("key with usage", err)
+	}
+	defer rows.Close()
+	var k *keygate.APIKey
+	var counters []keygate.UsageCounter
+	for rows.Next() {
+		var period *string
+		var start *time.Time
+		var n, b *int64
+		key, err := scanKey(rows, &period, &start, &n, &b)
+		if err != nil {
+			return nil, nil, storeErr("key with usage", err)
+		}
+		if k == nil {
+			k = key
+		}
+		if period != nil {
+			counters = append(counters, keygate.UsageCounter{KeyHash: hash, Period: *period,
+				Start: start.UTC(), Micros: keygate.Micros(*n), BYOKMicros: keygate.Micros(*b)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, storeErr("key with usage", err)
+	}
+	if k == nil {
+		return nil, nil, keygate.ErrNotFound
+	}
+	return k, counters, nil
+}
+
+// keyColumnsK is keyColumns of the table aliased k.
+const keyColumnsK = `k.hash, k.user_id, k.workspace_id, k.app_id, k.parent_hash, k.name, k.label,
+	k.is_management, k.disabled, k.limit_micros, k.limit_reset, k.include_byok,
+	k.expires_at, k.external_user, k.creator_user_id, k.created_at, k.updated_at`
 
 // ListKeys returns the keys of f.UserID, in f.WorkspaceID only when it is
 // set, without disabled keys unless f.IncludeDisabled, newest first (ties

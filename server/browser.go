@@ -83,6 +83,7 @@ func (s *Server) mountBrowser() {
 	mux.Handle("POST /logout", b.page(b.logout))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 	mux.Handle("GET /{$}", b.page(b.home))
+	b.mountApps(mux)                                                                              // /rankings, /apps/{id}: browser_apps.go
 	b.mountDashboard(mux)                                                                         // /settings/: dashboard.go
 	b.mountAccounts(mux, func(h pageHandler) pageHandler { return s.limited(s.loginLimiter, h) }) // accounts.go
 
@@ -91,7 +92,7 @@ func (s *Server) mountBrowser() {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range []string{"/auth", "/login", "/logout", "/static/", "/{$}", "/settings/", "/admin/", "/signup", "/reset"} {
+	for _, p := range append([]string{"/auth", "/login", "/logout", "/static/", "/{$}", "/settings/", "/admin/", "/signup", "/reset"}, appPaths...) {
 		s.mux.Handle(p, h)
 	}
 }

@@ -45,6 +45,16 @@ func (a *account) nav(current string) web.Nav {
 	return web.Nav{Email: a.user.Email, FormToken: a.sess.CSRFToken, Admin: a.user.IsAdmin, Current: current}
 }
 
+// navOf is the site navigation of a page anyone may see: a's when the
+// request is signed in, else none.
+func (b *browser) navOf(r *http.Request, current string) (web.Nav, error) {
+	u, sess, err := b.signedIn(r)
+	if err != nil || u == nil {
+		return web.Nav{}, err
+	}
+	return (&account{user: u, sess: sess}).nav(current), nil
+}
+
 // signedInOrLogin returns the request's account, or sends the browser to
 // the sign-in form, coming back here afterwards, and returns nil.
 func (b *browser) signedInOrLogin(w http.ResponseWriter, r *http.Request) (*account, error) {

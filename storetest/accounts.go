@@ -114,7 +114,7 @@ var accountTests = []test{
 	{"RedeemPasswordReset", func(t *testing.T, s keygate.Store) {
 		u, _ := newUser(t, s)
 		sess := &keygate.Session{TokenHash: keygate.HashSecret(newID()), UserID: u.ID, CSRFToken: "c", CreatedAt: t0, ExpiresAt: at(time.Hour)}
-		must(t, "CreateSession", s.CreateSession(t.Context(), sess))
+		must(t, "CreateSession", s.CreateSession(t.Context(), sess, nil))
 		reset := &keygate.AccountLink{Hash: keygate.HashSecret(newID()), Kind: keygate.LinkReset, UserID: u.ID, CreatedBy: u.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)}
 		must(t, "CreateAccountLink", s.CreateAccountLink(t.Context(), reset))
 		got, err := s.RedeemPasswordReset(t.Context(), reset.Hash, at(time.Minute), "new-hash")

@@ -11,6 +11,7 @@ import (
 
 var keyTests = []test{
 	{"RoundTrip", testKeyRoundTrip},
+	{"WithUsage", testKeyWithUsage},
 	{"Conflict", func(t *testing.T, s keygate.Store) {
 		_, ws := newUser(t, s)
 		k := newKey(t, s, ws, t0)
