@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,8 @@ func (b *browser) mountAccounts(mux *http.ServeMux, passwords func(pageHandler) 
 	mux.Handle("POST /admin/users/{id}/reset", b.page(b.adminResetLink))
 	mux.Handle("POST /admin/invites", b.page(b.adminInvite))
 	mux.Handle("GET /admin/apps", b.page(b.adminApps))
+	mux.Handle("POST /admin/apps/{id}/hide", b.page(b.adminSetAppHidden(true)))
+	mux.Handle("POST /admin/apps/{id}/show", b.page(b.adminSetAppHidden(false)))
 }
 
 // preSessionToken returns the form token of the cookie name (Path path),
@@ -352,10 +355,37 @@ func (b *browser) adminApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := web.AdminAppsPage{Nav: a.nav("admin-apps")}
+	page := web.AdminAppsPage{Nav: a.nav("admin-apps"), Notice: map[string]string{
+		"hidden": "The app is hidden from the rankings and its public page; its usage is metered as before.",
+		"shown":  "The app is shown in the rankings again.",
+	}[r.URL.Query().Get("done")]}
 	for _, app := range apps {
 		page.Apps = append(page.Apps, web.AdminAppRow{ID: app.App.ID, App: webApp(app.App), Categories: strings.Join(app.App.Categories, ", "),
-			Users: app.Users, Keys: app.Keys, Live: app.Live, Spend: formatUSD(app.Micros)})
+			Users: app.Users, Keys: app.Keys, Live: app.Live, Spend: formatUSD(app.Micros),
+			Hidden: app.App.Hidden, Public: !app.App.Hidden && !app.App.IsLoopback})
 	}
 	return b.pages.AdminApps(w, http.StatusOK, page)
+}
+
+// adminSetAppHidden serves POST /admin/apps/{id}/hide and /show through
+// Service.SetAppHidden (as keygate apps hide and show).
+func (b *browser) adminSetAppHidden(hidden bool) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, _, err := b.adminPost(w, r); err != nil {
+			return err
+		}
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			return keygate.Errorf(keygate.ENOTFOUND, "no such app")
+		}
+		if _, err := b.svc.SetAppHidden(r.Context(), id, hidden); err != nil {
+			return err
+		}
+		done := "shown"
+		if hidden {
+			done = "hidden"
+		}
+		seeOther(w, "/admin/apps?done="+done)
+		return nil
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -310,8 +311,44 @@ func TestAdminApps(t *testing.T) {
 	if strings.Index(body, "https://chat.example") > strings.Index(body, "https://other.example") {
 		t.Error("the app that spent more is not listed first")
 	}
-	bobCookie, _ := e.signInAs("bob@example.com")
+	bobCookie, bobToken := e.signInAs("bob@example.com")
 	if r := e.browse("GET", "/admin/apps", nil, []string{bobCookie}); r.status != http.StatusForbidden {
 		t.Errorf("GET /admin/apps as a non-admin = %d, want 403", r.status)
+	}
+
+	// Hide the app from the rankings, then show it again.
+	_, token := e.signInAs("alice@example.com")
+	cookie2, token2 := e.signInAs("alice@example.com")
+	hide := "/admin/apps/" + strconv.FormatInt(*k1.AppID, 10) + "/hide"
+	for _, refused := range []struct {
+		what, cookie, token string
+	}{{"a non-admin", bobCookie, bobToken}, {"no form token", cookie2, ""}, {"another session's token", cookie2, token}} {
+		if r := e.post(hide, refused.cookie, refused.token); r.status != http.StatusForbidden {
+			t.Errorf("hide with %s = %d, want 403", refused.what, r.status)
+		}
+	}
+	if app, _ := e.store.App(context.Background(), *k1.AppID); app.Hidden {
+		t.Fatal("a refused hide hid the app")
+	}
+	if r := e.browse("GET", "/apps/"+strconv.FormatInt(*k1.AppID, 10), nil, nil); r.status != http.StatusOK {
+		t.Fatalf("GET the app's public page = %d, want 200", r.status)
+	}
+	if r := e.post(hide, cookie2, token2); r.status != http.StatusSeeOther || r.header.Get("Location") != "/admin/apps?done=hidden" {
+		t.Fatalf("hide = %d %q", r.status, r.header.Get("Location"))
+	}
+	if r := e.browse("GET", "/apps/"+strconv.FormatInt(*k1.AppID, 10), nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("GET a hidden app's public page = %d, want 404", r.status)
+	}
+	if r := e.browse("GET", "/admin/apps", nil, []string{cookie2}); !strings.Contains(string(r.body), `<span class="badge disabled">hidden</span>`) {
+		t.Error("/admin/apps does not show the app as hidden")
+	}
+	if r := e.post("/admin/apps/"+strconv.FormatInt(*k1.AppID, 10)+"/show", cookie2, token2); r.status != http.StatusSeeOther {
+		t.Fatalf("show = %d", r.status)
+	}
+	if app, _ := e.store.App(context.Background(), *k1.AppID); app.Hidden {
+		t.Error("the app is still hidden after show")
+	}
+	if r := e.post("/admin/apps/999999/hide", cookie2, token2); r.status != http.StatusNotFound {
+		t.Errorf("hide an unknown app = %d, want 404", r.status)
 	}
 }

@@ -542,6 +542,7 @@ func appRow(a *keygate.AppOverview) web.AppRow {
 		ID: a.App.ID, App: webApp(a.App), Categories: strings.Join(a.App.Categories, ", "),
 		FirstAuthorized: pageTime(a.FirstAuthorized), LastAuthorized: pageTime(a.LastAuthorized),
 		Keys: a.Keys, LiveKeys: a.LiveKeys, Spend: formatUSD(a.Spend),
+		Public: !a.App.Hidden && !a.App.IsLoopback,
 	}
 }
 

@@ -123,6 +123,8 @@ type AdminAppRow struct {
 	Users      int
 	Keys, Live int
 	Spend      string // all time, USD
+	Hidden     bool   // hidden from rankings and public pages
+	Public     bool   // has a public page, /apps/{ID}
 }
 
 // AdminAppsPage is /admin/apps: every app that keys were minted for, with
