@@ -344,7 +344,7 @@ func spendChart(act *keygate.KeyActivity) web.Chart {
 			window = "total"
 		}
 		c.Limit = window + " limit " + formatUSD(*lim)
-		c.LimitY = 0
+		c.LimitY = chartHeight // a limit of 0 with nothing spent: on the axis
 		if top > 0 {
 			c.LimitY = chartHeight - int(int64(*lim)*chartHeight/int64(top))
 		}
