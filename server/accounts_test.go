@@ -47,6 +47,9 @@ func (e *env) signUp(invite, email, password string) *response {
 
 func TestSignupClosed(t *testing.T) {
 	e := newEnv(t)
+	if r := e.browse("GET", "/login", nil, nil); strings.Contains(string(r.body), `id="to-signup"`) {
+		t.Error("the sign-in page of a closed keygate links to /signup")
+	}
 	if r := e.browse("GET", "/signup", nil, nil); r.status != http.StatusForbidden || !strings.Contains(string(r.body), "Sign-up is closed") {
 		t.Errorf("GET /signup (closed) = %d, want 403 saying sign-up is closed", r.status)
 	}
@@ -64,6 +67,9 @@ func TestSignupOpen(t *testing.T) {
 	e := newEnv(t, withSignup(keygate.SignupOpen))
 	if r := e.browse("GET", "/", nil, nil); !strings.Contains(string(r.body), `id="sign-up"`) {
 		t.Error("the home page of an open keygate does not link to /signup")
+	}
+	if r := e.browse("GET", "/login", nil, nil); !strings.Contains(string(r.body), `id="to-signup"`) {
+		t.Error("the sign-in page of an open keygate does not link to /signup")
 	}
 	r := e.signUp("", "new@example.com", "short")
 	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "password must be at least 8 characters") || !strings.Contains(string(r.body), `value="new@example.com"`) {

@@ -273,6 +273,7 @@ func (b *browser) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 		ReturnTo:  returnTo,
 		FormToken: b.loginToken(w, r),
 		App:       appOfReturn(returnTo),
+		SignUp:    b.svc.SignupPolicy() == keygate.SignupOpen,
 	})
 }
 

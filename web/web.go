@@ -117,6 +117,7 @@ type LoginPage struct {
 	ReturnTo  string // local path to go back to after signing in, or ""
 	FormToken string // pre-session form token, also set as a cookie
 	App       *App   // the app whose request led here, or nil
+	SignUp    bool   // anyone may create an account: the page links to /signup
 }
 
 // Login renders the sign-in page.
