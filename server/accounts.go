@@ -236,9 +236,19 @@ func (b *browser) adminUsers(w http.ResponseWriter, r *http.Request) error {
 
 // showAdminUsers fills page with the users and open invites and renders it.
 func (b *browser) showAdminUsers(w http.ResponseWriter, r *http.Request, a *account, status int, page web.AdminUsersPage) error {
-	users, total, err := b.svc.ListUsers(r.Context(), 0, keygate.MaxUserPage)
+	// ?offset= pages through the users, MaxUserPage at a time; anything
+	// but a number is the first page.
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	offset = max(offset, 0)
+	users, total, err := b.svc.ListUsers(r.Context(), offset, keygate.MaxUserPage)
 	if err != nil {
 		return err
+	}
+	if offset > 0 {
+		page.Prev = "/admin/users?offset=" + strconv.Itoa(max(offset-keygate.MaxUserPage, 0))
+	}
+	if offset+len(users) < total {
+		page.Next = "/admin/users?offset=" + strconv.Itoa(offset+len(users))
 	}
 	invites, err := b.svc.Invites(r.Context(), a.user)
 	if err != nil {

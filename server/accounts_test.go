@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate"
 )
@@ -356,5 +357,29 @@ func TestAdminApps(t *testing.T) {
 	}
 	if r := e.post("/admin/apps/999999/hide", cookie2, token2); r.status != http.StatusNotFound {
 		t.Errorf("hide an unknown app = %d, want 404", r.status)
+	}
+}
+
+func TestAdminUsersPages(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range keygate.MaxUserPage + 5 {
+		e.clock.Advance(time.Second) // oldest first
+		if _, err := e.svc.CreateUser(ctx, "user"+strconv.Itoa(i)+"@example.com", testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookie, _ := e.signInAs("alice@example.com")
+	first := string(e.browse("GET", "/admin/users", nil, []string{cookie}).body)
+	second := string(e.browse("GET", "/admin/users?offset=100", nil, []string{cookie}).body)
+	if !strings.Contains(first, `href="/admin/users?offset=100" id="next-users"`) || strings.Contains(first, "prev-users") {
+		t.Error("the first page of 106 users does not link to the next one alone")
+	}
+	if !strings.Contains(second, `href="/admin/users?offset=0" id="prev-users"`) || strings.Contains(second, "next-users") ||
+		!strings.Contains(second, "<td>user104@example.com") || strings.Contains(second, "<td>alice@example.com") {
+		t.Error("the second page does not hold the last users with a link back")
+	}
+	if r := e.browse("GET", "/admin/users?offset=-5x", nil, []string{cookie}); r.status != http.StatusOK || !strings.Contains(string(r.body), "alice@example.com") {
+		t.Errorf("GET /admin/users?offset=-5x = %d, want the first page", r.status)
 	}
 }

@@ -85,6 +85,9 @@ type AdminUsersPage struct {
 	Error   string
 	Users   []UserRow
 	Total   int
+	// Prev and Next are the links to the pages of users before and after
+	// this one, "" when there is none.
+	Prev, Next string
 	Invites []InviteRow
 	Signup  string // the sign-up policy: closed, invite or open
 	// The create form as sent, when it was refused.
