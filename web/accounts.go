@@ -80,16 +80,16 @@ type InviteRow struct {
 // AdminUsersPage is /admin/users: the users, a form to create one, a form
 // to make an invite, and the invites still open.
 type AdminUsersPage struct {
-	Nav     Nav
-	Notice  string
-	Error   string
-	Users   []UserRow
-	Total   int
+	Nav    Nav
+	Notice string
+	Error  string
+	Users  []UserRow
+	Total  int
 	// Prev and Next are the links to the pages of users before and after
 	// this one, "" when there is none.
 	Prev, Next string
-	Invites []InviteRow
-	Signup  string // the sign-up policy: closed, invite or open
+	Invites    []InviteRow
+	Signup     string // the sign-up policy: closed, invite or open
 	// The create form as sent, when it was refused.
 	Email string
 	Admin bool
