@@ -1,6 +1,9 @@
 package keygate
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Observer hears what the service does, for metrics (package metrics). Its
 // methods are called on the request path: they must be quick, safe for
@@ -16,6 +19,11 @@ type Observer interface {
 	// because a key's limit is reached, with the limit's window: "daily",
 	// "weekly", "monthly" or "total".
 	LimitRefused(window string)
+	// PolicyRefused is called for each request refused by a policy above
+	// the key: "workspace_budget" (a budget of its workspace reached),
+	// "guardrail_limit" (a guardrail's limit_usd reached) or
+	// "guardrail_model" (a model or provider a guardrail does not allow).
+	PolicyRefused(policy string)
 	// Audited is called with the action of each audit event
 	// (AuditCodeCreated, AuditCodeExchanged, AuditReplayDetected, …).
 	Audited(action string)
@@ -27,10 +35,11 @@ func WithObserver(o Observer) Option { return func(s *Service) { s.obs = o } }
 // nopObserver is the Observer of a service given none.
 type nopObserver struct{}
 
-func (nopObserver) KeyLookup(bool)      {}
-func (nopObserver) Charged(*Generation) {}
-func (nopObserver) LimitRefused(string) {}
-func (nopObserver) Audited(string)      {}
+func (nopObserver) KeyLookup(bool)       {}
+func (nopObserver) Charged(*Generation)  {}
+func (nopObserver) LimitRefused(string)  {}
+func (nopObserver) PolicyRefused(string) {}
+func (nopObserver) Audited(string)       {}
 
 // limitErrors are the 403s of a key past its limit, one per window, and
 // limitWindows the window of each, so that a refusal's window is known by
@@ -51,11 +60,31 @@ func init() {
 	}
 }
 
-// observeRefusal tells the observer when err refuses a request at a limit.
+// Policies of PolicyRefused, and the start of the messages of their
+// refusals (refusal, Service.CheckModel), by which observeRefusal knows
+// them.
+var policyRefusals = []struct{ prefix, policy string }{
+	{msgBudgetExceeded, "workspace_budget"},
+	{msgGuardrailExceeded, "guardrail_limit"},
+	{msgModelRefused, "guardrail_model"},
+	{msgProviderRefused, "guardrail_model"},
+}
+
+// observeRefusal tells the observer when err refuses a request at a limit
+// or a policy.
 func (s *Service) observeRefusal(err error) {
-	if e, ok := errors.AsType[*Error](err); ok {
-		if window, ok := limitWindows[e]; ok {
-			s.obs.LimitRefused(window)
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		return
+	}
+	if window, ok := limitWindows[e]; ok {
+		s.obs.LimitRefused(window)
+		return
+	}
+	for _, p := range policyRefusals {
+		if e.Code == EFORBIDDEN && strings.HasPrefix(e.Message, p.prefix) {
+			s.obs.PolicyRefused(p.policy)
+			return
 		}
 	}
 }
