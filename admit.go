@@ -23,7 +23,8 @@ type Admission struct {
 // The rule is Reserve's, read from the usage GET /api/v1/key reports
 // (KeyInfo: from the cache for a cached key, so a verify costs no
 // database round trip): disabled, expired or gone, k or an ancestor, is
-// EUNAUTHORIZED; usage equal to or past the limit of k or an ancestor
+// EUNAUTHORIZED; a user whose credit balance is used up is EPAYMENT
+// (402, credits.go); usage equal to or past the limit of k or an ancestor
 // (a limit of 0 included) is EFORBIDDEN "Key limit exceeded
 // (<daily|weekly|monthly|total> limit)" naming that key's window.
 // Each budget of k's workspace is checked against what the workspace spent
@@ -45,6 +46,9 @@ func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	}
 	ancestors, err := s.activeAncestors(ctx, k)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCredits(ctx, k.UserID); err != nil {
 		return nil, err
 	}
 	a := &Admission{Key: k}

@@ -19,7 +19,7 @@ import (
 // fixture is a Service on a real SQLite file with a settable clock and one
 // user.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	svc   *keygate.Service
 	store *sqlite.DB
@@ -45,7 +45,7 @@ func (c *testClock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB, opts ...keygate.Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"))
@@ -55,10 +55,10 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { db.Close() })
 	clk := &testClock{t: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)}
 	cheap := keygate.PasswordHasher{Params: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
-	svc := keygate.NewService(db, keygate.DefaultConfig(),
+	svc := keygate.NewService(db, keygate.DefaultConfig(), append([]keygate.Option{
 		keygate.WithClock(clk.Now),
 		keygate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		keygate.WithPasswordHasher(cheap))
+		keygate.WithPasswordHasher(cheap)}, opts...)...)
 	f := &fixture{t: t, ctx: ctx, svc: svc, store: db, clock: clk}
 	f.user = f.newUser("alice@example.com")
 	return f

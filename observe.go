@@ -19,11 +19,6 @@ type Observer interface {
 	// because a key's limit is reached, with the limit's window: "daily",
 	// "weekly", "monthly" or "total".
 	LimitRefused(window string)
-	// PolicyRefused is called for each request refused by a policy above
-	// the key: "workspace_budget" (a budget of its workspace reached),
-	// "guardrail_limit" (a guardrail's limit_usd reached) or
-	// "guardrail_model" (a model or provider a guardrail does not allow).
-	PolicyRefused(policy string)
 	// Audited is called with the action of each audit event
 	// (AuditCodeCreated, AuditCodeExchanged, AuditReplayDetected, …).
 	Audited(action string)
@@ -35,11 +30,10 @@ func WithObserver(o Observer) Option { return func(s *Service) { s.obs = o } }
 // nopObserver is the Observer of a service given none.
 type nopObserver struct{}
 
-func (nopObserver) KeyLookup(bool)       {}
-func (nopObserver) Charged(*Generation)  {}
-func (nopObserver) LimitRefused(string)  {}
-func (nopObserver) PolicyRefused(string) {}
-func (nopObserver) Audited(string)       {}
+func (nopObserver) KeyLookup(bool)      {}
+func (nopObserver) Charged(*Generation) {}
+func (nopObserver) LimitRefused(string) {}
+func (nopObserver) Audited(string)      {}
 
 // limitErrors are the 403s of a key past its limit, one per window, and
 // limitWindows the window of each, so that a refusal's window is known by
@@ -58,6 +52,16 @@ func init() {
 		e := Errorf(EFORBIDDEN, "Key limit exceeded (%s limit)", window)
 		limitErrors[r], limitWindows[e] = e, window
 	}
+}
+
+// PolicyObserver is an Observer that also hears of the refusals by a
+// policy above the key (metrics.Metrics is one).
+type PolicyObserver interface {
+	// PolicyRefused is called for each request refused by a policy above
+	// the key: "workspace_budget" (a budget of its workspace reached),
+	// "guardrail_limit" (a guardrail's limit_usd reached) or
+	// "guardrail_model" (a model or provider a guardrail does not allow).
+	PolicyRefused(policy string)
 }
 
 // Policies of PolicyRefused, and the start of the messages of their
@@ -81,9 +85,13 @@ func (s *Service) observeRefusal(err error) {
 		s.obs.LimitRefused(window)
 		return
 	}
+	po, ok := s.obs.(PolicyObserver)
+	if !ok || e.Code != EFORBIDDEN {
+		return
+	}
 	for _, p := range policyRefusals {
-		if e.Code == EFORBIDDEN && strings.HasPrefix(e.Message, p.prefix) {
-			s.obs.PolicyRefused(p.policy)
+		if strings.HasPrefix(e.Message, p.prefix) {
+			po.PolicyRefused(p.policy)
 			return
 		}
 	}

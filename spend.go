@@ -78,7 +78,9 @@ func (r *Reservation) release(spent Micros) {
 // DefaultReservation.
 //
 // k and every delegation ancestor are checked: disabled, expired or gone is
-// EUNAUTHORIZED, as for Authenticate. For each of them that has a limit,
+// EUNAUTHORIZED, as for Authenticate. Then the user's credit balance: one
+// that is used up is EPAYMENT MsgInsufficientCredits (402, credits.go);
+// an account the operator never granted credits to has no balance. For each of them that has a limit,
 // the room is its limit minus its usage in the limit's window (UTC day, ISO
 // week, UTC month, or all time) minus what requests in flight hold; usage
 // equal to the limit, a limit of 0, or no room left is EFORBIDDEN "Key
@@ -131,6 +133,9 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkCredits(ctx, k.UserID); err != nil {
+		return nil, err
+	}
 	r := &Reservation{s: s, key: k, hashes: make([]string, 0, len(ancestors)+1)}
 	var limited []*APIKey
 	for _, c := range append([]*APIKey{k}, ancestors...) {
@@ -171,7 +176,8 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // r. The charge goes to g.KeyHash and every delegation ancestor (those of
 // r's key, or of g.KeyHash when r is nil: a charge reported without a
 // reservation), in the usage periods containing g.CreatedAt (zero: now),
-// to the BYOK sums when g.BYOK. g is stored, so Generation finds it at
+// to the BYOK sums when g.BYOK, and to the account's counter of g.UserID
+// (AccountCounter) and the daily rollups of its app and user. g is stored, so Generation finds it at
 // once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key (or,
 // without r, from g.KeyHash's key if it exists) when empty, and g.ID is
 // made when empty.
@@ -251,6 +257,17 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			add = append(add, c)
 		}
 	}
+	if g.UserID != "" {
+		// The account's counter, which a credit balance is measured
+		// against (credits.go).
+		a := UsageCounter{KeyHash: AccountCounter(g.UserID), Period: PeriodTotal, Start: epoch}
+		if g.BYOK {
+			a.BYOKMicros = g.Cost
+		} else {
+			a.Micros = g.Cost
+		}
+		add = append(add, a)
+	}
 	if g.WorkspaceID != "" {
 		// Every charge counts in its workspace's budget windows, whether
 		// the workspace has budgets now or not.
@@ -280,6 +297,7 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 		}
 	}
 	c := &Charge{Generation: g, Counters: add}
+	c.AppDay, c.UserDay = RollupsOf(g)
 	if r != nil {
 		for _, h := range r.holds {
 			if h.lease != 0 {
@@ -304,6 +322,7 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 		// Before r's hold goes (the deferred Release), so that the room
 		// never looks larger than it is.
 		s.spend.observe(sums)
+		s.credits.observe(sums)
 		for _, h := range hashes {
 			s.keys.dropUsage(h)
 		}

@@ -221,7 +221,7 @@ func (m *Metrics) LimitRefused(window string) {
 	m.limitRefusals.WithLabelValues(window).Inc()
 }
 
-// PolicyRefused implements keygate.Observer.
+// PolicyRefused implements keygate.PolicyObserver.
 func (m *Metrics) PolicyRefused(policy string) {
 	if m == nil {
 		return

@@ -94,6 +94,10 @@ func (s *Server) routes() {
 	s.api.Handle("/api/v1/auth/verify", s.handle(s.verify))
 	s.api.Handle("/api/v1/auth/verify/", s.handle(s.verify)) // Envoy ext_authz appends the path
 	s.apiRoute("/api/v1/usage", "POST", s.reportUsage)
+	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings)
+	s.apiRoute("/api/v1/activity", "GET", s.activity)
+	s.apiRoute("/api/v1/credits", "GET", s.credits)
+	s.routeFederation() // federation.go
 	for pattern, h := range s.cfg.Gateway {
 		method, path, _ := strings.Cut(pattern, " ")
 		s.apiRoute(path, method, h)

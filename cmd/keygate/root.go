@@ -31,6 +31,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd(), newEmulateCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
 	root.AddCommand(newGuardrailsCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newVersionCmd())
+	root.AddCommand(newCreditsCmd(), newAppsCmd())
+	root.AddCommand(newFederationCmd(), newJWKSCmd())
 	return root
 }
 

@@ -7,9 +7,13 @@
 //   KEYGATE_USER_KEY            an ordinary key of a test user
 //   KEYGATE_MGMT_KEY            a management key of the same user
 //   KEYGATE_CONFORMANCE_GROUPS  comma list of groups to run: core, management,
-//                               gateway (default: all three; gateway needs the
-//                               server started with the scripted upstream's
-//                               models, see gateway_test.go)
+//                               gateway, apps (default: all four; gateway and
+//                               apps need the server started with the scripted
+//                               upstream's models, see gateway_test.go)
+//   KEYGATE_SERVICE_TOKEN       for apps: a service token (POST /api/v1/usage)
+//   KEYGATE_CREDITS_USER_KEY    for apps: an ordinary key of a second user,
+//   KEYGATE_CREDITS_MGMT_KEY    and a management key, whose credit balance
+//                               is 50 micro-dollars
 //
 // Output: one "ok - name" or "not ok - name: reason" line per check, then
 // "N passed, M failed". The exit code is 1 when any check failed.
@@ -35,12 +39,12 @@ const apiURL = requiredEnv("KEYGATE_API_URL");
 const userKey = requiredEnv("KEYGATE_USER_KEY");
 const mgmtKey = requiredEnv("KEYGATE_MGMT_KEY");
 const groups = new Set(
-  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management,gateway")
+  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management,gateway,apps")
     .split(",")
     .map((g) => g.trim())
     .filter(Boolean),
 );
-const knownGroups = new Set(["core", "management", "gateway"]);
+const knownGroups = new Set(["core", "management", "gateway", "apps"]);
 for (const g of groups) {
   if (!knownGroups.has(g)) {
     console.error(`unknown group ${JSON.stringify(g)}; known: ${[...knownGroups].join(", ")}`);
@@ -991,6 +995,106 @@ check("gateway", "generations.getGeneration of an unknown id is NotFoundResponse
     errors.NotFoundResponseError,
     404,
   );
+});
+
+// ---------------------------------------------------------------------------
+// Part D: apps and what they spend ("apps"): app rankings from the gateway's
+// traffic, a user's activity from usage reported for yesterday, credits.
+
+function utcDay(offsetDays = 0) {
+  return new Date(Date.now() + offsetDays * 86400000).toISOString().slice(0, 10);
+}
+
+function appClient(apiKey, n) {
+  return new OpenRouter({
+    serverURL: apiURL,
+    apiKey,
+    httpReferer: `https://app-${n}.conformance.example/`,
+    appTitle: `Conformance app ${n}`,
+    appCategories: "native-app-builder",
+    httpClient: new HTTPClient({ fetcher: recordingFetch }),
+    retryConfig: { strategy: "none" },
+    timeoutMs: 15000,
+  });
+}
+
+check("apps", "rankings: datasets.getAppRankings ranks three apps by their traffic through the gateway", async () => {
+  const key = await gatewayKey();
+  for (const [n, requests] of [[1, 1], [2, 3], [3, 2]]) {
+    for (let i = 0; i < requests; i++) await appClient(key, n).chat.send(helloChat(false));
+  }
+  const today = utcDay();
+  const res = await client(userKey).datasets.getAppRankings({ startDate: today, endDate: today, subcategory: "native-app-builder" });
+  const rows = res.result.data.map((r) => `${r.rank}:${r.appName}:${r.totalTokens}:${r.totalRequests}`).join(" ");
+  assertEqual("rows", rows, "1:Conformance app 2:90:3 2:Conformance app 3:60:2 3:Conformance app 1:30:1");
+  assertEqual("meta.version", res.result.meta.version, "v1");
+  assertEqual("meta.startDate", res.result.meta.startDate, today);
+  assertEqual("meta.endDate", res.result.meta.endDate, today);
+  const page = await client(userKey).datasets.getAppRankings({ startDate: today, endDate: today, subcategory: "native-app-builder", offset: 1, limit: 1 });
+  assertEqual("offset 1: rank", page.result.data[0]?.rank, 2);
+  assertEqual("offset 1: rows", page.result.data.length, 1);
+  const coding = await client(userKey).datasets.getAppRankings({ startDate: today, endDate: today, category: "coding" });
+  if (!coding.result.data.some((r) => r.appName === "Conformance app 2")) fail(`category coding: ${show(coding.result.data)}`);
+});
+
+check("apps", "rankings: a subcategory outside its category is BadRequestResponseError (400)", async () => {
+  await expectError(
+    "getAppRankings",
+    () => client(userKey).datasets.getAppRankings({ category: "entertainment", subcategory: "cli-agent" }),
+    errors.BadRequestResponseError,
+    400,
+  );
+  await expectError("getAppRankings", () => client(userKey).datasets.getAppRankings({ limit: 101 }), errors.BadRequestResponseError, 400);
+});
+
+check("apps", "activity: analytics.getUserActivity shows usage reported for yesterday, per model and per workspace", async () => {
+  const serviceToken = requiredEnv("KEYGATE_SERVICE_TOKEN");
+  const yesterday = utcDay(-1);
+  const id = suffix();
+  const res = await fetch(`${apiURL}/usage`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${serviceToken}`, "Content-Type": "application/json" },
+    body: JSON.stringify({
+      events: [
+        { id: `a-${id}`, key: userKey, model: "acme/activity", prompt_tokens: 100, completion_tokens: 50, cost: 0.00125, created_at: `${yesterday}T12:00:00Z` },
+        { id: `b-${id}`, key: userKey, model: "acme/activity", prompt_tokens: 1, completion_tokens: 2, cost: 0.000001, created_at: `${yesterday}T23:59:59Z` },
+        { id: `c-${id}`, key: userKey, model: "acme/other", prompt_tokens: 7, completion_tokens: 0, cost: 0, created_at: `${yesterday}T00:00:00Z` },
+      ],
+    }),
+  });
+  const body = await res.json();
+  assertEqual("usage report status", res.status, 200);
+  assertEqual("usage report accepted", body.data?.accepted, 3);
+  const act = await client(mgmtKey).analytics.getUserActivity({ date: yesterday });
+  const rows = act.data.map((r) => `${r.date}:${r.model}:${r.requests}:${r.promptTokens}:${r.completionTokens}:${r.usage}`).join(" ");
+  assertEqual("rows", rows, `${yesterday}:acme/activity:2:101:52:0.001251 ${yesterday}:acme/other:1:7:0:0`);
+  if (act.data.some((r) => r.workspaceId !== undefined)) fail("workspaceId present without groupBy");
+  const byWs = await client(mgmtKey).analytics.getUserActivity({ date: yesterday, groupBy: "workspace" });
+  if (!byWs.data.every((r) => typeof r.workspaceId === "string" && r.workspaceId !== "")) fail(`groupBy workspace: ${show(byWs.data)}`);
+  await expectError("getUserActivity with an ordinary key", () => client(userKey).analytics.getUserActivity(), errors.ForbiddenResponseError, 403);
+});
+
+check("apps", "credits: credits.getCredits, and a spent balance is PaymentRequiredResponseError (402) while another user keeps working", async () => {
+  const creditsUser = requiredEnv("KEYGATE_CREDITS_USER_KEY");
+  const creditsMgmt = requiredEnv("KEYGATE_CREDITS_MGMT_KEY");
+  const unlimited = await client(mgmtKey).credits.getCredits();
+  assertEqual("an account never granted: totalCredits", unlimited.data.totalCredits, 1e9);
+  const before = await client(creditsMgmt).credits.getCredits();
+  assertEqual("totalCredits", before.data.totalCredits, 0.00005);
+  assertEqual("totalUsage", before.data.totalUsage, 0);
+  await client(creditsUser).chat.send(helloChat(false)); // 35 µ$
+  await client(creditsUser).chat.send(helloChat(false)); // 70 µ$: admitted with 15 left
+  const err = await expectError(
+    "chat.send with the balance spent",
+    () => client(creditsUser).chat.send(helloChat(false)),
+    errors.PaymentRequiredResponseError,
+    402,
+  );
+  if (!err.message.startsWith("Insufficient credits")) fail(`message ${show(err.message)}`);
+  const after = await client(creditsMgmt).credits.getCredits();
+  assertEqual("totalUsage after", after.data.totalUsage, 0.00007);
+  const other = await client(await gatewayKey()).chat.send(helloChat(false));
+  assertEqual("another user's answer", other.choices[0].message.content, "Hello from keygate");
 });
 
 // ---------------------------------------------------------------------------

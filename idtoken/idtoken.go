@@ -1,0 +1,105 @@
+package idtoken
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/keygate/keygate"
+)
+
+// Algorithms lists the signature algorithms a subject token may use: the
+// asymmetric ones of RFC 7518 §3.1 and EdDSA. "none" and the HMAC
+// algorithms are never accepted: an HS256 token "signed" with an issuer's
+// public key is refused before any key is looked at.
+var Algorithms = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512,
+	oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512,
+	oidc.EdDSA,
+}
+
+// DiscoveryTTL is how long an issuer's discovery document is trusted
+// before it is fetched again. Its keys are fetched again whenever a token
+// names a kid they lack (go-oidc's RemoteKeySet), so a rotation by the
+// issuer is followed at once.
+const DiscoveryTTL = time.Hour
+
+// Verifier verifies subject tokens against their issuers' published keys.
+// It is safe for concurrent use.
+type Verifier struct {
+	client *http.Client
+	now    func() time.Time
+
+	mu        sync.Mutex
+	providers map[string]*provider
+}
+
+type provider struct {
+	p       *oidc.Provider
+	fetched time.Time
+}
+
+// New returns a Verifier that fetches with client (nil:
+// http.DefaultClient's transport with a 10-second timeout).
+func New(client *http.Client) *Verifier {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &Verifier{client: client, now: time.Now, providers: map[string]*provider{}}
+}
+
+// VerifySubjectToken checks token's signature against issuer's JWKS (by
+// kid; the keys are fetched again for an unknown kid), its algorithm
+// against Algorithms, that its iss is issuer and that its aud holds
+// audience, and returns its claims. Its times are the caller's to check.
+// A discovery document that cannot be fetched or does not name issuer
+// is an error wrapping keygate.ErrIssuerUnavailable; every other error
+// means the token is refused.
+func (v *Verifier) VerifySubjectToken(ctx context.Context, issuer, audience, token string) (map[string]any, error) {
+	p, err := v.provider(ctx, issuer)
+	if err != nil {
+		return nil, err
+	}
+	ctx = oidc.ClientContext(ctx, v.client)
+	idt, err := p.VerifierContext(ctx, &oidc.Config{
+		ClientID:             audience,
+		SupportedSigningAlgs: Algorithms,
+		SkipExpiryCheck:      true, // the service checks exp, nbf and iat with its skew
+	}).Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// provider returns issuer's discovered provider, fetching its discovery
+// document when it is not cached or is older than DiscoveryTTL.
+func (v *Verifier) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	v.mu.Lock()
+	p, ok := v.providers[issuer]
+	v.mu.Unlock()
+	if ok && v.now().Sub(p.fetched) < DiscoveryTTL {
+		return p.p, nil
+	}
+	// The provider keeps this context for fetching keys later: it must
+	// carry the client and no deadline of this request.
+	op, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), v.client), issuer)
+	if err != nil {
+		if ok { // the issuer is down: the keys known keep working meanwhile
+			return p.p, nil
+		}
+		return nil, fmt.Errorf("discovery of %s: %w: %w", issuer, keygate.ErrIssuerUnavailable, err)
+	}
+	v.mu.Lock()
+	v.providers[issuer] = &provider{p: op, fetched: v.now()}
+	v.mu.Unlock()
+	return op, nil
+}
