@@ -23,18 +23,25 @@ func TestPolicyMetrics(t *testing.T) {
 	if _, err := f.svc.SetWorkspaceBudget(ctx, f.user.ID, ws.ID, "lifetime", 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	guarded := f.newKey(nil)
+	spent, guarded := f.newKey(nil), f.newKey(nil)
 	name, zero := "g", 0.0
-	g, err := f.svc.CreateGuardrail(ctx, f.user.ID, nil, keygate.GuardrailParams{Name: &name,
-		SetAllowedModels: true, AllowedModels: []string{"x/only"}, SetLimitUSD: true, LimitUSD: &zero})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.AssignGuardrailKeys(ctx, f.user.ID, g.ID, []string{keygate.HashSecret(guarded)}, false); err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		key string
+		p   keygate.GuardrailParams
+	}{
+		{spent, keygate.GuardrailParams{Name: &name, SetLimitUSD: true, LimitUSD: &zero}},
+		{guarded, keygate.GuardrailParams{Name: &name, SetAllowedModels: true, AllowedModels: []string{"x/only"}}},
+	} {
+		g, err := f.svc.CreateGuardrail(ctx, f.user.ID, nil, tt.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AssignGuardrailKeys(ctx, f.user.ID, g.ID, []string{keygate.HashSecret(tt.key)}, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := f.scrape()
-	for _, k := range []string{capped, guarded} {
+	for _, k := range []string{capped, spent} {
 		if r := f.do("GET", "/api/v1/auth/verify", "", "Authorization", "Bearer "+k); r.status != 403 {
 			t.Errorf("verify: %d %s, want 403", r.status, r.body)
 		}
