@@ -190,7 +190,7 @@ func (s *Service) Invalidations() Invalidations {
 				s.spend.keyChanged(id)
 			case ChangeUsage:
 				if userID, ok := accountOf(id); ok {
-					s.credits.drop(userID)
+					s.credits.spent(userID)
 				} else {
 					s.InvalidateUsage(id)
 					s.spend.usageChanged(id)
