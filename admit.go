@@ -22,9 +22,18 @@ type Admission struct {
 // The rule is Reserve's, read from the usage GET /api/v1/key reports
 // (KeyInfo: from the cache for a cached key, so a verify costs no
 // database round trip): disabled, expired or gone, k or an ancestor, is
-// EUNAUTHORIZED; usage equal to or past the limit of k or an ancestor
+// EUNAUTHORIZED; a user whose credit balance is used up is EPAYMENT
+// (402, credits.go); usage equal to or past the limit of k or an ancestor
 // (a limit of 0 included) is EFORBIDDEN "Key limit exceeded
 // (<daily|weekly|monthly|total> limit)" naming that key's window.
+// Each budget of k's workspace is checked against what the workspace spent
+// in its window (read from the store at most once per Config.BalanceTTL,
+// and at once after a charge through this Service): at or past it is
+// EFORBIDDEN "Workspace budget exceeded (<window> budget of workspace
+// <id>)", and Remaining counts it; so is each limit of a guardrail of k or
+// of an ancestor ("Guardrail limit exceeded (<window> limit of guardrail
+// <id>)"). A guardrail's model and provider lists are not checked: a
+// verify names no model (CheckModel is the gateway's).
 // EUNAVAILABLE when usage cannot be read from the store.
 func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	now := s.Now()
@@ -36,6 +45,9 @@ func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	}
 	ancestors, err := s.activeAncestors(ctx, k)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCredits(ctx, k.UserID); err != nil {
 		return nil, err
 	}
 	a := &Admission{Key: k}
@@ -52,7 +64,30 @@ func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 		}
 		left := *info.Remaining
 		if left <= 0 {
-			err := limitExceeded(c.LimitReset)
+			err := refusal(c)
+			s.observeRefusal(err)
+			return nil, err
+		}
+		if a.Remaining == nil || left < *a.Remaining {
+			a.Remaining = &left
+		}
+	}
+	budgets, err := s.workspaceBudgets(ctx, k.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := s.policyOf(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range append(budgets[:len(budgets):len(budgets)], policy.limits...) {
+		u, err := s.spend.usage(ctx, b.Hash, now)
+		if err != nil {
+			return nil, err
+		}
+		left := *b.Limit - u.PeriodUsage(b.LimitReset, b.IncludeBYOK)
+		if left <= 0 {
+			err := refusal(b)
 			s.observeRefusal(err)
 			return nil, err
 		}

@@ -232,17 +232,18 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	code.KeyLabel = keyLabelOr(code.KeyLabel, title)
 	secret := NewCode()
 	code.Hash = HashSecret(secret)
-	if err := s.store.CreateAuthCode(ctx, code); errors.Is(err, ErrNotFound) {
+	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)}
+	if actor.Key != nil { // the API flow: the key that asked
+		ev.KeyHashPrefix = hashPrefix(actor.Key.Hash)
+	}
+	audit := s.auditEvent(ctx, ev)
+	if err := s.store.CreateAuthCode(ctx, code, audit); errors.Is(err, ErrNotFound) {
 		// The workspace was deleted since resolveWorkspace read it.
 		return nil, errNotYourWorkspace("workspace_id")
 	} else if err != nil {
 		return nil, fmt.Errorf("create auth code: %w", err)
 	}
-	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)}
-	if actor.Key != nil { // the API flow: the key that asked
-		ev.KeyHashPrefix = hashPrefix(actor.Key.Hash)
-	}
-	s.audit(ctx, ev)
+	s.audited(ctx, audit)
 	return &CreatedCode{Code: secret, App: app, CreatedAt: now}, nil
 }
 

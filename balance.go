@@ -135,14 +135,14 @@ func (sb *spendBook) reserve(ctx context.Context, chain []*APIKey, want Micros) 
 		used := bs[i].usage.PeriodUsage(c.LimitReset, c.IncludeBYOK)
 		room := *c.Limit - used - bs[i].held
 		if used >= *c.Limit || room <= 0 {
-			return 0, nil, limitExceeded(c.LimitReset)
+			return 0, nil, refusal(c)
 		}
 		if room < amount {
 			amount, short = room, i
 		}
 	}
 	if short >= 0 && anyClamped(bs) {
-		return 0, nil, limitExceeded(chain[short].LimitReset)
+		return 0, nil, refusal(chain[short])
 	}
 	return amount, takeHolds(bs, amount, short >= 0, nil), nil
 }
@@ -218,6 +218,28 @@ func (sb *spendBook) fresh(ctx context.Context, hash string, p Periods, now time
 	b.read = now
 	b.mu.Unlock()
 	return b, nil
+}
+
+// usage returns the usage of hash at now, as fresh returns it, for an
+// admission that holds nothing.
+func (sb *spendBook) usage(ctx context.Context, hash string, now time.Time) (Usage, error) {
+	b, err := sb.fresh(ctx, hash, PeriodsAt(now), now)
+	if err != nil {
+		return Usage{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.usage, nil
+}
+
+// usageChanged makes the next read of hash's usage go to the store:
+// another process charged it.
+func (sb *spendBook) usageChanged(hash string) {
+	if b := sb.lookup(hash); b != nil {
+		b.mu.Lock()
+		b.read = time.Time{}
+		b.mu.Unlock()
+	}
 }
 
 // release gives back what h held (amount), of which spent was charged;

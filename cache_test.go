@@ -1,6 +1,7 @@
 package keygate_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ func TestKeyCacheTTL(t *testing.T) {
 		hit  bool
 	}{
 		{"same-instant", 0, true},
-		{"just-before-ttl", ttl - time.Nanosecond, true},
+		// Lifetimes are jittered between 3/4 of the TTL and the TTL.
+		{"just-before-shortest-life", ttl*3/4 - time.Nanosecond, true},
 		{"at-ttl", ttl, false},
 		{"long-after", time.Hour, false},
 		// A clock set back (tests stand on period boundaries) does not
@@ -122,5 +124,115 @@ func TestKeyCacheKeepsFields(t *testing.T) {
 				t.Errorf("cached key differs (-stored +cached):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestKeyCacheJitter: keys stored in one instant expire over the last
+// quarter of the TTL, not together.
+func TestKeyCacheJitter(t *testing.T) {
+	const ttl, n = 40 * time.Second, 2000
+	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	c := keygate.NewKeyCache(4*n, ttl)
+	keys := make([]*keygate.APIKey, n)
+	for i := range keys {
+		_, keys[i] = storedKey("u", "w", t0)
+		c.Put(keys[i], t0)
+	}
+	alive := func(at time.Duration) int {
+		hits := 0
+		for _, k := range keys {
+			if _, ok := c.Get(k.Hash, t0.Add(at)); ok {
+				hits++
+			}
+		}
+		return hits
+	}
+	if got := alive(ttl*3/4 - time.Nanosecond); got != n {
+		t.Errorf("alive just before 3/4 of the TTL = %d, want all %d", got, n)
+	}
+	// A uniform draw: half of them at 7/8, a quarter at 15/16 (binomial
+	// spreads of about 1 % at this n).
+	for _, tc := range []struct {
+		at       time.Duration
+		min, max int
+	}{{ttl * 7 / 8, n * 4 / 10, n * 6 / 10}, {ttl * 15 / 16, n * 15 / 100, n * 35 / 100}} {
+		if got := alive(tc.at); got < tc.min || got > tc.max {
+			t.Errorf("alive at %v of %v = %d, want %d to %d", tc.at, ttl, got, tc.min, tc.max)
+		}
+	}
+	if got := alive(ttl); got != 0 {
+		t.Errorf("alive at the TTL = %d, want 0", got)
+	}
+}
+
+// TestKeyCacheRefreshAhead: an entry used in the last eighth of its life
+// asks for one reload, once; before and after that it is a hit, and at its
+// end a miss.
+func TestKeyCacheRefreshAhead(t *testing.T) {
+	const ttl = 80 * time.Second
+	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	for range 20 { // each put draws its own jitter
+		c := keygate.NewKeyCache(1024, ttl)
+		_, k := storedKey("u", "w", t0)
+		c.Put(k, t0)
+		var states []string
+		at := time.Duration(0)
+		for ; at <= ttl; at += ttl / 1000 {
+			s := c.LookupState(k.Hash, t0.Add(at))
+			if len(states) == 0 || states[len(states)-1] != s {
+				states = append(states, s)
+			}
+			if s == "refresh" && at < ttl*5/8 {
+				t.Fatalf("refresh asked at %v, before 5/8 of the TTL", at)
+			}
+			if s == "miss" {
+				break
+			}
+		}
+		if want := []string{"hit", "refresh", "hit", "miss"}; !cmp.Equal(states, want) {
+			t.Fatalf("lookups through the TTL = %v, want %v", states, want)
+		}
+	}
+}
+
+// TestKeyCacheUnknown: a hash the store did not know is answered from
+// memory for the negative lifetime (here the TTL), forgotten when its key
+// is stored or invalidated, and the negative entries are bounded apart
+// from the keys, so a flood of them evicts no key.
+func TestKeyCacheUnknown(t *testing.T) {
+	const ttl = 10 * time.Second
+	t0 := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	c := keygate.NewKeyCache(1024, ttl)
+	unknown := keygate.HashSecret("sk-kg-v1-unknown")
+	c.PutUnknown(unknown, t0)
+	for _, tc := range []struct {
+		at   time.Duration
+		want string
+	}{{0, "unknown"}, {ttl - time.Nanosecond, "unknown"}, {ttl, "miss"}} {
+		if got := c.LookupState(unknown, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("lookup at %v = %s, want %s", tc.at, got, tc.want)
+		}
+	}
+	_, k := storedKey("u", "w", t0)
+	c.PutUnknown(k.Hash, t0)
+	c.Put(k, t0)
+	if got := c.LookupState(k.Hash, t0); got != "hit" {
+		t.Errorf("lookup of a key stored after it was unknown = %s, want hit", got)
+	}
+	c.PutUnknown(unknown, t0)
+	c.Delete(unknown)
+	if got := c.LookupState(unknown, t0); got != "miss" {
+		t.Errorf("lookup after Delete = %s, want miss", got)
+	}
+
+	const flood = 200_000
+	for i := range flood {
+		c.PutUnknown(keygate.HashSecret(strconv.Itoa(i)), t0)
+	}
+	if n := c.UnknownLen(); n > 65536 || n < 60000 {
+		t.Errorf("after %d unknown keys, %d negative entries, want up to 65,536", flood, n)
+	}
+	if got := c.LookupState(k.Hash, t0); got != "hit" {
+		t.Errorf("lookup of a key after a flood of unknown ones = %s, want hit", got)
 	}
 }

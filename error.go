@@ -10,6 +10,7 @@ import (
 const (
 	EINVALID      = "invalid"      // 400: the request is malformed or breaks a rule
 	EUNAUTHORIZED = "unauthorized" // 401: no credential, or one that is unknown, disabled or expired
+	EPAYMENT      = "payment"      // 402: the account's credit balance is used up
 	EFORBIDDEN    = "forbidden"    // 403: the credential may not do this
 	ENOTFOUND     = "not_found"    // 404
 	ECONFLICT     = "conflict"     // 409: the resource's state forbids the change

@@ -110,7 +110,8 @@ func (s *Service) redeem(ctx context.Context, c *AuthCode) (*ExchangeResult, err
 		CreatedAt:     now,
 	}
 	k.Label = labelOf(k.Name, secret)
-	switch err := s.store.RedeemAuthCode(ctx, c.Hash, now, k); {
+	audit := s.auditEvent(ctx, AuditEvent{Action: AuditCodeExchanged, ActorUserID: c.UserID, AppID: &appID, KeyHashPrefix: hashPrefix(k.Hash)})
+	switch err := s.store.RedeemAuthCode(ctx, c.Hash, now, k, audit); {
 	case errors.Is(err, ErrCodeUsed):
 		// Another exchange with the code's secret won the race: by the same
 		// rule as a sequential replay, the key it minted is disabled.
@@ -127,7 +128,7 @@ func (s *Service) redeem(ctx context.Context, c *AuthCode) (*ExchangeResult, err
 	case err != nil:
 		return nil, fmt.Errorf("redeem auth code: %w", err)
 	}
-	s.audit(ctx, AuditEvent{Action: AuditCodeExchanged, ActorUserID: c.UserID, AppID: &appID, KeyHashPrefix: hashPrefix(k.Hash)})
+	s.audited(ctx, audit)
 	return &ExchangeResult{Key: secret, UserID: c.UserID, Hash: k.Hash}, nil
 }
 

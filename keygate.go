@@ -9,7 +9,9 @@ type User struct {
 	PasswordHash string // argon2id PHC string; never logged
 	// Disabled users cannot sign in and have no browser sessions; the
 	// keys they already hold are not touched.
-	Disabled  bool
+	Disabled bool
+	// IsAdmin: the user runs this keygate's accounts (/admin/*).
+	IsAdmin   bool
 	CreatedAt time.Time
 }
 
@@ -64,7 +66,11 @@ type App struct {
 	// IsLoopback marks apps whose URL is on a loopback host: their title is
 	// always "host:port" and they never appear in rankings.
 	IsLoopback bool
-	CreatedAt  time.Time
+	// Hidden marks apps the operator has hidden (Service.SetAppHidden):
+	// they never appear in rankings or on public pages, but their usage
+	// is still metered and attributed.
+	Hidden    bool
+	CreatedAt time.Time
 }
 
 // LimitReset is the interval after which a key's spending limit starts
@@ -192,4 +198,7 @@ const (
 	AuditKeyDeleted         = "key.deleted"
 	AuditLoginSucceeded     = "login.succeeded"
 	AuditLoginFailed        = "login.failed"
+	AuditCreditsGranted     = "credits.granted"
+	AuditAppHidden          = "app.hidden"
+	AuditAppShown           = "app.shown"
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Unauthorized messages. They never echo the presented key.
@@ -87,18 +88,78 @@ func (s *Service) activeKey(ctx context.Context, hash string) (*APIKey, error) {
 
 func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 	now := s.now()
-	k, gen, ok := s.keys.get(hash, now)
-	s.obs.KeyLookup(ok)
-	if ok {
+	k, gens, state := s.keys.lookup(hash, now)
+	s.obs.KeyLookup(state != cacheMiss)
+	switch state {
+	case cacheHit:
 		return k, nil
+	case cacheRefresh:
+		s.background(func() { s.reloadKey(hash) })
+		return k, nil
+	case cacheUnknown:
+		return nil, ErrNotFound
 	}
-	k, err := s.store.Key(ctx, hash)
-	if err != nil {
+	ch := s.loads.DoChan(hash, func() (any, error) {
+		// A read of hash that ended between this caller's lookup and
+		// DoChan has filled the cache: look again before reading.
+		switch k, g, state := s.keys.lookup(hash, now); state {
+		case cacheRefresh:
+			s.background(func() { s.reloadKey(hash) })
+			return k, nil
+		case cacheHit:
+			return k, nil
+		case cacheUnknown:
+			return nil, ErrNotFound
+		default:
+			gens = g
+		}
+		// Not the caller's cancellation: other callers may share the read.
+		return s.loadKey(context.WithoutCancel(ctx), hash, now, gens)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*APIKey), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// loadKey reads the key with hash and its usage in the periods of now from
+// the store, in one statement, and caches both (or that the store does not
+// know hash) unless the shard changed since lookup returned gens.
+func (s *Service) loadKey(ctx context.Context, hash string, now time.Time, gens cacheGens) (*APIKey, error) {
+	p := PeriodsAt(now.UTC())
+	want := Counters(hash, p)
+	k, rows, err := s.store.KeyWithUsage(ctx, hash, want[:])
+	if errors.Is(err, ErrNotFound) {
+		s.keys.putUnknown(hash, now, gens.key)
+		return nil, err
+	} else if err != nil {
 		return nil, err
 	}
-	s.keys.put(k, now, gen)
+	s.keys.put(k, now, gens.key)
+	s.keys.putUsage(hash, FoldUsage(p, rows), now, gens.usage)
 	return k, nil
 }
+
+// reloadKey reads a cached key again before its entry expires, so that a
+// key in steady use is never a miss. A key the store no longer has leaves
+// the cache.
+func (s *Service) reloadKey(hash string) {
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	now := s.now()
+	gens := s.keys.gens(hash)
+	if _, err, _ := s.loads.Do(hash, func() (any, error) { return s.loadKey(ctx, hash, now, gens) }); err != nil && !errors.Is(err, ErrNotFound) {
+		s.log.Warn("key cache: reload", "key", hashPrefix(hash), "err", err)
+	}
+}
+
+// reloadTimeout bounds a background reload of a cached key.
+const reloadTimeout = 10 * time.Second
 
 // InvalidateKey drops a key from this replica's cache. Store adapters that
 // hear of changes made by other replicas call it.
@@ -111,8 +172,11 @@ func (s *Service) InvalidateAll() { s.keys.clear() }
 // Invalidations returns the Invalidations that keep s's caches in step
 // with a store's ChangeFeed: a changed key leaves the key cache and stops
 // its lease being spent, a key charged on another replica has its cached
-// usage dropped (GET /api/v1/key shows the charge at once there too), and
-// a reset empties every cache. Sessions and apps are not cached by the
+// usage dropped (GET /api/v1/key shows the charge at once there too),
+// a user granted credits or charged elsewhere has their balance read
+// again, a workspace whose budgets changed has them read again and its
+// budget leases given back, a changed guardrail empties the policy cache,
+// and a reset empties every cache. Sessions and apps are not cached by the
 // service, so their announcements need nothing. Set Error on the result to
 // hear of interruptions.
 func (s *Service) Invalidations() Invalidations {
@@ -123,12 +187,26 @@ func (s *Service) Invalidations() Invalidations {
 				s.InvalidateKey(id)
 				s.spend.keyChanged(id)
 			case ChangeUsage:
-				s.InvalidateUsage(id)
+				if userID, ok := accountOf(id); ok {
+					s.credits.drop(userID)
+				} else {
+					s.InvalidateUsage(id)
+					s.spend.usageChanged(id)
+				}
+			case ChangeCredits:
+				s.credits.drop(id)
+			case ChangeBudget:
+				s.budgetsChanged(id)
+			case ChangeGuardrail:
+				s.guardrailChanged(id)
 			}
 		},
 		Reset: func() {
 			s.InvalidateAll()
 			s.spend.allChanged()
+			s.credits.clear()
+			s.budgets.clear()
+			s.policies.clear()
 		},
 	}
 }

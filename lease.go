@@ -259,7 +259,7 @@ func takeLeased(chain []*APIKey, bs []*balance, want Micros, failed []bool, now 
 			return 0, nil, errUnavailable
 		}
 		if left <= 0 {
-			return 0, nil, limitExceeded(c.LimitReset)
+			return 0, nil, refusal(c)
 		}
 		if left < amount {
 			amount, short = left, i
@@ -269,7 +269,7 @@ func takeLeased(chain []*APIKey, bs []*balance, want Micros, failed []bool, now 
 		if failed[short] {
 			return 0, nil, errUnavailable
 		}
-		return 0, nil, limitExceeded(chain[short].LimitReset)
+		return 0, nil, refusal(chain[short])
 	}
 	return amount, takeHolds(bs, amount, short >= 0, func(b *balance) int64 {
 		l := &b.lease

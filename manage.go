@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // KeyPageSize is how many keys one page of GET /api/v1/keys holds.
@@ -106,6 +107,10 @@ type KeyUpdate struct {
 	SetLimitReset bool
 	LimitReset    *string
 	IncludeBYOK   *bool
+	// ExpiresAt moves the key's expiry earlier: an RFC 3339 date-time in
+	// the future, no later than the key's expiry. An expiry is never
+	// extended: a key outlives nothing its owner agreed to.
+	ExpiresAt *string
 }
 
 // UpdateKey applies u to the user's key with hash, drops the key from the
@@ -113,11 +118,12 @@ type KeyUpdate struct {
 // the key with its usage. Only the fields u carries are written, in one
 // atomic store update, so a concurrent PATCH of other fields (or a replay
 // revocation) is never undone by this one. A PATCH that changes nothing
-// leaves the key, updated_at included, as it was. An expiry cannot be
-// changed after creation: the type has no field for it.
+// leaves the key, updated_at included, as it was. An expiry can only be
+// moved earlier (the store's update takes the earlier of the two).
 //
-// Errors: ENOTFOUND as for GetKey; EINVALID naming name, limit or
-// limit_reset.
+// Errors: ENOTFOUND as for GetKey; EINVALID naming name, limit,
+// limit_reset or expires_at (not RFC 3339, not in the future, or later
+// than the key's expiry).
 func (s *Service) UpdateKey(ctx context.Context, userID, hash string, u KeyUpdate) (*KeyInfo, error) {
 	k, err := s.ownKey(ctx, userID, hash)
 	if err != nil {
@@ -126,6 +132,16 @@ func (s *Service) UpdateKey(ctx context.Context, userID, hash string, u KeyUpdat
 	p, err := u.patch()
 	if err != nil {
 		return nil, err
+	}
+	if u.ExpiresAt != nil {
+		t, err := s.parseExpiry("expires_at", *u.ExpiresAt, false)
+		if err != nil {
+			return nil, err
+		}
+		if k.ExpiresAt != nil && t.After(*k.ExpiresAt) {
+			return nil, Errorf(EINVALID, "expires_at can only be moved earlier: the key expires at %s", k.ExpiresAt.Format(time.RFC3339))
+		}
+		p.ExpiresAt = &t
 	}
 	if p.Empty() {
 		return s.KeyInfo(ctx, k)
@@ -190,7 +206,7 @@ func (u KeyUpdate) patch() (KeyPatch, error) {
 
 // keyChanges names what differs between a key before and after an update,
 // in the request's terms, for the audit trail: name, limit, limit_reset,
-// include_byok_in_limit, then disabled or enabled.
+// include_byok_in_limit, expires_at, then disabled or enabled.
 func keyChanges(before, after *APIKey) []string {
 	var changed []string
 	if before.Name != after.Name || before.Label != after.Label {
@@ -204,6 +220,9 @@ func keyChanges(before, after *APIKey) []string {
 	}
 	if before.IncludeBYOK != after.IncludeBYOK {
 		changed = append(changed, "include_byok_in_limit")
+	}
+	if (before.ExpiresAt == nil) != (after.ExpiresAt == nil) || before.ExpiresAt != nil && !before.ExpiresAt.Equal(*after.ExpiresAt) {
+		changed = append(changed, "expires_at")
 	}
 	if before.Disabled != after.Disabled {
 		changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[after.Disabled])

@@ -19,7 +19,7 @@ import (
 // fixture is a Service on a real SQLite file with a settable clock and one
 // user.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	svc   *keygate.Service
 	store *sqlite.DB
@@ -45,7 +45,7 @@ func (c *testClock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
-func newFixture(t *testing.T, opts ...keygate.Option) *fixture {
+func newFixture(t testing.TB, opts ...keygate.Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"))

@@ -34,8 +34,8 @@ func (s *brokenRevoke) AuthCode(ctx context.Context, hash string) (*keygate.Auth
 	return c, err
 }
 
-func (s *brokenRevoke) RedeemAuthCode(ctx context.Context, hash string, usedAt time.Time, k *keygate.APIKey) error {
-	if err := s.Store.RedeemAuthCode(ctx, hash, usedAt, k); err != nil || !s.redeemLost {
+func (s *brokenRevoke) RedeemAuthCode(ctx context.Context, hash string, usedAt time.Time, k *keygate.APIKey, audit *keygate.AuditEvent) error {
+	if err := s.Store.RedeemAuthCode(ctx, hash, usedAt, k, audit); err != nil || !s.redeemLost {
 		return err
 	}
 	return keygate.ErrCodeUsed

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Config holds the Service's settings. The zero value is not valid; use
@@ -22,6 +24,15 @@ type Config struct {
 	// usage never outlives the UTC day it was read in. 0 reads the store
 	// on every call.
 	UsageCacheTTL time.Duration
+	// UnknownKeyTTL is how long a well-formed key that the store does not
+	// know is refused from memory, without asking the store again: a
+	// flood of one unknown key costs one store read per UnknownKeyTTL
+	// (requests for one key that miss together share one read). A key's
+	// secret is shown only once the key is stored, so no key in use was
+	// ever unknown unless someone presented its secret before it existed.
+	// At most 65,536 unknown keys are remembered, apart from the key
+	// cache. 0 asks the store every time.
+	UnknownKeyTTL time.Duration
 	// SessionTTL is how long a browser login lasts; <= 0 is the default's.
 	SessionTTL time.Duration
 	// BalanceTTL bounds how long Reserve trusts the usage of a key with a
@@ -32,6 +43,9 @@ type Config struct {
 	// LeaseTTL is how long a budget lease lasts on a store shared by
 	// replicas (docs/spending.md, "PostgreSQL: budget leases"); 0 is DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// Signup is who may create an account without the operator's command
+	// line; "" is SignupClosed (signup.go).
+	Signup SignupPolicy
 	// TokenIssuer is the iss and aud of the access tokens the token
 	// exchange issues (keygate serve: its public URL); "" is
 	// DefaultTokenIssuer.
@@ -49,6 +63,7 @@ func DefaultConfig() Config {
 		// As long as a key is trusted: the same bound on what another
 		// replica's changes may take to show.
 		UsageCacheTTL: 30 * time.Second,
+		UnknownKeyTTL: 2 * time.Second,
 		BalanceTTL:    time.Second,
 		LeaseTTL:      DefaultLeaseTTL,
 	}
@@ -57,15 +72,27 @@ func DefaultConfig() Config {
 // Service enforces keygate's rules on top of a Store. It is safe for
 // concurrent use.
 type Service struct {
-	store  Store
-	cfg    Config
-	now    func() time.Time
-	log    *slog.Logger
-	keys   *keyCache
-	spend  *spendBook
-	apps   *appCache
-	hasher PasswordHasher
-	obs    Observer
+	store Store
+	cfg   Config
+	now   func() time.Time
+	log   *slog.Logger
+	keys  *keyCache
+	// loads lets one store read per key hash run at a time: the requests
+	// that miss the cache for one key together share it.
+	loads singleflight.Group
+	// background runs the reloads of cached keys ahead of their expiry: a
+	// goroutine each (tests run them in line).
+	background func(func())
+	spend      *spendBook
+	apps       *appCache
+	// credits caches users' balances for admission (credits.go).
+	credits *creditBook
+	// budgets caches the budgets of workspaces (budget.go).
+	budgets *budgetCache
+	// policies caches the keys' effective guardrail policies (policy.go).
+	policies *policyCache
+	hasher   PasswordHasher
+	obs      Observer
 	// hashes bounds the password hashes running at once; logins counts
 	// failed sign-ins per email (backoff.go).
 	hashes *workGate
@@ -97,13 +124,17 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 		cfg.SessionTTL = DefaultConfig().SessionTTL
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, log: slog.Default(), hasher: DefaultPasswordHasher,
-		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff()}
+		obs: nopObserver{}, hashes: newHashGate(), logins: newLoginBackoff(),
+		background: func(f func()) { go f() }}
 	for _, o := range opts {
 		o(s)
 	}
-	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL)
+	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL, cfg.UnknownKeyTTL)
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newAppCache(appCacheSize)
+	s.credits = newCreditBook(cfg.KeyCacheTTL, max(cfg.KeyCacheSize, 1))
+	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
+	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))
 	s.tokens = newTokenCache(max(cfg.KeyCacheSize, 1))
 	return s
 }
@@ -132,10 +163,27 @@ func ClientIP(ctx context.Context) string {
 
 // audit records e in the store and as a structured log line. A failure to
 // store the event is logged, not returned: the action it describes has
-// already happened.
+// already happened. An action the store writes in one transaction with its
+// audit event (a code created or exchanged, a sign-in) takes the event
+// from auditEvent instead and calls audited once the store has committed.
 func (s *Service) audit(ctx context.Context, e AuditEvent) {
+	ev := s.auditEvent(ctx, e)
+	s.audited(ctx, ev)
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error("audit: store", "action", ev.Action, "err", err)
+	}
+}
+
+// auditEvent returns e stamped with the time and the client IP, ready for
+// the store.
+func (s *Service) auditEvent(ctx context.Context, e AuditEvent) *AuditEvent {
 	e.CreatedAt = s.Now()
 	e.ClientIP = ClientIP(ctx)
+	return &e
+}
+
+// audited logs e and counts it.
+func (s *Service) audited(ctx context.Context, e *AuditEvent) {
 	attrs := []any{"action", e.Action, "actor", e.ActorUserID, "key", e.KeyHashPrefix, "client_ip", e.ClientIP}
 	if e.AppID != nil {
 		attrs = append(attrs, "app_id", *e.AppID)
@@ -145,9 +193,6 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) {
 	}
 	s.log.InfoContext(ctx, "audit", attrs...)
 	s.obs.Audited(e.Action)
-	if err := s.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
-		s.log.Error("audit: store", "action", e.Action, "err", err)
-	}
 }
 
 // hashPrefix is the part of a key hash that audit events and logs show.

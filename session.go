@@ -44,7 +44,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		return "", err
 	}
 	s.logins.succeeded(email)
-	token = NewToken()
+	return s.startSession(ctx, u, &AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
+}
+
+// startSession starts a browser session of u valid for Config.SessionTTL
+// and returns its token. The audit event, when not nil, is written in the
+// same transaction as the session.
+func (s *Service) startSession(ctx context.Context, u *User, event *AuditEvent) (string, error) {
+	token := NewToken()
 	now := s.Now()
 	sess := &Session{
 		TokenHash: HashSecret(token),
@@ -53,10 +60,16 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL),
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	var audit *AuditEvent
+	if event != nil {
+		audit = s.auditEvent(ctx, *event)
+	}
+	if err := s.store.CreateSession(ctx, sess, audit); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}
-	s.audit(ctx, AuditEvent{Action: AuditLoginSucceeded, ActorUserID: u.ID})
+	if audit != nil {
+		s.audited(ctx, audit)
+	}
 	return token, nil
 }
 

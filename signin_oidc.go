@@ -40,7 +40,10 @@ type UpstreamAccounts struct {
 	// unverified email is anyone's claim, and would hand them the account.
 	LinkByEmail bool
 	// CreateAccounts creates an account (with its default workspace) on
-	// the first sign-in of an identity with an email no account has.
+	// the first sign-in of an identity with an email no account has, even
+	// when the sign-up policy is not SignupOpen: the operator trusts this
+	// provider's people (a company's own identity provider). Under
+	// SignupOpen every provider's people get one.
 	CreateAccounts bool
 }
 
@@ -58,7 +61,8 @@ var errNoLinkedAccount = &Error{Code: EFORBIDDEN,
 // UpstreamLogin signs id in and returns a new session token, as Login
 // does: to the account linked to id's issuer and subject; else, per rule,
 // to the account with id's verified email (linking it) or to a new
-// account (linked). Errors: EFORBIDDEN when no account may be used (none
+// account (linked) when rule.CreateAccounts or the sign-up policy is
+// SignupOpen. Errors: EFORBIDDEN when no account may be used (none
 // linked, an unverified or missing email, linking or creating not allowed,
 // a disabled account), EINVALID for an email keygate cannot store.
 func (s *Service) UpstreamLogin(ctx context.Context, id UpstreamIdentity, rule UpstreamAccounts) (string, error) {
@@ -75,14 +79,7 @@ func (s *Service) UpstreamLogin(ctx context.Context, id UpstreamIdentity, rule U
 	if u.Disabled {
 		return "", errNoLinkedAccount
 	}
-	token := NewToken()
-	now := s.Now()
-	sess := &Session{TokenHash: HashSecret(token), UserID: u.ID, CSRFToken: NewToken(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return "", fmt.Errorf("create session: %w", err)
-	}
-	s.audit(ctx, AuditEvent{Action: AuditLoginUpstream, ActorUserID: u.ID, Detail: "issuer " + truncate(id.Issuer, 200)})
-	return token, nil
+	return s.startSession(ctx, u, &AuditEvent{Action: AuditLoginUpstream, ActorUserID: u.ID, Detail: "issuer " + truncate(id.Issuer, 200)})
 }
 
 func (s *Service) upstreamAccount(ctx context.Context, id UpstreamIdentity, rule UpstreamAccounts) (*User, error) {
@@ -120,7 +117,7 @@ func (s *Service) upstreamAccount(ctx context.Context, id UpstreamIdentity, rule
 	case !errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("user by email: %w", err)
 	}
-	if !rule.CreateAccounts {
+	if !rule.CreateAccounts && s.SignupPolicy() != SignupOpen {
 		return nil, errNoLinkedAccount
 	}
 	// The account's password is random and never shown: it signs in

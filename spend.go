@@ -23,9 +23,12 @@ type Reservation struct {
 	s      *Service
 	key    *APIKey
 	hashes []string // key and its delegation ancestors, key first
-	holds  []hold   // on the balances of those with a limit
-	amount Micros
-	done   atomic.Bool // released, by Settle or Release
+	// guardrails are the counter names of the key's guardrails, which
+	// its charge adds to (policy.go).
+	guardrails []string
+	holds      []hold // on the balances of those with a limit
+	amount     Micros
+	done       atomic.Bool // released, by Settle or Release
 }
 
 // Key returns the key the reservation was made for.
@@ -75,7 +78,9 @@ func (r *Reservation) release(spent Micros) {
 // DefaultReservation.
 //
 // k and every delegation ancestor are checked: disabled, expired or gone is
-// EUNAUTHORIZED, as for Authenticate. For each of them that has a limit,
+// EUNAUTHORIZED, as for Authenticate. Then the user's credit balance: one
+// that is used up is EPAYMENT MsgInsufficientCredits (402, credits.go);
+// an account the operator never granted credits to has no balance. For each of them that has a limit,
 // the room is its limit minus its usage in the limit's window (UTC day, ISO
 // week, UTC month, or all time) minus what requests in flight hold; usage
 // equal to the limit, a limit of 0, or no room left is EFORBIDDEN "Key
@@ -107,6 +112,8 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 		for _, h := range r.chain() {
 			s.InvalidateKey(h)
 		}
+		s.budgetsChanged(k.WorkspaceID)
+		s.policies.clear()
 		if k, err = s.activeKey(ctx, k.Hash); err != nil {
 			return nil, err
 		}
@@ -126,6 +133,9 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkCredits(ctx, k.UserID); err != nil {
+		return nil, err
+	}
 	r := &Reservation{s: s, key: k, hashes: make([]string, 0, len(ancestors)+1)}
 	var limited []*APIKey
 	for _, c := range append([]*APIKey{k}, ancestors...) {
@@ -137,6 +147,17 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 			limited = append(limited, c)
 		}
 	}
+	budgets, err := s.workspaceBudgets(ctx, k.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := s.policyOf(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	r.guardrails = policy.counters
+	limited = append(limited, budgets...)
+	limited = append(limited, policy.limits...)
 	if len(limited) == 0 {
 		return r, nil
 	}
@@ -155,7 +176,8 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // r. The charge goes to g.KeyHash and every delegation ancestor (those of
 // r's key, or of g.KeyHash when r is nil: a charge reported without a
 // reservation), in the usage periods containing g.CreatedAt (zero: now),
-// to the BYOK sums when g.BYOK. g is stored, so Generation finds it at
+// to the BYOK sums when g.BYOK, and to the account's counter of g.UserID
+// (AccountCounter) and the daily rollups of its app and user. g is stored, so Generation finds it at
 // once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key (or,
 // without r, from g.KeyHash's key if it exists) when empty, and g.ID is
 // made when empty.
@@ -235,7 +257,47 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			add = append(add, c)
 		}
 	}
+	if g.UserID != "" {
+		// The account's counter, which a credit balance is measured
+		// against (credits.go).
+		a := UsageCounter{KeyHash: AccountCounter(g.UserID), Period: PeriodTotal, Start: epoch}
+		if g.BYOK {
+			a.BYOKMicros = g.Cost
+		} else {
+			a.Micros = g.Cost
+		}
+		add = append(add, a)
+	}
+	if g.WorkspaceID != "" {
+		// Every charge counts in its workspace's budget windows, whether
+		// the workspace has budgets now or not.
+		ws := workspaceCounters(g.WorkspaceID, p, g.Cost, g.BYOK)
+		add = append(add, ws[:]...)
+	}
+	guardrails := r.guardrailCounters()
+	if r == nil {
+		// A charge reported without a reservation: the key's guardrails,
+		// if it still exists.
+		if k, err := s.cachedKey(ctx, g.KeyHash); err == nil {
+			p, err := s.policyOf(ctx, k)
+			if err != nil {
+				return false, err
+			}
+			guardrails = p.counters
+		}
+	}
+	for _, h := range guardrails {
+		for _, c := range Counters(h, p) {
+			if g.BYOK {
+				c.BYOKMicros = g.Cost
+			} else {
+				c.Micros = g.Cost
+			}
+			add = append(add, c)
+		}
+	}
 	c := &Charge{Generation: g, Counters: add}
+	c.AppDay, c.UserDay = RollupsOf(g)
 	if r != nil {
 		for _, h := range r.holds {
 			if h.lease != 0 {
@@ -260,11 +322,21 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 		// Before r's hold goes (the deferred Release), so that the room
 		// never looks larger than it is.
 		s.spend.observe(sums)
+		s.credits.observe(sums)
 		for _, h := range hashes {
 			s.keys.dropUsage(h)
 		}
 	}
 	return charged, nil
+}
+
+// guardrailCounters returns the counter names of r's key's guardrails,
+// nil for a nil r.
+func (r *Reservation) guardrailCounters() []string {
+	if r == nil {
+		return nil
+	}
+	return r.guardrails
 }
 
 // chain returns the hashes r was held for, nil for a nil r.

@@ -13,8 +13,8 @@ import (
 
 // UserStore holds users.
 type UserStore interface {
-	// CreateUser inserts u together with its default workspace ws, in one
-	// transaction. ErrConflict if the email is taken.
+	// CreateUser inserts u (IsAdmin included) together with its default
+	// workspace ws, in one transaction. ErrConflict if the email is taken.
 	CreateUser(ctx context.Context, u *User, ws *Workspace) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
@@ -114,17 +114,55 @@ type AppStore interface {
 	// in no cache.
 	UpsertApp(ctx context.Context, a *App) (*App, error)
 	App(ctx context.Context, id int64) (*App, error)
+	// SetAppHidden sets the Hidden flag of the app with id and returns the
+	// app as it is after, announcing a change (ChangeApp) by stores that
+	// are a ChangeFeed. ErrNotFound if there is no such app.
+	SetAppHidden(ctx context.Context, id int64, hidden bool) (*App, error)
+}
+
+// RollupStore reads the daily rollups of generations that RecordGeneration
+// adds to (Charge.AppDay, Charge.UserDay). Days are 00:00 UTC; a range
+// [from, to) holds the days d with from <= d < to. The cost of a read
+// grows with the rows of the range (days × apps × models, or days × the
+// user's keys × models), never with the number of generations.
+type RollupStore interface {
+	// AppTotals returns, for every app with usage in [from, to), the app
+	// and its requests and tokens (prompt + completion) in that range, in
+	// no set order.
+	AppTotals(ctx context.Context, from, to time.Time) ([]AppTotal, error)
+	// AppDays returns the rollup rows of the app with id in [from, to),
+	// in no set order.
+	AppDays(ctx context.Context, appID int64, from, to time.Time) ([]AppDay, error)
+	// UserDays returns the rollup rows of the user in [from, to), in no
+	// set order.
+	UserDays(ctx context.Context, userID string, from, to time.Time) ([]UserDay, error)
+}
+
+// CreditStore holds the append-only ledger of credits granted to users.
+type CreditStore interface {
+	// AddCreditGrant inserts g, setting g.ID, and announces a change
+	// (ChangeCredits, the user's id) by stores that are a ChangeFeed.
+	// ErrNotFound if there is no user g.UserID.
+	AddCreditGrant(ctx context.Context, g *CreditGrant) error
+	// CreditGrants returns the user's grants, oldest first.
+	CreditGrants(ctx context.Context, userID string) ([]*CreditGrant, error)
 }
 
 // CodeStore holds authorization codes.
 type CodeStore interface {
-	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// CreateAuthCode inserts c and, when audit is not nil, appends audit
+	// (setting audit.ID), in one transaction: neither is stored without
+	// the other. ErrConflict on a duplicate hash; ErrNotFound if c's
+	// user, workspace or app does not exist.
+	CreateAuthCode(ctx context.Context, c *AuthCode, audit *AuditEvent) error
 	AuthCode(ctx context.Context, hash string) (*AuthCode, error)
-	// RedeemAuthCode marks the code used at usedAt and inserts key, in one
+	// RedeemAuthCode marks the code used at usedAt, inserts key and, when
+	// audit is not nil, appends audit (setting audit.ID), in one
 	// transaction. The single gate is a conditional update of the code row
 	// (… WHERE used_at IS NULL): of concurrent calls, on one replica or
-	// many, exactly one wins; the others get ErrCodeUsed and insert nothing.
-	RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *APIKey) error
+	// many, exactly one wins; the others get ErrCodeUsed (ErrNotFound for
+	// no such code) and store nothing, their audit events included.
+	RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *APIKey, audit *AuditEvent) error
 	// DeleteExpiredAuthCodes removes unused codes that expired before t and
 	// used ones older than t, returning how many went.
 	DeleteExpiredAuthCodes(ctx context.Context, before time.Time) (int64, error)
@@ -149,6 +187,11 @@ type KeyPatch struct {
 	Limit       *Micros
 	LimitReset  *LimitReset
 	IncludeBYOK *bool
+	// ExpiresAt, when set, moves the key's expiry to it if that is
+	// earlier than the stored one (or the key never expired): computed
+	// from the stored row in the update itself, so an expiry is never
+	// moved later, whatever runs concurrently.
+	ExpiresAt *time.Time
 	// UpdatedAt is stored when the patch changes anything.
 	UpdatedAt time.Time
 }
@@ -156,7 +199,7 @@ type KeyPatch struct {
 // Empty reports whether p sets no field.
 func (p KeyPatch) Empty() bool {
 	return p.Name == nil && p.Label == nil && p.Disabled == nil && !p.SetLimit &&
-		p.LimitReset == nil && p.IncludeBYOK == nil
+		p.LimitReset == nil && p.IncludeBYOK == nil && p.ExpiresAt == nil
 }
 
 // KeyStore holds API keys.
@@ -164,6 +207,11 @@ type KeyStore interface {
 	// CreateKey inserts k. ErrConflict on a duplicate hash.
 	CreateKey(ctx context.Context, k *APIKey) error
 	Key(ctx context.Context, hash string) (*APIKey, error)
+	// KeyWithUsage returns the key with hash and, as UsageCounters would,
+	// its stored counters among want, read in one statement (one round
+	// trip, one snapshot): what a key cache miss costs. ErrNotFound if
+	// there is no such key.
+	KeyWithUsage(ctx context.Context, hash string, want []UsageCounter) (*APIKey, []UsageCounter, error)
 	// ListKeys returns keys matching f, newest first.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*APIKey, error)
 	// UpdateKey applies p to the key with hash and returns the key as it
@@ -196,7 +244,9 @@ type UsageStore interface {
 	// committed; stores may commit the charges of concurrent calls
 	// together (group commit), each still charged or not on its own.
 	// A LeaseStore also draws c.Leases in that transaction; other stores
-	// ignore them.
+	// ignore them. A new generation also adds c.AppDay and c.UserDay (when
+	// not nil) to the rollup rows of their day and identity, in that
+	// transaction: the rollups always equal the stored generations.
 	RecordGeneration(ctx context.Context, c *Charge) (charged bool, sums []UsageCounter, err error)
 	// UsageCounters returns the stored counters of keyHash whose period
 	// and start are those of a counter of want, with their sums;
@@ -204,6 +254,10 @@ type UsageStore interface {
 	UsageCounters(ctx context.Context, keyHash string, want []UsageCounter) ([]UsageCounter, error)
 	// Generation returns the generation with id. ErrNotFound if none.
 	Generation(ctx context.Context, id string) (*Generation, error)
+	// KeyGenerations returns up to limit (1 or more) generations charged
+	// to keyHash, newest first (ties by id, descending): a key's latest
+	// requests and, from the first, when it was last used.
+	KeyGenerations(ctx context.Context, keyHash string, limit int) ([]*Generation, error)
 }
 
 // Charge is what UsageStore.RecordGeneration writes for one metered
@@ -214,6 +268,10 @@ type Charge struct {
 	// Leases names the budget leases the request was admitted from: each
 	// lease's amount drops by its Micros, not below 0.
 	Leases []LeaseDraw
+	// AppDay and UserDay are what the generation adds to the daily
+	// rollups (RollupsOf); nil adds nothing.
+	AppDay  *AppDay
+	UserDay *UserDay
 }
 
 // LeaseDraw is an amount, in micro-dollars, spent from the lease ID.
@@ -278,7 +336,10 @@ type Lease struct {
 
 // SessionStore holds browser sessions.
 type SessionStore interface {
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession inserts s and, when audit is not nil, appends audit
+	// (setting audit.ID), in one transaction. ErrConflict on a duplicate
+	// token hash.
+	CreateSession(ctx context.Context, s *Session, audit *AuditEvent) error
 	// Session returns the session with tokenHash or ErrNotFound; expiry is
 	// checked by the caller against its clock.
 	Session(ctx context.Context, tokenHash string) (*Session, error)
@@ -358,18 +419,25 @@ type IdentityStore interface {
 const (
 	ChangeKey     = "key"     // the key's hash: a key was updated or deleted
 	ChangeSession = "session" // the session's token hash: a session was deleted
-	ChangeApp     = "app"     // the app's decimal id: an app's title or categories changed
+	ChangeApp     = "app"     // the app's decimal id: an app's title, categories or hidden flag changed
+	ChangeCredits = "credits" // the user's id: credits were granted to the user
 	// ChangeUsage names a key's hash: charges were added to its usage
 	// counters. Only stores shared by replicas (PostgreSQL) announce it,
 	// once per key per committed batch of charges.
 	ChangeUsage = "usage"
+	// ChangeBudget names a workspace's id: one of its budgets was set or
+	// deleted.
+	ChangeBudget = "budget"
+	// ChangeGuardrail names a guardrail's id: it was updated or deleted,
+	// or assigned to or removed from keys.
+	ChangeGuardrail = "guardrail"
 )
 
 // Invalidations says what ChangeFeed.Listen does with the changes that
 // every process on the database, this one included, announces.
 type Invalidations struct {
 	// Changed is called with the kind (ChangeKey, ChangeSession,
-	// ChangeApp, ChangeUsage) and the id of each announced change, one at
+	// ChangeApp, ChangeUsage, ChangeBudget, ChangeGuardrail) and the id of each announced change, one at
 	// a time, in commit order.
 	Changed func(kind, id string)
 	// Reset is called every time Listen has started listening, the first
@@ -398,17 +466,50 @@ type ChangeFeed interface {
 	Listen(ctx context.Context, inv Invalidations) error
 }
 
+// AccountStore holds the one-time links of accounts (AccountLink): invites
+// to sign up and password resets.
+type AccountStore interface {
+	// CreateAccountLink inserts l. ErrConflict on a duplicate hash.
+	CreateAccountLink(ctx context.Context, l *AccountLink) error
+	// AccountLink returns the link with hash, used or not, or ErrNotFound.
+	AccountLink(ctx context.Context, hash string) (*AccountLink, error)
+	// ListAccountLinks returns the links of kind that are unused and
+	// expire after now, newest first, at most limit.
+	ListAccountLinks(ctx context.Context, kind string, now time.Time, limit int) ([]*AccountLink, error)
+	// RedeemInvite marks the invite with hash used at usedAt, by u, and
+	// inserts u with its default workspace ws (as CreateUser does), in one
+	// transaction. The single gate is a conditional update of the link
+	// row (… WHERE used_at IS NULL AND expires_at > usedAt): of concurrent
+	// calls, on one replica or many, exactly one wins. ErrCodeUsed, and
+	// nothing stored, when the invite is used or expired; ErrNotFound
+	// when there is none; ErrConflict, the invite left unused, when the
+	// email is taken.
+	RedeemInvite(ctx context.Context, hash string, usedAt time.Time, u *User, ws *Workspace) error
+	// RedeemPasswordReset marks the reset link with hash used at usedAt,
+	// stores passwordHash as its user's password and deletes every
+	// session of the user, announcing each (ChangeSession), in one
+	// transaction, with the gate of RedeemInvite. It returns the user.
+	// ErrCodeUsed when the link is used or expired; ErrNotFound when there
+	// is no such link or its user is gone.
+	RedeemPasswordReset(ctx context.Context, hash string, usedAt time.Time, passwordHash string) (*User, error)
+}
+
 // Store is everything the Service needs from storage.
 type Store interface {
 	UserStore
+	AccountStore
 	WorkspaceStore
 	AppStore
 	CodeStore
 	KeyStore
 	UsageStore
+	RollupStore
+	CreditStore
 	SessionStore
 	AuditStore
 	ServiceTokenStore
+	BudgetStore
+	GuardrailStore
 	FederationStore
 	IdentityStore
 	Close() error

@@ -45,10 +45,23 @@ func checkNewPassword(password string) error {
 	return nil
 }
 
-// CreateUser creates a user with its default workspace. Errors: EINVALID
-// for a bad email or a password that breaks checkNewPassword, ECONFLICT
-// when the email is taken.
+// CreateUser creates a user with its default workspace. The first user of
+// a keygate is its admin. Errors: EINVALID for a bad email or a password
+// that breaks checkNewPassword, ECONFLICT when the email is taken.
 func (s *Service) CreateUser(ctx context.Context, email, password string) (*User, error) {
+	return s.createUser(ctx, email, password, false, "")
+}
+
+// CreateAdmin is CreateUser for an admin: a user who runs this keygate's
+// accounts (/admin/users, /admin/apps). The same errors.
+func (s *Service) CreateAdmin(ctx context.Context, email, password string) (*User, error) {
+	return s.createUser(ctx, email, password, true, "")
+}
+
+// createUser checks and hashes the new user's email and password and
+// stores the user, through the invite with hash when inviteHash is not
+// "" (AccountStore.RedeemInvite). The first user is made an admin.
+func (s *Service) createUser(ctx context.Context, email, password string, admin bool, inviteHash string) (*User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -56,16 +69,30 @@ func (s *Service) CreateUser(ctx context.Context, email, password string) (*User
 	if err := checkNewPassword(password); err != nil {
 		return nil, err
 	}
+	if !admin {
+		_, total, err := s.store.ListUsers(ctx, 0, 1)
+		if err != nil {
+			return nil, fmt.Errorf("count users: %w", err)
+		}
+		admin = total == 0
+	}
 	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	now := s.Now()
-	u := &User{ID: uuid.NewString(), Email: e, PasswordHash: hash, CreatedAt: now}
+	u := &User{ID: uuid.NewString(), Email: e, PasswordHash: hash, IsAdmin: admin, CreatedAt: now}
 	ws := &Workspace{ID: uuid.NewString(), UserID: u.ID, Name: "Default", Slug: "default", IsDefault: true, CreatedAt: now}
-	switch err := s.store.CreateUser(ctx, u, ws); {
+	if inviteHash != "" {
+		err = s.store.RedeemInvite(ctx, inviteHash, now, u, ws)
+	} else {
+		err = s.store.CreateUser(ctx, u, ws)
+	}
+	switch {
 	case errors.Is(err, ErrConflict):
 		return nil, Errorf(ECONFLICT, "a user with this email already exists")
+	case errors.Is(err, ErrCodeUsed), errors.Is(err, ErrNotFound):
+		return nil, errBadLink
 	case err != nil:
 		return nil, fmt.Errorf("create user: %w", err)
 	}

@@ -38,7 +38,7 @@ func TestOpenRouterSDK(t *testing.T) {
 	bin := buildKeygate(t, root)
 	groups := os.Getenv("KEYGATE_CONFORMANCE_GROUPS")
 	if groups == "" {
-		groups = "core,management,gateway"
+		groups = "core,management,gateway,apps"
 	}
 
 	t.Run("sqlite", func(t *testing.T) {
@@ -67,6 +67,15 @@ func runSuite(t *testing.T, bin, tsDir, database, email, groups string) {
 	keygate(t, bin, "users", "create", email, "--database", database)
 	userKey := newKey(t, bin, "keys", "create", "--user", email, "--database", database)
 	mgmtKey := newKey(t, bin, "keys", "create", "--user", email, "--management", "--database", database)
+	// For the apps checks: a service token that reports usage, and a
+	// second user whose credit balance is 50 micro-dollars.
+	tokenOut := strings.TrimSpace(keygate(t, bin, "service-tokens", "create", "--name", "conformance", "--database", database))
+	serviceToken := tokenOut[strings.LastIndex(tokenOut, "\n")+1:]
+	creditsEmail := "credits-" + email
+	keygate(t, bin, "users", "create", creditsEmail, "--database", database)
+	creditsUserKey := newKey(t, bin, "keys", "create", "--user", creditsEmail, "--database", database)
+	creditsMgmtKey := newKey(t, bin, "keys", "create", "--user", creditsEmail, "--management", "--database", database)
+	keygate(t, bin, "credits", "grant", "--user", creditsEmail, "--amount", "0.00005", "--note", "conformance", "--database", database)
 
 	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
 	defer cancel()
@@ -77,6 +86,9 @@ func runSuite(t *testing.T, bin, tsDir, database, email, groups string) {
 		"KEYGATE_USER_KEY="+userKey,
 		"KEYGATE_MGMT_KEY="+mgmtKey,
 		"KEYGATE_CONFORMANCE_GROUPS="+groups,
+		"KEYGATE_SERVICE_TOKEN="+serviceToken,
+		"KEYGATE_CREDITS_USER_KEY="+creditsUserKey,
+		"KEYGATE_CREDITS_MGMT_KEY="+creditsMgmtKey,
 	)
 	// A grandchild holding the output pipe must not keep Wait from returning.
 	cmd.WaitDelay = 5 * time.Second

@@ -15,8 +15,8 @@
 // Environment:
 //
 //	KEYGATE_CONFORMANCE_GROUPS  checks of run.mjs to run: "core",
-//	                            "management", "gateway", comma-separated
-//	                            (default: all three)
+//	                            "management", "gateway", "apps",
+//	                            comma-separated (default: all four)
 //	KEYGATE_TEST_POSTGRES       a postgres:// URL; when set the suite also runs
 //	                            against PostgreSQL
 package conformance

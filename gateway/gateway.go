@@ -92,8 +92,8 @@ func (g *Gateway) proxy(endpoint string) func(http.ResponseWriter, *http.Request
 
 // serveProxy admits, forwards and meters one request. Admission order
 // (docs/gateway.md "Admission"): body cap 413 and a malformed body or
-// unknown model 400, then the key 401, then the limits 403, then the
-// upstream.
+// unknown model 400, then the key 401, then the key's guardrails on the
+// model 403, then the limits 403, then the upstream.
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint string) error {
 	start, createdAt := time.Now(), g.svc.Now()
 	req, err := g.readRequest(w, r, endpoint)
@@ -103,6 +103,9 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 	ctx := r.Context()
 	k, err := g.svc.Authenticate(ctx, apitype.Bearer(r.Header))
 	if err != nil {
+		return err
+	}
+	if err := g.svc.CheckModel(ctx, k, req.name, req.model.upstream.name); err != nil {
 		return err
 	}
 	referer, title, categories := apitype.AttributionHeaders(r.Header)

@@ -10,7 +10,7 @@ import (
 	"github.com/keygate/keygate"
 )
 
-const appColumns = `id, url, title, categories, is_loopback, created_at`
+const appColumns = `id, url, title, categories, is_loopback, hidden, created_at`
 
 // UpsertApp returns the app stored under a.URL, creating it from a if there
 // is none. An existing app takes a.Title when it is non-empty and
@@ -65,6 +65,25 @@ func (db *DB) App(ctx context.Context, id int64) (*keygate.App, error) {
 	return a, storeErr("app", err)
 }
 
+// SetAppHidden sets the hidden flag of the app with id, announcing the
+// change (keygate.ChangeApp).
+func (db *DB) SetAppHidden(ctx context.Context, id int64, hidden bool) (*keygate.App, error) {
+	var got *keygate.App
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		got, err = scanApp(tx.QueryRow(ctx,
+			`UPDATE apps SET hidden = $1 WHERE id = $2 RETURNING `+appColumns, hidden, id))
+		if err != nil {
+			return err
+		}
+		return announce(ctx, tx, keygate.ChangeApp, strconv.FormatInt(id, 10))
+	})
+	if err != nil {
+		return nil, storeErr("set app hidden", err)
+	}
+	return got, nil
+}
+
 func (db *DB) appByURL(ctx context.Context, url string) (*keygate.App, error) {
 	return scanApp(db.pool.QueryRow(ctx,
 		`SELECT `+appColumns+` FROM apps WHERE url = $1`, url))
@@ -73,7 +92,7 @@ func (db *DB) appByURL(ctx context.Context, url string) (*keygate.App, error) {
 // scanApp reads the appColumns of row, and then into extra.
 func scanApp(row scanner, extra ...any) (*keygate.App, error) {
 	var a keygate.App
-	dest := append([]any{&a.ID, &a.URL, &a.Title, &a.Categories, &a.IsLoopback, &a.CreatedAt}, extra...)
+	dest := append([]any{&a.ID, &a.URL, &a.Title, &a.Categories, &a.IsLoopback, &a.Hidden, &a.CreatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}

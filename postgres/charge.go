@@ -265,6 +265,9 @@ func writeCharges(ctx context.Context, tx pgx.Tx, batch []*chargeReq) ([]chargeR
 			sums[counterRef(c)] = c
 		}
 	}
+	if err := addRollups(ctx, tx, batch, results); err != nil {
+		return nil, err
+	}
 	// Every replica drops the usage it cached for the keys charged, once
 	// this transaction commits (pg_notify is transactional).
 	charged := make(map[string]bool)
@@ -383,3 +386,107 @@ func (a *generationColumnsArrays) args() []any {
 // charges, lease grants and returns) this DB has committed: the database
 // writes the gateway causes, for tests and benchmarks.
 func (db *DB) WriteCount() int64 { return db.writes.Load() }
+
+// addRollups adds the rollup rows of the charges of batch that were
+// charged, summed per row first, in one upsert per table, in the order of
+// the rows' keys (so that the batches of several replicas lock rows in one
+// order).
+func addRollups(ctx context.Context, tx pgx.Tx, batch []*chargeReq, results []chargeResult) error {
+	type appRef struct {
+		day   time.Time
+		app   int64
+		model string
+	}
+	type userRef struct {
+		user                            string
+		day                             time.Time
+		workspace, key, model, provider string
+	}
+	apps := make(map[appRef]*keygate.AppDay)
+	users := make(map[userRef]*keygate.UserDay)
+	for i, r := range batch {
+		if !results[i].charged {
+			continue
+		}
+		if a := r.c.AppDay; a != nil {
+			ref := appRef{a.Day.UTC(), a.AppID, a.Model}
+			if s, ok := apps[ref]; ok {
+				s.Add(a)
+			} else {
+				c := *a
+				apps[ref] = &c
+			}
+		}
+		if u := r.c.UserDay; u != nil {
+			ref := userRef{u.UserID, u.Day.UTC(), u.WorkspaceID, u.KeyHash, u.Model, u.Provider}
+			if s, ok := users[ref]; ok {
+				s.Add(u)
+			} else {
+				c := *u
+				users[ref] = &c
+			}
+		}
+	}
+	if len(apps) > 0 {
+		refs := slices.SortedFunc(maps.Keys(apps), func(a, b appRef) int {
+			return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.app, b.app), cmp.Compare(a.model, b.model))
+		})
+		n := len(refs)
+		days, ids, models := make([]time.Time, n), make([]int64, n), make([]string, n)
+		reqs, prompt, completion := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, ref := range refs {
+			a := apps[ref]
+			days[i], ids[i], models[i] = ref.day, ref.app, ref.model
+			reqs[i], prompt[i], completion[i] = a.Requests, a.PromptTokens, a.CompletionTokens
+		}
+		if _, err := tx.Exec(ctx, sqlAddAppDays, days, ids, models, reqs, prompt, completion); err != nil {
+			return err
+		}
+	}
+	if len(users) > 0 {
+		refs := slices.SortedFunc(maps.Keys(users), func(a, b userRef) int {
+			return cmp.Or(cmp.Compare(a.user, b.user), a.day.Compare(b.day), cmp.Compare(a.workspace, b.workspace),
+				cmp.Compare(a.key, b.key), cmp.Compare(a.model, b.model), cmp.Compare(a.provider, b.provider))
+		})
+		n := len(refs)
+		userIDs, days, workspaces, keys := make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n)
+		models, providers := make([]string, n), make([]string, n)
+		reqs, prompt, completion, reasoning := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		paid, byok := make([]int64, n), make([]int64, n)
+		for i, ref := range refs {
+			u := users[ref]
+			userIDs[i], days[i], workspaces[i], keys[i] = ref.user, ref.day, ref.workspace, ref.key
+			models[i], providers[i] = ref.model, ref.provider
+			reqs[i], prompt[i], completion[i], reasoning[i] = u.Requests, u.PromptTokens, u.CompletionTokens, u.ReasoningTokens
+			paid[i], byok[i] = int64(u.Micros), int64(u.BYOKMicros)
+		}
+		if _, err := tx.Exec(ctx, sqlAddUserDays, userIDs, days, workspaces, keys, models, providers,
+			reqs, prompt, completion, reasoning, paid, byok); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqlAddAppDays adds to the app rollup rows, each in the database.
+const sqlAddAppDays = `
+	INSERT INTO app_usage_daily (day, app_id, model, requests, prompt_tokens, completion_tokens)
+	SELECT * FROM unnest($1::timestamptz[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+	ON CONFLICT (day, app_id, model) DO UPDATE SET
+		requests = app_usage_daily.requests + excluded.requests,
+		prompt_tokens = app_usage_daily.prompt_tokens + excluded.prompt_tokens,
+		completion_tokens = app_usage_daily.completion_tokens + excluded.completion_tokens`
+
+// sqlAddUserDays adds to the user rollup rows, each in the database.
+const sqlAddUserDays = `
+	INSERT INTO user_usage_daily (user_id, day, workspace_id, key_hash, model, provider,
+		requests, prompt_tokens, completion_tokens, reasoning_tokens, micros, byok_micros)
+	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+	ON CONFLICT (user_id, day, workspace_id, key_hash, model, provider) DO UPDATE SET
+		requests = user_usage_daily.requests + excluded.requests,
+		prompt_tokens = user_usage_daily.prompt_tokens + excluded.prompt_tokens,
+		completion_tokens = user_usage_daily.completion_tokens + excluded.completion_tokens,
+		reasoning_tokens = user_usage_daily.reasoning_tokens + excluded.reasoning_tokens,
+		micros = user_usage_daily.micros + excluded.micros,
+		byok_micros = user_usage_daily.byok_micros + excluded.byok_micros`

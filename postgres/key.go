@@ -16,15 +16,24 @@ func (db *DB) CreateKey(ctx context.Context, k *keygate.APIKey) error {
 }
 
 func insertKey(ctx context.Context, ex execer, k *keygate.APIKey) error {
-	_, err := ex.Exec(ctx, `
-		INSERT INTO api_keys (hash, user_id, workspace_id, app_id, parent_hash, name, label,
-			is_management, disabled, limit_micros, limit_reset, include_byok,
-			expires_at, external_user, creator_user_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		k.Hash, k.UserID, k.WorkspaceID, k.AppID, nullString(k.ParentHash), k.Name, k.Label,
-		k.IsManagement, k.Disabled, microsPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
-		k.ExpiresAt, k.ExternalUser, nullString(k.CreatorUserID), k.CreatedAt, k.UpdatedAt)
+	_, err := ex.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES (`+keyValues(1)+`)`, keyArgs(k)...)
 	return err
+}
+
+// keyArgs are k's values for keyColumns.
+func keyArgs(k *keygate.APIKey) []any {
+	return []any{k.Hash, k.UserID, k.WorkspaceID, k.AppID, nullString(k.ParentHash), k.Name, k.Label,
+		k.IsManagement, k.Disabled, microsPtr(k.Limit), string(k.LimitReset), k.IncludeBYOK,
+		k.ExpiresAt, k.ExternalUser, nullString(k.CreatorUserID), k.CreatedAt, k.UpdatedAt}
+}
+
+// keyValues is a list of keyColumns' parameters from $first on, typed, so
+// that it can stand in a SELECT list as well as in VALUES.
+func keyValues(first int) string {
+	types := []string{"text", "text", "text", "bigint", "text", "text", "text",
+		"boolean", "boolean", "bigint", "text", "boolean",
+		"timestamptz", "text", "text", "timestamptz", "timestamptz"}
+	return typedParams(first, types)
 }
 
 const keyColumns = `hash, user_id, workspace_id, app_id, parent_hash, name, label,
@@ -37,6 +46,55 @@ func (db *DB) Key(ctx context.Context, hash string) (*keygate.APIKey, error) {
 		`SELECT `+keyColumns+` FROM api_keys WHERE hash = $1`, hash))
 	return k, storeErr("key", err)
 }
+
+// KeyWithUsage returns the key with hash and its stored counters among
+// want, in one statement. keygate.ErrNotFound if there is no such key.
+func (db *DB) KeyWithUsage(ctx context.Context, hash string, want []keygate.UsageCounter) (*keygate.APIKey, []keygate.UsageCounter, error) {
+	periods, starts := make([]string, len(want)), make([]time.Time, len(want))
+	for i, c := range want {
+		periods[i], starts[i] = c.Period, c.Start
+	}
+	// One row per stored counter, or one with NULL counter columns.
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+keyColumnsK+`, c.period, c.period_start, c.micros, c.byok_micros
+		FROM api_keys k LEFT JOIN usage_counters c ON c.key_hash = k.hash
+			AND (c.period, c.period_start) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))
+		WHERE k.hash = $1`, hash, periods, starts)
+	if err != nil {
+		return nil, nil, storeErr("key with usage", err)
+	}
+	defer rows.Close()
+	var k *keygate.APIKey
+	var counters []keygate.UsageCounter
+	for rows.Next() {
+		var period *string
+		var start *time.Time
+		var n, b *int64
+		key, err := scanKey(rows, &period, &start, &n, &b)
+		if err != nil {
+			return nil, nil, storeErr("key with usage", err)
+		}
+		if k == nil {
+			k = key
+		}
+		if period != nil {
+			counters = append(counters, keygate.UsageCounter{KeyHash: hash, Period: *period,
+				Start: start.UTC(), Micros: keygate.Micros(*n), BYOKMicros: keygate.Micros(*b)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, storeErr("key with usage", err)
+	}
+	if k == nil {
+		return nil, nil, keygate.ErrNotFound
+	}
+	return k, counters, nil
+}
+
+// keyColumnsK is keyColumns of the table aliased k.
+const keyColumnsK = `k.hash, k.user_id, k.workspace_id, k.app_id, k.parent_hash, k.name, k.label,
+	k.is_management, k.disabled, k.limit_micros, k.limit_reset, k.include_byok,
+	k.expires_at, k.external_user, k.creator_user_id, k.created_at, k.updated_at`
 
 // ListKeys returns the keys of f.UserID, in f.WorkspaceID only when it is
 // set, without disabled keys unless f.IncludeDisabled, newest first (ties
@@ -89,6 +147,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 		limit          *int64
 		reset          string
 		updatedAt      *time.Time
+		expiresAt      *time.Time
 	}
 	var reset *string
 	if p.LimitReset != nil {
@@ -96,7 +155,7 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 	}
 	after, err = scanKey(db.pool.QueryRow(ctx, `
 		WITH old AS (
-			SELECT hash, name, label, disabled, limit_micros, limit_reset, include_byok, updated_at
+			SELECT hash, name, label, disabled, limit_micros, limit_reset, include_byok, updated_at, expires_at
 			FROM api_keys WHERE hash = $1 FOR UPDATE
 		), changed AS (
 			UPDATE api_keys k SET
@@ -106,12 +165,15 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 				limit_micros = CASE WHEN $5::boolean THEN $6::bigint ELSE k.limit_micros END,
 				limit_reset = coalesce($7::text, k.limit_reset),
 				include_byok = coalesce($8::boolean, k.include_byok),
+				expires_at = CASE WHEN $10::timestamptz IS NOT NULL AND (k.expires_at IS NULL OR k.expires_at > $10::timestamptz)
+					THEN $10::timestamptz ELSE k.expires_at END,
 				updated_at = CASE WHEN
 						(k.name, k.label, k.disabled, k.limit_micros, k.limit_reset, k.include_byok)
 						IS DISTINCT FROM
 						(coalesce($2::text, k.name), coalesce($3::text, k.label), coalesce($4::boolean, k.disabled),
 						 CASE WHEN $5::boolean THEN $6::bigint ELSE k.limit_micros END,
 						 coalesce($7::text, k.limit_reset), coalesce($8::boolean, k.include_byok))
+						OR ($10::timestamptz IS NOT NULL AND (k.expires_at IS NULL OR k.expires_at > $10::timestamptz))
 					THEN $9 ELSE k.updated_at END
 			FROM old WHERE k.hash = old.hash
 			RETURNING k.hash, k.user_id, k.workspace_id, k.app_id, k.parent_hash, k.name, k.label,
@@ -119,20 +181,23 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 				k.expires_at, k.external_user, k.creator_user_id, k.created_at, k.updated_at,
 				old.name AS old_name, old.label AS old_label, old.disabled AS old_disabled,
 				old.limit_micros AS old_limit_micros, old.limit_reset AS old_limit_reset,
-				old.include_byok AS old_include_byok, old.updated_at AS old_updated_at
+				old.include_byok AS old_include_byok, old.updated_at AS old_updated_at,
+				old.expires_at AS old_expires_at
 		)
 		SELECT `+keyColumns+`,
 			old_name, old_label, old_disabled, old_limit_micros, old_limit_reset, old_include_byok, old_updated_at,
+			old_expires_at,
 			pg_notify('`+Channel+`', '`+keygate.ChangeKey+`:' || hash)
 		FROM changed`,
-		hash, p.Name, p.Label, p.Disabled, p.SetLimit, microsPtr(p.Limit), reset, p.IncludeBYOK, p.UpdatedAt),
-		&old.name, &old.label, &old.disabled, &old.limit, &old.reset, &old.byok, &old.updatedAt, nil)
+		hash, p.Name, p.Label, p.Disabled, p.SetLimit, microsPtr(p.Limit), reset, p.IncludeBYOK, p.UpdatedAt, p.ExpiresAt),
+		&old.name, &old.label, &old.disabled, &old.limit, &old.reset, &old.byok, &old.updatedAt, &old.expiresAt, nil)
 	if err != nil {
 		return nil, nil, storeErr("update key", err)
 	}
 	b := *after
 	b.Name, b.Label, b.Disabled, b.IncludeBYOK = old.name, old.label, old.disabled, old.byok
 	b.Limit, b.LimitReset, b.UpdatedAt = toMicros(old.limit), keygate.LimitReset(old.reset), utcPtr(old.updatedAt)
+	b.ExpiresAt = utcPtr(old.expiresAt)
 	return &b, after, nil
 }
 

@@ -14,7 +14,10 @@ import (
 var _ keygate.LeaseStore = (*DB)(nil)
 
 // AcquireLeases grants budget leases (see keygate.LeaseStore) in one
-// transaction. Each key's row is locked (SELECT … FOR UPDATE, in the order
+// transaction. A request whose key is a workspace budget's or a
+// guardrail's stand-in (keygate.ParseBudgetCounterHash,
+// keygate.ParseGuardrailCounterHash) is checked against, and locks, the
+// budget's or guardrail's row instead. Each key's row is locked (SELECT … FOR UPDATE, in the order
 // of the hashes) before the room is read, in a statement of its own: under
 // READ COMMITTED each statement reads the rows committed when it starts,
 // so the room is read after every grant that held the lock before, and two
@@ -54,9 +57,23 @@ func acquireLease(ctx context.Context, tx pgx.Tx, r keygate.LeaseRequest) (keyga
 	var limit *int64
 	var reset string
 	var byok, disabled bool
-	err := tx.QueryRow(ctx, `
-		SELECT limit_micros, limit_reset, include_byok, disabled FROM api_keys
-		WHERE hash = $1 FOR UPDATE`, r.Key.Hash).Scan(&limit, &reset, &byok, &disabled)
+	var err error
+	if id, ok := keygate.ParseGuardrailCounterHash(r.Key.Hash); ok {
+		// A guardrail's stand-in key: its row is the guardrail's.
+		err = tx.QueryRow(ctx, `
+			SELECT limit_micros, reset_interval, include_byok FROM guardrails
+			WHERE id = $1 FOR UPDATE`, id).Scan(&limit, &reset, &byok)
+	} else if ws, interval, ok := keygate.ParseBudgetCounterHash(r.Key.Hash); ok {
+		// A workspace budget's stand-in key: its row is the budget's.
+		reset = string(interval)
+		err = tx.QueryRow(ctx, `
+			SELECT limit_micros, include_byok FROM workspace_budgets
+			WHERE workspace_id = $1 AND reset_interval = $2 FOR UPDATE`, ws, reset).Scan(&limit, &byok)
+	} else {
+		err = tx.QueryRow(ctx, `
+			SELECT limit_micros, limit_reset, include_byok, disabled FROM api_keys
+			WHERE hash = $1 FOR UPDATE`, r.Key.Hash).Scan(&limit, &reset, &byok, &disabled)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keygate.Lease{}, keygate.ErrNotFound
 	} else if err != nil {

@@ -29,7 +29,7 @@ func TestListen(t *testing.T) {
 	app, err := db.UpsertApp(ctx, &keygate.App{URL: "https://a.example", Title: "A", CreatedAt: now})
 	must(t, err)
 	sess := &keygate.Session{TokenHash: keygate.HashSecret("s"), UserID: user.ID, CSRFToken: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	must(t, db.CreateSession(ctx, sess))
+	must(t, db.CreateSession(ctx, sess, nil))
 	// Tests on other schemas announce on the same channel: only this
 	// test's rows are looked at.
 	l.Watch(k.Hash, strconv.FormatInt(app.ID, 10), sess.TokenHash)

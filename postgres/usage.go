@@ -59,22 +59,45 @@ func (db *DB) UsageCounters(ctx context.Context, keyHash string, want []keygate.
 
 // Generation returns the generation with id.
 func (db *DB) Generation(ctx context.Context, id string) (*keygate.Generation, error) {
-	var g keygate.Generation
-	var cost, upCost, latency, genTime int64
-	err := db.pool.QueryRow(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1`, id).Scan(
-		&g.ID, &g.KeyHash, &g.UserID, &g.WorkspaceID, &g.AppID, &g.Model,
-		&g.UpstreamModel, &g.Provider, &g.Endpoint, &g.PromptTokens, &g.CompletionTokens,
-		&g.ReasoningTokens, &g.CachedTokens, &cost, &upCost,
-		&g.BYOK, &g.CostEstimated, &g.Streamed, &g.Cancelled, &g.FinishReason,
-		&latency, &genTime, &g.CreatedAt)
+	g, err := scanGeneration(db.pool.QueryRow(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, keygate.ErrNotFound
 	} else if err != nil {
 		return nil, storeErr("generation", err)
+	}
+	return g, nil
+}
+
+// scanGeneration reads a row of generationColumns.
+func scanGeneration(row scanner) (*keygate.Generation, error) {
+	var g keygate.Generation
+	var cost, upCost, latency, genTime int64
+	if err := row.Scan(
+		&g.ID, &g.KeyHash, &g.UserID, &g.WorkspaceID, &g.AppID, &g.Model,
+		&g.UpstreamModel, &g.Provider, &g.Endpoint, &g.PromptTokens, &g.CompletionTokens,
+		&g.ReasoningTokens, &g.CachedTokens, &cost, &upCost,
+		&g.BYOK, &g.CostEstimated, &g.Streamed, &g.Cancelled, &g.FinishReason,
+		&latency, &genTime, &g.CreatedAt); err != nil {
+		return nil, err
 	}
 	g.Cost, g.UpstreamInferenceCost = keygate.Micros(cost), keygate.Micros(upCost)
 	g.Latency = time.Duration(latency) * time.Microsecond
 	g.GenerationTime = time.Duration(genTime) * time.Microsecond
 	g.CreatedAt = g.CreatedAt.UTC()
 	return &g, nil
+}
+
+// KeyGenerations returns up to limit generations of keyHash, newest
+// first, through the generations_key_created index.
+func (db *DB) KeyGenerations(ctx context.Context, keyHash string, limit int) ([]*keygate.Generation, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+generationColumns+` FROM generations
+		WHERE key_hash = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, keyHash, max(limit, 1))
+	if err != nil {
+		return nil, storeErr("key generations", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*keygate.Generation, error) { return scanGeneration(r) })
+	if err != nil {
+		return nil, storeErr("key generations", err)
+	}
+	return out, nil
 }

@@ -12,21 +12,23 @@ import (
 // workspace: ws is stored with UserID u.ID and IsDefault true whatever its
 // own fields say. keygate.ErrConflict if the email or an id is taken.
 func (db *DB) CreateUser(ctx context.Context, u *keygate.User, ws *keygate.Workspace) error {
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx,
-			`INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)`,
-			u.ID, u.Email, u.PasswordHash, u.CreatedAt)
-		if err != nil {
-			return err
-		}
-		def := *ws
-		def.UserID, def.IsDefault = u.ID, true
-		return insertWorkspace(ctx, tx, &def)
-	})
+	err := db.tx(ctx, func(tx pgx.Tx) error { return insertUser(ctx, tx, u, ws) })
 	return storeErr("create user", err)
 }
 
-const userColumns = `id, email, password_hash, disabled, created_at`
+func insertUser(ctx context.Context, tx pgx.Tx, u *keygate.User, ws *keygate.Workspace) error {
+	_, err := tx.Exec(ctx,
+		`INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, u.Email, u.PasswordHash, u.IsAdmin, u.CreatedAt)
+	if err != nil {
+		return err
+	}
+	def := *ws
+	def.UserID, def.IsDefault = u.ID, true
+	return insertWorkspace(ctx, tx, &def)
+}
+
+const userColumns = `id, email, password_hash, disabled, is_admin, created_at`
 
 // User returns the user with id, or keygate.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*keygate.User, error) {
@@ -45,7 +47,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*keygate.User, err
 
 func scanUser(row scanner) (*keygate.User, error) {
 	var u keygate.User
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Disabled, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Disabled, &u.IsAdmin, &u.CreatedAt); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = utc(u.CreatedAt)
@@ -96,11 +98,17 @@ func (db *DB) UpdateUser(ctx context.Context, u *keygate.User) error {
 		if err := oneRow(tag); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
-			WITH changed AS (
-				DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash
-			) `+notifySessions, u.ID)
-		return err
+		return endSessions(ctx, tx, u.ID)
 	})
 	return storeErr("update user", err)
+}
+
+// endSessions deletes every session of userID and announces each
+// (keygate.ChangeSession).
+func endSessions(ctx context.Context, tx pgx.Tx, userID string) error {
+	_, err := tx.Exec(ctx, `
+		WITH changed AS (
+			DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash
+		) `+notifySessions, userID)
+	return err
 }

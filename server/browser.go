@@ -91,13 +91,15 @@ func (s *Server) mountBrowser() {
 	mux.Handle("GET "+oidcCallback, b.page(b.oidcCallback))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 	mux.Handle("GET /{$}", b.page(b.home))
+	b.mountApps(mux)      // /rankings, /apps/{id}: browser_apps.go
+	b.mountDashboard(mux) // /settings/: dashboard.go
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range []string{"/auth", "/login", "/login/oidc/", "/logout", "/static/", "/{$}"} {
+	for _, p := range append([]string{"/auth", "/login", "/login/oidc/", "/logout", "/static/", "/{$}", "/settings/"}, appPaths...) {
 		s.mux.Handle(p, h)
 	}
 }
@@ -209,12 +211,14 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 }
 
 // localReturn returns v when it is a place to come back to after signing
-// in or out: an /auth request on this server, in printable ASCII (a query
-// string as browsers send it). Anything else (another host, a
-// scheme-relative "//host", another path, raw bytes outside ASCII) is
-// dropped, so return_to can never redirect off-site.
+// in or out: an /auth request on this server, the home page or a page
+// under /settings/ or /admin/, in printable ASCII (a query string as
+// browsers send it). Anything else (another host, a scheme-relative
+// "//host", another path, raw bytes outside ASCII) is dropped, so
+// return_to can never redirect off-site.
 func localReturn(v string) string {
-	if !strings.HasPrefix(v, "/auth?") || len(v) > maxReturnTo {
+	local := v == "/" || strings.HasPrefix(v, "/auth?") || strings.HasPrefix(v, "/settings/") || strings.HasPrefix(v, "/admin/")
+	if !local || len(v) > maxReturnTo {
 		return ""
 	}
 	for i := 0; i < len(v); i++ {
@@ -300,19 +304,6 @@ func appOfReturn(returnTo string) *web.App {
 	return &app
 }
 
-// home serves GET /: what this keygate is, and a way to sign in.
-func (b *browser) home(w http.ResponseWriter, r *http.Request) error {
-	u, _, err := b.signedIn(r)
-	if err != nil {
-		return err
-	}
-	page := web.HomePage{APIBase: b.apiBase}
-	if u != nil {
-		page.Email = u.Email
-	}
-	return b.pages.Home(w, http.StatusOK, page)
-}
-
 // loginForm serves GET /login: the sign-in form, or for a signed-in user
 // the request in return_to (or a "signed in" page).
 func (b *browser) loginForm(w http.ResponseWriter, r *http.Request) error {
@@ -328,7 +319,8 @@ func (b *browser) loginForm(w http.ResponseWriter, r *http.Request) error {
 		seeOther(w, returnTo)
 		return nil
 	}
-	return b.pages.SignedIn(w, http.StatusOK, web.SignedInPage{Email: u.Email, FormToken: sess.CSRFToken})
+	a := &account{user: u, sess: sess}
+	return b.pages.SignedIn(w, http.StatusOK, web.SignedInPage{Nav: a.nav(""), Email: u.Email, FormToken: sess.CSRFToken})
 }
 
 // login serves POST /login. Every password attempt starts here and

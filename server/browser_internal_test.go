@@ -74,6 +74,12 @@ func TestLocalReturn(t *testing.T) {
 		{"/auth?a\\b", ""},
 		{"/auth?a\nb", ""},
 		{"/auth?" + string(make([]byte, maxReturnTo)), ""},
+		{"/", "/"},
+		{"/settings/keys?sort=-name", "/settings/keys?sort=-name"},
+		{"/admin/users", "/admin/users"},
+		{"/settings", ""},
+		{"/logout", ""},
+		{"/settings/keys\\x", ""},
 	}
 	for _, tt := range tests {
 		if got := localReturn(tt.in); got != tt.want {

@@ -827,7 +827,7 @@ func TestHomePage(t *testing.T) {
 	e := newEnv(t)
 	r := e.browse("GET", "/", nil, nil)
 	checkPageHeaders(t, r, wantCSP)
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), `href="/login" id="sign-in"`) ||
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `href="/login?return_to=%2F" class="button primary" id="sign-in"`) ||
 		!strings.Contains(string(r.body), "http://keygate.test/api/v1") {
 		t.Errorf("GET / = %d %s, want the API base URL and a sign-in link", r.status, r.body)
 	}

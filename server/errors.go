@@ -19,6 +19,7 @@ import (
 var statusOf = map[string]int{
 	keygate.EINVALID:      http.StatusBadRequest,
 	keygate.EUNAUTHORIZED: http.StatusUnauthorized,
+	keygate.EPAYMENT:      http.StatusPaymentRequired,
 	keygate.EFORBIDDEN:    http.StatusForbidden,
 	keygate.ENOTFOUND:     http.StatusNotFound,
 	keygate.EMETHOD:       http.StatusMethodNotAllowed,

@@ -160,6 +160,13 @@ func (h *hostileEnv) value(name string) string {
 		h.values["SESSION"], h.values["CSRF"] = token, sess.CSRFToken
 		h.secrets = append(h.secrets, token)
 		return h.values[name]
+	case "GUARDRAIL":
+		name := "hostile"
+		g, err := h.svc.CreateGuardrail(ctx, h.user.ID, nil, keygate.GuardrailParams{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = g.ID
 	case "LOGIN_TOKEN":
 		v = keygate.NewToken()
 	default:

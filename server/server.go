@@ -94,9 +94,14 @@ func (s *Server) routes() {
 	s.apiMethods("/api/v1/keys/{hash}", map[string]apiHandler{"GET": s.getKey, "PATCH": s.updateKey, "DELETE": s.deleteKey})
 	s.apiMethods("/api/v1/workspaces", map[string]apiHandler{"GET": s.listWorkspaces, "POST": s.createWorkspace})
 	s.apiMethods("/api/v1/workspaces/{id}", map[string]apiHandler{"GET": s.getWorkspace, "PATCH": s.updateWorkspace, "DELETE": s.deleteWorkspace})
+	s.budgetRoutes()
+	s.guardrailRoutes()
 	s.api.Handle("/api/v1/auth/verify", s.handle(s.verify))
 	s.api.Handle("/api/v1/auth/verify/", s.handle(s.verify)) // Envoy ext_authz appends the path
 	s.apiRoute("/api/v1/usage", "POST", s.reportUsage)
+	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings)
+	s.apiRoute("/api/v1/activity", "GET", s.activity)
+	s.apiRoute("/api/v1/credits", "GET", s.credits)
 	s.routeFederation() // federation.go
 	for pattern, h := range s.cfg.Gateway {
 		method, path, _ := strings.Cut(pattern, " ")

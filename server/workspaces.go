@@ -15,9 +15,9 @@ import (
 // sort, I/O logging, data discount logging, broadcast, disabled server
 // tools) are checked, stored and reported back, though keygate routes no
 // requests and so acts on none of them. include_byok_in_budgets is not a
-// member of either request body (OpenRouter sets it through its workspace
-// budget endpoints, which keygate does not have): the workspace object
-// reports it false.
+// member of either request body: OpenRouter sets it through the workspace
+// budget endpoints (server/budgets.go), whose answers report it; the
+// workspace object reports it false.
 
 // listWorkspaces serves GET /api/v1/workspaces (OpenRouter listWorkspaces):
 // query offset (>= 0, default 0) and limit (1 to 100, default 50); the
@@ -197,8 +197,8 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
 
 // workspaceBody is the full workspace object the SDK requires, settings as
 // stored; null lists mean every key (io_logging_api_key_ids) and no tool
-// (disabled_server_tools). include_byok_in_budgets is always false: keygate
-// has no workspace budgets.
+// (disabled_server_tools). include_byok_in_budgets is always false here:
+// the budget endpoints report the workspace's setting.
 func workspaceBody(ws *keygate.Workspace) apitype.Workspace {
 	creator := ws.UserID
 	return apitype.Workspace{

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/keygate/keygate"
 )
 
-const appColumns = `id, url, title, categories, is_loopback, created_at`
+const appColumns = `id, url, title, categories, is_loopback, hidden, created_at`
 
 // UpsertApp returns the app stored under a.URL, creating it from a if there
 // is none. An existing app takes a.Title when it is non-empty and
@@ -69,15 +70,36 @@ func (db *DB) App(ctx context.Context, id int64) (*keygate.App, error) {
 	return a, storeErr("app", err)
 }
 
+// SetAppHidden sets the hidden flag of the app with id, announcing the
+// change (keygate.ChangeApp).
+func (db *DB) SetAppHidden(ctx context.Context, id int64, hidden bool) (*keygate.App, error) {
+	var got *keygate.App
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		got, err = scanApp(tx.QueryRowContext(ctx,
+			`UPDATE apps SET hidden = ? WHERE id = ? RETURNING `+appColumns, hidden, id))
+		if err != nil {
+			return err
+		}
+		return announce(ctx, tx, keygate.ChangeApp, strconv.FormatInt(id, 10))
+	})
+	if err != nil {
+		return nil, storeErr("set app hidden", err)
+	}
+	return got, nil
+}
+
 func (db *DB) appByURL(ctx context.Context, url string) (*keygate.App, error) {
 	return scanApp(db.st.appByURL.QueryRowContext(ctx, url))
 }
 
-func scanApp(row scanner) (*keygate.App, error) {
+// scanApp reads the appColumns of row, and then into extra.
+func scanApp(row scanner, extra ...any) (*keygate.App, error) {
 	var a keygate.App
 	var cats string
 	var created int64
-	if err := row.Scan(&a.ID, &a.URL, &a.Title, &cats, &a.IsLoopback, &created); err != nil {
+	dest := append([]any{&a.ID, &a.URL, &a.Title, &cats, &a.IsLoopback, &a.Hidden, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	var err error
@@ -86,4 +108,14 @@ func scanApp(row scanner) (*keygate.App, error) {
 	}
 	a.CreatedAt = fromMicros(created)
 	return &a, nil
+}
+
+// prefixed returns the comma-separated columns cols, each prefixed with p
+// (a table alias and a dot).
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

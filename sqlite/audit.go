@@ -10,11 +10,20 @@ import (
 // AppendAudit appends e and sets e.ID to its new, increasing id.
 func (db *DB) AppendAudit(ctx context.Context, e *keygate.AuditEvent) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return tx.StmtContext(ctx, db.st.insertAudit).QueryRowContext(ctx,
-			micros(e.CreatedAt), e.Action, e.ActorUserID, nullIntPtr(e.AppID),
-			e.KeyHashPrefix, e.ClientIP, e.Detail).Scan(&e.ID)
+		return db.appendAudit(ctx, tx, e)
 	})
 	return storeErr("append audit", err)
+}
+
+// appendAudit appends e in tx, the transaction of the action it records,
+// and sets e.ID; a nil e appends nothing.
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, e *keygate.AuditEvent) error {
+	if e == nil {
+		return nil
+	}
+	return tx.StmtContext(ctx, db.st.insertAudit).QueryRowContext(ctx,
+		micros(e.CreatedAt), e.Action, e.ActorUserID, nullIntPtr(e.AppID),
+		e.KeyHashPrefix, e.ClientIP, e.Detail).Scan(&e.ID)
 }
 
 // ListAudit returns up to limit events (<= 0: all), newest first; events

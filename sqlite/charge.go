@@ -145,6 +145,9 @@ func (db *DB) writeCharges(tx *sql.Tx, reqs []*writeReq) error {
 			return errors.New("a counter's upsert returned no row")
 		}
 	}
+	if err := db.addRollups(tx, inserted); err != nil {
+		return err
+	}
 	for _, r := range inserted {
 		r.res.sums = make([]keygate.UsageCounter, len(r.charge.Counters))
 		for i, c := range r.charge.Counters {
@@ -206,4 +209,96 @@ func sqlAddCounters(n int) string {
 // rowsOf is n copies of row, comma-separated.
 func rowsOf(n int, row string) string {
 	return strings.Repeat(row+", ", n-1) + row
+}
+
+// addRollups adds the rollup rows of the charges inserted, summed per row
+// first (64 charges of one app, day and model: one row), in multi-row
+// upserts.
+func (db *DB) addRollups(tx *sql.Tx, inserted []*writeReq) error {
+	ctx := context.Background()
+	type appRef struct {
+		app   int64
+		day   int64
+		model string
+	}
+	type userRef struct {
+		user                            string
+		day                             int64
+		workspace, key, model, provider string
+	}
+	apps := make(map[appRef]*keygate.AppDay)
+	users := make(map[userRef]*keygate.UserDay)
+	var appOrder []appRef
+	var userOrder []userRef
+	for _, r := range inserted {
+		if a := r.charge.AppDay; a != nil {
+			ref := appRef{a.AppID, micros(a.Day), a.Model}
+			if s, ok := apps[ref]; ok {
+				s.Add(a)
+			} else {
+				c := *a
+				apps[ref] = &c
+				appOrder = append(appOrder, ref)
+			}
+		}
+		if u := r.charge.UserDay; u != nil {
+			ref := userRef{u.UserID, micros(u.Day), u.WorkspaceID, u.KeyHash, u.Model, u.Provider}
+			if s, ok := users[ref]; ok {
+				s.Add(u)
+			} else {
+				c := *u
+				users[ref] = &c
+				userOrder = append(userOrder, ref)
+			}
+		}
+	}
+	var args []any
+	for chunk := range chunks(len(appOrder)) {
+		args = args[:0]
+		for _, ref := range appOrder[chunk.from:chunk.to] {
+			a := apps[ref]
+			args = append(args, ref.day, ref.app, ref.model, a.Requests, a.PromptTokens, a.CompletionTokens)
+		}
+		if _, err := tx.StmtContext(ctx, db.st.addAppDays[chunk.size]).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	for chunk := range chunks(len(userOrder)) {
+		args = args[:0]
+		for _, ref := range userOrder[chunk.from:chunk.to] {
+			u := users[ref]
+			args = append(args, ref.user, ref.day, ref.workspace, ref.key, ref.model, ref.provider,
+				u.Requests, u.PromptTokens, u.CompletionTokens, u.ReasoningTokens, int64(u.Micros), int64(u.BYOKMicros))
+		}
+		if _, err := tx.StmtContext(ctx, db.st.addUserDays[chunk.size]).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqlAddAppDays is the upsert of n app rollup rows (day, app, model,
+// requests, prompt and completion tokens), each adding to its stored sums.
+func sqlAddAppDays(n int) string {
+	return `INSERT INTO app_usage_daily (day, app_id, model, requests, prompt_tokens, completion_tokens) VALUES ` +
+		rowsOf(n, "(?, ?, ?, ?, ?, ?)") + `
+		ON CONFLICT (day, app_id, model) DO UPDATE SET
+			requests = requests + excluded.requests,
+			prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+			completion_tokens = completion_tokens + excluded.completion_tokens`
+}
+
+// sqlAddUserDays is the upsert of n user rollup rows, each adding to its
+// stored sums.
+func sqlAddUserDays(n int) string {
+	return `INSERT INTO user_usage_daily (user_id, day, workspace_id, key_hash, model, provider,
+		requests, prompt_tokens, completion_tokens, reasoning_tokens, micros, byok_micros) VALUES ` +
+		rowsOf(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
+		ON CONFLICT (user_id, day, workspace_id, key_hash, model, provider) DO UPDATE SET
+			requests = requests + excluded.requests,
+			prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+			completion_tokens = completion_tokens + excluded.completion_tokens,
+			reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+			micros = micros + excluded.micros,
+			byok_micros = byok_micros + excluded.byok_micros`
 }

@@ -8,16 +8,20 @@ import (
 	"github.com/keygate/keygate"
 )
 
-// CreateAuthCode inserts c. keygate.ErrConflict on a duplicate hash;
+// CreateAuthCode inserts c and appends audit (when not nil) in one
+// transaction. keygate.ErrConflict on a duplicate hash;
 // keygate.ErrNotFound if its user, workspace or app does not exist.
-func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode) error {
+func (db *DB) CreateAuthCode(ctx context.Context, c *keygate.AuthCode, audit *keygate.AuditEvent) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, db.st.insertAuthCode).ExecContext(ctx,
 			c.Hash, c.UserID, c.WorkspaceID, nullInt(c.AppID), nullString(c.ParentKeyHash), nullString(c.CreatorKeyHash),
 			c.CallbackURL, c.CodeChallenge, c.CodeChallengeMethod,
 			nullIntPtr(c.Limit), string(c.LimitReset), c.KeyLabel, nullMicros(c.KeyExpiresAt),
 			micros(c.CreatedAt), micros(c.ExpiresAt), nullMicros(c.UsedAt), nullString(c.KeyHash))
-		return err
+		if err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, audit)
 	})
 	return storeErr("create auth code", err)
 }
@@ -50,12 +54,12 @@ func (db *DB) AuthCode(ctx context.Context, hash string) (*keygate.AuthCode, err
 	return &c, nil
 }
 
-// RedeemAuthCode marks the code with codeHash used at usedAt by key.Hash
-// and inserts key, in one transaction. keygate.ErrCodeUsed if the code was
+// RedeemAuthCode marks the code with codeHash used at usedAt by key.Hash,
+// inserts key and appends audit (when not nil), in one transaction. keygate.ErrCodeUsed if the code was
 // already redeemed, keygate.ErrNotFound if there is no such code; either
 // way nothing is inserted. If the key cannot be inserted (a duplicate hash
 // is keygate.ErrConflict) the code stays unused.
-func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *keygate.APIKey) error {
+func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.Time, key *keygate.APIKey, audit *keygate.AuditEvent) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The single gate of single use (RFC 6749 §4.1.2): the update
 		// claims the row only while used_at is NULL, and SQLite runs it
@@ -73,7 +77,10 @@ func (db *DB) RedeemAuthCode(ctx context.Context, codeHash string, usedAt time.T
 		} else if n == 0 {
 			return codeLost(ctx, tx, codeHash)
 		}
-		return db.insertKey(ctx, tx, key)
+		if err := db.insertKey(ctx, tx, key); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, audit)
 	})
 	return storeErr("redeem auth code", err)
 }

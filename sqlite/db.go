@@ -23,6 +23,38 @@ const readerConns = 4
 // process on the same file before failing with SQLITE_BUSY, in milliseconds.
 const busyTimeoutMS = 5000
 
+// Defaults of the read tuning (Option), chosen from docs/benchmarks.md
+// ("Cold keys"): with a million keys (a file of about 500 MB) and uniform
+// traffic, a key cache miss costs the least when the whole file is mapped.
+const (
+	// DefaultMmapSize is how much of the file is read through
+	// memory-mapped I/O, in bytes: 1 GiB.
+	DefaultMmapSize = 1 << 30
+	// DefaultCacheSize is each connection's page cache, in bytes: 8 MiB.
+	DefaultCacheSize = 8 << 20
+)
+
+// Option tunes the connections of a DB opened by Open.
+type Option func(*options)
+
+type options struct {
+	mmapSize, cacheSize int64
+}
+
+// WithMmapSize sets PRAGMA mmap_size on every connection: SQLite reads the
+// first n bytes of the file through memory-mapped I/O, straight from the
+// operating system's page cache, instead of copying each page it needs
+// into its own cache with a read system call. 0 turns it off. Mapped
+// pages count in the process's resident memory as file pages the system
+// can reclaim. SQLite caps n at 2 GiB in this build.
+func WithMmapSize(n int64) Option { return func(o *options) { o.mmapSize = max(n, 0) } }
+
+// WithCacheSize sets the page cache of every connection (PRAGMA
+// cache_size) to n bytes, at least 64 KiB. In WAL mode a connection's
+// cache is emptied whenever another connection has committed since its
+// last read, so a bigger cache pays off only between writes.
+func WithCacheSize(n int64) Option { return func(o *options) { o.cacheSize = max(n, 64<<10) } }
+
 // DB is a keygate.Store on one SQLite file. It is safe for concurrent use.
 type DB struct {
 	path   string
@@ -45,15 +77,19 @@ var _ keygate.Store = (*DB)(nil)
 // directory holding the file must exist. A database that cannot be opened
 // is an error that says why in words (see explainOpen). Close the DB when
 // done.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	path, err := ParsePath(dsn)
 	if err != nil {
 		return nil, err
 	}
+	o := options{mmapSize: DefaultMmapSize, cacheSize: DefaultCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	db := newDB(path)
 	// The writer comes first: its first connection switches the file to
 	// WAL, which the read-only connections could not do.
-	db.writer, err = openPool(ctx, path, poolWriter)
+	db.writer, err = openPool(ctx, path, poolWriter, o)
 	if err != nil {
 		return nil, explainOpen(path, false, err)
 	}
@@ -61,7 +97,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.writer.Close()
 		return nil, explainOpen(path, false, err)
 	}
-	db.reader, err = openPool(ctx, path, poolReader)
+	db.reader, err = openPool(ctx, path, poolReader, o)
 	if err != nil {
 		db.writer.Close()
 		return nil, err
@@ -97,7 +133,7 @@ func OpenReadOnly(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db := newDB(path)
 	for _, kind := range []poolKind{poolReadOnlyFile, poolImmutableFile} {
-		if db.reader, err = openPool(ctx, path, kind); err == nil {
+		if db.reader, err = openPool(ctx, path, kind, options{}); err == nil {
 			if err = db.checkSchema(ctx); err == nil {
 				break
 			}
@@ -137,14 +173,22 @@ const (
 	poolImmutableFile                 // OpenReadOnly's fallback: immutable=1
 )
 
-// openPool opens a pool of kind on path.
-func openPool(ctx context.Context, path string, kind poolKind) (*sql.DB, error) {
+// openPool opens a pool of kind on path, its connections tuned by o (the
+// zero options leave SQLite's defaults).
+func openPool(ctx context.Context, path string, kind poolKind, o options) (*sql.DB, error) {
 	// _pragma values run on every new connection of the pool, so a
 	// connection the pool opens later is set up like the first.
 	q := url.Values{"_pragma": {
 		fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS),
 		"foreign_keys(1)",
 	}}
+	if o.mmapSize > 0 {
+		q["_pragma"] = append(q["_pragma"], fmt.Sprintf("mmap_size(%d)", o.mmapSize))
+	}
+	if o.cacheSize > 0 {
+		// A negative cache_size is in KiB.
+		q["_pragma"] = append(q["_pragma"], fmt.Sprintf("cache_size(%d)", -o.cacheSize>>10))
+	}
 	n := readerConns
 	switch kind {
 	case poolWriter:

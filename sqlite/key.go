@@ -34,6 +34,67 @@ func (db *DB) Key(ctx context.Context, hash string) (*keygate.APIKey, error) {
 	return k, storeErr("key", err)
 }
 
+// KeyWithUsage returns the key with hash and its stored counters among
+// want, in one statement. keygate.ErrNotFound if there is no such key.
+func (db *DB) KeyWithUsage(ctx context.Context, hash string, want []keygate.UsageCounter) (*keygate.APIKey, []keygate.UsageCounter, error) {
+	if len(want) != 4 {
+		// Only the four counters of Counters have a prepared statement;
+		// anything else is two reads.
+		k, err := db.Key(ctx, hash)
+		if err != nil {
+			return nil, nil, err
+		}
+		counters, err := db.UsageCounters(ctx, hash, want)
+		return k, counters, err
+	}
+	args := make([]any, 0, 9)
+	for _, c := range want {
+		args = append(args, c.Period, micros(c.Start))
+	}
+	rows, err := db.st.keyWithUsage.QueryContext(ctx, append(args, hash)...)
+	if err != nil {
+		return nil, nil, storeErr("key with usage", err)
+	}
+	defer rows.Close()
+	var k *keygate.APIKey
+	var counters []keygate.UsageCounter
+	for rows.Next() {
+		var c counterColumns
+		key, err := scanKey(rows, c.dest()...)
+		if err != nil {
+			return nil, nil, storeErr("key with usage", err)
+		}
+		if k == nil {
+			k = key
+		}
+		if c.period.Valid {
+			counters = append(counters, keygate.UsageCounter{KeyHash: hash, Period: c.period.V,
+				Start: fromMicros(c.start.V), Micros: keygate.Micros(c.micros.V), BYOKMicros: keygate.Micros(c.byok.V)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, storeErr("key with usage", err)
+	}
+	if k == nil {
+		return nil, nil, keygate.ErrNotFound
+	}
+	return k, counters, nil
+}
+
+// counterColumns are the counter columns of a sqlKeyWithUsage row,
+// NULL when the key has no counter.
+type counterColumns struct {
+	period              sql.Null[string]
+	start, micros, byok sql.Null[int64]
+}
+
+func (c *counterColumns) dest() []any { return []any{&c.period, &c.start, &c.micros, &c.byok} }
+
+// keyColumnsK is keyColumns of the table aliased k.
+const keyColumnsK = `k.hash, k.user_id, k.workspace_id, k.app_id, k.parent_hash, k.name, k.label,
+	k.is_management, k.disabled, k.limit_micros, k.limit_reset, k.include_byok,
+	k.expires_at, k.external_user, k.creator_user_id, k.created_at, k.updated_at`
+
 // ListKeys returns the keys of f.UserID, in f.WorkspaceID only when it is
 // set, without disabled keys unless f.IncludeDisabled, newest first, up to
 // f.Limit (<= 0: no limit) after skipping f.Offset.
@@ -89,17 +150,20 @@ func (db *DB) UpdateKey(ctx context.Context, hash string, p keygate.KeyPatch) (b
 				limit_micros = CASE WHEN ?4 THEN ?5 ELSE limit_micros END,
 				limit_reset = coalesce(?6, limit_reset),
 				include_byok = coalesce(?7, include_byok),
+				expires_at = CASE WHEN ?10 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?10)
+					THEN ?10 ELSE expires_at END,
 				updated_at = CASE WHEN name IS NOT coalesce(?1, name)
 						OR label IS NOT coalesce(?2, label)
 						OR disabled IS NOT coalesce(?3, disabled)
 						OR (?4 AND limit_micros IS NOT ?5)
 						OR limit_reset IS NOT coalesce(?6, limit_reset)
 						OR include_byok IS NOT coalesce(?7, include_byok)
+						OR (?10 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?10))
 					THEN ?8 ELSE updated_at END
 			WHERE hash = ?9
 			RETURNING `+keyColumns,
 			p.Name, p.Label, p.Disabled, p.SetLimit, nullIntPtr(p.Limit),
-			p.LimitReset, p.IncludeBYOK, micros(p.UpdatedAt), hash))
+			p.LimitReset, p.IncludeBYOK, micros(p.UpdatedAt), hash, nullMicros(p.ExpiresAt)))
 		if err != nil {
 			return err
 		}
@@ -131,15 +195,16 @@ func (db *DB) DeleteKey(ctx context.Context, hash string) error {
 	return storeErr("delete key", err)
 }
 
-func scanKey(row scanner) (*keygate.APIKey, error) {
+func scanKey(row scanner, extra ...any) (*keygate.APIKey, error) {
 	var k keygate.APIKey
 	var appID, limit, expires, updated sql.Null[int64]
 	var parent, external, creator sql.Null[string]
 	var reset string
 	var created int64
-	if err := row.Scan(&k.Hash, &k.UserID, &k.WorkspaceID, &appID, &parent, &k.Name, &k.Label,
+	dest := append([]any{&k.Hash, &k.UserID, &k.WorkspaceID, &appID, &parent, &k.Name, &k.Label,
 		&k.IsManagement, &k.Disabled, &limit, &reset, &k.IncludeBYOK,
-		&expires, &external, &creator, &created, &updated); err != nil {
+		&expires, &external, &creator, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	k.AppID = intPtr[int64](appID)

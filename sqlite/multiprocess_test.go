@@ -41,7 +41,7 @@ func TestTwoHandles(t *testing.T) {
 				Hash: keygate.HashSecret(keygate.NewCode()), UserID: u.ID, WorkspaceID: ws.ID,
 				CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
 			}
-			if err := dbs[1].CreateAuthCode(ctx, c); err != nil {
+			if err := dbs[1].CreateAuthCode(ctx, c, nil); err != nil {
 				t.Fatal(err)
 			}
 			var mu sync.Mutex
@@ -49,7 +49,7 @@ func TestTwoHandles(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range 2 * racersPerDB {
 				wg.Go(func() {
-					err := dbs[i%2].RedeemAuthCode(ctx, c.Hash, t0, newKey())
+					err := dbs[i%2].RedeemAuthCode(ctx, c.Hash, t0, newKey(), nil)
 					switch {
 					case err == nil:
 						mu.Lock()

@@ -7,15 +7,19 @@ import (
 	"github.com/keygate/keygate"
 )
 
-// CreateSession inserts s. keygate.ErrConflict on a duplicate token hash;
+// CreateSession inserts s and appends audit (when not nil) in one
+// transaction. keygate.ErrConflict on a duplicate token hash;
 // keygate.ErrNotFound if its user does not exist.
-func (db *DB) CreateSession(ctx context.Context, s *keygate.Session) error {
+func (db *DB) CreateSession(ctx context.Context, s *keygate.Session, audit *keygate.AuditEvent) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?)`,
 			s.TokenHash, s.UserID, s.CSRFToken, micros(s.CreatedAt), micros(s.ExpiresAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, audit)
 	})
 	return storeErr("create session", err)
 }

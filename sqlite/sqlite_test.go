@@ -49,6 +49,9 @@ func TestConnectionPragmas(t *testing.T) {
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
 		"synchronous":  "1", // NORMAL
+		// The read tuning's defaults: 1 GiB mapped, 8 MiB (in KiB, negative) of page cache.
+		"mmap_size":  "1073741824",
+		"cache_size": "-8192",
 	}
 	check := func(pool string, conn *sql.Conn, queryOnly string) {
 		t.Helper()
@@ -96,6 +99,29 @@ func TestConnectionPragmas(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestReadTuning: the options of Open reach every connection.
+func TestReadTuning(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"),
+		sqlite.WithMmapSize(0), sqlite.WithCacheSize(32<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	writer, reader := sqlite.Pools(db)
+	for name, pool := range map[string]*sql.DB{"writer": writer, "reader": reader} {
+		var mmap, cache int64
+		if err := pool.QueryRowContext(t.Context(), "PRAGMA mmap_size").Scan(&mmap); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&cache); err != nil {
+			t.Fatal(err)
+		}
+		if mmap != 0 || cache != -32<<10 {
+			t.Errorf("%s: mmap_size %d, cache_size %d; want 0 and -32768 (KiB)", name, mmap, cache)
+		}
 	}
 }
 
@@ -153,9 +179,10 @@ func TestMigrateFresh(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_keys", "apps", "audit_events", "auth_codes", "changes",
-		"federation_policies", "federation_subject_tokens", "generations",
-		"goose_db_version", "identities", "service_tokens", "sessions", "signing_keys", "usage_counters", "users", "workspaces"}
+	want := []string{"account_links", "api_keys", "app_usage_daily", "apps", "audit_events", "auth_codes", "changes",
+		"credit_grants", "federation_policies", "federation_subject_tokens", "generations", "goose_db_version",
+		"guardrail_keys", "guardrails", "identities", "service_tokens", "sessions", "signing_keys", "usage_counters",
+		"user_usage_daily", "users", "workspace_budgets", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}

@@ -53,6 +53,15 @@ const (
 		WHERE key_hash = ? AND (
 			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?) OR
 			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?))`
+	// sqlKeyWithUsage is sqlKey with the key's four counters of
+	// sqlUsageCounters: one row per stored counter, or one row with NULL
+	// counter columns when it has none.
+	sqlKeyWithUsage = `
+		SELECT ` + keyColumnsK + `, c.period, c.period_start, c.micros, c.byok_micros
+		FROM api_keys k LEFT JOIN usage_counters c ON c.key_hash = k.hash AND (
+			(c.period = ? AND c.period_start = ?) OR (c.period = ? AND c.period_start = ?) OR
+			(c.period = ? AND c.period_start = ?) OR (c.period = ? AND c.period_start = ?))
+		WHERE k.hash = ?`
 	sqlGeneration = `SELECT ` + generationColumns + ` FROM generations WHERE id = ?`
 )
 
@@ -66,10 +75,11 @@ type stmts struct {
 	insertAuthCode, redeemAuthCode, insertKey, insertAudit *sql.Stmt
 	// of RecordGeneration: [i] writes 1<<i rows (chunks)
 	insertGenerations, addCounters [chunkSizes]*sql.Stmt
+	addAppDays, addUserDays        [chunkSizes]*sql.Stmt
 	savepoint, release, rollbackTo *sql.Stmt // of a batch (runWriter)
 	// reader
-	authCode, appByURL, appByID, key, defaultWorkspace *sql.Stmt
-	usageCounters, generation                          *sql.Stmt
+	authCode, appByURL, appByID, key, keyWithUsage, defaultWorkspace *sql.Stmt
+	usageCounters, generation                                        *sql.Stmt
 
 	all []*sql.Stmt
 }
@@ -93,6 +103,7 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.appByURL, reader, sqlAppByURL},
 		{&s.appByID, reader, sqlAppByID},
 		{&s.key, reader, sqlKey},
+		{&s.keyWithUsage, reader, sqlKeyWithUsage},
 		{&s.defaultWorkspace, reader, sqlDefaultWorkspace},
 		{&s.usageCounters, reader, sqlUsageCounters},
 		{&s.generation, reader, sqlGeneration},
@@ -118,6 +129,8 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		}{
 			{&s.insertGenerations[i], sqlInsertGenerations(1 << i)},
 			{&s.addCounters[i], sqlAddCounters(1 << i)},
+			{&s.addAppDays[i], sqlAddAppDays(1 << i)},
+			{&s.addUserDays[i], sqlAddUserDays(1 << i)},
 		} {
 			st, err := writer.PrepareContext(ctx, p.sql)
 			if err != nil {

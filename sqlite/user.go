@@ -11,21 +11,23 @@ import (
 // workspace: ws is stored with UserID u.ID and IsDefault true whatever its
 // own fields say. keygate.ErrConflict if the email or an id is taken.
 func (db *DB) CreateUser(ctx context.Context, u *keygate.User, ws *keygate.Workspace) error {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`,
-			u.ID, u.Email, u.PasswordHash, micros(u.CreatedAt))
-		if err != nil {
-			return err
-		}
-		def := *ws
-		def.UserID, def.IsDefault = u.ID, true
-		return insertWorkspace(ctx, tx, &def)
-	})
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return insertUser(ctx, tx, u, ws) })
 	return storeErr("create user", err)
 }
 
-const userColumns = `id, email, password_hash, disabled, created_at`
+func insertUser(ctx context.Context, tx *sql.Tx, u *keygate.User, ws *keygate.Workspace) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.IsAdmin, micros(u.CreatedAt))
+	if err != nil {
+		return err
+	}
+	def := *ws
+	def.UserID, def.IsDefault = u.ID, true
+	return insertWorkspace(ctx, tx, &def)
+}
+
+const userColumns = `id, email, password_hash, disabled, is_admin, created_at`
 
 // User returns the user with id, or keygate.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*keygate.User, error) {
@@ -45,7 +47,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*keygate.User, err
 func scanUser(row scanner) (*keygate.User, error) {
 	var u keygate.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Disabled, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Disabled, &u.IsAdmin, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMicros(created)
@@ -96,29 +98,35 @@ func (db *DB) UpdateUser(ctx context.Context, u *keygate.User) error {
 		if err := oneRow(res); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING token_hash`, u.ID)
-		if err != nil {
-			return err
-		}
-		var ended []string
-		for rows.Next() {
-			var h string
-			if err := rows.Scan(&h); err != nil {
-				rows.Close()
-				return err
-			}
-			ended = append(ended, h)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, h := range ended {
-			if err := announce(ctx, tx, keygate.ChangeSession, h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return endSessions(ctx, tx, u.ID)
 	})
 	return storeErr("update user", err)
+}
+
+// endSessions deletes every session of userID and announces each
+// (keygate.ChangeSession).
+func endSessions(ctx context.Context, tx *sql.Tx, userID string) error {
+	rows, err := tx.QueryContext(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING token_hash`, userID)
+	if err != nil {
+		return err
+	}
+	var ended []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return err
+		}
+		ended = append(ended, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, h := range ended {
+		if err := announce(ctx, tx, keygate.ChangeSession, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }

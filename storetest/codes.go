@@ -16,7 +16,7 @@ var codeTests = []test{
 		c := newCode(t, s, ws)
 		dup := codeFor(ws)
 		dup.Hash = c.Hash
-		wantErr(t, "CreateAuthCode(same hash)", s.CreateAuthCode(t.Context(), dup), keygate.ErrConflict)
+		wantErr(t, "CreateAuthCode(same hash)", s.CreateAuthCode(t.Context(), dup, nil), keygate.ErrConflict)
 	}},
 	{"NotFound", func(t *testing.T, s keygate.Store) {
 		_, ws := newUser(t, s)
@@ -29,7 +29,7 @@ var codeTests = []test{
 		_, ws := newUser(t, s)
 		c := newCode(t, s, ws)
 		k := keyFor(ws, at(time.Minute))
-		must(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), k))
+		must(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), k, nil))
 
 		got, err := s.AuthCode(ctx, c.Hash)
 		must(t, "AuthCode", err)
@@ -47,8 +47,8 @@ var codeTests = []test{
 		_, ws := newUser(t, s)
 		c := newCode(t, s, ws)
 		first, second := keyFor(ws, at(time.Minute)), keyFor(ws, at(2*time.Minute))
-		must(t, "RedeemAuthCode(first)", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), first))
-		wantErr(t, "RedeemAuthCode(second)", s.RedeemAuthCode(ctx, c.Hash, at(2*time.Minute), second), keygate.ErrCodeUsed)
+		must(t, "RedeemAuthCode(first)", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), first, nil))
+		wantErr(t, "RedeemAuthCode(second)", s.RedeemAuthCode(ctx, c.Hash, at(2*time.Minute), second, nil), keygate.ErrCodeUsed)
 
 		_, err := s.Key(ctx, second.Hash)
 		wantErr(t, "Key(second)", err, keygate.ErrNotFound)
@@ -61,7 +61,7 @@ var codeTests = []test{
 	{"RedeemMissing", func(t *testing.T, s keygate.Store) {
 		_, ws := newUser(t, s)
 		k := keyFor(ws, t0)
-		wantErr(t, "RedeemAuthCode(unknown)", s.RedeemAuthCode(t.Context(), keygate.HashSecret("nope"), t0, k), keygate.ErrNotFound)
+		wantErr(t, "RedeemAuthCode(unknown)", s.RedeemAuthCode(t.Context(), keygate.HashSecret("nope"), t0, k, nil), keygate.ErrNotFound)
 		_, err := s.Key(t.Context(), k.Hash)
 		wantErr(t, "Key(not minted)", err, keygate.ErrNotFound)
 	}},
@@ -73,13 +73,13 @@ var codeTests = []test{
 		existing := newKey(t, s, ws, t0)
 		dup := keyFor(ws, at(time.Minute))
 		dup.Hash = existing.Hash
-		wantErr(t, "RedeemAuthCode(duplicate key)", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), dup), keygate.ErrConflict)
+		wantErr(t, "RedeemAuthCode(duplicate key)", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), dup, nil), keygate.ErrConflict)
 		got, err := s.AuthCode(ctx, c.Hash)
 		must(t, "AuthCode", err)
 		if got.UsedAt != nil || got.KeyHash != "" {
 			t.Fatalf("AuthCode after failed redeem = {UsedAt %v, KeyHash %q}, want unused", got.UsedAt, got.KeyHash)
 		}
-		must(t, "RedeemAuthCode(retry)", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), keyFor(ws, at(time.Minute))))
+		must(t, "RedeemAuthCode(retry)", s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), keyFor(ws, at(time.Minute)), nil))
 	}},
 	{"RedeemConcurrent", testRedeemConcurrent},
 	{"DeleteExpired", testDeleteExpiredCodes},
@@ -126,7 +126,7 @@ func testCodeRoundTrip(t *testing.T, s keygate.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), tt.code))
+			must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), tt.code, nil))
 			got, err := s.AuthCode(t.Context(), tt.code.Hash)
 			must(t, "AuthCode", err)
 			diff(t, "AuthCode", tt.code, got)
@@ -151,7 +151,7 @@ func testRedeemConcurrent(t *testing.T, s keygate.Store) {
 		}
 		var wg sync.WaitGroup
 		for i := range racers {
-			wg.Go(func() { errs[i] = s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), keys[i]) })
+			wg.Go(func() { errs[i] = s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), keys[i], nil) })
 		}
 		wg.Wait()
 
@@ -198,9 +198,9 @@ func testDeleteExpiredCodes(t *testing.T, s keygate.Store) {
 	mk := func(expires time.Time, used *time.Time) *keygate.AuthCode {
 		c := codeFor(ws)
 		c.ExpiresAt = expires
-		must(t, "CreateAuthCode", s.CreateAuthCode(ctx, c))
+		must(t, "CreateAuthCode", s.CreateAuthCode(ctx, c, nil))
 		if used != nil {
-			must(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, c.Hash, *used, keyFor(ws, *used)))
+			must(t, "RedeemAuthCode", s.RedeemAuthCode(ctx, c.Hash, *used, keyFor(ws, *used), nil))
 		}
 		return c
 	}

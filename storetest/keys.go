@@ -11,6 +11,7 @@ import (
 
 var keyTests = []test{
 	{"RoundTrip", testKeyRoundTrip},
+	{"WithUsage", testKeyWithUsage},
 	{"Conflict", func(t *testing.T, s keygate.Store) {
 		_, ws := newUser(t, s)
 		k := newKey(t, s, ws, t0)
@@ -146,6 +147,15 @@ func testUpdateKey(t *testing.T, s keygate.Store) {
 			IncludeBYOK: ptr(false), UpdatedAt: later,
 		}, nil},
 		{"SameNoLimit", func(*keygate.APIKey) {}, keygate.KeyPatch{SetLimit: true, UpdatedAt: later}, nil},
+		{"ShortenExpiry", func(*keygate.APIKey) {}, keygate.KeyPatch{ExpiresAt: ptr(at(2 * time.Hour)), UpdatedAt: later}, func(k *keygate.APIKey) {
+			k.ExpiresAt, k.UpdatedAt = ptr(at(2*time.Hour)), &later
+		}},
+		// An expiry is never moved later, nor to where it is.
+		{"ExpiryNotExtended", func(*keygate.APIKey) {}, keygate.KeyPatch{ExpiresAt: ptr(at(48 * time.Hour)), UpdatedAt: later}, nil},
+		{"ExpirySame", func(*keygate.APIKey) {}, keygate.KeyPatch{ExpiresAt: ptr(at(24 * time.Hour)), UpdatedAt: later}, nil},
+		{"ExpiryOnKeyWithout", func(k *keygate.APIKey) { k.ExpiresAt = nil }, keygate.KeyPatch{ExpiresAt: ptr(at(48 * time.Hour)), UpdatedAt: later}, func(k *keygate.APIKey) {
+			k.ExpiresAt, k.UpdatedAt = ptr(at(48*time.Hour)), &later
+		}},
 		{"Empty", func(*keygate.APIKey) {}, keygate.KeyPatch{UpdatedAt: later}, nil},
 	}
 	for _, tt := range tests {

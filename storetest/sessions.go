@@ -29,7 +29,7 @@ var sessionTests = []test{
 		sess := newSession(t, s, u.ID, at(time.Hour))
 		dup := *sess
 		dup.CSRFToken = keygate.NewToken()
-		wantErr(t, "CreateSession(same hash)", s.CreateSession(t.Context(), &dup), keygate.ErrConflict)
+		wantErr(t, "CreateSession(same hash)", s.CreateSession(t.Context(), &dup, nil), keygate.ErrConflict)
 	}},
 	{"NotFound", func(t *testing.T, s keygate.Store) {
 		u, _ := newUser(t, s)
@@ -60,7 +60,7 @@ func newSession(t *testing.T, s keygate.Store, userID string, expires time.Time)
 		CreatedAt: t0,
 		ExpiresAt: expires,
 	}
-	must(t, "CreateSession", s.CreateSession(t.Context(), sess))
+	must(t, "CreateSession", s.CreateSession(t.Context(), sess, nil))
 	return sess
 }
 

@@ -26,16 +26,21 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		tests []test
 	}{
 		{"Users", userTests},
+		{"Accounts", accountTests},
 		{"Workspaces", workspaceTests},
 		{"Apps", appTests},
 		{"AuthCodes", codeTests},
 		{"Keys", keyTests},
 		{"Usage", usageTests},
 		{"Generations", generationTests},
+		{"Rollups", rollupTests},
 		{"Leases", leaseTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
+		{"Audited", auditedTests},
 		{"ServiceTokens", serviceTokenTests},
+		{"Budgets", budgetTests},
+		{"Guardrails", guardrailTests},
 		{"Federation", federationTests},
 		{"Identities", identityTests},
 		{"Changes", changeTests},
@@ -191,7 +196,7 @@ func codeFor(ws *keygate.Workspace) *keygate.AuthCode {
 func newCode(t *testing.T, s keygate.Store, ws *keygate.Workspace) *keygate.AuthCode {
 	t.Helper()
 	c := codeFor(ws)
-	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c))
+	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c, nil))
 	return c
 }
 

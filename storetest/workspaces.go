@@ -462,7 +462,7 @@ func testDeleteWorkspace(t *testing.T, s keygate.Store) {
 	}
 	// A code of a deleted workspace can no longer mint a key into it.
 	minted := keyFor(withCode, at(time.Minute))
-	if err := s.RedeemAuthCode(ctx, code.Hash, at(time.Minute), minted); err == nil {
+	if err := s.RedeemAuthCode(ctx, code.Hash, at(time.Minute), minted, nil); err == nil {
 		t.Errorf("RedeemAuthCode(code of deleted workspace) = nil, want an error")
 	}
 	_, err = s.Key(ctx, minted.Hash)
@@ -529,7 +529,7 @@ func testDeleteWorkspaceRaceCode(t *testing.T, s keygate.Store) {
 		c := codeFor(w)
 		var codeErr, delErr error
 		var wg sync.WaitGroup
-		wg.Go(func() { codeErr = s.CreateAuthCode(ctx, c) })
+		wg.Go(func() { codeErr = s.CreateAuthCode(ctx, c, nil) })
 		wg.Go(func() { _, delErr = s.DeleteWorkspace(ctx, w.ID) })
 		wg.Wait()
 		must(t, "DeleteWorkspace", delErr)
@@ -626,7 +626,7 @@ func testDeleteWorkspaceRaceRedeem(t *testing.T, s keygate.Store) {
 		wg.Go(func() {
 			<-start
 			time.Sleep(redeemDelay)
-			redeemErr = s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), k)
+			redeemErr = s.RedeemAuthCode(ctx, c.Hash, at(time.Minute), k, nil)
 		})
 		wg.Go(func() {
 			<-start

@@ -111,6 +111,7 @@ type App struct {
 // LoginPage is the sign-in form. It posts email, password, form_token and
 // return_to to /login.
 type LoginPage struct {
+	Nav       Nav    // the site navigation; zero on pages of the sign-in flow
 	Email     string // prefilled after a failed attempt
 	Error     string // why the last attempt failed; "" on first display
 	ReturnTo  string // local path to go back to after signing in, or ""
@@ -135,6 +136,7 @@ func (p *Pages) Login(w http.ResponseWriter, status int, d LoginPage) error {
 
 // SignedInPage tells a signed-in user who they are and offers to sign out.
 type SignedInPage struct {
+	Nav       Nav // the site navigation; zero on pages of the sign-in flow
 	Email     string
 	FormToken string // the session's form token, for the sign-out form
 }
@@ -155,6 +157,7 @@ type WorkspaceOption struct {
 // for a key. Its form posts decision (approve or deny), form_token and,
 // with more than one workspace, workspace_id to Action.
 type ConsentPage struct {
+	Nav       Nav // the site navigation; zero on pages of the sign-in flow
 	App       App
 	UserEmail string
 	Action    string // the form's target: the /auth request itself
@@ -181,6 +184,7 @@ func (p *Pages) Consent(w http.ResponseWriter, status int, d ConsentPage) error 
 // button that /static/copy.js enables; without JavaScript the code is in a
 // read-only field, ready to select.
 type CodePage struct {
+	Nav      Nav // the site navigation; zero on pages of the sign-in flow
 	App      App
 	Code     string // the authorization code, shown once
 	ValidFor string // how long the code can be exchanged, e.g. "10 minutes"
@@ -194,6 +198,7 @@ func (p *Pages) Code(w http.ResponseWriter, status int, d CodePage) error {
 // NoticePage is a short message: an error (an invalid /auth request, a
 // refused form) or an outcome (access denied in headless mode).
 type NoticePage struct {
+	Nav     Nav // the site navigation; zero on pages of the sign-in flow
 	Heading string
 	Message string
 }
@@ -205,8 +210,22 @@ func (p *Pages) Notice(w http.ResponseWriter, status int, d NoticePage) error {
 
 // HomePage says what this keygate is, at GET /.
 type HomePage struct {
+	Nav     Nav
 	APIBase string // the API base URL apps use, e.g. "https://keys.example.com/api/v1"
 	Email   string // the signed-in user, or "" with a sign-in link instead
+	SignUp  bool   // anyone may create an account: the page links to /signup
+	// What the signed-in user holds; nil when signed out.
+	Summary *HomeSummary
+}
+
+// HomeSummary is a signed-in user's home: their keys, this month's
+// spending and the apps holding keys.
+type HomeSummary struct {
+	Keys, LiveKeys int
+	MonthSpend     string   // USD, this UTC month, all keys
+	RecentKeys     []KeyRow // the newest few
+	Apps           []AppRow // the most recently authorized few
+	AppCount       int
 }
 
 // Home renders the home page.

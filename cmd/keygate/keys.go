@@ -66,14 +66,10 @@ func newKeysCreateCmd() *cobra.Command {
 }
 
 // openService opens the store named by dsn, for reading only when
-// readOnly (openReadOnlyStore), and returns a Service over it with a
+// readOnly (openStoreMode), and returns a Service over it with a
 // function that closes it.
 func openService(cmd *cobra.Command, dsn string, readOnly bool) (*keygate.Service, func(), error) {
-	open := openStore
-	if readOnly {
-		open = openReadOnlyStore
-	}
-	store, err := open(cmd.Context(), dsn)
+	store, err := openStoreMode(cmd.Context(), dsn, readOnly)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 	})
 	root.AddCommand(newServeCmd(), newEmulateCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newVersionCmd())
+	root.AddCommand(newCreditsCmd(), newAppsCmd())
 	root.AddCommand(newFederationCmd(), newJWKSCmd())
 	return root
 }

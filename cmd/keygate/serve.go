@@ -19,6 +19,7 @@ import (
 	"github.com/keygate/keygate/idtoken"
 	"github.com/keygate/keygate/metrics"
 	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/sqlite"
 )
 
 // ServeConfig is everything `keygate serve` is configured with.
@@ -30,6 +31,7 @@ type ServeConfig struct {
 	CodeTTL        time.Duration
 	RequirePKCE    bool
 	Dev            bool
+	Signup         string  // closed, invite or open; "" is closed, or open with Dev
 	RateLimit      float64 // requests per second per client IP; 0 is off
 	TrustedProxies []string
 	LogLevel       string
@@ -37,9 +39,26 @@ type ServeConfig struct {
 	Models         string // the gateway's models file; "" serves no gateway
 	MaxBody        int64  // the gateway's request body cap in bytes; 0 is gateway.DefaultMaxBody
 	MetricsAddr    string // host:port serving GET /metrics apart from the API; "" serves it on Addr
+	SQLiteMmapMiB  int64  // SQLite's memory-mapped part of the file, MiB; 0 is sqlite.DefaultMmapSize, -1 is off
+	SQLiteCacheMiB int64  // SQLite's page cache per connection, MiB; 0 is sqlite.DefaultCacheSize
 
 	// OIDC is sign-in through upstream OpenID providers (oidc.go).
 	OIDC OIDCConfig
+}
+
+// sqliteOptions are the SQLite read tuning c asks for.
+func (c *ServeConfig) sqliteOptions() []sqlite.Option {
+	var opts []sqlite.Option
+	switch {
+	case c.SQLiteMmapMiB < 0:
+		opts = append(opts, sqlite.WithMmapSize(0))
+	case c.SQLiteMmapMiB > 0:
+		opts = append(opts, sqlite.WithMmapSize(c.SQLiteMmapMiB<<20))
+	}
+	if c.SQLiteCacheMiB > 0 {
+		opts = append(opts, sqlite.WithCacheSize(c.SQLiteCacheMiB<<20))
+	}
+	return opts
 }
 
 // Validate reports every problem of c at once.
@@ -72,6 +91,9 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 32 || strings.ContainsAny(c.KeyPrefix, " \t\r\n") {
 		errs = append(errs, fmt.Errorf("--key-prefix %q: want 1 to 32 characters without spaces", c.KeyPrefix))
 	}
+	if _, err := keygate.ParseSignupPolicy(c.Signup); err != nil {
+		errs = append(errs, fmt.Errorf("--signup %q: want closed, invite or open", c.Signup))
+	}
 	if c.RateLimit < 0 {
 		errs = append(errs, fmt.Errorf("--rate-limit %v: want >= 0", c.RateLimit))
 	}
@@ -92,6 +114,12 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port", c.MetricsAddr))
 		}
+	}
+	if c.SQLiteMmapMiB < -1 || c.SQLiteMmapMiB > 2048 {
+		errs = append(errs, fmt.Errorf("--sqlite-mmap-mib %d: want 1 to 2048, or -1 (off)", c.SQLiteMmapMiB))
+	}
+	if c.SQLiteCacheMiB < 0 || c.SQLiteCacheMiB > 1<<16 {
+		errs = append(errs, fmt.Errorf("--sqlite-cache-mib %d: want 1 to 65536", c.SQLiteCacheMiB))
 	}
 	if p.oidc, err = c.OIDC.providers(getenv); err != nil {
 		errs = append(errs, err)
@@ -133,6 +161,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.DurationVar(&cfg.CodeTTL, "code-ttl", 10*time.Minute, "how long an authorization code is valid")
 	f.BoolVar(&cfg.RequirePKCE, "require-pkce", false, "refuse authorization codes without a code_challenge")
 	f.BoolVar(&cfg.Dev, "dev", false, "create a dev user and management key on first start and print them")
+	f.StringVar(&cfg.Signup, "signup", "", "who may create an account at /signup: closed (admins and the CLI only), invite (with an admin's invite link) or open (default closed; open with --dev)")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per client IP on the code, exchange and login endpoints (burst 10x; sign-ins a tenth of it, burst 5); 0 turns it off")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -140,6 +169,8 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.StringVar(&cfg.Models, "models", "", "YAML file of the gateway's upstreams and models (docs/gateway.md); reloaded on SIGHUP; no gateway when empty")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this host:port instead of on --addr")
 	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
+	f.Int64Var(&cfg.SQLiteMmapMiB, "sqlite-mmap-mib", sqlite.DefaultMmapSize>>20, "MiB of a SQLite file read through memory-mapped I/O (-1 turns it off; docs/benchmarks.md)")
+	f.Int64Var(&cfg.SQLiteCacheMiB, "sqlite-cache-mib", sqlite.DefaultCacheSize>>20, "MiB of SQLite page cache per database connection (five connections)")
 	addOIDCFlags(f, &cfg.OIDC)
 	return cmd
 }
@@ -176,11 +207,12 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 			m.Close()
 		}
 	}()
-	if m.store, err = openStore(ctx, cfg.Database); err != nil {
+	if m.store, err = openStore(ctx, cfg.Database, cfg.sqliteOptions()...); err != nil {
 		return nil, err
 	}
 	kc := keygate.DefaultConfig()
 	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = cfg.KeyPrefix, cfg.CodeTTL, cfg.RequirePKCE
+	kc.Signup = signupPolicy(cfg)
 	tuneForStore(m.store, &kc)
 	kc.TokenIssuer = strings.TrimRight(cfg.PublicURL, "/") // "" is keygate.DefaultTokenIssuer
 	m.metrics = metrics.New(prometheus.NewRegistry())
@@ -328,4 +360,14 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// signupPolicy is --signup, parsed by Validate already; unset, it is
+// closed, or open under --dev.
+func signupPolicy(cfg ServeConfig) keygate.SignupPolicy {
+	if cfg.Signup == "" && cfg.Dev {
+		return keygate.SignupOpen
+	}
+	p, _ := keygate.ParseSignupPolicy(cfg.Signup)
+	return p
 }

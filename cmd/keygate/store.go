@@ -20,18 +20,15 @@ var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 // openStore opens the store a --database value names: a postgres:// or
 // postgresql:// URL, or a SQLite path (plain, sqlite:// or file:). Any
 // other scheme:// is refused by name rather than taken for a file path.
-func openStore(ctx context.Context, dsn string) (keygate.Store, error) {
-	return openStoreMode(ctx, dsn, false)
+func openStore(ctx context.Context, dsn string, opts ...sqlite.Option) (keygate.Store, error) {
+	return openStoreMode(ctx, dsn, false, opts...)
 }
 
-// openReadOnlyStore is openStore for commands that only read: a SQLite
-// file is opened for reading only (sqlite.OpenReadOnly), so that they work
-// on a file this user may not write.
-func openReadOnlyStore(ctx context.Context, dsn string) (keygate.Store, error) {
-	return openStoreMode(ctx, dsn, true)
-}
-
-func openStoreMode(ctx context.Context, dsn string, readOnly bool) (keygate.Store, error) {
+// openStoreMode is openStore, or, when readOnly, for commands that only
+// read: a SQLite file is then opened for reading only
+// (sqlite.OpenReadOnly), so that they work on a file this user may not
+// write. opts tune a SQLite file opened for writing.
+func openStoreMode(ctx context.Context, dsn string, readOnly bool, opts ...sqlite.Option) (keygate.Store, error) {
 	if dsn == "" {
 		dsn = defaultDatabase
 	}
@@ -44,11 +41,13 @@ func openStoreMode(ctx context.Context, dsn string, readOnly bool) (keygate.Stor
 			return nil, fmt.Errorf("open database: unknown URL scheme %q: --database takes a SQLite file path, sqlite:///abs/path.db, or a postgres:// URL", m[1])
 		}
 	}
-	open := sqlite.Open
+	var db *sqlite.DB
+	var err error
 	if readOnly {
-		open = sqlite.OpenReadOnly
+		db, err = sqlite.OpenReadOnly(ctx, dsn)
+	} else {
+		db, err = sqlite.Open(ctx, dsn, opts...)
 	}
-	db, err := open(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -18,12 +18,13 @@ import (
 func newUsersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage users"}
 	var dsn string
-	var fromStdin bool
+	var fromStdin, admin bool
 	create := &cobra.Command{
 		Use:   "create EMAIL",
 		Short: "Create a user with a default workspace",
 		Long: `Create a user. The password is read from standard input with --password-stdin;
-otherwise one is generated and printed once.`,
+otherwise one is generated and printed once. With --admin, or as the first user,
+the user is an admin: it manages accounts at /admin/users and /admin/apps.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -38,12 +39,20 @@ otherwise one is generated and printed once.`,
 				return err
 			}
 			defer closeFn()
-			u, err := svc.CreateUser(cmd.Context(), args[0], password)
+			create := svc.CreateUser
+			if admin {
+				create = svc.CreateAdmin
+			}
+			u, err := create(cmd.Context(), args[0], password)
 			if err != nil {
 				return cliError(err)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "created user %s (id %s)\n", u.Email, u.ID)
+			role := "user"
+			if u.IsAdmin {
+				role = "admin"
+			}
+			fmt.Fprintf(out, "created %s %s (id %s)\n", role, u.Email, u.ID)
 			if generated {
 				fmt.Fprintf(out, "password: %s\n", password)
 			}
@@ -52,6 +61,7 @@ otherwise one is generated and printed once.`,
 	}
 	addDatabaseFlag(create, &dsn)
 	create.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
+	create.Flags().BoolVar(&admin, "admin", false, "make the user an admin (the first user always is)")
 	cmd.AddCommand(create, newUsersListCmd(), newUsersSetPasswordCmd(),
 		newUsersSetDisabledCmd("disable", true), newUsersSetDisabledCmd("enable", false))
 	return cmd
@@ -62,8 +72,8 @@ func newUsersListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users, oldest first",
-		Long: `List users, oldest first: email, id, whether the user is disabled, and when
-the user was created (UTC). Reads the database only.`,
+		Long: `List users, oldest first: email, id, whether the user is disabled, when the
+user was created (UTC), and whether the user is an admin. Reads the database only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -75,14 +85,14 @@ the user was created (UTC). Reads the database only.`,
 			}
 			defer closeFn()
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EMAIL\tID\tDISABLED\tCREATED")
+			fmt.Fprintln(tw, "EMAIL\tID\tDISABLED\tCREATED\tADMIN")
 			for offset := 0; ; offset += keygate.MaxUserPage {
 				page, total, err := svc.ListUsers(cmd.Context(), offset, keygate.MaxUserPage)
 				if err != nil {
 					return cliError(err)
 				}
 				for _, u := range page {
-					fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", u.Email, u.ID, u.Disabled, u.CreatedAt.UTC().Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%t\n", u.Email, u.ID, u.Disabled, u.CreatedAt.UTC().Format(time.RFC3339), u.IsAdmin)
 				}
 				if len(page) == 0 || offset+len(page) >= total {
 					break

@@ -74,6 +74,16 @@ func TestUsersCommands(t *testing.T) {
 			t.Errorf("keygate %s: error %v, want no user with this email", strings.Join(args, " "), err)
 		}
 	}
+	// The first user is an admin, and so is one created with --admin.
+	if out := mustCLI(t, "", "users", "create", "carol@example.com", "--admin", "--database", db); !strings.HasPrefix(out, "created admin carol@example.com") {
+		t.Errorf("users create --admin = %q, want created admin …", out)
+	}
+	for line := range strings.Lines(mustCLI(t, "", "users", "list", "--database", db)) {
+		f := strings.Fields(line)
+		if want := map[string]string{"alice@example.com": "true", "bob@example.com": "false", "carol@example.com": "true"}[f[0]]; want != "" && f[4] != want {
+			t.Errorf("users list: row %q, want admin %s", line, want)
+		}
+	}
 	if _, err := runCLI(t, "short\n", "users", "set-password", "bob@example.com", "--password-stdin", "--database", db); err == nil || !strings.Contains(err.Error(), "at least 8") {
 		t.Errorf("set-password with a short password: %v, want the length rule", err)
 	}

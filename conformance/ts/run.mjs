@@ -7,9 +7,13 @@
 //   KEYGATE_USER_KEY            an ordinary key of a test user
 //   KEYGATE_MGMT_KEY            a management key of the same user
 //   KEYGATE_CONFORMANCE_GROUPS  comma list of groups to run: core, management,
-//                               gateway (default: all three; gateway needs the
-//                               server started with the scripted upstream's
-//                               models, see gateway_test.go)
+//                               gateway, apps (default: all four; gateway and
+//                               apps need the server started with the scripted
+//                               upstream's models, see gateway_test.go)
+//   KEYGATE_SERVICE_TOKEN       for apps: a service token (POST /api/v1/usage)
+//   KEYGATE_CREDITS_USER_KEY    for apps: an ordinary key of a second user,
+//   KEYGATE_CREDITS_MGMT_KEY    and a management key, whose credit balance
+//                               is 50 micro-dollars
 //
 // Output: one "ok - name" or "not ok - name: reason" line per check, then
 // "N passed, M failed". The exit code is 1 when any check failed.
@@ -35,12 +39,12 @@ const apiURL = requiredEnv("KEYGATE_API_URL");
 const userKey = requiredEnv("KEYGATE_USER_KEY");
 const mgmtKey = requiredEnv("KEYGATE_MGMT_KEY");
 const groups = new Set(
-  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management,gateway")
+  (process.env.KEYGATE_CONFORMANCE_GROUPS || "core,management,gateway,apps")
     .split(",")
     .map((g) => g.trim())
     .filter(Boolean),
 );
-const knownGroups = new Set(["core", "management", "gateway"]);
+const knownGroups = new Set(["core", "management", "gateway", "apps"]);
 for (const g of groups) {
   if (!knownGroups.has(g)) {
     console.error(`unknown group ${JSON.stringify(g)}; known: ${[...knownGroups].join(", ")}`);
@@ -698,6 +702,147 @@ check("management", "workspaces: workspaces.delete of a workspace with an enable
   }
 });
 
+check("management", "budgets: workspaces.setBudget, getBudget, listBudgets and deleteBudget by slug and id", async () => {
+  const { slug, res } = await newWorkspace();
+  const id = res.data.id;
+  const c = client(mgmtKey);
+  try {
+    const list0 = await c.workspaces.listBudgets({ workspaceRef: slug });
+    assertEqual("empty list: data.length", list0.data.length, 0);
+    const set = await c.workspaces.setBudget({
+      workspaceRef: slug,
+      interval: "monthly",
+      upsertWorkspaceBudgetRequest: { limitUsd: 500.25 },
+    });
+    assertEqual("setBudget: data.workspaceId", set.data.workspaceId, id);
+    assertEqual("setBudget: data.limitUsd", set.data.limitUsd, 500.25);
+    assertEqual("setBudget: data.resetInterval", set.data.resetInterval, "monthly");
+    assertEqual("setBudget: includeByokInBudgets", set.includeByokInBudgets, false);
+    const again = await c.workspaces.setBudget({
+      workspaceRef: id,
+      interval: "monthly",
+      upsertWorkspaceBudgetRequest: { limitUsd: 600, includeByokInBudgets: true },
+    });
+    assertEqual("setBudget again: same id", again.data.id, set.data.id);
+    assertEqual("setBudget again: data.limitUsd", again.data.limitUsd, 600);
+    assertEqual("setBudget again: includeByokInBudgets", again.includeByokInBudgets, true);
+    const life = await c.workspaces.setBudget({
+      workspaceRef: id,
+      interval: "lifetime",
+      upsertWorkspaceBudgetRequest: { limitUsd: 1000 },
+    });
+    assertEqual("lifetime: data.resetInterval", life.data.resetInterval, null);
+    const got = await c.workspaces.getBudget({ workspaceRef: slug, interval: "monthly" });
+    assertEqual("getBudget: data.limitUsd", got.data.limitUsd, 600);
+    const list = await c.workspaces.listBudgets({ workspaceRef: id });
+    assertEqual("listBudgets: intervals", show(list.data.map((b) => b.resetInterval)), show([null, "monthly"]));
+    assertEqual("listBudgets: includeByokInBudgets", list.includeByokInBudgets, true);
+    const del = await c.workspaces.deleteBudget({ workspaceRef: slug, interval: "lifetime" });
+    assertEqual("deleteBudget: deleted", del.deleted, true);
+    await expectError(
+      "getBudget after delete",
+      () => c.workspaces.getBudget({ workspaceRef: slug, interval: "lifetime" }),
+      errors.NotFoundResponseError,
+      404,
+      "Budget not found",
+    );
+  } finally {
+    await bestEffort(() => c.workspaces.delete({ id }));
+  }
+});
+
+check("management", "budgets: workspaces.setBudget with an ordinary key is refused with 403, a negative limit with 400", async () => {
+  const { slug, res } = await newWorkspace();
+  try {
+    // The SDK lists no 403 for setBudget: its default error carries it.
+    await expectError(
+      "setBudget with an ordinary key",
+      () => client(userKey).workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: 1 } }),
+      errors.OpenRouterDefaultError,
+      403,
+    );
+    await expectError(
+      "setBudget with limit_usd -1",
+      () => client(mgmtKey).workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: -1 } }),
+      errors.BadRequestResponseError,
+      400,
+    );
+  } finally {
+    await bestEffort(() => client(mgmtKey).workspaces.delete({ id: res.data.id }));
+  }
+});
+
+check("management", "guardrails: create, get, list, update and delete parse, with every member echoed", async () => {
+  const c = client(mgmtKey);
+  const created = await c.guardrails.create({
+    createGuardrailRequest: {
+      name: `Conformance guardrail ${suffix()}`,
+      description: "made by the SDK conformance suite",
+      allowedModels: ["t/cheap", "t/other"],
+      ignoredProviders: ["slow"],
+      allowedDataRegions: ["europe"],
+      limitUsd: 50,
+      resetInterval: "monthly",
+      includeByokInBudgets: true,
+      contentFilters: [{ action: "block", pattern: "\\d{16}", label: "card" }],
+      contentFilterBuiltins: [{ action: "redact", slug: "email", label: "[EMAIL]" }],
+      enforceZdr: true,
+      enablePaidModelTraining: false,
+    },
+  });
+  const id = created.data.id;
+  try {
+    const d = created.data;
+    assertEqual("allowedModels", show(d.allowedModels), show(["t/cheap", "t/other"]));
+    assertEqual("ignoredProviders", show(d.ignoredProviders), show(["slow"]));
+    assertEqual("allowedDataRegions", show(d.allowedDataRegions), show(["europe"]));
+    assertEqual("limitUsd", d.limitUsd, 50);
+    assertEqual("resetInterval", d.resetInterval, "monthly");
+    assertEqual("includeByokInBudgets", d.includeByokInBudgets, true);
+    assertEqual("contentFilters[0].pattern", d.contentFilters?.[0]?.pattern, "\\d{16}");
+    assertEqual("contentFilterBuiltins[0].slug", d.contentFilterBuiltins?.[0]?.slug, "email");
+    assertEqual("enforceZdr", d.enforceZdr, true);
+    assertNonEmptyString("workspaceId", d.workspaceId);
+    const got = await c.guardrails.get({ id });
+    assertEqual("get: name", got.data.name, d.name);
+    const page = await c.guardrails.list();
+    if (!page.result.data.some((g) => g.id === id)) fail("list does not include the created guardrail");
+    assertType("list: totalCount", page.result.totalCount, "number");
+    const up = await c.guardrails.update({ id, updateGuardrailRequest: { allowedModels: null, limitUsd: 10, name: "Renamed" } });
+    assertEqual("update: allowedModels", up.data.allowedModels, null);
+    assertEqual("update: limitUsd", up.data.limitUsd, 10);
+    assertEqual("update: name", up.data.name, "Renamed");
+    assertEqual("update: resetInterval kept", up.data.resetInterval, "monthly");
+  } finally {
+    const del = await c.guardrails.delete({ id });
+    assertEqual("delete: deleted", del.deleted, true);
+  }
+  await expectError("get after delete", () => c.guardrails.get({ id }), errors.NotFoundResponseError, 404, "Guardrail not found");
+});
+
+check("management", "guardrails: bulkAssignKeys, listGuardrailKeyAssignments, listKeyAssignments and bulkUnassignKeys", async () => {
+  const c = client(mgmtKey);
+  const g = await c.guardrails.create({ createGuardrailRequest: { name: `Conformance assign ${suffix()}` } });
+  const { res: k } = await newManagedKey();
+  try {
+    const a = await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("assignedCount", a.assignedCount, 1);
+    const again = await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("assignedCount again", again.assignedCount, 0);
+    const list = await c.guardrails.listGuardrailKeyAssignments({ id: g.data.id });
+    assertEqual("assignments: totalCount", list.result.totalCount, 1);
+    assertEqual("assignments: keyHash", list.result.data[0].keyHash, k.data.hash);
+    assertEqual("assignments: guardrailId", list.result.data[0].guardrailId, g.data.id);
+    const all = await c.guardrails.listKeyAssignments();
+    if (!all.result.data.some((x) => x.keyHash === k.data.hash)) fail("listKeyAssignments does not include the assignment");
+    const un = await c.guardrails.bulkUnassignKeys({ id: g.data.id, bulkUnassignKeysRequest: { keyHashes: [k.data.hash] } });
+    assertEqual("unassignedCount", un.unassignedCount, 1);
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.guardrails.delete({ id: g.data.id }));
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Part C: the metering gateway ("gateway"). The upstream behind keygate answers
 // every chat with "Hello from keygate" and 10 prompt + 20 completion tokens,
@@ -792,6 +937,49 @@ check("gateway", "an unknown model is BadRequestResponseError (400) naming it", 
   if (!err.message.includes("acme/nope")) fail(`message ${show(err.message)} does not name the model`);
 });
 
+check("gateway", "chat.send of a key whose workspace budget is spent is ForbiddenResponseError (403) naming the budget", async () => {
+  const { slug, res } = await newWorkspace();
+  const id = res.data.id;
+  const c = client(mgmtKey);
+  const { res: k } = await newManagedKey({ workspaceId: id });
+  try {
+    await c.workspaces.setBudget({ workspaceRef: slug, interval: "daily", upsertWorkspaceBudgetRequest: { limitUsd: 0.00003 } });
+    // Admitted with what is left (30 micro-dollars), charged its 35.
+    await client(k.key).chat.send(helloChat(false));
+    await expectError(
+      "chat.send past the budget",
+      () => client(k.key).chat.send(helloChat(false)),
+      errors.ForbiddenResponseError,
+      403,
+      `Workspace budget exceeded (daily budget of workspace ${id})`,
+    );
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.workspaces.delete({ id }));
+  }
+});
+
+check("gateway", "chat.send of a model outside the key's guardrail is ForbiddenResponseError (403) naming the model", async () => {
+  const c = client(mgmtKey);
+  const g = await c.guardrails.create({ createGuardrailRequest: { name: `Conformance models ${suffix()}`, allowedModels: ["t/cheap", "t/other"] } });
+  const { res: k } = await newManagedKey({ limit: 1 });
+  try {
+    await c.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [k.data.hash] } });
+    const ok = await client(k.key).chat.send(helloChat(false));
+    assertEqual("an allowed model: content", ok.choices[0].message.content, "Hello from keygate");
+    await expectError(
+      "chat.send of t/broken",
+      () => client(k.key).chat.send({ chatRequest: { ...helloChat(false).chatRequest, model: "t/broken" } }),
+      errors.ForbiddenResponseError,
+      403,
+      'Model "t/broken" is not allowed by this key\'s guardrails',
+    );
+  } finally {
+    await bestEffort(() => c.apiKeys.delete({ hash: k.data.hash }));
+    await bestEffort(() => c.guardrails.delete({ id: g.data.id }));
+  }
+});
+
 check("gateway", "models.list parses with per-token prices", async () => {
   const res = await client(userKey).models.list();
   const m = res.result.data.find((x) => x.id === "t/cheap");
@@ -807,6 +995,106 @@ check("gateway", "generations.getGeneration of an unknown id is NotFoundResponse
     errors.NotFoundResponseError,
     404,
   );
+});
+
+// ---------------------------------------------------------------------------
+// Part D: apps and what they spend ("apps"): app rankings from the gateway's
+// traffic, a user's activity from usage reported for yesterday, credits.
+
+function utcDay(offsetDays = 0) {
+  return new Date(Date.now() + offsetDays * 86400000).toISOString().slice(0, 10);
+}
+
+function appClient(apiKey, n) {
+  return new OpenRouter({
+    serverURL: apiURL,
+    apiKey,
+    httpReferer: `https://app-${n}.conformance.example/`,
+    appTitle: `Conformance app ${n}`,
+    appCategories: "native-app-builder",
+    httpClient: new HTTPClient({ fetcher: recordingFetch }),
+    retryConfig: { strategy: "none" },
+    timeoutMs: 15000,
+  });
+}
+
+check("apps", "rankings: datasets.getAppRankings ranks three apps by their traffic through the gateway", async () => {
+  const key = await gatewayKey();
+  for (const [n, requests] of [[1, 1], [2, 3], [3, 2]]) {
+    for (let i = 0; i < requests; i++) await appClient(key, n).chat.send(helloChat(false));
+  }
+  const today = utcDay();
+  const res = await client(userKey).datasets.getAppRankings({ startDate: today, endDate: today, subcategory: "native-app-builder" });
+  const rows = res.result.data.map((r) => `${r.rank}:${r.appName}:${r.totalTokens}:${r.totalRequests}`).join(" ");
+  assertEqual("rows", rows, "1:Conformance app 2:90:3 2:Conformance app 3:60:2 3:Conformance app 1:30:1");
+  assertEqual("meta.version", res.result.meta.version, "v1");
+  assertEqual("meta.startDate", res.result.meta.startDate, today);
+  assertEqual("meta.endDate", res.result.meta.endDate, today);
+  const page = await client(userKey).datasets.getAppRankings({ startDate: today, endDate: today, subcategory: "native-app-builder", offset: 1, limit: 1 });
+  assertEqual("offset 1: rank", page.result.data[0]?.rank, 2);
+  assertEqual("offset 1: rows", page.result.data.length, 1);
+  const coding = await client(userKey).datasets.getAppRankings({ startDate: today, endDate: today, category: "coding" });
+  if (!coding.result.data.some((r) => r.appName === "Conformance app 2")) fail(`category coding: ${show(coding.result.data)}`);
+});
+
+check("apps", "rankings: a subcategory outside its category is BadRequestResponseError (400)", async () => {
+  await expectError(
+    "getAppRankings",
+    () => client(userKey).datasets.getAppRankings({ category: "entertainment", subcategory: "cli-agent" }),
+    errors.BadRequestResponseError,
+    400,
+  );
+  await expectError("getAppRankings", () => client(userKey).datasets.getAppRankings({ limit: 101 }), errors.BadRequestResponseError, 400);
+});
+
+check("apps", "activity: analytics.getUserActivity shows usage reported for yesterday, per model and per workspace", async () => {
+  const serviceToken = requiredEnv("KEYGATE_SERVICE_TOKEN");
+  const yesterday = utcDay(-1);
+  const id = suffix();
+  const res = await fetch(`${apiURL}/usage`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${serviceToken}`, "Content-Type": "application/json" },
+    body: JSON.stringify({
+      events: [
+        { id: `a-${id}`, key: userKey, model: "acme/activity", prompt_tokens: 100, completion_tokens: 50, cost: 0.00125, created_at: `${yesterday}T12:00:00Z` },
+        { id: `b-${id}`, key: userKey, model: "acme/activity", prompt_tokens: 1, completion_tokens: 2, cost: 0.000001, created_at: `${yesterday}T23:59:59Z` },
+        { id: `c-${id}`, key: userKey, model: "acme/other", prompt_tokens: 7, completion_tokens: 0, cost: 0, created_at: `${yesterday}T00:00:00Z` },
+      ],
+    }),
+  });
+  const body = await res.json();
+  assertEqual("usage report status", res.status, 200);
+  assertEqual("usage report accepted", body.data?.accepted, 3);
+  const act = await client(mgmtKey).analytics.getUserActivity({ date: yesterday });
+  const rows = act.data.map((r) => `${r.date}:${r.model}:${r.requests}:${r.promptTokens}:${r.completionTokens}:${r.usage}`).join(" ");
+  assertEqual("rows", rows, `${yesterday}:acme/activity:2:101:52:0.001251 ${yesterday}:acme/other:1:7:0:0`);
+  if (act.data.some((r) => r.workspaceId !== undefined)) fail("workspaceId present without groupBy");
+  const byWs = await client(mgmtKey).analytics.getUserActivity({ date: yesterday, groupBy: "workspace" });
+  if (!byWs.data.every((r) => typeof r.workspaceId === "string" && r.workspaceId !== "")) fail(`groupBy workspace: ${show(byWs.data)}`);
+  await expectError("getUserActivity with an ordinary key", () => client(userKey).analytics.getUserActivity(), errors.ForbiddenResponseError, 403);
+});
+
+check("apps", "credits: credits.getCredits, and a spent balance is PaymentRequiredResponseError (402) while another user keeps working", async () => {
+  const creditsUser = requiredEnv("KEYGATE_CREDITS_USER_KEY");
+  const creditsMgmt = requiredEnv("KEYGATE_CREDITS_MGMT_KEY");
+  const unlimited = await client(mgmtKey).credits.getCredits();
+  assertEqual("an account never granted: totalCredits", unlimited.data.totalCredits, 1e9);
+  const before = await client(creditsMgmt).credits.getCredits();
+  assertEqual("totalCredits", before.data.totalCredits, 0.00005);
+  assertEqual("totalUsage", before.data.totalUsage, 0);
+  await client(creditsUser).chat.send(helloChat(false)); // 35 µ$
+  await client(creditsUser).chat.send(helloChat(false)); // 70 µ$: admitted with 15 left
+  const err = await expectError(
+    "chat.send with the balance spent",
+    () => client(creditsUser).chat.send(helloChat(false)),
+    errors.PaymentRequiredResponseError,
+    402,
+  );
+  if (!err.message.startsWith("Insufficient credits")) fail(`message ${show(err.message)}`);
+  const after = await client(creditsMgmt).credits.getCredits();
+  assertEqual("totalUsage after", after.data.totalUsage, 0.00007);
+  const other = await client(await gatewayKey()).chat.send(helloChat(false));
+  assertEqual("another user's answer", other.choices[0].message.content, "Hello from keygate");
 });
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apitype"
+)
+
+// appRankings serves GET /api/v1/datasets/app-rankings (OpenRouter
+// getAppRankings): any valid key; the query as keygate.AppRankings reads
+// it.
+func (s *Server) appRankings(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.authenticate(r); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	res, err := s.svc.AppRankings(r.Context(), keygate.RankingsQuery{
+		Sort: q.Get("sort"), Category: q.Get("category"), Subcategory: q.Get("subcategory"),
+		StartDate: q.Get("start_date"), EndDate: q.Get("end_date"), Limit: q.Get("limit"), Offset: q.Get("offset"),
+	})
+	if err != nil {
+		return err
+	}
+	body := apitype.AppRankingsResponse{
+		Data: make([]apitype.AppRankingsItem, len(res.Apps)),
+		Meta: apitype.RankingsMeta{
+			AsOf:      res.AsOf.UTC().Format("2006-01-02T15:04:05.000Z"),
+			Version:   keygate.RankingsVersion,
+			StartDate: res.StartDate.Format(time.DateOnly),
+			EndDate:   res.EndDate.Format(time.DateOnly),
+		},
+	}
+	for i, a := range res.Apps {
+		body.Data[i] = apitype.AppRankingsItem{Rank: a.Rank, AppID: a.App.ID, AppName: a.App.Title,
+			TotalTokens: strconv.FormatInt(a.Tokens, 10), TotalRequests: a.Requests}
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// activity serves GET /api/v1/activity (the SDK's
+// analytics.getUserActivity): a management key; the query as
+// keygate.UserActivity reads it.
+func (s *Server) activity(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	rows, err := s.svc.UserActivity(r.Context(), key.UserID, keygate.ActivityQuery{
+		Date: q.Get("date"), APIKeyHash: q.Get("api_key_hash"), UserID: q.Get("user_id"),
+		GroupBy: q.Get("group_by"), WorkspaceID: q.Get("workspace_id"),
+	})
+	if err != nil {
+		return err
+	}
+	body := apitype.ActivityResponse{Data: make([]apitype.ActivityItem, len(rows))}
+	for i, a := range rows {
+		body.Data[i] = apitype.ActivityItem{
+			Date: a.Date.Format(time.DateOnly), Model: a.Model, ModelPermaslug: a.Model,
+			EndpointID: a.Provider + ":" + a.Model, ProviderName: a.Provider,
+			Usage: a.Usage.USD(), BYOKUsageInference: a.BYOKUsage.USD(),
+			Requests: a.Requests, PromptTokens: a.PromptTokens, CompletionTokens: a.CompletionTokens,
+			ReasoningTokens: a.ReasoningTokens, WorkspaceID: a.WorkspaceID,
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// credits serves GET /api/v1/credits (OpenRouter getCredits): a
+// management key. An account without a balance reports
+// keygate.UnlimitedCreditsUSD as total_credits.
+func (s *Server) credits(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.management(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Credits(r.Context(), key.UserID)
+	if err != nil {
+		return err
+	}
+	total := keygate.UnlimitedCreditsUSD
+	if c.Granted != nil {
+		total = c.Granted.USD()
+	}
+	writeJSON(w, http.StatusOK, apitype.CreditsResponse{Data: apitype.Credits{TotalCredits: total, TotalUsage: c.Used.USD()}})
+	return nil
+}
