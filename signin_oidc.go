@@ -126,7 +126,11 @@ func (s *Service) upstreamAccount(ctx context.Context, id UpstreamIdentity, rule
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	u := &User{ID: uuid.NewString(), Email: email, PasswordHash: hash, CreatedAt: now}
+	admin, err := s.noUsersYet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{ID: uuid.NewString(), Email: email, PasswordHash: hash, IsAdmin: admin, CreatedAt: now}
 	ws := &Workspace{ID: uuid.NewString(), UserID: u.ID, Name: "Default", Slug: "default", IsDefault: true, CreatedAt: now}
 	link.UserID = u.ID
 	switch err := s.store.CreateIdentity(ctx, link, u, ws); {
