@@ -284,3 +284,51 @@ func TestFederationPoliciesPermissions(t *testing.T) {
 		{"delete", "DELETE", "/api/v1/federation/policies/" + id, nil},
 	})
 }
+
+// TestFederationReplicas: an access token issued by one replica works on
+// another (which reads keygate's signing keys for its unknown kid), and
+// stops there within a second of its policy being deleted through a third
+// process's API.
+func TestFederationReplicas(t *testing.T) {
+	rs := newReplicas(t, 2)
+	idp := idptest.New(t)
+	issuer := keygate.NewService(rs[0].db, keygate.DefaultConfig(), keygate.WithLogger(slog.New(slog.DiscardHandler)),
+		keygate.WithPasswordHasher(testHasher), keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	ctx := t.Context()
+	u, err := issuer.CreateUser(ctx, "ci@example.com", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgmt, _, err := issuer.CreateKey(ctx, keygate.NewKeyParams{UserID: u.ID, Name: "mgmt", IsManagement: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := issuer.CreateFederationPolicy(ctx, keygate.NewFederationPolicyParams{UserID: u.ID, Issuer: idp.URL,
+		Audience: "keygate", Subject: "repo:octo-org/*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := issuer.ExchangeToken(ctx, keygate.TokenExchangeParams{GrantType: keygate.GrantTypeTokenExchange,
+		SubjectToken:     idp.Sign(idptest.GitHubActions(idp.URL, "keygate", "octo-org/app", "refs/heads/main", time.Now())),
+		SubjectTokenType: keygate.TokenTypeJWT, FederationPolicyID: pol.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := rs[1].call(t, "GET", "/api/v1/key", tok.AccessToken, nil); status != 200 {
+		t.Fatalf("replica-1: GET /api/v1/key with the access token = %d %s", status, body)
+	}
+	if status, body := rs[0].call(t, "DELETE", "/api/v1/federation/policies/"+pol.ID, mgmt, nil); status != 200 {
+		t.Fatalf("replica-0: DELETE the policy = %d %s", status, body)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		status, _ := rs[1].call(t, "GET", "/api/v1/key", tok.AccessToken, nil)
+		if status == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica-1 still answers %d a second after the policy was deleted", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
