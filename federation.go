@@ -376,3 +376,26 @@ func (s *Service) FederationPolicyKey(ctx context.Context, p *FederationPolicy) 
 	}
 	return s.KeyInfo(ctx, k)
 }
+
+// errTokenScope refuses an access token of the token exchange where it
+// has no business: its scope is inference (OpenRouter's createOauthToken),
+// so it calls models and reads its own limit, and mints nothing.
+var errTokenScope = &Error{Code: EFORBIDDEN,
+	Message: "An access token of the token exchange may only call models (scope inference): it cannot create authorization codes"}
+
+// refuseFederationKey returns errTokenScope when k is a federation
+// policy's key. Nobody holds such a key's secret, so k stands for an
+// access token: a code it made would mint a key outliving the token and
+// its policy's conditions.
+func (s *Service) refuseFederationKey(ctx context.Context, k *APIKey) error {
+	ps, err := s.store.ListFederationPolicies(ctx, k.UserID)
+	if err != nil {
+		return fmt.Errorf("federation policies: %w", err)
+	}
+	for _, p := range ps {
+		if p.KeyHash == k.Hash {
+			return errTokenScope
+		}
+	}
+	return nil
+}

@@ -109,9 +109,18 @@ func TestOAuthTokenExchange(t *testing.T) {
 	if v := f.do("GET", "/api/v1/auth/verify", nil, "Authorization", "Bearer "+tok); v.status != 200 || v.header.Get("X-Keygate-Key-Hash") != f.pol.KeyHash {
 		t.Errorf("GET /api/v1/auth/verify with the access token = %d %s %v", v.status, v.body, v.header)
 	}
-	// It is not a management key.
+	// It is not a management key, and mints nothing: a code it made would
+	// give a key outliving it.
 	if r := f.do("GET", "/api/v1/keys", nil, "Authorization", "Bearer "+tok); r.status != 403 {
 		t.Errorf("GET /api/v1/keys with the access token = %d, want 403", r.status)
+	}
+	r = f.do("POST", "/api/v1/auth/keys/code", map[string]any{"callback_url": cbLocal, "code_challenge": C1, "code_challenge_method": "S256"},
+		"Authorization", "Bearer "+tok)
+	if r.status != 403 || !strings.Contains(r.errMessage(t), "scope inference") {
+		t.Errorf("POST /api/v1/auth/keys/code with the access token = %d %s, want 403", r.status, r.body)
+	}
+	if r := f.do("POST", "/api/v1/auth/keys/code", map[string]any{"callback_url": cbLocal}, "Authorization", "Bearer "+f.userKey); r.status != 200 {
+		t.Errorf("POST /api/v1/auth/keys/code with an ordinary key = %d %s, want 200", r.status, r.body)
 	}
 
 	// The JWKS holds the key that signed it.
