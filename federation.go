@@ -235,7 +235,7 @@ func (s *Service) DeleteFederationPolicy(ctx context.Context, userID, id string)
 // the discovery URL by appending to it.
 func checkIssuerURL(field, s string) error {
 	bad := Errorf(EINVALID, "%s must be an https URL (http only on a loopback host) without query or fragment", field)
-	if s == "" || len(s) > maxIssuerLen {
+	if s == "" || len(s) > maxIssuerLen || CheckText(field, s, maxIssuerLen) != nil {
 		return bad
 	}
 	u, err := url.Parse(s)
