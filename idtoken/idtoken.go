@@ -171,7 +171,12 @@ func (v *Verifier) provider(ctx context.Context, issuer string) (*provider, erro
 	// carry the client and no deadline of this request.
 	op, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), v.client), issuer)
 	if err != nil {
-		if ok { // the issuer is down: the keys known keep working meanwhile
+		if ok {
+			// The issuer is down: the keys known keep working, and the
+			// next attempt is a minute away, not on every exchange.
+			v.mu.Lock()
+			p.fetched = now.Add(time.Minute - KeysTTL)
+			v.mu.Unlock()
 			return p, nil
 		}
 		return nil, fmt.Errorf("discovery of %s: %w: %w", issuer, keygate.ErrIssuerUnavailable, err)

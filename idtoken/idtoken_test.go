@@ -101,3 +101,23 @@ func TestUnknownKIDsDoNotFloodTheIssuer(t *testing.T) {
 		t.Errorf("a newly published key after the interval = %v", err)
 	}
 }
+
+// TestIssuerDownKeepsKnownKeys: once the keys are due to be fetched again,
+// an issuer that cannot be reached leaves the keys known working.
+func TestIssuerDownKeepsKnownKeys(t *testing.T) {
+	idp := idptest.NewES256(t)
+	v := idtoken.New(nil)
+	now := time.Now()
+	v.SetClock(func() time.Time { return now })
+	tok := idp.Sign(idptest.GitHubActions(idp.URL, "keygate", "octo-org/app", "refs/heads/main", now))
+	if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", tok); err != nil {
+		t.Fatal(err)
+	}
+	idp.Close()
+	now = now.Add(idtoken.KeysTTL)
+	for i := range 2 {
+		if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", tok); err != nil {
+			t.Errorf("verification %d with the issuer down = %v, want the known key to verify", i, err)
+		}
+	}
+}
