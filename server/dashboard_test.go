@@ -250,7 +250,7 @@ func TestKeyActions(t *testing.T) {
 				status        int
 			}{
 				{"no form token", cookie, "", http.StatusForbidden},
-				{"a wrong form token", cookie, "x" + token[1:], http.StatusForbidden},
+				{"a wrong form token", cookie, wrongToken(token), http.StatusForbidden},
 				{"another session's form token", cookie, bobToken, http.StatusForbidden},
 				{"no session", "", token, http.StatusForbidden},
 				{"another user", bobCookie, bobToken, http.StatusNotFound},
@@ -387,4 +387,13 @@ func TestRevokeAppKeys(t *testing.T) {
 	if !e.storedKey(k1.Hash).Disabled || !e.storedKey(k2.Hash).Disabled || e.storedKey(other.Hash).Disabled {
 		t.Error("revoke did not disable exactly the app's keys")
 	}
+}
+
+// wrongToken is token with its first character changed: a form token of
+// the right shape that is not the session's.
+func wrongToken(token string) string {
+	if token[0] == 'x' {
+		return "y" + token[1:]
+	}
+	return "x" + token[1:]
 }
