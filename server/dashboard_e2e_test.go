@@ -92,6 +92,9 @@ func (d *dashEnv) approve(ctx context.Context, cb *callbackServer, checkConsent 
 	}
 	do(t, ctx, chromedp.Click(chromedp.ID("approve")))
 	q := cb.wait(t, ctx)
+	// The app's page loaded: a navigation started before it commits
+	// would be aborted by it.
+	do(t, ctx, chromedp.WaitVisible(chromedp.ID("done")))
 	res, err := http.Post(d.url+"/api/v1/auth/keys", "application/json",
 		strings.NewReader(`{"code":"`+q.Get("code")+`","code_verifier":"`+verifier+`","code_challenge_method":"S256"}`))
 	if err != nil {
