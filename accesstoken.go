@@ -48,6 +48,11 @@ const SigningKeyGrace = MaxAccessTokenTTL + signingKeyRefresh + time.Minute
 // is used for signing within it.
 const signingKeyRefresh = time.Minute
 
+// jwksRefresh is how old the keys in memory may be when the JWKS is
+// served: a key made by a rotation elsewhere is published within it, well
+// before replicas sign with it (signingKeyRefresh).
+const jwksRefresh = 5 * time.Second
+
 // PublicSigningKey is the public half of a signing key for the JWKS: an
 // EC P-256 key (RFC 7518 §6.2.1) whose X and Y are base64url without
 // padding.
@@ -78,8 +83,9 @@ type signer struct {
 	current  *ecdsa.PrivateKey
 	kid      string
 	verify   map[string]verifyingKey
-	loaded   time.Time // when the keys were last read from the store
-	lastMiss time.Time // when an unknown kid last made us read them
+	public   []PublicSigningKey // the JWKS, the current key first
+	loaded   time.Time          // when the keys were last read from the store
+	lastMiss time.Time          // when an unknown kid last made us read them
 }
 
 // EnsureSigningKey makes the first signing key unless the store holds a
@@ -123,33 +129,36 @@ func (s *Service) RotateSigningKey(ctx context.Context) (string, error) {
 }
 
 // SigningKeys returns the public halves of the keys that verify access
-// tokens now, the current one first: the JWKS.
+// tokens now, the current one first: the JWKS. They come from memory,
+// read from the store again when jwksRefresh old, so that the public
+// endpoint costs at most one database read per jwksRefresh.
 func (s *Service) SigningKeys(ctx context.Context) ([]PublicSigningKey, error) {
-	if err := s.EnsureSigningKey(ctx); err != nil {
-		return nil, err
-	}
-	keys, err := s.store.SigningKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	// The current key first, whatever the clock said when each was made.
-	slices.SortStableFunc(keys, func(a, b *SigningKey) int {
-		return cmp.Compare(boolInt(a.RetiredAt != nil), boolInt(b.RetiredAt != nil))
-	})
-	var out []PublicSigningKey
-	for _, k := range keys {
-		if !s.stillVerifies(k.RetiredAt) {
-			continue
+	s.signer.mu.RLock()
+	stale := s.signer.current == nil || s.now().Sub(s.signer.loaded) >= jwksRefresh
+	s.signer.mu.RUnlock()
+	if stale {
+		if err := s.EnsureSigningKey(ctx); err != nil {
+			return nil, err
 		}
-		priv, err := parseSigningKey(k.PrivateKey)
-		if err != nil {
-			return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+	}
+	s.signer.mu.RLock()
+	defer s.signer.mu.RUnlock()
+	out := make([]PublicSigningKey, 0, len(s.signer.public))
+	for _, k := range s.signer.public {
+		if s.stillVerifies(s.signer.verify[k.ID].retired) {
+			out = append(out, k)
 		}
-		out = append(out, PublicSigningKey{ID: k.ID,
-			X: base64.RawURLEncoding.EncodeToString(priv.X.FillBytes(make([]byte, 32))),
-			Y: base64.RawURLEncoding.EncodeToString(priv.Y.FillBytes(make([]byte, 32)))})
 	}
 	return out, nil
+}
+
+// publicKey is the JWK form of pub.
+func publicKey(id string, pub *ecdsa.PublicKey) (PublicSigningKey, error) {
+	b, err := pub.Bytes() // 0x04 || X || Y (SEC 1 §2.3.3), 32 bytes each on P-256
+	if err != nil || len(b) != 65 {
+		return PublicSigningKey{}, fmt.Errorf("signing key %s: not a P-256 point", id)
+	}
+	return PublicSigningKey{ID: id, X: base64.RawURLEncoding.EncodeToString(b[1:33]), Y: base64.RawURLEncoding.EncodeToString(b[33:])}, nil
 }
 
 func boolInt(b bool) int {
@@ -195,7 +204,12 @@ func (s *Service) loadSigningKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
+	// The current key first, whatever the clock said when each was made.
+	slices.SortStableFunc(keys, func(a, b *SigningKey) int {
+		return cmp.Compare(boolInt(a.RetiredAt != nil), boolInt(b.RetiredAt != nil))
+	})
 	verify := make(map[string]verifyingKey, len(keys))
+	var public []PublicSigningKey
 	var current *ecdsa.PrivateKey
 	var kid string
 	for _, k := range keys {
@@ -207,12 +221,17 @@ func (s *Service) loadSigningKeys(ctx context.Context) error {
 			return fmt.Errorf("signing key %s: %w", k.ID, err)
 		}
 		verify[k.ID] = verifyingKey{pub: &priv.PublicKey, retired: k.RetiredAt}
+		jwk, err := publicKey(k.ID, &priv.PublicKey)
+		if err != nil {
+			return err
+		}
+		public = append(public, jwk)
 		if k.RetiredAt == nil {
 			current, kid = priv, k.ID
 		}
 	}
 	s.signer.mu.Lock()
-	s.signer.current, s.signer.kid, s.signer.verify, s.signer.loaded = current, kid, verify, s.now()
+	s.signer.current, s.signer.kid, s.signer.verify, s.signer.public, s.signer.loaded = current, kid, verify, public, s.now()
 	s.signer.mu.Unlock()
 	return nil
 }

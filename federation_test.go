@@ -3,6 +3,7 @@ package keygate_test
 import (
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,9 @@ type fedFixture struct {
 
 func newFedFixture(t *testing.T) *fedFixture {
 	t.Helper()
-	f := newFixture(t, keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	v := idtoken.New(nil)
+	f := newFixture(t, keygate.WithSubjectTokenVerifier(v))
+	v.SetClock(f.clock.Now)
 	return &fedFixture{fixture: f, idp: idptest.New(t)}
 }
 
@@ -174,7 +177,10 @@ func TestTokenExchangeHostile(t *testing.T) {
 		}, "invalid_grant"},
 		{"garbage", func() string { return "not a jwt" }, "invalid_grant"},
 		{"signed-by-a-rotated-out-key", func() string {
+			// keygate has the key cached; once the keys are fetched
+			// again (idtoken.KeysTTL), the one the issuer dropped is gone.
 			f.idp.Rotate()
+			f.clock.Set(f.clock.Now().Add(idtoken.KeysTTL))
 			return f.idp.SignWith(rotatedOut, f.githubClaims())
 		}, "invalid_grant"},
 	}
@@ -385,6 +391,57 @@ func TestMatchPattern(t *testing.T) {
 	for _, tt := range tests {
 		if got := keygate.MatchPattern(tt.pattern, tt.s); got != tt.want {
 			t.Errorf("MatchPattern(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+// TestSigningKeyRotatedElsewhere: a rotation made by another process on
+// the same database (keygate jwks rotate) is seen at once by a replica
+// that verifies a token of the new key, and within a minute by one that
+// signs.
+func TestSigningKeyRotatedElsewhere(t *testing.T) {
+	f := newFedFixture(t)
+	pol := f.policy(keygate.NewFederationPolicyParams{Subject: "system:serviceaccount:prod:*"})
+	other := keygate.NewService(f.store, keygate.DefaultConfig(), keygate.WithClock(f.clock.Now),
+		keygate.WithLogger(slog.New(slog.DiscardHandler)), keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	k8s := func() string {
+		return f.idp.Sign(idptest.Kubernetes(f.idp.URL, "keygate", "prod", "api", f.clock.Now()))
+	}
+	first, err := f.exchange(pol, k8s())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Authenticate(f.ctx, first.AccessToken); err != nil {
+		t.Fatalf("the other process: Authenticate(token of the first key) = %v", err)
+	}
+	newKID, err := other.RotateSigningKey(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This process may sign with the old key for up to a minute...
+	stale, err := f.exchange(pol, k8s())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(f.clock.Now().Add(5 * time.Second))
+	jwks, err := f.svc.SigningKeys(f.ctx)
+	if err != nil || len(jwks) != 2 || jwks[0].ID != newKID {
+		t.Errorf("this process's JWKS 5 s after the rotation = %+v, %v; want %s first, then the old key", jwks, err, newKID)
+	}
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	fresh, err := f.exchange(pol, k8s())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(headerOf(t, fresh.AccessToken), newKID) {
+		t.Errorf("a minute after the rotation, tokens are not signed by %s: %s", newKID, headerOf(t, fresh.AccessToken))
+	}
+	// ...and every token of either key verifies on both.
+	for _, svc := range []*keygate.Service{f.svc, other} {
+		for _, tok := range []string{first.AccessToken, stale.AccessToken, fresh.AccessToken} {
+			if _, err := svc.Authenticate(f.ctx, tok); err != nil {
+				t.Errorf("Authenticate = %v", err)
+			}
 		}
 	}
 }

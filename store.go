@@ -118,6 +118,10 @@ type AppStore interface {
 	// app as it is after, announcing a change (ChangeApp) by stores that
 	// are a ChangeFeed. ErrNotFound if there is no such app.
 	SetAppHidden(ctx context.Context, id int64, hidden bool) (*App, error)
+	// AppKeyTotals returns, for every app that keys were minted for, the
+	// users holding one, the keys, the keys enabled and not expired at
+	// now, and the keys' all-time usage counters summed, in no set order.
+	AppKeyTotals(ctx context.Context, now time.Time) ([]AppKeyTotal, error)
 }
 
 // RollupStore reads the daily rollups of generations that RecordGeneration
@@ -146,6 +150,13 @@ type CreditStore interface {
 	AddCreditGrant(ctx context.Context, g *CreditGrant) error
 	// CreditGrants returns the user's grants, oldest first.
 	CreditGrants(ctx context.Context, userID string) ([]*CreditGrant, error)
+}
+
+// AppKeyTotal is what the keys minted for one app add up to.
+type AppKeyTotal struct {
+	AppID              int64
+	Users, Keys, Live  int
+	Micros, BYOKMicros Micros // all time
 }
 
 // CodeStore holds authorization codes.
@@ -401,6 +412,19 @@ type FederationStore interface {
 	RotateSigningKey(ctx context.Context, k *SigningKey, at time.Time) error
 }
 
+// IdentityStore links accounts to identities at upstream OpenID
+// providers (signin_oidc.go).
+type IdentityStore interface {
+	// Identity returns the link of issuer and subject, or ErrNotFound.
+	Identity(ctx context.Context, issuer, subject string) (*Identity, error)
+	// CreateIdentity inserts the link id; with newUser, first that user
+	// and its default workspace ws, in the same transaction.
+	// ErrConflict, inserting nothing, when the identity is linked
+	// already or newUser's email is taken; ErrNotFound when id.UserID
+	// names no user.
+	CreateIdentity(ctx context.Context, id *Identity, newUser *User, ws *Workspace) error
+}
+
 // Kinds of change that a ChangeFeed announces, and what the id of each
 // names.
 const (
@@ -498,5 +522,6 @@ type Store interface {
 	BudgetStore
 	GuardrailStore
 	FederationStore
+	IdentityStore
 	Close() error
 }

@@ -22,11 +22,12 @@ var Algorithms = []string{
 	oidc.EdDSA,
 }
 
-// DiscoveryTTL is how long an issuer's discovery document is trusted
-// before it is fetched again. Its keys are fetched again whenever a token
-// names a kid they lack (go-oidc's RemoteKeySet), so a rotation by the
-// issuer is followed at once.
-const DiscoveryTTL = time.Hour
+// KeysTTL is how long an issuer's discovery document and keys are
+// trusted before they are fetched again: a key the issuer takes out of
+// its JWKS stops verifying within it. A token naming a kid the keys lack
+// makes them fetched again at once (go-oidc's RemoteKeySet), so a key the
+// issuer adds is followed at once.
+const KeysTTL = 5 * time.Minute
 
 // Verifier verifies subject tokens against their issuers' published keys.
 // It is safe for concurrent use.
@@ -64,12 +65,14 @@ func (v *Verifier) VerifySubjectToken(ctx context.Context, issuer, audience, tok
 	if err != nil {
 		return nil, err
 	}
-	ctx = oidc.ClientContext(ctx, v.client)
-	idt, err := p.VerifierContext(ctx, &oidc.Config{
+	// Provider.Verifier shares one key set per provider (fetched with the
+	// client the provider was discovered with): VerifierContext would
+	// make a new one, and fetch the JWKS, on every call.
+	idt, err := p.Verifier(&oidc.Config{
 		ClientID:             audience,
 		SupportedSigningAlgs: Algorithms,
 		SkipExpiryCheck:      true, // the service checks exp, nbf and iat with its skew
-	}).Verify(ctx, token)
+	}).Verify(oidc.ClientContext(ctx, v.client), token)
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +83,22 @@ func (v *Verifier) VerifySubjectToken(ctx context.Context, issuer, audience, tok
 	return claims, nil
 }
 
+// SetClock replaces time.Now, for tests that move time past KeysTTL.
+func (v *Verifier) SetClock(now func() time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.now = now
+}
+
 // provider returns issuer's discovered provider, fetching its discovery
-// document when it is not cached or is older than DiscoveryTTL.
+// document (and, with it, a fresh key set) when it is not cached or is
+// older than KeysTTL.
 func (v *Verifier) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
 	v.mu.Lock()
 	p, ok := v.providers[issuer]
+	now := v.now()
 	v.mu.Unlock()
-	if ok && v.now().Sub(p.fetched) < DiscoveryTTL {
+	if ok && now.Sub(p.fetched) < KeysTTL {
 		return p.p, nil
 	}
 	// The provider keeps this context for fetching keys later: it must
@@ -99,7 +111,7 @@ func (v *Verifier) provider(ctx context.Context, issuer string) (*oidc.Provider,
 		return nil, fmt.Errorf("discovery of %s: %w: %w", issuer, keygate.ErrIssuerUnavailable, err)
 	}
 	v.mu.Lock()
-	v.providers[issuer] = &provider{p: op, fetched: v.now()}
+	v.providers[issuer] = &provider{p: op, fetched: now}
 	v.mu.Unlock()
 	return op, nil
 }

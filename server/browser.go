@@ -52,6 +52,10 @@ type browser struct {
 	apiBase string
 	// autoConsent is Config.AutoConsent.
 	autoConsent func(*http.Request) (AutoDecision, string)
+	// oidc signs people in through upstream providers (browser_oidc.go);
+	// noPassword is Config.NoPasswordLogin.
+	oidc       *oidcLogin
+	noPassword bool
 }
 
 // pageHandler is a browser handler that returns its error; page turns it
@@ -74,6 +78,8 @@ func (s *Server) mountBrowser() {
 		apiBase: s.cfg.PublicURL + "/api/v1",
 
 		autoConsent: s.cfg.AutoConsent,
+		oidc:        newOIDCLogin(s.cfg),
+		noPassword:  s.cfg.NoPasswordLogin,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth", b.page(b.authorize))
@@ -81,17 +87,20 @@ func (s *Server) mountBrowser() {
 	mux.Handle("GET /login", b.page(b.loginForm))
 	mux.Handle("POST /login", b.page(s.limited(s.loginLimiter, b.login))) // every password guess: rate-limited
 	mux.Handle("POST /logout", b.page(b.logout))
+	mux.Handle("GET /login/oidc/{n}", b.page(b.oidcStart)) // browser_oidc.go
+	mux.Handle("GET "+oidcCallback, b.page(b.oidcCallback))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 	mux.Handle("GET /{$}", b.page(b.home))
-	b.mountApps(mux)      // /rankings, /apps/{id}: browser_apps.go
-	b.mountDashboard(mux) // /settings/: dashboard.go
+	b.mountApps(mux)                                                                              // /rankings, /apps/{id}: browser_apps.go
+	b.mountDashboard(mux)                                                                         // /settings/: dashboard.go
+	b.mountAccounts(mux, func(h pageHandler) pageHandler { return s.limited(s.loginLimiter, h) }) // accounts.go
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range append([]string{"/auth", "/login", "/logout", "/static/", "/{$}", "/settings/"}, appPaths...) {
+	for _, p := range append([]string{"/auth", "/login", "/login/oidc/", "/logout", "/static/", "/{$}", "/settings/", "/admin/", "/signup", "/reset"}, appPaths...) {
 		s.mux.Handle(p, h)
 	}
 }
@@ -267,11 +276,13 @@ func (b *browser) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 		email = ""
 	}
 	return b.pages.Login(w, status, web.LoginPage{
-		Email:     email,
-		Error:     msg,
-		ReturnTo:  returnTo,
-		FormToken: b.loginToken(w, r),
-		App:       appOfReturn(returnTo),
+		Email:      email,
+		Error:      msg,
+		ReturnTo:   returnTo,
+		FormToken:  b.loginToken(w, r),
+		App:        appOfReturn(returnTo),
+		Providers:  b.oidc.loginProviders(returnTo),
+		NoPassword: b.noPassword,
 	})
 }
 
@@ -322,6 +333,9 @@ func (b *browser) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	returnTo := localReturn(form.Get("return_to"))
 	email := form.Get("email")
+	if b.noPassword {
+		return b.showLogin(w, r, http.StatusForbidden, returnTo, "", "Password sign-in is turned off here: sign in with your provider.")
+	}
 	c, ok := oneCookie(r, loginCookie)
 	if !ok || checkFormToken(form.Get("form_token"), c) != nil {
 		return b.showLogin(w, r, http.StatusForbidden, returnTo, email,

@@ -271,3 +271,16 @@ func TestFederationPoliciesAPI(t *testing.T) {
 		t.Errorf("GET a deleted policy = %d, want 404", r.status)
 	}
 }
+
+// TestFederationPoliciesPermissions: every route of the policy API
+// refuses what the management API refuses.
+func TestFederationPoliciesPermissions(t *testing.T) {
+	e := newEnv(t)
+	id := "5f0c7a42-1111-4222-8333-944455556666"
+	e.checkManagementOnly(t, []route{
+		{"list", "GET", "/api/v1/federation/policies", nil},
+		{"create", "POST", "/api/v1/federation/policies", map[string]any{"issuer": "https://issuer.example", "audience": "a", "subject": "x"}},
+		{"get", "GET", "/api/v1/federation/policies/" + id, nil},
+		{"delete", "DELETE", "/api/v1/federation/policies/" + id, nil},
+	})
+}

@@ -47,6 +47,11 @@ type Config struct {
 	// the consent page. keygate serve never sets it; the emulator does
 	// (docs/emulator.md).
 	AutoConsent func(r *http.Request) (decision AutoDecision, userID string)
+	// OIDC lists the upstream OpenID providers people may sign in with
+	// (browser_oidc.go); each must accept PublicURL + "/login/oidc/callback"
+	// as a redirect URI. NoPasswordLogin turns password sign-in off.
+	OIDC            []OIDCProvider
+	NoPasswordLogin bool
 }
 
 // AutoDecision is what Config.AutoConsent decides for a GET /auth.
@@ -94,7 +99,7 @@ func (s *Server) routes() {
 	s.api.Handle("/api/v1/auth/verify", s.handle(s.verify))
 	s.api.Handle("/api/v1/auth/verify/", s.handle(s.verify)) // Envoy ext_authz appends the path
 	s.apiRoute("/api/v1/usage", "POST", s.reportUsage)
-	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings)
+	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings())
 	s.apiRoute("/api/v1/activity", "GET", s.activity)
 	s.apiRoute("/api/v1/credits", "GET", s.credits)
 	s.routeFederation() // federation.go

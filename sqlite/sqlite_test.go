@@ -181,7 +181,7 @@ func TestMigrateFresh(t *testing.T) {
 	}
 	want := []string{"account_links", "api_keys", "app_usage_daily", "apps", "audit_events", "auth_codes", "changes",
 		"credit_grants", "federation_policies", "federation_subject_tokens", "generations", "goose_db_version",
-		"guardrail_keys", "guardrails", "service_tokens", "sessions", "signing_keys", "usage_counters",
+		"guardrail_keys", "guardrails", "identities", "service_tokens", "sessions", "signing_keys", "usage_counters",
 		"user_usage_daily", "users", "workspace_budgets", "workspaces"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)

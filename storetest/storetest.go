@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) keygate.Store) {
 		{"Budgets", budgetTests},
 		{"Guardrails", guardrailTests},
 		{"Federation", federationTests},
+		{"Identities", identityTests},
 		{"Changes", changeTests},
 	}
 	for _, g := range groups {

@@ -117,6 +117,16 @@ type LoginPage struct {
 	ReturnTo  string // local path to go back to after signing in, or ""
 	FormToken string // pre-session form token, also set as a cookie
 	App       *App   // the app whose request led here, or nil
+	// Providers are the upstream OpenID providers to sign in with, each a
+	// "Sign in with <Name>" link; NoPassword hides the password form.
+	Providers  []LoginProvider
+	NoPassword bool
+}
+
+// LoginProvider is an upstream OpenID provider on the sign-in page.
+type LoginProvider struct {
+	Name string // display name
+	URL  string // local path that starts the sign-in with it
 }
 
 // Login renders the sign-in page.

@@ -41,6 +41,9 @@ type ServeConfig struct {
 	MetricsAddr    string // host:port serving GET /metrics apart from the API; "" serves it on Addr
 	SQLiteMmapMiB  int64  // SQLite's memory-mapped part of the file, MiB; 0 is sqlite.DefaultMmapSize, -1 is off
 	SQLiteCacheMiB int64  // SQLite's page cache per connection, MiB; 0 is sqlite.DefaultCacheSize
+
+	// OIDC is sign-in through upstream OpenID providers (oidc.go).
+	OIDC OIDCConfig
 }
 
 // sqliteOptions are the SQLite read tuning c asks for.
@@ -68,6 +71,7 @@ func (c *ServeConfig) Validate() error {
 type parsedConfig struct {
 	level   slog.Level
 	proxies []*net.IPNet
+	oidc    []server.OIDCProvider
 }
 
 // parse checks c and parses its text values, reporting every problem at
@@ -117,6 +121,9 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 	if c.SQLiteCacheMiB < 0 || c.SQLiteCacheMiB > 1<<16 {
 		errs = append(errs, fmt.Errorf("--sqlite-cache-mib %d: want 1 to 65536", c.SQLiteCacheMiB))
 	}
+	if p.oidc, err = c.OIDC.providers(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("--max-body %d: want a positive number of bytes (0 is the default)", c.MaxBody))
 	}
@@ -164,6 +171,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
 	f.Int64Var(&cfg.SQLiteMmapMiB, "sqlite-mmap-mib", sqlite.DefaultMmapSize>>20, "MiB of a SQLite file read through memory-mapped I/O (-1 turns it off; docs/benchmarks.md)")
 	f.Int64Var(&cfg.SQLiteCacheMiB, "sqlite-cache-mib", sqlite.DefaultCacheSize>>20, "MiB of SQLite page cache per database connection (five connections)")
+	addOIDCFlags(f, &cfg.OIDC)
 	return cmd
 }
 
@@ -225,6 +233,7 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	sc := server.Config{
 		PublicURL: publicURL, TrustedProxies: p.proxies, RateLimit: cfg.RateLimit,
 		Metrics: m.metrics, ServeMetrics: cfg.MetricsAddr == "",
+		OIDC: p.oidc, NoPasswordLogin: cfg.OIDC.NoPasswordLogin,
 	}
 	if cfg.Models != "" {
 		if err = m.openGateway(); err != nil {

@@ -1,7 +1,8 @@
 // Package idptest is an OpenID provider for tests, served over real HTTP
 // on loopback: a discovery document (OpenID Connect Discovery 1.0 §4), a
-// JWKS of RS256 (or ES256) keys that can be rotated, and tokens signed with the
-// claims that GitHub Actions and Kubernetes put in theirs. It also signs
+// JWKS of RS256 (or ES256) keys that can be rotated, tokens signed with
+// the claims that GitHub Actions and Kubernetes put in theirs, and the
+// authorization code flow with PKCE, a login page and ID tokens (login.go). It also signs
 // the hostile tokens a verifier must refuse: alg "none", HS256 with the
 // public key as its secret, keys the JWKS never published.
 //
@@ -40,6 +41,12 @@ type Provider struct {
 	fetches   atomic.Int64 // JWKS requests served
 	mux       *http.ServeMux
 	newKey    func() *Key
+
+	// The authorization code flow (login.go).
+	clients map[string]client
+	users   map[string]User
+	grants  map[string]grant // by code
+	nonce   string           // forced into ID tokens when set
 }
 
 // Key is a signing key of the provider: RS256, as GitHub's and most
@@ -59,11 +66,15 @@ func NewES256(t testing.TB) *Provider { return newProvider(t, NewES256Key) }
 
 func newProvider(t testing.TB, newKey func() *Key) *Provider {
 	t.Helper()
-	p := &Provider{mux: http.NewServeMux(), newKey: newKey}
+	p := &Provider{mux: http.NewServeMux(), newKey: newKey,
+		clients: map[string]client{}, users: map[string]User{}, grants: map[string]grant{}}
 	p.current = newKey()
 	p.published = []*Key{p.current}
 	p.mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	p.mux.HandleFunc("GET /jwks", p.jwks)
+	p.mux.HandleFunc("GET /authorize", p.authorizePage)
+	p.mux.HandleFunc("POST /authorize", p.authorize)
+	p.mux.HandleFunc("POST /token", p.token)
 	p.srv = httptest.NewServer(p.mux)
 	p.URL = p.srv.URL
 	t.Cleanup(p.srv.Close)

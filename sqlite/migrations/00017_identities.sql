@@ -1,0 +1,21 @@
+-- Accounts linked to identities at upstream OpenID providers: the issuer
+-- and subject are the identity (OpenID Connect Core 1.0 §2); the email is
+-- what the provider said when the link was made. A link goes with its
+-- user.
+
+-- +goose Up
+
+CREATE TABLE identities (
+    issuer     TEXT    NOT NULL,
+    subject    TEXT    NOT NULL,
+    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    email      TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (issuer, subject)
+) STRICT;
+
+CREATE INDEX identities_user ON identities (user_id);
+
+-- +goose Down
+
+DROP TABLE identities;
