@@ -117,10 +117,14 @@ func (s *Service) CheckLink(ctx context.Context, kind, token string) error {
 // CreateInvite makes an invite link's token for admin to hand to someone:
 // single use, valid InviteTTL, stored only as its hash. note (at most 100
 // code points, the text rule) says whom it is for. Errors: EFORBIDDEN
-// when admin is not an admin, EINVALID naming note.
+// when admin is not an admin, or under SignupClosed (the link could not
+// be used: the admin creates the account instead); EINVALID naming note.
 func (s *Service) CreateInvite(ctx context.Context, admin *User, note string) (string, *AccountLink, error) {
 	if err := RequireAdmin(admin); err != nil {
 		return "", nil, err
+	}
+	if s.SignupPolicy() == SignupClosed {
+		return "", nil, Errorf(EFORBIDDEN, "Sign-up is closed here (--signup closed), so an invite link could not be used: create the account instead")
 	}
 	if err := CheckText("note", note, maxNoteLen); err != nil {
 		return "", nil, err

@@ -58,6 +58,8 @@ func TestSignUpPolicy(t *testing.T) {
 	_, err = invite.SignUp(f.ctx, "a@example.com", pw, "")
 	wantErrCode(t, "SignUp(invite, no invite)", err, keygate.EFORBIDDEN)
 
+	_, _, err = closed.CreateInvite(f.ctx, f.user, "")
+	wantErrCode(t, "CreateInvite(closed)", err, keygate.EFORBIDDEN)
 	bob := f.newUser("bob@example.com")
 	_, _, err = invite.CreateInvite(f.ctx, bob, "")
 	wantErrCode(t, "CreateInvite by a non-admin", err, keygate.EFORBIDDEN)

@@ -2,7 +2,6 @@ package keygate_test
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +17,6 @@ func activityRows(rows []keygate.Activity, wsName map[string]string) string {
 		out = append(out, fmt.Sprintf("%s %s %s %s %d %d %d %d %d %d", a.Date.Format(time.DateOnly), a.Model, a.Provider,
 			wsName[a.WorkspaceID], a.Requests, a.PromptTokens, a.CompletionTokens, a.ReasoningTokens, a.Usage, a.BYOKUsage))
 	}
-	// Rows of one day and model come in no set order across workspaces.
-	slices.Sort(out)
 	return strings.Join(out, "; ")
 }
 
@@ -58,6 +55,10 @@ func TestUserActivity(t *testing.T) {
 	gen(k1, "2026-02-01", "m/a", 50, 50, 0, 50, false) // 31 days ago: out
 	gen(k1, "2026-03-04", "m/a", 60, 60, 0, 60, false) // today: not complete
 	gen(ko, "2026-03-03", "m/a", 70, 70, 0, 70, false) // another user's
+	byWorkspace := "2026-03-03 m/a acme default 1 10 20 1 100 0; 2026-03-03 m/a acme team 2 2 4 0 5 7; 2026-03-03 m/b acme default 1 3 4 0 9 0"
+	if ws.ID < def.ID {
+		byWorkspace = "2026-03-03 m/a acme team 2 2 4 0 5 7; 2026-03-03 m/a acme default 1 10 20 1 100 0; 2026-03-03 m/b acme default 1 3 4 0 9 0"
+	}
 	tests := []struct {
 		name string
 		q    keygate.ActivityQuery
@@ -67,8 +68,8 @@ func TestUserActivity(t *testing.T) {
 		{"date", keygate.ActivityQuery{Date: "2026-02-02"}, "2026-02-02 m/a acme - 1 1 1 0 1 0"},
 		{"key", keygate.ActivityQuery{APIKeyHash: k2.Hash}, "2026-03-03 m/a acme - 2 2 4 0 5 7"},
 		{"unknown-key", keygate.ActivityQuery{APIKeyHash: "00"}, ""},
-		{"by-workspace", keygate.ActivityQuery{GroupBy: "workspace", Date: "2026-03-03"},
-			"2026-03-03 m/a acme default 1 10 20 1 100 0; 2026-03-03 m/a acme team 2 2 4 0 5 7; 2026-03-03 m/b acme default 1 3 4 0 9 0"},
+		// Rows of one day and model are in the order of their workspace ids.
+		{"by-workspace", keygate.ActivityQuery{GroupBy: "workspace", Date: "2026-03-03"}, byWorkspace},
 		{"workspace", keygate.ActivityQuery{WorkspaceID: strings.ToUpper(ws.ID)}, "2026-03-03 m/a acme - 2 2 4 0 5 7"},
 		{"own-user-id", keygate.ActivityQuery{UserID: f.user.ID, Date: "2026-02-02"}, "2026-02-02 m/a acme - 1 1 1 0 1 0"},
 	}

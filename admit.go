@@ -3,6 +3,7 @@ package keygate
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Admission is what Admit found for a key it admits.
@@ -80,20 +81,33 @@ func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range append(budgets[:len(budgets):len(budgets)], policy.limits...) {
-		u, err := s.spend.usage(ctx, b.Hash, now)
-		if err != nil {
-			return nil, err
-		}
-		left := *b.Limit - u.PeriodUsage(b.LimitReset, b.IncludeBYOK)
-		if left <= 0 {
-			err := refusal(b)
-			s.observeRefusal(err)
-			return nil, err
-		}
-		if a.Remaining == nil || left < *a.Remaining {
-			a.Remaining = &left
+	for _, group := range [2][]*APIKey{budgets, policy.limits} {
+		for _, b := range group {
+			if err := s.admitShared(ctx, a, b, now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return a, nil
+}
+
+// admitShared checks b, the stand-in key of a workspace budget or a
+// guardrail's limit, for Admit, and lowers a.Remaining to its room.
+func (s *Service) admitShared(ctx context.Context, a *Admission, b *APIKey, now time.Time) error {
+	u, err := s.spend.usage(ctx, b.Hash, now)
+	if err != nil {
+		return err
+	}
+	left := *b.Limit - u.PeriodUsage(b.LimitReset, b.IncludeBYOK)
+	if left <= 0 {
+		err := refusal(b)
+		s.observeRefusal(err)
+		return err
+	}
+	if a.Remaining == nil {
+		a.Remaining = &left
+	} else if left < *a.Remaining {
+		*a.Remaining = left
+	}
+	return nil
 }

@@ -163,39 +163,51 @@ func validCategory(c string) bool {
 	return true
 }
 
-// appCacheSize bounds the attributions AttributeApp remembers.
+// appCacheSize bounds the attributions AttributeApp remembers: what a
+// request's attribution headers say (the app's URL, title and categories
+// as normalized) mapped to the app's id, so that a metered request writes
+// nothing for an app already seen with those headers. Ids are stable, so
+// an entry never goes stale; a title or categories that change make a new
+// entry, and the upsert that records them.
 const appCacheSize = 10_000
 
-// appCache maps what a request's attribution headers say (the app's URL,
-// title and categories as normalized) to the app's id, so that a metered
-// request writes nothing for an app already seen with those headers. Ids
-// are stable, so an entry never goes stale; a title or categories that
-// change make a new entry, and the upsert that records them.
-type appCache struct {
+// boundedMap is a map safe for concurrent use that holds at most max
+// entries, evicting an arbitrary one to make room: for values that never
+// go stale, so that it needs no invalidation.
+type boundedMap[V any] struct {
 	mu  sync.Mutex
 	max int
-	m   map[string]int64
+	m   map[string]V
 }
 
-func newAppCache(max int) *appCache { return &appCache{max: max, m: make(map[string]int64)} }
-
-func (c *appCache) get(k string) (int64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.m[k]
-	return id, ok
+func newBoundedMap[V any](max int) *boundedMap[V] {
+	return &boundedMap[V]{max: max, m: make(map[string]V)}
 }
 
-func (c *appCache) put(k string, id int64) {
+func (c *boundedMap[V]) get(k string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *boundedMap[V]) put(k string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; !ok && len(c.m) >= c.max {
 		for old := range c.m { // map order is random: a cheap random eviction
 			delete(c.m, old)
 			break
 		}
 	}
-	c.m[k] = id
+	c.m[k] = v
+}
+
+// clear empties the map.
+func (c *boundedMap[V]) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
 }
 
 // AttributeApp returns the app a metered request by k is attributed to:

@@ -55,6 +55,9 @@ func TestAttributeApp(t *testing.T) {
 	}{
 		{"no-headers-key-app", withApp, keygate.Attribution{}, "https://minted.example", "Minted", nil, 0},
 		{"no-headers-no-app", without, keygate.Attribution{}, "", "", nil, 0},
+		// A title or categories without a referer name no app: the key's
+		// app is charged and keeps its own title.
+		{"title-without-referer", withApp, keygate.Attribution{Title: "Renamed", Categories: "game"}, "https://minted.example", "Minted", nil, 0},
 		{"bad-referer", withApp, keygate.Attribution{Referer: "not a url"}, "https://minted.example", "Minted", nil, 0},
 		{"referer", withApp, keygate.Attribution{Referer: "HTTPS://Chat.Example.com:443/app/?q=1#x"}, "https://chat.example.com/app", "chat.example.com", nil, 2},
 		{"title-and-categories", without, keygate.Attribution{Referer: "https://chat.example.com/app", Title: "Chat", Categories: "Coding, chat,coding,bad_one"}, "https://chat.example.com/app", "Chat", []string{"coding", "chat"}, 1},

@@ -198,14 +198,14 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.resolveWorkspace(ctx, actor.UserID, spec.workspaceRef(), "workspace_id")
+	wsID, err := s.codeWorkspace(ctx, actor.UserID, spec.workspaceRef())
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now()
 	code := &AuthCode{
 		UserID:              actor.UserID,
-		WorkspaceID:         ws.ID,
+		WorkspaceID:         wsID,
 		CallbackURL:         spec.CallbackURL,
 		CodeChallenge:       spec.Challenge,
 		CodeChallengeMethod: string(spec.Method),
@@ -248,6 +248,32 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	}
 	s.audited(ctx, audit)
 	return &CreatedCode{Code: secret, App: app, CreatedAt: now}, nil
+}
+
+// defaultsCacheSize bounds the users whose default workspace the service
+// remembers.
+const defaultsCacheSize = 100_000
+
+// codeWorkspace returns the id of the workspace a code goes to: ref's, as
+// resolveWorkspace finds it, or the user's default, remembered (a sign-in
+// reads it once per user, not once per code).
+func (s *Service) codeWorkspace(ctx context.Context, userID string, ref *string) (string, error) {
+	if ref != nil {
+		ws, err := s.resolveWorkspace(ctx, userID, ref, "workspace_id")
+		if err != nil {
+			return "", err
+		}
+		return ws.ID, nil
+	}
+	if id, ok := s.defaults.get(userID); ok {
+		return id, nil
+	}
+	ws, err := s.resolveWorkspace(ctx, userID, nil, "workspace_id")
+	if err != nil {
+		return "", err
+	}
+	s.defaults.put(userID, ws.ID)
+	return ws.ID, nil
 }
 
 // errDelegationDepth refuses a code that would mint a key more than

@@ -132,11 +132,13 @@ type BudgetStore interface {
 	// PutWorkspaceBudget stores b as the budget of its workspace and
 	// interval: a new row (b.ID, b.CreatedAt as given), or the existing
 	// one with b.Limit and b.UpdatedAt (its ID and CreatedAt kept, and
-	// set in b). b.IncludeBYOK is written to every budget of the
-	// workspace. The change is announced (ChangeBudget, the workspace
-	// id) in the same transaction. ErrNotFound if the workspace does not
-	// exist.
-	PutWorkspaceBudget(ctx context.Context, b *WorkspaceBudget) error
+	// set in b). With setBYOK, b.IncludeBYOK is written to every budget
+	// of the workspace; without, b takes the workspace's (false when it
+	// had no budget), set in b. The change is announced (ChangeBudget,
+	// the workspace id) in the same transaction, in which no other put on
+	// the workspace comes between its reads and writes. ErrNotFound if
+	// the workspace does not exist.
+	PutWorkspaceBudget(ctx context.Context, b *WorkspaceBudget, setBYOK bool) error
 	// WorkspaceBudgets returns the budgets of a workspace, lifetime first,
 	// then daily, weekly, monthly.
 	WorkspaceBudgets(ctx context.Context, workspaceID string) ([]*WorkspaceBudget, error)
@@ -158,8 +160,9 @@ var errBudgetNotFound = &Error{Code: ENOTFOUND, Message: "Budget not found"}
 // a number of USD from 0 to MaxLimitUSD with at most six decimals (0
 // refuses every request). includeBYOK, when not nil, sets
 // include_byok_in_budgets for every budget of the workspace; nil keeps
-// what the workspace has. It returns the stored budget and whether it was
-// created. OpenRouter PUT /workspaces/{workspace_ref}/budgets/{interval}.
+// what the workspace has. It returns the stored budget: a new one, or the
+// interval's existing one with its id and created_at. OpenRouter PUT
+// /workspaces/{workspace_ref}/budgets/{interval}.
 //
 // Errors: EINVALID naming interval or limit_usd; ENOTFOUND when the user
 // has no such workspace.
@@ -176,19 +179,12 @@ func (s *Service) SetWorkspaceBudget(ctx context.Context, userID, ref, interval 
 	if err != nil {
 		return nil, err
 	}
-	existing, err := s.store.WorkspaceBudgets(ctx, ws.ID)
-	if err != nil {
-		return nil, fmt.Errorf("workspace budgets: %w", err)
-	}
 	now := s.Now()
 	b := &WorkspaceBudget{ID: uuid.NewString(), WorkspaceID: ws.ID, Interval: iv, Limit: limit, CreatedAt: now, UpdatedAt: now}
-	if len(existing) > 0 {
-		b.IncludeBYOK = existing[0].IncludeBYOK
-	}
 	if includeBYOK != nil {
 		b.IncludeBYOK = *includeBYOK
 	}
-	if err := s.store.PutWorkspaceBudget(ctx, b); errors.Is(err, ErrNotFound) {
+	if err := s.store.PutWorkspaceBudget(ctx, b, includeBYOK != nil); errors.Is(err, ErrNotFound) {
 		return nil, errWorkspaceNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("put workspace budget: %w", err)
@@ -257,6 +253,15 @@ func (s *Service) DeleteWorkspaceBudget(ctx context.Context, userID, ref, interv
 	s.audit(ctx, AuditEvent{Action: AuditBudgetDeleted, ActorUserID: userID,
 		Detail: fmt.Sprintf("workspace=%s interval=%s", ws.ID, intervalName(iv))})
 	return nil
+}
+
+// BudgetsIncludeBYOK reports the include_byok_in_budgets of the workspace
+// wsID, which the caller has checked is the user's: whether spending with
+// the user's own provider keys counts towards its budgets; false when it
+// has none. Read from the budgets cached per workspace.
+func (s *Service) BudgetsIncludeBYOK(ctx context.Context, wsID string) (bool, error) {
+	keys, err := s.workspaceBudgets(ctx, wsID)
+	return len(keys) > 0 && keys[0].IncludeBYOK, err
 }
 
 // intervalName is the path segment of a budget's interval.

@@ -18,12 +18,6 @@ func CategoryGroups() []string {
 	return []string{"coding", "creative", "entertainment", "productivity"}
 }
 
-// Subcategories returns the subcategories of group, nil for an unknown
-// group.
-func Subcategories(group string) []string {
-	return append([]string(nil), categoryGroups[group]...)
-}
-
 // CategoryOf returns the group of subcategory, "" when it is in none.
 func CategoryOf(subcategory string) string {
 	for g, subs := range categoryGroups {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/pkce"
 	"github.com/keygate/keygate/sqlite"
 )
 
@@ -18,8 +19,8 @@ import (
 // through it and can hold KeyWithUsage until released.
 type countingStore struct {
 	keygate.Store
-	keyReads, usageReads atomic.Int64
-	hold                 chan struct{} // nil: KeyWithUsage runs at once
+	keyReads, usageReads, defaultReads atomic.Int64
+	hold                               chan struct{} // nil: KeyWithUsage runs at once
 }
 
 func (s *countingStore) KeyWithUsage(ctx context.Context, hash string, want []keygate.UsageCounter) (*keygate.APIKey, []keygate.UsageCounter, error) {
@@ -28,6 +29,11 @@ func (s *countingStore) KeyWithUsage(ctx context.Context, hash string, want []ke
 		<-s.hold
 	}
 	return s.Store.KeyWithUsage(ctx, hash, want)
+}
+
+func (s *countingStore) DefaultWorkspace(ctx context.Context, userID string) (*keygate.Workspace, error) {
+	s.defaultReads.Add(1)
+	return s.Store.DefaultWorkspace(ctx, userID)
 }
 
 func (s *countingStore) Key(ctx context.Context, hash string) (*keygate.APIKey, error) {
@@ -84,6 +90,7 @@ func newColdFixture(t *testing.T, cfg keygate.Config, opts ...keygate.Option) *c
 	}
 	f.store.keyReads.Store(0)
 	f.store.usageReads.Store(0)
+	f.store.defaultReads.Store(0)
 	return f
 }
 
@@ -229,5 +236,39 @@ func TestKeyRefreshAhead(t *testing.T) {
 	}
 	if keygate.ErrorCode(err) != keygate.EUNAUTHORIZED {
 		t.Errorf("a key disabled in the store is still accepted a TTL later: %v", err)
+	}
+}
+
+// TestCodesReadDefaultWorkspaceOnce: the codes a user's key asks for, in
+// the default workspace, read that workspace from the store once, and
+// every code still goes to it.
+func TestCodesReadDefaultWorkspaceOnce(t *testing.T) {
+	f := newColdFixture(t, keygate.DefaultConfig())
+	k, err := f.svc.Authenticate(t.Context(), f.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		verifier := pkce.NewVerifier()
+		code, err := f.svc.CreateAuthCode(t.Context(), keygate.Actor{UserID: k.UserID, Key: k},
+			&keygate.AuthCodeRequest{CallbackURL: "https://app.example.com/cb", CodeChallenge: pkce.ChallengeS256(verifier), CodeChallengeMethod: "S256"},
+			keygate.Attribution{})
+		if err != nil {
+			t.Fatalf("code %d: %v", i, err)
+		}
+		res, err := f.svc.ExchangeAuthCode(t.Context(), &keygate.ExchangeRequest{Code: code.Code, CodeVerifier: verifier})
+		if err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+		minted, err := f.svc.Authenticate(t.Context(), res.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if minted.WorkspaceID != k.WorkspaceID {
+			t.Errorf("code %d minted a key in workspace %s, want the default %s", i, minted.WorkspaceID, k.WorkspaceID)
+		}
+	}
+	if got := f.store.defaultReads.Load(); got != 1 {
+		t.Errorf("5 codes in the default workspace read it %d times, want 1", got)
 	}
 }

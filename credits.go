@@ -176,7 +176,7 @@ func (s *Service) checkCredits(ctx context.Context, userID string) error {
 // entry is trusted for at most ttl, the bound when an announcement is
 // missed.
 type creditBook struct {
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	m   map[string]creditEntry
 	gen uint64 // counts drops, so that a read from before one is not kept
 	ttl time.Duration
@@ -193,8 +193,8 @@ func newCreditBook(ttl time.Duration, max int) *creditBook {
 }
 
 func (b *creditBook) get(userID string, now time.Time) (Credits, uint64, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	e, ok := b.m[userID]
 	if !ok || now.Sub(e.loaded) >= b.ttl {
 		return Credits{}, b.gen, false
@@ -222,6 +222,19 @@ func (b *creditBook) put(userID string, c Credits, now time.Time, gen uint64) {
 func (b *creditBook) drop(userID string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	delete(b.m, userID)
+	b.gen++
+}
+
+// spent drops the entry of a user charged by another process, unless the
+// user has no balance: then what they spend decides nothing, and a grant
+// is announced on its own (ChangeCredits).
+func (b *creditBook) spent(userID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.m[userID]; ok && e.c.Granted == nil {
+		return
+	}
 	delete(b.m, userID)
 	b.gen++
 }

@@ -1,6 +1,7 @@
 package keygate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -247,4 +248,37 @@ func (s *Service) RevokeAppKeys(ctx context.Context, userID string, appID int64)
 		return 0, Errorf(ENOTFOUND, "you hold no key of this app")
 	}
 	return n, nil
+}
+
+// AdminApp is an app as /admin/apps shows it: the totals of the keys
+// minted for it.
+type AdminApp struct {
+	App *App
+	AppKeyTotal
+}
+
+// AdminApps returns every app that keys were minted for, with the users
+// holding them, the keys (active ones apart) and their all-time spending,
+// most spent first (ties by id). Errors: EFORBIDDEN when admin is not an
+// admin.
+func (s *Service) AdminApps(ctx context.Context, admin *User) ([]*AdminApp, error) {
+	if err := RequireAdmin(admin); err != nil {
+		return nil, err
+	}
+	totals, err := s.store.AppKeyTotals(ctx, s.Now())
+	if err != nil {
+		return nil, fmt.Errorf("app key totals: %w", err)
+	}
+	out := make([]*AdminApp, 0, len(totals))
+	for _, t := range totals {
+		app, err := s.store.App(ctx, t.AppID)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		out = append(out, &AdminApp{App: app, AppKeyTotal: t})
+	}
+	slices.SortFunc(out, func(a, b *AdminApp) int {
+		return cmp.Or(cmp.Compare(b.Micros, a.Micros), cmp.Compare(a.App.ID, b.App.ID))
+	})
+	return out, nil
 }

@@ -112,9 +112,13 @@ type GuardrailStore interface {
 	// workspace when workspaceID is not empty), oldest first, skipping
 	// offset, and their total count.
 	ListGuardrails(ctx context.Context, userID, workspaceID string, offset, limit int) ([]*Guardrail, int, error)
-	// UpdateGuardrail stores every field of g over the row with g.ID and
-	// announces it. ErrNotFound if there is none.
-	UpdateGuardrail(ctx context.Context, g *Guardrail) error
+	// UpdateGuardrail reads the guardrail with id, lets apply change it,
+	// stores the result and announces it, in one transaction in which no
+	// other change of the row can come between the read and the write:
+	// concurrent updates of different members never undo each other, on
+	// one replica or many. An error of apply is returned as it is, with
+	// nothing stored. ErrNotFound if there is no such guardrail.
+	UpdateGuardrail(ctx context.Context, id string, apply func(*Guardrail) error) (*Guardrail, error)
 	// DeleteGuardrail deletes the guardrail with id and its assignments,
 	// and announces it. ErrNotFound if there is none.
 	DeleteGuardrail(ctx context.Context, id string) error
@@ -407,14 +411,24 @@ func (s *Service) UpdateGuardrail(ctx context.Context, userID, id string, p Guar
 	if err != nil {
 		return nil, err
 	}
-	if err := p.apply(g); err != nil {
-		return nil, err
-	}
 	now := s.Now()
-	g.UpdatedAt = &now
-	if err := s.store.UpdateGuardrail(ctx, g); errors.Is(err, ErrNotFound) {
-		return nil, errGuardrailNotFound
-	} else if err != nil {
+	g, err = s.store.UpdateGuardrail(ctx, g.ID, func(g *Guardrail) error {
+		if g.UserID != userID {
+			return errGuardrailNotFound
+		}
+		if err := p.apply(g); err != nil {
+			return err
+		}
+		g.UpdatedAt = &now
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, errGuardrailNotFound
+		}
+		if _, ok := errors.AsType[*Error](err); ok {
+			return nil, err // apply's: a member refused
+		}
 		return nil, fmt.Errorf("update guardrail: %w", err)
 	}
 	s.guardrailChanged(g.ID)

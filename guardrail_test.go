@@ -185,3 +185,36 @@ func TestGuardrailRequests(t *testing.T) {
 		t.Errorf("CheckModel after the guardrail was deleted = %v", err)
 	}
 }
+
+// TestReportedUsageCountsInPolicies: a charge reported without a
+// reservation (POST /api/v1/usage, forward-auth) counts in the key's
+// workspace budgets and guardrail limits like a gateway request.
+func TestReportedUsageCountsInPolicies(t *testing.T) {
+	f := newFixture(t)
+	_, k := f.newKey(keygate.NewKeyParams{})
+	if _, err := f.svc.SetWorkspaceBudget(f.ctx, f.user.ID, "default", "weekly", 0.001, nil); err != nil {
+		t.Fatal(err)
+	}
+	usd := 0.0005
+	g := f.guardrail(keygate.GuardrailParams{SetLimitUSD: true, LimitUSD: &usd})
+	f.assign(g, k)
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{ID: "reported-1", KeyHash: k.Hash, Model: "t/m", Cost: 500}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.Admit(f.ctx, k)
+	wantRefused(t, "Admit after a reported charge", err, "Guardrail limit exceeded (total limit of guardrail "+g.ID+")")
+	if err := f.svc.DeleteGuardrail(f.ctx, f.user.ID, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := f.svc.Admit(f.ctx, k)
+	if err != nil || adm.Remaining == nil || *adm.Remaining != 500 {
+		t.Fatalf("Admit after the guardrail went = %+v, %v; want 500 µ$ left of the weekly budget", adm, err)
+	}
+	// A retried report charges nothing again.
+	if err := f.svc.Settle(f.ctx, nil, &keygate.Generation{ID: "reported-1", KeyHash: k.Hash, Model: "t/m", Cost: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if adm, _ := f.svc.Admit(f.ctx, k); adm == nil || *adm.Remaining != 500 {
+		t.Errorf("Admit after a retried report = %+v, want 500 µ$ left", adm)
+	}
+}

@@ -101,11 +101,10 @@ func (s *Service) cachedKey(ctx context.Context, hash string) (*APIKey, error) {
 	}
 	ch := s.loads.DoChan(hash, func() (any, error) {
 		// A read of hash that ended between this caller's lookup and
-		// DoChan has filled the cache: look again before reading.
+		// DoChan has filled the cache: look again before reading. An
+		// entry already due for its reload is read here, in this read
+		// of hash, rather than in another one that would wait for it.
 		switch k, g, state := s.keys.lookup(hash, now); state {
-		case cacheRefresh:
-			s.background(func() { s.reloadKey(hash) })
-			return k, nil
 		case cacheHit:
 			return k, nil
 		case cacheUnknown:
@@ -167,7 +166,10 @@ func (s *Service) InvalidateKey(hash string) { s.keys.delete(hash) }
 
 // InvalidateAll drops every cached key, for when change notifications may
 // have been missed.
-func (s *Service) InvalidateAll() { s.keys.clear() }
+func (s *Service) InvalidateAll() {
+	s.keys.clear()
+	s.defaults.clear()
+}
 
 // Invalidations returns the Invalidations that keep s's caches in step
 // with a store's ChangeFeed: a changed key leaves the key cache and stops
@@ -188,7 +190,7 @@ func (s *Service) Invalidations() Invalidations {
 				s.spend.keyChanged(id)
 			case ChangeUsage:
 				if userID, ok := accountOf(id); ok {
-					s.credits.drop(userID)
+					s.credits.spent(userID)
 				} else {
 					s.InvalidateUsage(id)
 					s.spend.usageChanged(id)

@@ -122,6 +122,14 @@ func newPolicyCache(max int) *policyCache {
 	return &policyCache{m: make(map[string]*keyPolicy), max: max}
 }
 
+// drop forgets the policy of the key with hash.
+func (c *policyCache) drop(hash string) {
+	c.mu.Lock()
+	delete(c.m, hash)
+	c.gen++
+	c.mu.Unlock()
+}
+
 func (c *policyCache) clear() {
 	c.mu.Lock()
 	clear(c.m)

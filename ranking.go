@@ -48,9 +48,6 @@ type RankedApp struct {
 	App      *App
 	Requests int64
 	Tokens   int64 // prompt + completion tokens in the window
-	// Growth is, for sort=trending, the window's tokens minus the mean of
-	// the three equal windows before it; 0 for popular.
-	Growth float64
 }
 
 // AppRankings ranks the apps by their tokens (prompt + completion) in a
@@ -151,9 +148,6 @@ func (s *Service) rankApps(ctx context.Context, sort, category, subcategory stri
 		}
 		// Exact in integers: 3 × (window − mean of three) = 3 × window − sum.
 		rows = slices.DeleteFunc(rows, func(r RankedApp) bool { return 3*r.Tokens-prev[r.App.ID] <= 0 })
-		for i := range rows {
-			rows[i].Growth = float64(3*rows[i].Tokens-prev[rows[i].App.ID]) / 3
-		}
 		slices.SortFunc(rows, func(a, b RankedApp) int {
 			return cmp.Or(cmp.Compare(3*b.Tokens-prev[b.App.ID], 3*a.Tokens-prev[a.App.ID]), tieBreak(a, b))
 		})

@@ -22,7 +22,7 @@ import (
 //	hidden (hidden by the operator) 99999                  —
 //
 // alpha also has 5000 tokens today (Mar 4), outside every default window.
-func rankingsHistory(t *testing.T, f *fixture) map[string]int64 {
+func rankingsHistory(t testing.TB, f *fixture) map[string]int64 {
 	t.Helper()
 	secret, _ := f.newKey(keygate.NewKeyParams{})
 	apps := map[string]keygate.Attribution{

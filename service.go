@@ -84,7 +84,11 @@ type Service struct {
 	// goroutine each (tests run them in line).
 	background func(func())
 	spend      *spendBook
-	apps       *appCache
+	apps       *boundedMap[int64] // see appCacheSize
+	// defaults maps a user's id to the id of their default workspace,
+	// which never changes: a user keeps it from creation on, and it
+	// cannot be deleted.
+	defaults *boundedMap[string]
 	// credits caches users' balances for admission (credits.go).
 	credits *creditBook
 	// budgets caches the budgets of workspaces (budget.go).
@@ -131,7 +135,8 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	}
 	s.keys = newKeyCache(cfg.KeyCacheSize, cfg.KeyCacheTTL, cfg.UsageCacheTTL, cfg.UnknownKeyTTL)
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
-	s.apps = newAppCache(appCacheSize)
+	s.apps = newBoundedMap[int64](appCacheSize)
+	s.defaults = newBoundedMap[string](defaultsCacheSize)
 	s.credits = newCreditBook(cfg.KeyCacheTTL, max(cfg.KeyCacheSize, 1))
 	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
 	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))

@@ -113,7 +113,7 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 			s.InvalidateKey(h)
 		}
 		s.budgetsChanged(k.WorkspaceID)
-		s.policies.clear()
+		s.policies.drop(k.Hash)
 		if k, err = s.activeKey(ctx, k.Hash); err != nil {
 			return nil, err
 		}

@@ -118,6 +118,10 @@ type AppStore interface {
 	// app as it is after, announcing a change (ChangeApp) by stores that
 	// are a ChangeFeed. ErrNotFound if there is no such app.
 	SetAppHidden(ctx context.Context, id int64, hidden bool) (*App, error)
+	// AppKeyTotals returns, for every app that keys were minted for, the
+	// users holding one, the keys, the keys enabled and not expired at
+	// now, and the keys' all-time usage counters summed, in no set order.
+	AppKeyTotals(ctx context.Context, now time.Time) ([]AppKeyTotal, error)
 }
 
 // RollupStore reads the daily rollups of generations that RecordGeneration
@@ -146,6 +150,13 @@ type CreditStore interface {
 	AddCreditGrant(ctx context.Context, g *CreditGrant) error
 	// CreditGrants returns the user's grants, oldest first.
 	CreditGrants(ctx context.Context, userID string) ([]*CreditGrant, error)
+}
+
+// AppKeyTotal is what the keys minted for one app add up to.
+type AppKeyTotal struct {
+	AppID              int64
+	Users, Keys, Live  int
+	Micros, BYOKMicros Micros // all time
 }
 
 // CodeStore holds authorization codes.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -26,6 +27,8 @@ type load struct {
 	client *http.Client
 	// ok checks a 200 answer's body; nil accepts any.
 	ok func(body []byte) bool
+	// status is the answer's expected status; 0 is 200.
+	status int
 	// dbCPU, when set, reads the CPU seconds of each database server
 	// process serving the servers under load, by pid.
 	dbCPU func(ctx context.Context) (map[int]float64, error)
@@ -100,15 +103,19 @@ func attack(ctx context.Context, l load, srvs ...*process) (round, error) {
 	defer stop()
 	var r round
 	r.latencies = make([]time.Duration, 0, min(l.maxHits, 1<<20))
+	want := cmp.Or(uint16(l.status), http.StatusOK)
 	start := time.Now()
 	for res := range atk.Attack(l.target, pacer, l.duration, "") {
 		r.requests++
 		r.latencies = append(r.latencies, res.Latency)
 		msg := res.Error
+		if res.Code == want && want != http.StatusOK {
+			msg = "" // vegeta's error for a status of 400 and above: the one expected
+		}
 		if msg == "" && res.Code == http.StatusOK && l.ok != nil && !l.ok(res.Body) {
 			msg = "unexpected body"
 		}
-		if msg != "" || res.Code != http.StatusOK {
+		if msg != "" || res.Code != want {
 			r.errors++
 			if msg == "" {
 				msg = fmt.Sprintf("status %d", res.Code)

@@ -67,12 +67,13 @@ var scenarios = []scenario{
 	{"verify", "GET /api/v1/key and GET /api/v1/auth/verify with distinct keys at several connection counts", runVerify},
 	{"flow", "code then exchange (one sign-in) on SQLite and PostgreSQL", runFlow},
 	{"scale", "verify with a small and a big store, and memory per cached key", runScale},
+	{"flood", "verify with unknown keys: each new, and 1,000 over and over", runFlood},
 	{"gateway", "keygate's added latency in front of an upstream", runGateway},
 	{"ceiling", "the ceiling server alone", runCeilingOnly},
 }
 
 // allScenarios is what `all` runs: ceiling is measured inside each of them.
-var allScenarios = []string{"verify", "flow", "scale", "gateway"}
+var allScenarios = []string{"verify", "flow", "scale", "flood", "gateway"}
 
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "usage: go run ./bench <scenario> [flags]")

@@ -55,7 +55,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		}, []string{"route", "code"}),
 		keyLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_key_cache_lookups_total",
-			Help: "Key lookups by whether the in-process key cache had the key (hit) or the store was read (miss).",
+			Help: "Key lookups by whether the in-process key cache answered (hit: the key, or that the store did not know it a moment ago) or the store was read (miss).",
 		}, []string{"result"}),
 		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "keygate_gateway_upstream_latency_seconds",

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,16 +13,25 @@ const budgetColumns = `id, workspace_id, reset_interval, limit_micros, include_b
 
 // PutWorkspaceBudget inserts b, or updates the limit of the workspace's
 // budget of b.Interval (keeping its id and creation time, which it sets in
-// b), writes b.IncludeBYOK to every budget of the workspace and announces
-// the change (keygate.ChangeBudget), in one transaction. The workspace's
+// b), writes b.IncludeBYOK to every budget of the workspace (with setBYOK;
+// without, b takes the workspace's) and announces the change
+// (keygate.ChangeBudget), in one transaction. The workspace's
 // row is locked first, so that concurrent puts on one workspace, from any
 // replicas, take turns. keygate.ErrNotFound if the workspace does not
 // exist.
-func (db *DB) PutWorkspaceBudget(ctx context.Context, b *keygate.WorkspaceBudget) error {
+func (db *DB) PutWorkspaceBudget(ctx context.Context, b *keygate.WorkspaceBudget, setBYOK bool) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE`, b.WorkspaceID).Scan(&one); err != nil {
 			return err
+		}
+		if !setBYOK {
+			b.IncludeBYOK = false
+			err := tx.QueryRow(ctx, `SELECT include_byok FROM workspace_budgets WHERE workspace_id = $1 LIMIT 1`,
+				b.WorkspaceID).Scan(&b.IncludeBYOK)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
 		}
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO workspace_budgets (`+budgetColumns+`)

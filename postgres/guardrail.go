@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -128,26 +129,39 @@ func (db *DB) ListGuardrails(ctx context.Context, userID, workspaceID string, of
 	return out, total, storeErr("list guardrails", rows.Err())
 }
 
-// UpdateGuardrail stores g over its row and announces it
-// (keygate.ChangeGuardrail). keygate.ErrNotFound if there is none.
-func (db *DB) UpdateGuardrail(ctx context.Context, g *keygate.Guardrail) error {
-	args, err := guardrailArgs(g)
-	if err != nil {
-		return storeErr("update guardrail", err)
-	}
-	err = db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE guardrails SET (`+guardrailColumns+`) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			WHERE id = $1`, args...)
+// UpdateGuardrail reads the guardrail with id, locking its row (SELECT …
+// FOR UPDATE), applies apply and stores the result, announcing it
+// (keygate.ChangeGuardrail), in one transaction: concurrent updates, from
+// any replicas, take turns on the row. keygate.ErrNotFound if there is
+// none; apply's error as it is.
+func (db *DB) UpdateGuardrail(ctx context.Context, id string, apply func(*keygate.Guardrail) error) (*keygate.Guardrail, error) {
+	var g *keygate.Guardrail
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if g, err = scanGuardrail(tx.QueryRow(ctx, `SELECT `+guardrailColumns+` FROM guardrails WHERE id = $1 FOR UPDATE`, id)); err != nil {
+			return err
+		}
+		if err := apply(g); err != nil {
+			return err
+		}
+		args, err := guardrailArgs(g)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
+		if _, err := tx.Exec(ctx, `
+			UPDATE guardrails SET (`+guardrailColumns+`) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			WHERE id = $1`, args...); err != nil {
+			return err
 		}
-		return announce(ctx, tx, keygate.ChangeGuardrail, g.ID)
+		return announce(ctx, tx, keygate.ChangeGuardrail, id)
 	})
-	return storeErr("update guardrail", err)
+	if err != nil {
+		if _, ok := errors.AsType[*keygate.Error](err); ok {
+			return nil, err
+		}
+		return nil, storeErr("update guardrail", err)
+	}
+	return g, nil
 }
 
 // DeleteGuardrail deletes the guardrail with id and its assignments, and

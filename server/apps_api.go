@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,13 +10,31 @@ import (
 	"github.com/keygate/keygate/apitype"
 )
 
-// appRankings serves GET /api/v1/datasets/app-rankings (OpenRouter
-// getAppRankings): any valid key; the query as keygate.AppRankings reads
-// it.
-func (s *Server) appRankings(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.authenticate(r); err != nil {
-		return err
+// RankingsPerMinute is how many GET /api/v1/datasets/app-rankings one key
+// may ask a minute (OpenRouter spec: "Rate-limited to 30 requests/minute
+// per key"); a burst of as many is allowed.
+const RankingsPerMinute = 30
+
+// appRankings returns the handler of GET /api/v1/datasets/app-rankings
+// (OpenRouter getAppRankings): any valid key, RankingsPerMinute per key
+// (429 with Retry-After beyond); the query as keygate.AppRankings reads it.
+func (s *Server) appRankings() apiHandler {
+	perKey := newRateLimiter(RankingsPerMinute/60.0, RankingsPerMinute, s.svc.Now)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		k, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		if ok, wait := perKey.allow(k.Hash); !ok {
+			return &keygate.Error{Code: keygate.ERATELIMIT, RetryAfter: wait,
+				Message: fmt.Sprintf("Rate limit exceeded: %d requests a minute per key", RankingsPerMinute)}
+		}
+		return s.writeRankings(w, r)
 	}
+}
+
+// writeRankings answers a rankings request whose key was admitted.
+func (s *Server) writeRankings(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	res, err := s.svc.AppRankings(r.Context(), keygate.RankingsQuery{
 		Sort: q.Get("sort"), Category: q.Get("category"), Subcategory: q.Get("subcategory"),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/server"
 )
 
 // report charges events through the usage API's service call: tokens of
@@ -73,6 +74,28 @@ func TestAppRankingsAPI(t *testing.T) {
 	}
 	if r := e.do("POST", "/api/v1/datasets/app-rankings", nil, "Authorization", "Bearer "+e.userKey); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d, want 405", r.status)
+	}
+}
+
+// TestAppRankingsRateLimit: 30 requests a minute per key, then 429 with
+// Retry-After; another key is not held back.
+func TestAppRankingsRateLimit(t *testing.T) {
+	e := newEnv(t) // the clock stands still: the bucket does not refill
+	for i := range server.RankingsPerMinute {
+		if r := e.do("GET", "/api/v1/datasets/app-rankings", nil, "Authorization", "Bearer "+e.userKey); r.status != http.StatusOK {
+			t.Fatalf("request %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	r := e.do("GET", "/api/v1/datasets/app-rankings", nil, "Authorization", "Bearer "+e.userKey)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.errMessage(t), "30 requests a minute") {
+		t.Errorf("request 31: %d %s (Retry-After %q), want 429", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	if r := e.do("GET", "/api/v1/datasets/app-rankings", nil, "Authorization", "Bearer "+e.mgmtKey); r.status != http.StatusOK {
+		t.Errorf("another key: %d %s", r.status, r.body)
+	}
+	e.clock.Advance(2 * time.Second) // one request's worth
+	if r := e.do("GET", "/api/v1/datasets/app-rankings", nil, "Authorization", "Bearer "+e.userKey); r.status != http.StatusOK {
+		t.Errorf("2 s later: %d %s", r.status, r.body)
 	}
 }
 

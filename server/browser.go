@@ -91,15 +91,16 @@ func (s *Server) mountBrowser() {
 	mux.Handle("GET "+oidcCallback, b.page(b.oidcCallback))
 	mux.Handle("GET /static/", staticAssets(http.StripPrefix("/static/", web.Static())))
 	mux.Handle("GET /{$}", b.page(b.home))
-	b.mountApps(mux)      // /rankings, /apps/{id}: browser_apps.go
-	b.mountDashboard(mux) // /settings/: dashboard.go
+	b.mountApps(mux)                                                                              // /rankings, /apps/{id}: browser_apps.go
+	b.mountDashboard(mux)                                                                         // /settings/: dashboard.go
+	b.mountAccounts(mux, func(h pageHandler) pageHandler { return s.limited(s.loginLimiter, h) }) // accounts.go
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.errorPage(w, r, keygate.Errorf(keygate.EFORBIDDEN, "This form was sent from another site, so it was refused. Go back to the app and start again."))
 	}))
 	h := pageHeaders(csrf.Handler(mux))
-	for _, p := range append([]string{"/auth", "/login", "/login/oidc/", "/logout", "/static/", "/{$}", "/settings/"}, appPaths...) {
+	for _, p := range append([]string{"/auth", "/login", "/login/oidc/", "/logout", "/static/", "/{$}", "/settings/", "/admin/", "/signup", "/reset"}, appPaths...) {
 		s.mux.Handle(p, h)
 	}
 }

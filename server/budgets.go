@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/keygate/keygate"
@@ -95,6 +96,15 @@ func (s *Server) deleteBudget(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, apitype.DeletedResponse{Deleted: true})
 	return nil
+}
+
+// workspaceObject is workspaceBody with the workspace's
+// include_byok_in_budgets, which its budgets hold.
+func (s *Server) workspaceObject(ctx context.Context, ws *keygate.Workspace) (apitype.Workspace, error) {
+	b := workspaceBody(ws)
+	var err error
+	b.IncludeBYOKInBudgets, err = s.svc.BudgetsIncludeBYOK(ctx, ws.ID)
+	return b, err
 }
 
 // budgetBody is the SDK's WorkspaceBudget object of b.

@@ -147,6 +147,12 @@ func TestGuardrailsHTTP(t *testing.T) {
 	if r.status != 200 || r.json(t)["total_count"] != 1.0 {
 		t.Errorf("list: %d %s", r.status, r.body)
 	}
+	// keygate has no workspace members: their assignment routes are not served.
+	for _, path := range []string{"/api/v1/guardrails/" + id + "/assignments/members", "/api/v1/guardrails/assignments/members"} {
+		if r := e.mgmt("GET", path, nil); r.status != 404 {
+			t.Errorf("GET %s: %d %s, want 404", path, r.status, r.body)
+		}
+	}
 	if r := e.mgmt("DELETE", "/api/v1/guardrails/"+id, nil); r.status != 200 || string(r.body) != `{"deleted":true}` {
 		t.Errorf("DELETE: %d %s", r.status, r.body)
 	}

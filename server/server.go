@@ -99,7 +99,7 @@ func (s *Server) routes() {
 	s.api.Handle("/api/v1/auth/verify", s.handle(s.verify))
 	s.api.Handle("/api/v1/auth/verify/", s.handle(s.verify)) // Envoy ext_authz appends the path
 	s.apiRoute("/api/v1/usage", "POST", s.reportUsage)
-	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings)
+	s.apiRoute("/api/v1/datasets/app-rankings", "GET", s.appRankings())
 	s.apiRoute("/api/v1/activity", "GET", s.activity)
 	s.apiRoute("/api/v1/credits", "GET", s.credits)
 	s.routeFederation() // federation.go

@@ -16,8 +16,8 @@ import (
 // tools) are checked, stored and reported back, though keygate routes no
 // requests and so acts on none of them. include_byok_in_budgets is not a
 // member of either request body: OpenRouter sets it through the workspace
-// budget endpoints (server/budgets.go), whose answers report it; the
-// workspace object reports it false.
+// budget endpoints (server/budgets.go), and the workspace object reports
+// what its budgets hold (false without budgets).
 
 // listWorkspaces serves GET /api/v1/workspaces (OpenRouter listWorkspaces):
 // query offset (>= 0, default 0) and limit (1 to 100, default 50); the
@@ -42,7 +42,11 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	}
 	data := make([]apitype.Workspace, 0, len(list))
 	for _, ws := range list {
-		data = append(data, workspaceBody(ws))
+		b, err := s.workspaceObject(r.Context(), ws)
+		if err != nil {
+			return err
+		}
+		data = append(data, b)
 	}
 	writeJSON(w, http.StatusOK, apitype.ListWorkspacesResponse{Data: data, TotalCount: total})
 	return nil
@@ -147,7 +151,11 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.WorkspaceResponse{Data: workspaceBody(ws)})
+	b, err := s.workspaceObject(r.Context(), ws)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.WorkspaceResponse{Data: b})
 	return nil
 }
 
@@ -175,7 +183,11 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.WorkspaceResponse{Data: workspaceBody(ws)})
+	obj, err := s.workspaceObject(r.Context(), ws)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.WorkspaceResponse{Data: obj})
 	return nil
 }
 
@@ -197,8 +209,8 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
 
 // workspaceBody is the full workspace object the SDK requires, settings as
 // stored; null lists mean every key (io_logging_api_key_ids) and no tool
-// (disabled_server_tools). include_byok_in_budgets is always false here:
-// the budget endpoints report the workspace's setting.
+// (disabled_server_tools). include_byok_in_budgets is false here;
+// workspaceObject fills in the workspace's setting.
 func workspaceBody(ws *keygate.Workspace) apitype.Workspace {
 	creator := ws.UserID
 	return apitype.Workspace{

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/keygate/keygate"
 )
@@ -11,14 +12,23 @@ const budgetColumns = `id, workspace_id, reset_interval, limit_micros, include_b
 
 // PutWorkspaceBudget inserts b, or updates the limit of the workspace's
 // budget of b.Interval (keeping its id and creation time, which it sets in
-// b), writes b.IncludeBYOK to every budget of the workspace and announces
-// the change (keygate.ChangeBudget), in one transaction.
+// b), writes b.IncludeBYOK to every budget of the workspace (with setBYOK;
+// without, b takes the workspace's) and announces the change
+// (keygate.ChangeBudget), in one write transaction.
 // keygate.ErrNotFound if the workspace does not exist.
-func (db *DB) PutWorkspaceBudget(ctx context.Context, b *keygate.WorkspaceBudget) error {
+func (db *DB) PutWorkspaceBudget(ctx context.Context, b *keygate.WorkspaceBudget, setBYOK bool) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM workspaces WHERE id = ?`, b.WorkspaceID).Scan(&one); err != nil {
 			return err
+		}
+		if !setBYOK {
+			b.IncludeBYOK = false
+			err := tx.QueryRowContext(ctx, `SELECT include_byok FROM workspace_budgets WHERE workspace_id = ? LIMIT 1`,
+				b.WorkspaceID).Scan(&b.IncludeBYOK)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 		}
 		var id string
 		var created int64

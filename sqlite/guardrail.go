@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -122,26 +123,39 @@ func (db *DB) ListGuardrails(ctx context.Context, userID, workspaceID string, of
 	return out, total, storeErr("list guardrails", rows.Err())
 }
 
-// UpdateGuardrail stores g over its row and announces it
-// (keygate.ChangeGuardrail). keygate.ErrNotFound if there is none.
-func (db *DB) UpdateGuardrail(ctx context.Context, g *keygate.Guardrail) error {
-	args, err := guardrailArgs(g)
-	if err != nil {
-		return storeErr("update guardrail", err)
-	}
-	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE guardrails SET (`+guardrailColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			WHERE id = ?`, append(args, g.ID)...)
+// UpdateGuardrail reads the guardrail with id, applies apply and stores
+// the result, announcing it (keygate.ChangeGuardrail), in one write
+// transaction: the writer holds the database's write lock from its BEGIN
+// IMMEDIATE on, so no other change comes between the read and the write.
+// keygate.ErrNotFound if there is none; apply's error as it is.
+func (db *DB) UpdateGuardrail(ctx context.Context, id string, apply func(*keygate.Guardrail) error) (*keygate.Guardrail, error) {
+	var g *keygate.Guardrail
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if g, err = scanGuardrail(tx.QueryRowContext(ctx, `SELECT `+guardrailColumns+` FROM guardrails WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		if err := apply(g); err != nil {
+			return err
+		}
+		args, err := guardrailArgs(g)
 		if err != nil {
 			return err
 		}
-		if err := oneRow(res); err != nil {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE guardrails SET (`+guardrailColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			WHERE id = ?`, append(args, id)...); err != nil {
 			return err
 		}
-		return announce(ctx, tx, keygate.ChangeGuardrail, g.ID)
+		return announce(ctx, tx, keygate.ChangeGuardrail, id)
 	})
-	return storeErr("update guardrail", err)
+	if err != nil {
+		if _, ok := errors.AsType[*keygate.Error](err); ok {
+			return nil, err
+		}
+		return nil, storeErr("update guardrail", err)
+	}
+	return g, nil
 }
 
 // DeleteGuardrail deletes the guardrail with id and its assignments, and

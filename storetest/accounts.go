@@ -136,3 +136,46 @@ var accountTests = []test{
 		wantErr(t, "RedeemPasswordReset(unknown)", err, keygate.ErrNotFound)
 	}},
 }
+
+func init() {
+	appTests = append(appTests, test{"AppKeyTotals", func(t *testing.T, s keygate.Store) {
+		u1, ws1 := newUser(t, s)
+		_, ws2 := newUser(t, s)
+		app := newApp(t, s, "https://totals.example")
+		other := newApp(t, s, "https://other.example")
+		key := func(ws *keygate.Workspace, appID int64, disabled bool, expires *time.Time) *keygate.APIKey {
+			k := keyFor(ws, t0)
+			k.AppID, k.Disabled, k.ExpiresAt = &appID, disabled, expires
+			must(t, "CreateKey", s.CreateKey(t.Context(), k))
+			return k
+		}
+		a1 := key(ws1, app.ID, false, nil)
+		a2 := key(ws1, app.ID, true, nil)
+		a3 := key(ws2, app.ID, false, ptr(at(time.Hour)))
+		key(ws2, other.ID, false, nil)
+		newKey(t, s, ws1, t0) // no app
+		for _, c := range []struct {
+			k    *keygate.APIKey
+			n, b keygate.Micros
+		}{{a1, 100, 0}, {a2, 20, 5}, {a3, 3, 0}} {
+			rows := keygate.Counters(c.k.Hash, keygate.PeriodsAt(t0))
+			for i := range rows {
+				rows[i].Micros, rows[i].BYOKMicros = c.n, c.b
+			}
+			_, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: &keygate.Generation{ID: "gen-" + newID(), KeyHash: c.k.Hash, UserID: u1.ID, CreatedAt: t0}, Counters: rows[:]})
+			must(t, "RecordGeneration", err)
+		}
+		got, err := s.AppKeyTotals(t.Context(), at(2*time.Hour))
+		must(t, "AppKeyTotals", err)
+		byApp := map[int64]keygate.AppKeyTotal{}
+		for _, r := range got {
+			byApp[r.AppID] = r
+		}
+		// a3 expired at +1h: two of three keys are not live at +2h.
+		diff(t, "AppKeyTotals(app)", keygate.AppKeyTotal{AppID: app.ID, Users: 2, Keys: 3, Live: 1, Micros: 123, BYOKMicros: 5}, byApp[app.ID])
+		diff(t, "AppKeyTotals(other)", keygate.AppKeyTotal{AppID: other.ID, Users: 1, Keys: 1, Live: 1}, byApp[other.ID])
+		if len(got) < 2 {
+			t.Errorf("AppKeyTotals = %d rows, want the two apps", len(got))
+		}
+	}})
+}

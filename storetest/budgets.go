@@ -11,7 +11,7 @@ var budgetTests = []test{
 	{"PutListDelete", testBudgetsPutListDelete},
 	{"MissingWorkspace", func(t *testing.T, s keygate.Store) {
 		b := &keygate.WorkspaceBudget{ID: newID(), WorkspaceID: newID(), Interval: keygate.ResetDaily, Limit: 1, CreatedAt: t0, UpdatedAt: t0}
-		wantErr(t, "PutWorkspaceBudget(no workspace)", s.PutWorkspaceBudget(t.Context(), b), keygate.ErrNotFound)
+		wantErr(t, "PutWorkspaceBudget(no workspace)", s.PutWorkspaceBudget(t.Context(), b, false), keygate.ErrNotFound)
 		_, ws := newUser(t, s)
 		wantErr(t, "DeleteWorkspaceBudget(none)", s.DeleteWorkspaceBudget(t.Context(), ws.ID, keygate.ResetDaily), keygate.ErrNotFound)
 	}},
@@ -53,7 +53,7 @@ func testBudgetsPutListDelete(t *testing.T, s keygate.Store) {
 
 	again := &keygate.WorkspaceBudget{ID: newID(), WorkspaceID: ws.ID, Interval: keygate.ResetMonthly, Limit: 0,
 		IncludeBYOK: true, CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour)}
-	must(t, "PutWorkspaceBudget(again)", s.PutWorkspaceBudget(ctx, again))
+	must(t, "PutWorkspaceBudget(again)", s.PutWorkspaceBudget(ctx, again, true))
 	if again.ID != monthly.ID || !again.CreatedAt.Equal(monthly.CreatedAt) {
 		t.Errorf("PutWorkspaceBudget(again) = id %s created %v, want the first put's %s %v", again.ID, again.CreatedAt, monthly.ID, monthly.CreatedAt)
 	}
@@ -63,6 +63,12 @@ func testBudgetsPutListDelete(t *testing.T, s keygate.Store) {
 	must(t, "WorkspaceBudgets", err)
 	diff(t, "WorkspaceBudgets (lifetime first)", []*keygate.WorkspaceBudget{lifetime, monthly}, got)
 
+	weekly := &keygate.WorkspaceBudget{ID: newID(), WorkspaceID: ws.ID, Interval: keygate.ResetWeekly, Limit: 5, CreatedAt: t0, UpdatedAt: t0}
+	must(t, "PutWorkspaceBudget(without byok)", s.PutWorkspaceBudget(ctx, weekly, false))
+	if !weekly.IncludeBYOK {
+		t.Errorf("a budget put without include_byok did not take the workspace's (true)")
+	}
+	must(t, "DeleteWorkspaceBudget(weekly)", s.DeleteWorkspaceBudget(ctx, ws.ID, keygate.ResetWeekly))
 	must(t, "DeleteWorkspaceBudget", s.DeleteWorkspaceBudget(ctx, ws.ID, keygate.ResetNone))
 	got, err = s.WorkspaceBudgets(ctx, ws.ID)
 	must(t, "WorkspaceBudgets", err)
@@ -104,6 +110,6 @@ func testBudgetLeases(t *testing.T, s keygate.Store) {
 func putBudget(t *testing.T, s keygate.Store, wsID string, iv keygate.LimitReset, limit keygate.Micros, byok bool, when time.Time) *keygate.WorkspaceBudget {
 	t.Helper()
 	b := &keygate.WorkspaceBudget{ID: newID(), WorkspaceID: wsID, Interval: iv, Limit: limit, IncludeBYOK: byok, CreatedAt: when, UpdatedAt: when}
-	must(t, "PutWorkspaceBudget", s.PutWorkspaceBudget(t.Context(), b))
+	must(t, "PutWorkspaceBudget", s.PutWorkspaceBudget(t.Context(), b, true))
 	return b
 }

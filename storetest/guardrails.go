@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,12 +33,25 @@ var guardrailTests = []test{
 		}
 
 		updated := at(time.Hour)
+		after, err := s.UpdateGuardrail(ctx, g.ID, func(st *keygate.Guardrail) error {
+			diff(t, "UpdateGuardrail: the stored guardrail", g, st)
+			st.Name, st.AllowedModels, st.Limit, st.UpdatedAt, st.EnforceZDR = "renamed", nil, nil, &updated, nil
+			return nil
+		})
+		must(t, "UpdateGuardrail", err)
 		g.Name, g.AllowedModels, g.Limit, g.UpdatedAt, g.EnforceZDR = "renamed", nil, nil, &updated, nil
-		must(t, "UpdateGuardrail", s.UpdateGuardrail(ctx, g))
+		diff(t, "UpdateGuardrail's answer", g, after)
 		got, err = s.Guardrail(ctx, g.ID)
 		must(t, "Guardrail after update", err)
 		diff(t, "Guardrail after update", g, got)
-		wantErr(t, "UpdateGuardrail(unknown)", s.UpdateGuardrail(ctx, &keygate.Guardrail{ID: newID(), UserID: u.ID, WorkspaceID: ws.ID, Name: "x", CreatedAt: t0}), keygate.ErrNotFound)
+		refused := errors.New("refused")
+		_, err = s.UpdateGuardrail(ctx, g.ID, func(st *keygate.Guardrail) error { st.Name = "lost"; return refused })
+		wantErr(t, "UpdateGuardrail(apply fails)", err, refused)
+		got, err = s.Guardrail(ctx, g.ID)
+		must(t, "Guardrail after a refused update", err)
+		diff(t, "Guardrail after a refused update", g, got)
+		_, err = s.UpdateGuardrail(ctx, newID(), func(*keygate.Guardrail) error { return nil })
+		wantErr(t, "UpdateGuardrail(unknown)", err, keygate.ErrNotFound)
 	}},
 	{"List", func(t *testing.T, s keygate.Store) {
 		ctx := t.Context()
@@ -63,6 +79,35 @@ var guardrailTests = []test{
 		diff(t, "ListGuardrails(workspace, limit 1)", want[:1], got)
 	}},
 	{"Assignments", testGuardrailAssignments},
+	{"ConcurrentUpdates", func(t *testing.T, s keygate.Store) {
+		// 8 updates of the name and 8 of the allowed models at once: each
+		// reads the row as the last one left it, so none is undone.
+		u, ws := newUser(t, s)
+		g := &keygate.Guardrail{ID: newID(), UserID: u.ID, WorkspaceID: ws.ID, Name: "g", CreatedAt: t0}
+		must(t, "CreateGuardrail", s.CreateGuardrail(t.Context(), g))
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				_, err := s.UpdateGuardrail(t.Context(), g.ID, func(st *keygate.Guardrail) error {
+					if i%2 == 0 {
+						st.Name += "n"
+					} else {
+						st.AllowedModels = append(st.AllowedModels, fmt.Sprintf("m/%d", i))
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("UpdateGuardrail: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		got, err := s.Guardrail(t.Context(), g.ID)
+		must(t, "Guardrail", err)
+		if got.Name != "gnnnnnnnn" || len(got.AllowedModels) != 8 {
+			t.Errorf("after 16 concurrent updates: name %q, %d allowed models; want gnnnnnnnn and 8", got.Name, len(got.AllowedModels))
+		}
+	}},
 	{"Leases", func(t *testing.T, s keygate.Store) {
 		ls, ok := s.(keygate.LeaseStore)
 		if !ok {

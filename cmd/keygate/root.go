@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 		return fmt.Errorf("%w\nUsage: %s\nRun '%s --help' for more.", err, cmd.UseLine(), cmd.CommandPath())
 	})
 	root.AddCommand(newServeCmd(), newEmulateCmd(), newUsersCmd(), newKeysCmd(), newWorkspacesCmd(), newServiceTokensCmd())
+	root.AddCommand(newGuardrailsCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newVersionCmd())
 	root.AddCommand(newCreditsCmd(), newAppsCmd())
 	root.AddCommand(newFederationCmd(), newJWKSCmd())

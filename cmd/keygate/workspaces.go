@@ -12,7 +12,7 @@ import (
 
 func newWorkspacesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "workspaces", Short: "Manage workspaces, which group a user's keys"}
-	cmd.AddCommand(newWorkspacesListCmd(), newWorkspacesCreateCmd())
+	cmd.AddCommand(newWorkspacesListCmd(), newWorkspacesCreateCmd(), newWorkspacesBudgetCmd())
 	return cmd
 }
 
