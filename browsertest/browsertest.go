@@ -176,11 +176,11 @@ func ArtifactDir() string {
 	return filepath.Join(os.TempDir(), "keygate-test-artifacts")
 }
 
-// Screenshot saves a full-page PNG of the tab as ArtifactDir()/<test>/<name>.png
+// Screenshot saves a full-page PNG (quality 100 makes Chromium encode PNG, not JPEG) of the tab as ArtifactDir()/<test>/<name>.png
 // and logs its path.
 func Screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
