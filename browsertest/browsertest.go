@@ -176,8 +176,9 @@ func ArtifactDir() string {
 	return filepath.Join(os.TempDir(), "keygate-test-artifacts")
 }
 
-// Screenshot saves a full-page PNG (quality 100 makes Chromium encode PNG, not JPEG) of the tab as ArtifactDir()/<test>/<name>.png
-// and logs its path.
+// Screenshot saves a full-page PNG of the tab as
+// ArtifactDir()/<test>/<name>.png and logs its path. (Quality 100 is what
+// makes Chromium encode PNG rather than JPEG.)
 func Screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
