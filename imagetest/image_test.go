@@ -71,9 +71,9 @@ func TestImage(t *testing.T) {
 	if reason := containersCannotRun(podman, tag); reason == "" {
 		r = newContainerRunner(t, podman, tag)
 	} else {
-		// Loud on purpose: this is the one part of the test that this
-		// machine cannot do.
-		msg := "CONTAINER RUN SKIPPED: containers cannot run on this machine (" + reason + "); " +
+		// Loud on purpose: this is the one part of the test that cannot
+		// run here.
+		msg := "CONTAINER RUN SKIPPED: containers cannot run here (" + reason + "); " +
 			"the image was built and inspected, and its root file system is run under chroot as uid 65532 instead"
 		t.Log(msg)
 		fmt.Fprintln(os.Stderr, "imagetest: "+msg)
