@@ -189,7 +189,7 @@ func (s *Service) Invalidations() Invalidations {
 				s.spend.keyChanged(id)
 			case ChangeUsage:
 				if userID, ok := accountOf(id); ok {
-					s.credits.spent(userID)
+					s.credits.spent(userID, s.Now())
 				} else {
 					s.InvalidateUsage(id)
 					s.spend.usageChanged(id)

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,8 @@ func (b *browser) mountAccounts(mux *http.ServeMux, passwords func(pageHandler) 
 	mux.Handle("POST /admin/users/{id}/reset", b.page(b.adminResetLink))
 	mux.Handle("POST /admin/invites", b.page(b.adminInvite))
 	mux.Handle("GET /admin/apps", b.page(b.adminApps))
+	mux.Handle("POST /admin/apps/{id}/hide", b.page(b.adminSetAppHidden(true)))
+	mux.Handle("POST /admin/apps/{id}/show", b.page(b.adminSetAppHidden(false)))
 }
 
 // preSessionToken returns the form token of the cookie name (Path path),
@@ -233,9 +236,19 @@ func (b *browser) adminUsers(w http.ResponseWriter, r *http.Request) error {
 
 // showAdminUsers fills page with the users and open invites and renders it.
 func (b *browser) showAdminUsers(w http.ResponseWriter, r *http.Request, a *account, status int, page web.AdminUsersPage) error {
-	users, total, err := b.svc.ListUsers(r.Context(), 0, keygate.MaxUserPage)
+	// ?offset= pages through the users, MaxUserPage at a time; anything
+	// but a number is the first page.
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	offset = max(offset, 0)
+	users, total, err := b.svc.ListUsers(r.Context(), offset, keygate.MaxUserPage)
 	if err != nil {
 		return err
+	}
+	if offset > 0 {
+		page.Prev = "/admin/users?offset=" + strconv.Itoa(max(offset-keygate.MaxUserPage, 0))
+	}
+	if offset+len(users) < total {
+		page.Next = "/admin/users?offset=" + strconv.Itoa(offset+len(users))
 	}
 	invites, err := b.svc.Invites(r.Context(), a.user)
 	if err != nil {
@@ -352,10 +365,37 @@ func (b *browser) adminApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := web.AdminAppsPage{Nav: a.nav("admin-apps")}
+	page := web.AdminAppsPage{Nav: a.nav("admin-apps"), Notice: map[string]string{
+		"hidden": "The app is hidden from the rankings and its public page; its usage is metered as before.",
+		"shown":  "The app is shown in the rankings again.",
+	}[r.URL.Query().Get("done")]}
 	for _, app := range apps {
 		page.Apps = append(page.Apps, web.AdminAppRow{ID: app.App.ID, App: webApp(app.App), Categories: strings.Join(app.App.Categories, ", "),
-			Users: app.Users, Keys: app.Keys, Live: app.Live, Spend: formatUSD(app.Micros)})
+			Users: app.Users, Keys: app.Keys, Live: app.Live, Spend: formatUSD(app.Micros),
+			Hidden: app.App.Hidden, Public: !app.App.Hidden && !app.App.IsLoopback})
 	}
 	return b.pages.AdminApps(w, http.StatusOK, page)
+}
+
+// adminSetAppHidden serves POST /admin/apps/{id}/hide and /show through
+// Service.SetAppHidden (as keygate apps hide and show).
+func (b *browser) adminSetAppHidden(hidden bool) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, _, err := b.adminPost(w, r); err != nil {
+			return err
+		}
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			return keygate.Errorf(keygate.ENOTFOUND, "no such app")
+		}
+		if _, err := b.svc.SetAppHidden(r.Context(), id, hidden); err != nil {
+			return err
+		}
+		done := "shown"
+		if hidden {
+			done = "hidden"
+		}
+		seeOther(w, "/admin/apps?done="+done)
+		return nil
+	}
 }

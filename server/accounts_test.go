@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate"
 )
@@ -46,6 +48,9 @@ func (e *env) signUp(invite, email, password string) *response {
 
 func TestSignupClosed(t *testing.T) {
 	e := newEnv(t)
+	if r := e.browse("GET", "/login", nil, nil); strings.Contains(string(r.body), `id="to-signup"`) {
+		t.Error("the sign-in page of a closed keygate links to /signup")
+	}
 	if r := e.browse("GET", "/signup", nil, nil); r.status != http.StatusForbidden || !strings.Contains(string(r.body), "Sign-up is closed") {
 		t.Errorf("GET /signup (closed) = %d, want 403 saying sign-up is closed", r.status)
 	}
@@ -63,6 +68,9 @@ func TestSignupOpen(t *testing.T) {
 	e := newEnv(t, withSignup(keygate.SignupOpen))
 	if r := e.browse("GET", "/", nil, nil); !strings.Contains(string(r.body), `id="sign-up"`) {
 		t.Error("the home page of an open keygate does not link to /signup")
+	}
+	if r := e.browse("GET", "/login", nil, nil); !strings.Contains(string(r.body), `id="to-signup"`) {
+		t.Error("the sign-in page of an open keygate does not link to /signup")
 	}
 	r := e.signUp("", "new@example.com", "short")
 	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "password must be at least 8 characters") || !strings.Contains(string(r.body), `value="new@example.com"`) {
@@ -310,8 +318,68 @@ func TestAdminApps(t *testing.T) {
 	if strings.Index(body, "https://chat.example") > strings.Index(body, "https://other.example") {
 		t.Error("the app that spent more is not listed first")
 	}
-	bobCookie, _ := e.signInAs("bob@example.com")
+	bobCookie, bobToken := e.signInAs("bob@example.com")
 	if r := e.browse("GET", "/admin/apps", nil, []string{bobCookie}); r.status != http.StatusForbidden {
 		t.Errorf("GET /admin/apps as a non-admin = %d, want 403", r.status)
+	}
+
+	// Hide the app from the rankings, then show it again.
+	_, token := e.signInAs("alice@example.com")
+	cookie2, token2 := e.signInAs("alice@example.com")
+	hide := "/admin/apps/" + strconv.FormatInt(*k1.AppID, 10) + "/hide"
+	for _, refused := range []struct {
+		what, cookie, token string
+	}{{"a non-admin", bobCookie, bobToken}, {"no form token", cookie2, ""}, {"another session's token", cookie2, token}} {
+		if r := e.post(hide, refused.cookie, refused.token); r.status != http.StatusForbidden {
+			t.Errorf("hide with %s = %d, want 403", refused.what, r.status)
+		}
+	}
+	if app, _ := e.store.App(context.Background(), *k1.AppID); app.Hidden {
+		t.Fatal("a refused hide hid the app")
+	}
+	if r := e.browse("GET", "/apps/"+strconv.FormatInt(*k1.AppID, 10), nil, nil); r.status != http.StatusOK {
+		t.Fatalf("GET the app's public page = %d, want 200", r.status)
+	}
+	if r := e.post(hide, cookie2, token2); r.status != http.StatusSeeOther || r.header.Get("Location") != "/admin/apps?done=hidden" {
+		t.Fatalf("hide = %d %q", r.status, r.header.Get("Location"))
+	}
+	if r := e.browse("GET", "/apps/"+strconv.FormatInt(*k1.AppID, 10), nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("GET a hidden app's public page = %d, want 404", r.status)
+	}
+	if r := e.browse("GET", "/admin/apps", nil, []string{cookie2}); !strings.Contains(string(r.body), `<span class="badge disabled">hidden</span>`) {
+		t.Error("/admin/apps does not show the app as hidden")
+	}
+	if r := e.post("/admin/apps/"+strconv.FormatInt(*k1.AppID, 10)+"/show", cookie2, token2); r.status != http.StatusSeeOther {
+		t.Fatalf("show = %d", r.status)
+	}
+	if app, _ := e.store.App(context.Background(), *k1.AppID); app.Hidden {
+		t.Error("the app is still hidden after show")
+	}
+	if r := e.post("/admin/apps/999999/hide", cookie2, token2); r.status != http.StatusNotFound {
+		t.Errorf("hide an unknown app = %d, want 404", r.status)
+	}
+}
+
+func TestAdminUsersPages(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range keygate.MaxUserPage + 5 {
+		e.clock.Advance(time.Second) // oldest first
+		if _, err := e.svc.CreateUser(ctx, "user"+strconv.Itoa(i)+"@example.com", testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookie, _ := e.signInAs("alice@example.com")
+	first := string(e.browse("GET", "/admin/users", nil, []string{cookie}).body)
+	second := string(e.browse("GET", "/admin/users?offset=100", nil, []string{cookie}).body)
+	if !strings.Contains(first, `href="/admin/users?offset=100" id="next-users"`) || strings.Contains(first, "prev-users") {
+		t.Error("the first page of 106 users does not link to the next one alone")
+	}
+	if !strings.Contains(second, `href="/admin/users?offset=0" id="prev-users"`) || strings.Contains(second, "next-users") ||
+		!strings.Contains(second, "<td>user104@example.com") || strings.Contains(second, "<td>alice@example.com") {
+		t.Error("the second page does not hold the last users with a link back")
+	}
+	if r := e.browse("GET", "/admin/users?offset=-5x", nil, []string{cookie}); r.status != http.StatusOK || !strings.Contains(string(r.body), "alice@example.com") {
+		t.Errorf("GET /admin/users?offset=-5x = %d, want the first page", r.status)
 	}
 }

@@ -283,6 +283,7 @@ func (b *browser) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 		App:        appOfReturn(returnTo),
 		Providers:  b.oidc.loginProviders(returnTo),
 		NoPassword: b.noPassword,
+		SignUp:     b.svc.SignupPolicy() == keygate.SignupOpen,
 	})
 }
 

@@ -359,6 +359,9 @@ func TestRevokeAppKeys(t *testing.T) {
 			t.Errorf("GET /settings/apps lacks %q", want)
 		}
 	}
+	if !strings.Contains(string(page.body), `<a href="/apps/`+strconv.FormatInt(*k1.AppID, 10)+`">Chat App</a>`) {
+		t.Error("/settings/apps does not link the app to its public page")
+	}
 	path := "/settings/apps/" + strconv.FormatInt(*k1.AppID, 10) + "/revoke"
 	bob, _ := e.newUser("bob@example.com", false)
 	bobCookie, bobToken := e.signInAs(bob.Email)

@@ -80,13 +80,16 @@ type InviteRow struct {
 // AdminUsersPage is /admin/users: the users, a form to create one, a form
 // to make an invite, and the invites still open.
 type AdminUsersPage struct {
-	Nav     Nav
-	Notice  string
-	Error   string
-	Users   []UserRow
-	Total   int
-	Invites []InviteRow
-	Signup  string // the sign-up policy: closed, invite or open
+	Nav    Nav
+	Notice string
+	Error  string
+	Users  []UserRow
+	Total  int
+	// Prev and Next are the links to the pages of users before and after
+	// this one, "" when there is none.
+	Prev, Next string
+	Invites    []InviteRow
+	Signup     string // the sign-up policy: closed, invite or open
 	// The create form as sent, when it was refused.
 	Email string
 	Admin bool
@@ -123,6 +126,8 @@ type AdminAppRow struct {
 	Users      int
 	Keys, Live int
 	Spend      string // all time, USD
+	Hidden     bool   // hidden from rankings and public pages
+	Public     bool   // has a public page, /apps/{ID}
 }
 
 // AdminAppsPage is /admin/apps: every app that keys were minted for, with

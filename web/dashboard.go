@@ -174,6 +174,7 @@ type AppRow struct {
 	LastAuthorized  string
 	Keys, LiveKeys  int
 	Spend           string
+	Public          bool // has a public page, /apps/{ID}
 }
 
 // AppsPage is /settings/apps.

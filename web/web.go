@@ -121,6 +121,7 @@ type LoginPage struct {
 	// "Sign in with <Name>" link; NoPassword hides the password form.
 	Providers  []LoginProvider
 	NoPassword bool
+	SignUp     bool // anyone may create an account: the page links to /signup
 }
 
 // LoginProvider is an upstream OpenID provider on the sign-in page.
