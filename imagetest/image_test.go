@@ -71,9 +71,9 @@ func TestImage(t *testing.T) {
 	if reason := containersCannotRun(podman, tag); reason == "" {
 		r = newContainerRunner(t, podman, tag)
 	} else {
-		// Loud on purpose: this is the one part of the test that this
-		// machine cannot do.
-		msg := "CONTAINER RUN SKIPPED: containers cannot run on this machine (" + reason + "); " +
+		// Loud on purpose: this is the one part of the test that cannot
+		// run here.
+		msg := "CONTAINER RUN SKIPPED: containers cannot run here (" + reason + "); " +
 			"the image was built and inspected, and its root file system is run under chroot as uid 65532 instead"
 		t.Log(msg)
 		fmt.Fprintln(os.Stderr, "imagetest: "+msg)
@@ -160,7 +160,8 @@ func exportRoot(t *testing.T, podman, tag string) string {
 		t.Fatalf("podman create: %v", err)
 	}
 	ctr := strings.TrimSpace(string(id))
-	defer exec.Command(podman, "rm", "--force", ctr).Run()
+	// --volumes: the image's VOLUME gives each container an anonymous one.
+	defer exec.Command(podman, "rm", "--force", "--volumes", ctr).Run()
 	tarball, err := exec.Command(podman, "export", ctr).Output()
 	if err != nil {
 		t.Fatalf("podman export: %v", err)
@@ -261,7 +262,11 @@ func checkFiles(t *testing.T, root string) {
 func containersCannotRun(podman, tag string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, podman, "run", "--rm", tag, "version").CombinedOutput()
+	name := fmt.Sprintf("keygate-imagetest-probe-%d", time.Now().UnixNano())
+	// A run that fails before it starts leaves its container and the
+	// image's anonymous volume behind.
+	defer exec.Command(podman, "rm", "--force", "--volumes", name).Run()
+	out, err := exec.CommandContext(ctx, podman, "run", "--rm", "--name", name, tag, "version").CombinedOutput()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && (exit.ExitCode() == 125 || exit.ExitCode() == 126) {
 		return "podman run: " + strings.TrimSpace(string(out))
@@ -305,7 +310,7 @@ func (c *containerRunner) serve(t *testing.T) string {
 		t.Fatalf("podman run --detach: %v\n%s", err, out)
 	}
 	name := c.name
-	t.Cleanup(func() { exec.Command(c.podman, "rm", "--force", name).Run() })
+	t.Cleanup(func() { exec.Command(c.podman, "rm", "--force", "--volumes", name).Run() })
 	waitHealthy(t, base, func() string {
 		logs, _ := exec.Command(c.podman, "logs", name).CombinedOutput()
 		return string(logs)
@@ -322,7 +327,7 @@ func (c *containerRunner) stop(t *testing.T) error {
 	if err != nil {
 		return fmt.Errorf("podman inspect: %v", err)
 	}
-	exec.Command(c.podman, "rm", "--force", c.name).Run()
+	exec.Command(c.podman, "rm", "--force", "--volumes", c.name).Run()
 	if code := strings.TrimSpace(string(out)); code != "0" {
 		return fmt.Errorf("exit status %s", code)
 	}
