@@ -218,6 +218,9 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 	}
 	if k := actor.Key; k != nil {
 		code.CreatorKeyHash = k.Hash
+		if err := s.refuseFederationKey(ctx, k); err != nil {
+			return nil, err
+		}
 		if !k.IsManagement {
 			if err := s.delegate(ctx, k, code); err != nil {
 				return nil, err

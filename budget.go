@@ -114,7 +114,7 @@ func budgetKey(b *WorkspaceBudget) *APIKey {
 // "Workspace budget exceeded (<window> budget of workspace <id>)".
 func refusal(c *APIKey) *Error {
 	if id, ok := ParseGuardrailCounterHash(c.Hash); ok {
-		return &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("Guardrail limit exceeded (%s limit of guardrail %s)", limitWindows[limitExceeded(c.LimitReset)], id)}
+		return &Error{Code: EFORBIDDEN, Message: fmt.Sprintf(msgGuardrailExceeded+" (%s limit of guardrail %s)", limitWindows[limitExceeded(c.LimitReset)], id)}
 	}
 	ws, interval, ok := ParseBudgetCounterHash(c.Hash)
 	if !ok {
@@ -124,8 +124,16 @@ func refusal(c *APIKey) *Error {
 	if interval == ResetNone {
 		name = BudgetIntervalLifetime
 	}
-	return &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("Workspace budget exceeded (%s budget of workspace %s)", name, ws)}
+	return &Error{Code: EFORBIDDEN, Message: fmt.Sprintf(msgBudgetExceeded+" (%s budget of workspace %s)", name, ws)}
 }
+
+// The starts of the messages of refusals by a policy (observeRefusal).
+const (
+	msgBudgetExceeded    = "Workspace budget exceeded"
+	msgGuardrailExceeded = "Guardrail limit exceeded"
+	msgModelRefused      = "Model "
+	msgProviderRefused   = "Provider "
+)
 
 // BudgetStore holds workspace budgets.
 type BudgetStore interface {

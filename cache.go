@@ -223,6 +223,35 @@ func (c *keyCache) put(k *APIKey, now time.Time, gen uint64) {
 	delete(sh.unknown, h)
 }
 
+// putWithUsage is put followed by putUsage of u, both read in one
+// statement after lookup returned gens, under one lock and with one
+// jitter: the key and its usage age together, so that when their TTLs are
+// equal the reload ahead of the key's expiry renews the usage too, and
+// GET /api/v1/key never reads the usage apart.
+func (c *keyCache) putWithUsage(k *APIKey, u Usage, now time.Time, gens cacheGens) {
+	compact(k)
+	sh, h := c.locate(k.Hash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.keyGen != gens.key {
+		return
+	}
+	if _, ok := sh.m[h]; !ok && len(sh.m) >= c.perShard {
+		for old := range sh.m { // map order is random: a cheap random eviction
+			delete(sh.m, old)
+			break
+		}
+	}
+	t := c.since(now)
+	f := rand.Float64() / 4 // the part of each lifetime cut off
+	e := cacheEntry{key: k, loaded: t - int64(f*float64(c.ttl))}
+	if c.usageTTL > 0 && sh.usageGen == gens.usage {
+		e.usage = &usageSnapshot{usage: u, day: now.UTC().Truncate(24 * time.Hour).UnixNano(), loaded: t - int64(f*float64(c.usageTTL))}
+	}
+	sh.m[h] = e
+	delete(sh.unknown, h)
+}
+
 // putUnknown remembers that the store did not know hash at now, read
 // after lookup returned gen, and forgets any key cached for it, unless a
 // key of its shard was invalidated since. A full shard drops an arbitrary

@@ -214,12 +214,20 @@ func TestKeyRefreshAhead(t *testing.T) {
 		if step > 0 {
 			f.clock.Set(f.clock.Now().Add(ttl / 100))
 		}
-		if _, err := f.svc.Authenticate(t.Context(), f.secret); err != nil {
+		k, err := f.svc.Authenticate(t.Context(), f.secret)
+		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
+		}
+		if _, err := f.svc.KeyInfo(t.Context(), k); err != nil {
+			t.Fatalf("step %d: KeyInfo: %v", step, err)
 		}
 	}
 	if got := f.obs.misses.Load(); got != 1 {
 		t.Errorf("a key used every TTL/100 for five TTLs missed the cache %d times, want 1 (the first)", got)
+	}
+	// Its usage was read with it each time, never apart.
+	if got := f.store.usageReads.Load(); got != 0 {
+		t.Errorf("GET /api/v1/key's usage was read apart from the key %d times, want 0", got)
 	}
 	// Reloads happen once per life, between 5/8 and 7/8 of the TTL.
 	if got := f.store.keyReads.Load(); got < 1+5 || got > 1+8 {

@@ -186,7 +186,21 @@ type creditBook struct {
 type creditEntry struct {
 	c      Credits
 	loaded time.Time
+	// stale marks a balance that another process has charged since it
+	// was read (spent, at staleSince): it is read again once it is
+	// accountRefresh old.
+	stale      bool
+	staleSince time.Time
 }
+
+// accountRefresh is how often at most a process reads again the balance of
+// an account that other processes keep charging: on PostgreSQL every batch
+// of charges announces its accounts, and reading the balance again on each
+// would cost a read per request. A spent balance is thus refused on every
+// replica within accountRefresh (plus the announcement's delay), and the
+// overshoot is what the account's requests cost in that time; a grant is
+// seen at once.
+const accountRefresh = 250 * time.Millisecond
 
 func newCreditBook(ttl time.Duration, max int) *creditBook {
 	return &creditBook{m: make(map[string]creditEntry), ttl: ttl, max: max}
@@ -196,19 +210,24 @@ func (b *creditBook) get(userID string, now time.Time) (Credits, uint64, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	e, ok := b.m[userID]
-	if !ok || now.Sub(e.loaded) >= b.ttl {
+	if !ok || now.Sub(e.loaded) >= b.ttl || e.stale && now.Sub(e.loaded) >= accountRefresh {
 		return Credits{}, b.gen, false
 	}
 	return e.c, b.gen, true
 }
 
-// put stores c, read after get returned gen, unless an entry was dropped
-// since.
+// put stores c, read from now on after get returned gen, unless an entry
+// was dropped since. A read that started no later than the charge that
+// made the entry stale may not hold it: the entry stays stale.
 func (b *creditBook) put(userID string, c Credits, now time.Time, gen uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.gen != gen {
 		return
+	}
+	e := creditEntry{c: c, loaded: now}
+	if old, ok := b.m[userID]; ok && old.stale && !old.staleSince.Before(now) {
+		e.stale, e.staleSince = true, old.staleSince
 	}
 	if _, ok := b.m[userID]; !ok && len(b.m) >= b.max {
 		for old := range b.m { // map order is random: a cheap random eviction
@@ -216,7 +235,7 @@ func (b *creditBook) put(userID string, c Credits, now time.Time, gen uint64) {
 			break
 		}
 	}
-	b.m[userID] = creditEntry{c: c, loaded: now}
+	b.m[userID] = e
 }
 
 func (b *creditBook) drop(userID string) {
@@ -226,17 +245,19 @@ func (b *creditBook) drop(userID string) {
 	b.gen++
 }
 
-// spent drops the entry of a user charged by another process, unless the
-// user has no balance: then what they spend decides nothing, and a grant
-// is announced on its own (ChangeCredits).
-func (b *creditBook) spent(userID string) {
+// spent marks stale the balance of a user charged by another process
+// (see accountRefresh), unless the user has no balance: then what they
+// spend decides nothing, and a grant is announced on its own
+// (ChangeCredits).
+func (b *creditBook) spent(userID string, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if e, ok := b.m[userID]; ok && e.c.Granted == nil {
+	e, ok := b.m[userID]
+	if !ok || e.c.Granted == nil {
 		return
 	}
-	delete(b.m, userID)
-	b.gen++
+	e.stale, e.staleSince = true, now
+	b.m[userID] = e
 }
 
 func (b *creditBook) clear() {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -57,9 +56,9 @@ const (
 	// MinAccessTokenTTL is the shortest lifetime a policy may set.
 	MinAccessTokenTTL  = time.Minute
 	maxClaimConditions = 32
-	maxPatternLen      = 512
+	maxPatternLen      = 512 // characters
 	maxIssuerLen       = 2048
-	maxAudienceLen     = 512
+	maxAudienceLen     = 512 // characters
 )
 
 // claims that the exchange checks by itself; a condition on them would
@@ -91,8 +90,11 @@ func (s *Service) CreateFederationPolicy(ctx context.Context, p NewFederationPol
 	if err := checkIssuerURL("issuer", p.Issuer); err != nil {
 		return nil, err
 	}
-	if p.Audience == "" || len(p.Audience) > maxAudienceLen || !utf8.ValidString(p.Audience) {
-		return nil, Errorf(EINVALID, "audience is required, at most %d bytes", maxAudienceLen)
+	if p.Audience == "" {
+		return nil, Errorf(EINVALID, "audience is required")
+	}
+	if err := CheckText("audience", p.Audience, maxAudienceLen); err != nil {
+		return nil, err
 	}
 	if err := checkPattern("subject", p.Subject); err != nil {
 		return nil, err
@@ -233,7 +235,7 @@ func (s *Service) DeleteFederationPolicy(ctx context.Context, userID, id string)
 // the discovery URL by appending to it.
 func checkIssuerURL(field, s string) error {
 	bad := Errorf(EINVALID, "%s must be an https URL (http only on a loopback host) without query or fragment", field)
-	if s == "" || len(s) > maxIssuerLen {
+	if s == "" || len(s) > maxIssuerLen || CheckText(field, s, maxIssuerLen) != nil {
 		return bad
 	}
 	u, err := url.Parse(s)
@@ -260,8 +262,11 @@ func isLoopbackHost(h string) bool {
 }
 
 func checkClaimName(name string) error {
-	if name == "" || len(name) > 256 || !utf8.ValidString(name) || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
-		return Errorf(EINVALID, "claims: a claim name is 1 to 256 bytes")
+	if name == "" || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
+		return Errorf(EINVALID, "claims: a claim name is 1 to 256 characters, not starting or ending with /")
+	}
+	if err := CheckText("claims: a claim name", name, 256); err != nil {
+		return err
 	}
 	if slices.Contains(checkedClaims, name) || name == "sub" {
 		return Errorf(EINVALID, "claims: %q is checked by the exchange itself (use subject for sub)", name)
@@ -269,11 +274,10 @@ func checkClaimName(name string) error {
 	return nil
 }
 
+// checkPattern holds a pattern to the text rule (text.go): it is shown
+// back by the API and the command line.
 func checkPattern(field, p string) error {
-	if len(p) > maxPatternLen || !utf8.ValidString(p) {
-		return Errorf(EINVALID, "%s: a pattern is at most %d bytes of UTF-8", field, maxPatternLen)
-	}
-	return nil
+	return CheckText(field, p, maxPatternLen)
 }
 
 // MatchPattern reports whether s matches pattern, in which "*" stands for
@@ -375,4 +379,27 @@ func (s *Service) FederationPolicyKey(ctx context.Context, p *FederationPolicy) 
 		return nil, fmt.Errorf("federation policy key: %w", err)
 	}
 	return s.KeyInfo(ctx, k)
+}
+
+// errTokenScope refuses an access token of the token exchange where it
+// has no business: its scope is inference (OpenRouter's createOauthToken),
+// so it calls models and reads its own limit, and mints nothing.
+var errTokenScope = &Error{Code: EFORBIDDEN,
+	Message: "An access token of the token exchange may only call models (scope inference): it cannot create authorization codes"}
+
+// refuseFederationKey returns errTokenScope when k is a federation
+// policy's key. Nobody holds such a key's secret, so k stands for an
+// access token: a code it made would mint a key outliving the token and
+// its policy's conditions.
+func (s *Service) refuseFederationKey(ctx context.Context, k *APIKey) error {
+	ps, err := s.store.ListFederationPolicies(ctx, k.UserID)
+	if err != nil {
+		return fmt.Errorf("federation policies: %w", err)
+	}
+	for _, p := range ps {
+		if p.KeyHash == k.Hash {
+			return errTokenScope
+		}
+	}
+	return nil
 }

@@ -139,8 +139,7 @@ func (s *Service) loadKey(ctx context.Context, hash string, now time.Time, gens 
 	} else if err != nil {
 		return nil, err
 	}
-	s.keys.put(k, now, gens.key)
-	s.keys.putUsage(hash, FoldUsage(p, rows), now, gens.usage)
+	s.keys.putWithUsage(k, FoldUsage(p, rows), now, gens)
 	return k, nil
 }
 
@@ -190,7 +189,7 @@ func (s *Service) Invalidations() Invalidations {
 				s.spend.keyChanged(id)
 			case ChangeUsage:
 				if userID, ok := accountOf(id); ok {
-					s.credits.spent(userID)
+					s.credits.spent(userID, s.Now())
 				} else {
 					s.InvalidateUsage(id)
 					s.spend.usageChanged(id)

@@ -1,6 +1,9 @@
 package keygate
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Observer hears what the service does, for metrics (package metrics). Its
 // methods are called on the request path: they must be quick, safe for
@@ -51,11 +54,45 @@ func init() {
 	}
 }
 
-// observeRefusal tells the observer when err refuses a request at a limit.
+// PolicyObserver is an Observer that also hears of the refusals by a
+// policy above the key (metrics.Metrics is one).
+type PolicyObserver interface {
+	// PolicyRefused is called for each request refused by a policy above
+	// the key: "workspace_budget" (a budget of its workspace reached),
+	// "guardrail_limit" (a guardrail's limit_usd reached) or
+	// "guardrail_model" (a model or provider a guardrail does not allow).
+	PolicyRefused(policy string)
+}
+
+// Policies of PolicyRefused, and the start of the messages of their
+// refusals (refusal, Service.CheckModel), by which observeRefusal knows
+// them.
+var policyRefusals = []struct{ prefix, policy string }{
+	{msgBudgetExceeded, "workspace_budget"},
+	{msgGuardrailExceeded, "guardrail_limit"},
+	{msgModelRefused, "guardrail_model"},
+	{msgProviderRefused, "guardrail_model"},
+}
+
+// observeRefusal tells the observer when err refuses a request at a limit
+// or a policy.
 func (s *Service) observeRefusal(err error) {
-	if e, ok := errors.AsType[*Error](err); ok {
-		if window, ok := limitWindows[e]; ok {
-			s.obs.LimitRefused(window)
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		return
+	}
+	if window, ok := limitWindows[e]; ok {
+		s.obs.LimitRefused(window)
+		return
+	}
+	po, ok := s.obs.(PolicyObserver)
+	if !ok || e.Code != EFORBIDDEN {
+		return
+	}
+	for _, p := range policyRefusals {
+		if strings.HasPrefix(e.Message, p.prefix) {
+			po.PolicyRefused(p.policy)
+			return
 		}
 	}
 }

@@ -205,12 +205,12 @@ func (s *Service) CheckModel(ctx context.Context, k *APIKey, model, provider str
 		return err
 	}
 	if !allows(p.allowedModels, p.ignoredModels, model) {
-		err := Errorf(EFORBIDDEN, "Model %q is not allowed by this key's guardrails", model)
+		err := Errorf(EFORBIDDEN, msgModelRefused+"%q is not allowed by this key's guardrails", model)
 		s.observeRefusal(err)
 		return err
 	}
 	if !allows(p.allowedProviders, p.ignoredProviders, provider) {
-		err := Errorf(EFORBIDDEN, "Provider %q of model %q is not allowed by this key's guardrails", provider, model)
+		err := Errorf(EFORBIDDEN, msgProviderRefused+"%q of model %q is not allowed by this key's guardrails", provider, model)
 		s.observeRefusal(err)
 		return err
 	}

@@ -40,7 +40,10 @@ type UpstreamAccounts struct {
 	// unverified email is anyone's claim, and would hand them the account.
 	LinkByEmail bool
 	// CreateAccounts creates an account (with its default workspace) on
-	// the first sign-in of an identity with an email no account has.
+	// the first sign-in of an identity with an email no account has, even
+	// when the sign-up policy is not SignupOpen: the operator trusts this
+	// provider's people (a company's own identity provider). Under
+	// SignupOpen every provider's people get one.
 	CreateAccounts bool
 }
 
@@ -58,7 +61,8 @@ var errNoLinkedAccount = &Error{Code: EFORBIDDEN,
 // UpstreamLogin signs id in and returns a new session token, as Login
 // does: to the account linked to id's issuer and subject; else, per rule,
 // to the account with id's verified email (linking it) or to a new
-// account (linked). Errors: EFORBIDDEN when no account may be used (none
+// account (linked) when rule.CreateAccounts or the sign-up policy is
+// SignupOpen. Errors: EFORBIDDEN when no account may be used (none
 // linked, an unverified or missing email, linking or creating not allowed,
 // a disabled account), EINVALID for an email keygate cannot store.
 func (s *Service) UpstreamLogin(ctx context.Context, id UpstreamIdentity, rule UpstreamAccounts) (string, error) {
@@ -113,7 +117,7 @@ func (s *Service) upstreamAccount(ctx context.Context, id UpstreamIdentity, rule
 	case !errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("user by email: %w", err)
 	}
-	if !rule.CreateAccounts {
+	if !rule.CreateAccounts && s.SignupPolicy() != SignupOpen {
 		return nil, errNoLinkedAccount
 	}
 	// The account's password is random and never shown: it signs in
@@ -122,7 +126,11 @@ func (s *Service) upstreamAccount(ctx context.Context, id UpstreamIdentity, rule
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	u := &User{ID: uuid.NewString(), Email: email, PasswordHash: hash, CreatedAt: now}
+	admin, err := s.noUsersYet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{ID: uuid.NewString(), Email: email, PasswordHash: hash, IsAdmin: admin, CreatedAt: now}
 	ws := &Workspace{ID: uuid.NewString(), UserID: u.ID, Name: "Default", Slug: "default", IsDefault: true, CreatedAt: now}
 	link.UserID = u.ID
 	switch err := s.store.CreateIdentity(ctx, link, u, ws); {

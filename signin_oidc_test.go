@@ -88,3 +88,33 @@ func TestUpstreamLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestUpstreamLoginSignupPolicy: a first sign-in creates an account under
+// the open sign-up policy whatever the provider's rule, and under closed
+// or invite-only sign-up only for a provider the operator trusts for it.
+func TestUpstreamLoginSignupPolicy(t *testing.T) {
+	dave := keygate.UpstreamIdentity{Issuer: "https://idp.example", Subject: "dave-sub", Email: "dave@example.com", EmailVerified: true}
+	for _, tt := range []struct {
+		name   string
+		policy keygate.SignupPolicy
+		rule   keygate.UpstreamAccounts
+		want   string
+	}{
+		{"open", keygate.SignupOpen, keygate.UpstreamAccounts{}, ""},
+		{"invite", keygate.SignupInvite, keygate.UpstreamAccounts{}, keygate.EFORBIDDEN},
+		{"closed", keygate.SignupClosed, keygate.UpstreamAccounts{}, keygate.EFORBIDDEN},
+		{"closed-trusted-provider", keygate.SignupClosed, keygate.UpstreamAccounts{CreateAccounts: true}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			_, err := f.withSignup(tt.policy).UpstreamLogin(f.ctx, dave, tt.rule)
+			if keygate.ErrorCode(err) != tt.want {
+				t.Fatalf("UpstreamLogin under %s, %+v = %v, want %q", tt.policy, tt.rule, err, tt.want)
+			}
+			_, err = f.svc.UserByEmail(f.ctx, dave.Email)
+			if created := err == nil; created != (tt.want == "") {
+				t.Errorf("account created = %v, want %v", created, tt.want == "")
+			}
+		})
+	}
+}

@@ -31,8 +31,9 @@ func ParseSignupPolicy(s string) (SignupPolicy, error) {
 // SignupPolicy returns the service's sign-up policy (Config.Signup,
 // SignupClosed when unset). Every way of creating an account without the
 // operator's command line asks it: the sign-up page, and a first sign-in
-// through an identity provider, which may create an account only under
-// SignupOpen.
+// through an identity provider, which may create an account under
+// SignupOpen, or when the operator trusts that provider for it
+// (UpstreamAccounts.CreateAccounts).
 func (s *Service) SignupPolicy() SignupPolicy {
 	if s.cfg.Signup == "" {
 		return SignupClosed

@@ -70,11 +70,9 @@ func (s *Service) createUser(ctx context.Context, email, password string, admin 
 		return nil, err
 	}
 	if !admin {
-		_, total, err := s.store.ListUsers(ctx, 0, 1)
-		if err != nil {
-			return nil, fmt.Errorf("count users: %w", err)
+		if admin, err = s.noUsersYet(ctx); err != nil {
+			return nil, err
 		}
-		admin = total == 0
 	}
 	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
@@ -97,6 +95,16 @@ func (s *Service) createUser(ctx context.Context, email, password string, admin 
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
+}
+
+// noUsersYet reports whether no user exists: the first user of a keygate,
+// however created, is made an admin.
+func (s *Service) noUsersYet(ctx context.Context) (bool, error) {
+	_, total, err := s.store.ListUsers(ctx, 0, 1)
+	if err != nil {
+		return false, fmt.Errorf("count users: %w", err)
+	}
+	return total == 0, nil
 }
 
 // UserByEmail returns the user with email, or ENOTFOUND.

@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/keygate/keygate"
@@ -83,5 +85,15 @@ func TestAttributionThroughGateway(t *testing.T) {
 	}
 	if want := "https://two.example=90/3 https://three.example=60/2 https://one.example=30/1 "; got != want {
 		t.Errorf("rankings = %q, want %q", got, want)
+	}
+	// The public page shows them in that order, each with its bar.
+	r := e.get("/rankings", "")
+	rows := regexp.MustCompile(`<a class="rank-app" href="/apps/\d+">([^<]*)</a>[^<]*<span class="rank-cats">[^<]*</span>\s*<svg class="bar"[^>]*><rect width="(\d+)"`).FindAllStringSubmatch(string(r.body), -1)
+	var page []string
+	for _, m := range rows {
+		page = append(page, m[1]+"="+m[2])
+	}
+	if want := "App https://two.example/=100 App https://three.example=66 App https://one.example=33"; r.status != 200 || strings.Join(page, " ") != want {
+		t.Errorf("/rankings: %d, rows %q, want %q", r.status, strings.Join(page, " "), want)
 	}
 }

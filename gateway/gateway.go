@@ -92,8 +92,9 @@ func (g *Gateway) proxy(endpoint string) func(http.ResponseWriter, *http.Request
 
 // serveProxy admits, forwards and meters one request. Admission order
 // (docs/gateway.md "Admission"): body cap 413 and a malformed body or
-// unknown model 400, then the key 401, then the key's guardrails on the
-// model 403, then the limits 403, then the upstream.
+// unknown model 400, then the key 401, then the credit balance 402 and the
+// limits 403, then the key's guardrails on the model 403, then the
+// upstream.
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint string) error {
 	start, createdAt := time.Now(), g.svc.Now()
 	req, err := g.readRequest(w, r, endpoint)
@@ -105,9 +106,6 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 	if err != nil {
 		return err
 	}
-	if err := g.svc.CheckModel(ctx, k, req.name, req.model.upstream.name); err != nil {
-		return err
-	}
 	referer, title, categories := apitype.AttributionHeaders(r.Header)
 	appID, err := g.svc.AttributeApp(ctx, k, keygate.Attribution{Referer: referer, Title: title, Categories: categories})
 	if err != nil {
@@ -115,6 +113,12 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 	}
 	res, err := g.svc.Reserve(ctx, k, req.reservation())
 	if err != nil {
+		return err
+	}
+	// After the credit balance's 402 and the limits' 403 (DESIGN.md's
+	// admission order), before anything is forwarded.
+	if err := g.svc.CheckModel(ctx, k, req.name, req.model.upstream.name); err != nil {
+		res.Release()
 		return err
 	}
 	c := &call{

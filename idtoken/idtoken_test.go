@@ -70,3 +70,54 @@ func TestAlgorithmsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownKIDsDoNotFloodTheIssuer: tokens naming made-up kids make the
+// keys fetched again at most once per UnknownKIDInterval; a known kid
+// keeps verifying meanwhile.
+func TestUnknownKIDsDoNotFloodTheIssuer(t *testing.T) {
+	idp := idptest.NewES256(t)
+	v := idtoken.New(nil)
+	now := time.Now()
+	v.SetClock(func() time.Time { return now })
+	c := idptest.GitHubActions(idp.URL, "keygate", "octo-org/app", "refs/heads/main", now)
+	if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", idp.Sign(c)); err != nil {
+		t.Fatal(err)
+	}
+	before := idp.JWKSFetches()
+	for range 20 {
+		if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", idp.SignWith(idptest.NewES256Key(), c)); err == nil {
+			t.Fatal("a token of an unpublished key verified")
+		}
+	}
+	if got := idp.JWKSFetches() - before; got != 1 {
+		t.Errorf("20 tokens of unknown kids fetched the JWKS %d times, want 1", got)
+	}
+	if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", idp.Sign(c)); err != nil {
+		t.Errorf("a known kid meanwhile = %v", err)
+	}
+	now = now.Add(idtoken.UnknownKIDInterval)
+	idp.AddKey()
+	if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", idp.Sign(c)); err != nil {
+		t.Errorf("a newly published key after the interval = %v", err)
+	}
+}
+
+// TestIssuerDownKeepsKnownKeys: once the keys are due to be fetched again,
+// an issuer that cannot be reached leaves the keys known working.
+func TestIssuerDownKeepsKnownKeys(t *testing.T) {
+	idp := idptest.NewES256(t)
+	v := idtoken.New(nil)
+	now := time.Now()
+	v.SetClock(func() time.Time { return now })
+	tok := idp.Sign(idptest.GitHubActions(idp.URL, "keygate", "octo-org/app", "refs/heads/main", now))
+	if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", tok); err != nil {
+		t.Fatal(err)
+	}
+	idp.Close()
+	now = now.Add(idtoken.KeysTTL)
+	for i := range 2 {
+		if _, err := v.VerifySubjectToken(t.Context(), idp.URL, "keygate", tok); err != nil {
+			t.Errorf("verification %d with the issuer down = %v, want the known key to verify", i, err)
+		}
+	}
+}

@@ -29,6 +29,7 @@ type Metrics struct {
 	cost            *prometheus.CounterVec
 	appCost         *prometheus.CounterVec
 	limitRefusals   *prometheus.CounterVec
+	policyRefusals  *prometheus.CounterVec
 	usageBatches    *prometheus.CounterVec
 	usageLatency    prometheus.Histogram
 	codes           *prometheus.CounterVec
@@ -82,6 +83,10 @@ func New(reg *prometheus.Registry) *Metrics {
 			Name: "keygate_limit_rejections_total",
 			Help: "Requests refused because a key's limit was reached, by the limit's window (daily, weekly, monthly, total).",
 		}, []string{"window"}),
+		policyRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keygate_policy_rejections_total",
+			Help: "Requests refused by a policy above the key, by policy (workspace_budget, guardrail_limit, guardrail_model).",
+		}, []string{"policy"}),
 		usageBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_usage_batches_total",
 			Help: "POST /api/v1/usage batches, by result (ok, error).",
@@ -104,7 +109,7 @@ func New(reg *prometheus.Registry) *Metrics {
 	reg.MustRegister(
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		m.requests, m.requestDuration, m.keyLookups, m.upstreamLatency, m.upstreamErrors, m.tokens, m.cost,
-		m.appCost, m.limitRefusals, m.usageBatches, m.usageLatency, m.codes, m.replays,
+		m.appCost, m.limitRefusals, m.policyRefusals, m.usageBatches, m.usageLatency, m.codes, m.replays,
 	)
 	return m
 }
@@ -214,6 +219,14 @@ func (m *Metrics) LimitRefused(window string) {
 		return
 	}
 	m.limitRefusals.WithLabelValues(window).Inc()
+}
+
+// PolicyRefused implements keygate.PolicyObserver.
+func (m *Metrics) PolicyRefused(policy string) {
+	if m == nil {
+		return
+	}
+	m.policyRefusals.WithLabelValues(policy).Inc()
 }
 
 // Audited implements keygate.Observer: codes issued and exchanged, and

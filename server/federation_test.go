@@ -109,9 +109,18 @@ func TestOAuthTokenExchange(t *testing.T) {
 	if v := f.do("GET", "/api/v1/auth/verify", nil, "Authorization", "Bearer "+tok); v.status != 200 || v.header.Get("X-Keygate-Key-Hash") != f.pol.KeyHash {
 		t.Errorf("GET /api/v1/auth/verify with the access token = %d %s %v", v.status, v.body, v.header)
 	}
-	// It is not a management key.
+	// It is not a management key, and mints nothing: a code it made would
+	// give a key outliving it.
 	if r := f.do("GET", "/api/v1/keys", nil, "Authorization", "Bearer "+tok); r.status != 403 {
 		t.Errorf("GET /api/v1/keys with the access token = %d, want 403", r.status)
+	}
+	r = f.do("POST", "/api/v1/auth/keys/code", map[string]any{"callback_url": cbLocal, "code_challenge": C1, "code_challenge_method": "S256"},
+		"Authorization", "Bearer "+tok)
+	if r.status != 403 || !strings.Contains(r.errMessage(t), "scope inference") {
+		t.Errorf("POST /api/v1/auth/keys/code with the access token = %d %s, want 403", r.status, r.body)
+	}
+	if r := f.do("POST", "/api/v1/auth/keys/code", map[string]any{"callback_url": cbLocal}, "Authorization", "Bearer "+f.userKey); r.status != 200 {
+		t.Errorf("POST /api/v1/auth/keys/code with an ordinary key = %d %s, want 200", r.status, r.body)
 	}
 
 	// The JWKS holds the key that signed it.
@@ -283,4 +292,52 @@ func TestFederationPoliciesPermissions(t *testing.T) {
 		{"get", "GET", "/api/v1/federation/policies/" + id, nil},
 		{"delete", "DELETE", "/api/v1/federation/policies/" + id, nil},
 	})
+}
+
+// TestFederationReplicas: an access token issued by one replica works on
+// another (which reads keygate's signing keys for its unknown kid), and
+// stops there within a second of its policy being deleted through a third
+// process's API.
+func TestFederationReplicas(t *testing.T) {
+	rs := newReplicas(t, 2)
+	idp := idptest.New(t)
+	issuer := keygate.NewService(rs[0].db, keygate.DefaultConfig(), keygate.WithLogger(slog.New(slog.DiscardHandler)),
+		keygate.WithPasswordHasher(testHasher), keygate.WithSubjectTokenVerifier(idtoken.New(nil)))
+	ctx := t.Context()
+	u, err := issuer.CreateUser(ctx, "ci@example.com", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgmt, _, err := issuer.CreateKey(ctx, keygate.NewKeyParams{UserID: u.ID, Name: "mgmt", IsManagement: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := issuer.CreateFederationPolicy(ctx, keygate.NewFederationPolicyParams{UserID: u.ID, Issuer: idp.URL,
+		Audience: "keygate", Subject: "repo:octo-org/*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := issuer.ExchangeToken(ctx, keygate.TokenExchangeParams{GrantType: keygate.GrantTypeTokenExchange,
+		SubjectToken:     idp.Sign(idptest.GitHubActions(idp.URL, "keygate", "octo-org/app", "refs/heads/main", time.Now())),
+		SubjectTokenType: keygate.TokenTypeJWT, FederationPolicyID: pol.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := rs[1].call(t, "GET", "/api/v1/key", tok.AccessToken, nil); status != 200 {
+		t.Fatalf("replica-1: GET /api/v1/key with the access token = %d %s", status, body)
+	}
+	if status, body := rs[0].call(t, "DELETE", "/api/v1/federation/policies/"+pol.ID, mgmt, nil); status != 200 {
+		t.Fatalf("replica-0: DELETE the policy = %d %s", status, body)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		status, _ := rs[1].call(t, "GET", "/api/v1/key", tok.AccessToken, nil)
+		if status == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica-1 still answers %d a second after the policy was deleted", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -140,6 +140,35 @@ func reportCPU(b *testing.B) func() {
 	return func() { b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op") }
 }
 
+// BenchmarkKeyUsageHistory is BenchmarkKeyUsage for a key used on each of
+// the last 400 days: 400 day, 58 week and 14 month counter rows, of which
+// a read wants four.
+func BenchmarkKeyUsageHistory(b *testing.B) {
+	db, hashes := benchStore(b, 10)
+	h := hashes[0]
+	day := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	for i := range 400 {
+		at := day.AddDate(0, 0, -i)
+		g := &keygate.Generation{ID: fmt.Sprintf("gen-%d", i), KeyHash: h, Model: "m", Cost: 1, CreatedAt: at}
+		counters := keygate.Counters(h, keygate.PeriodsAt(at))
+		for j := range counters {
+			counters[j].Micros = 1
+		}
+		if _, _, err := db.RecordGeneration(b.Context(), &keygate.Charge{Generation: g, Counters: counters[:]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := keygate.Counters(h, keygate.PeriodsAt(day))
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		got, err := db.UsageCounters(b.Context(), h, want[:])
+		if err != nil || len(got) != 4 {
+			b.Fatalf("UsageCounters = %d rows, %v; want 4", len(got), err)
+		}
+	}
+}
+
 // BenchmarkKeyUsage is the read GET /api/v1/key made on every request
 // before usage was cached, and still makes for a key that is not cached.
 func BenchmarkKeyUsage(b *testing.B) {

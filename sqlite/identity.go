@@ -28,13 +28,7 @@ func (db *DB) Identity(ctx context.Context, issuer, subject string) (*keygate.Id
 func (db *DB) CreateIdentity(ctx context.Context, id *keygate.Identity, newUser *keygate.User, ws *keygate.Workspace) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if newUser != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`,
-				newUser.ID, newUser.Email, newUser.PasswordHash, micros(newUser.CreatedAt)); err != nil {
-				return err
-			}
-			def := *ws
-			def.UserID, def.IsDefault = newUser.ID, true
-			if err := insertWorkspace(ctx, tx, &def); err != nil {
+			if err := insertUser(ctx, tx, newUser, ws); err != nil {
 				return err
 			}
 		}

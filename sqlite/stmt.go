@@ -48,19 +48,20 @@ const (
 	sqlAppByID          = `SELECT ` + appColumns + ` FROM apps WHERE id = ?`
 	sqlKey              = `SELECT ` + keyColumns + ` FROM api_keys WHERE hash = ?`
 	sqlDefaultWorkspace = `SELECT ` + workspaceColumns + ` FROM workspaces WHERE user_id = ? AND is_default = 1`
-	sqlUsageCounters    = `
+	// Each counter is found by its whole primary key: a row value IN a
+	// VALUES list seeks the four rows, where OR-ed (period AND start)
+	// pairs made SQLite scan every counter row the key ever had (one a
+	// day, week and month it was used).
+	sqlUsageCounters = `
 		SELECT period, period_start, micros, byok_micros FROM usage_counters
-		WHERE key_hash = ? AND (
-			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?) OR
-			(period = ? AND period_start = ?) OR (period = ? AND period_start = ?))`
+		WHERE key_hash = ? AND (period, period_start) IN (VALUES (?, ?), (?, ?), (?, ?), (?, ?))`
 	// sqlKeyWithUsage is sqlKey with the key's four counters of
 	// sqlUsageCounters: one row per stored counter, or one row with NULL
 	// counter columns when it has none.
 	sqlKeyWithUsage = `
 		SELECT ` + keyColumnsK + `, c.period, c.period_start, c.micros, c.byok_micros
-		FROM api_keys k LEFT JOIN usage_counters c ON c.key_hash = k.hash AND (
-			(c.period = ? AND c.period_start = ?) OR (c.period = ? AND c.period_start = ?) OR
-			(c.period = ? AND c.period_start = ?) OR (c.period = ? AND c.period_start = ?))
+		FROM api_keys k LEFT JOIN usage_counters c ON c.key_hash = k.hash
+			AND (c.period, c.period_start) IN (VALUES (?, ?), (?, ?), (?, ?), (?, ?))
 		WHERE k.hash = ?`
 	sqlGeneration = `SELECT ` + generationColumns + ` FROM generations WHERE id = ?`
 )

@@ -24,14 +24,14 @@ func (db *DB) UsageCounters(ctx context.Context, keyHash string, want []keygate.
 		}
 		q, err = db.st.usageCounters.QueryContext(ctx, args...)
 	} else {
-		var where []string
+		var values []string
 		for _, c := range want {
-			where = append(where, "(period = ? AND period_start = ?)")
+			values = append(values, "(?, ?)")
 			args = append(args, c.Period, micros(c.Start))
 		}
 		q, err = db.reader.QueryContext(ctx, `
 			SELECT period, period_start, micros, byok_micros FROM usage_counters
-			WHERE key_hash = ? AND (`+strings.Join(where, " OR ")+`)`, args...)
+			WHERE key_hash = ? AND (period, period_start) IN (VALUES `+strings.Join(values, ", ")+`)`, args...)
 	}
 	if err != nil {
 		return nil, storeErr("usage counters", err)

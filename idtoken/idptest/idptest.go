@@ -81,6 +81,9 @@ func newProvider(t testing.TB, newKey func() *Key) *Provider {
 	return p
 }
 
+// Close stops the provider before its test ends: an issuer gone down.
+func (p *Provider) Close() { p.srv.Close() }
+
 // NewKey returns a fresh RS256 key that no provider publishes.
 func NewKey() *Key {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
