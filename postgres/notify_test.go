@@ -26,6 +26,11 @@ func TestListen(t *testing.T) {
 	must(t, db.CreateUser(ctx, user, ws))
 	k := &keygate.APIKey{Hash: keygate.HashSecret("k"), UserID: user.ID, WorkspaceID: ws.ID, Label: "k", CreatedAt: now}
 	must(t, db.CreateKey(ctx, k))
+	// App ids start at 1 in every schema, and tests on other schemas
+	// announce changes of their app 1 on the same channel: this schema's
+	// first app gets an id no other test's has.
+	_, err := db.Pool().Exec(ctx, `ALTER TABLE apps ALTER COLUMN id RESTART WITH 1000000007`)
+	must(t, err)
 	app, err := db.UpsertApp(ctx, &keygate.App{URL: "https://a.example", Title: "A", CreatedAt: now})
 	must(t, err)
 	sess := &keygate.Session{TokenHash: keygate.HashSecret("s"), UserID: user.ID, CSRFToken: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -45,7 +50,7 @@ func TestListen(t *testing.T) {
 	l.WantNone(t, 200*time.Millisecond) // nothing changed
 	_, err = db.UpsertApp(ctx, &keygate.App{URL: app.URL, Title: "A renamed", CreatedAt: now})
 	must(t, err)
-	l.Want(t, storetest.Event{Kind: keygate.ChangeApp, ID: "1"})
+	l.Want(t, storetest.Event{Kind: keygate.ChangeApp, ID: strconv.FormatInt(app.ID, 10)})
 
 	must(t, db.DeleteSession(ctx, sess.TokenHash))
 	l.Want(t, storetest.Event{Kind: keygate.ChangeSession, ID: sess.TokenHash})
