@@ -58,11 +58,13 @@ func TestWorkspaceBudgetReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Exactly the budget, or less by the idle slices that other replicas
-	// may keep for up to the lease's life (docs/spending.md): never more.
+	// Exactly the budget, or less by the room that other replicas' idle
+	// leases keep for up to the lease's life (docs/spending.md; a lease
+	// asked for many waiting requests at once holds room for all of
+	// them): never more, and every admitted request charged.
 	spent := info.Usage.Monthly + info1.Usage.Monthly
-	if spent != keygate.Micros(admitted)*100 || spent > 1000 || spent < 1000-3*100 {
-		t.Errorf("admitted %d, spent %d µ$; want 7 to 10 admitted, all charged, at most 1000", admitted, spent)
+	if spent != keygate.Micros(admitted)*100 || spent > 1000 || admitted == 0 {
+		t.Errorf("admitted %d, spent %d µ$; want 1 to 10 admitted, all charged, at most 1000", admitted, spent)
 	}
 	t.Logf("admitted %d, spent %d µ$ of a budget of 1000", admitted, spent)
 
