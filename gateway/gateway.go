@@ -115,8 +115,8 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 	if err != nil {
 		return err
 	}
-	// After the credit balance's 402 and the limits' 403 (DESIGN.md's
-	// admission order), before anything is forwarded.
+	// After the credit balance's 402 and the limits' 403, before anything
+	// is forwarded (the admission order of docs/gateway.md).
 	if err := g.svc.CheckModel(ctx, k, req.name, req.model.upstream.name); err != nil {
 		res.Release()
 		return err
