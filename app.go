@@ -163,12 +163,13 @@ func validCategory(c string) bool {
 	return true
 }
 
-// appCacheSize bounds the attributions AttributeApp remembers: what a
-// request's attribution headers say (the app's URL, title and categories
-// as normalized) mapped to the app's id, so that a metered request writes
-// nothing for an app already seen with those headers. Ids are stable, so
-// an entry never goes stale; a title or categories that change make a new
-// entry, and the upsert that records them.
+// appCacheSize bounds the attributions upsertApp remembers, for codes and
+// for metered requests alike: what a request's attribution headers say
+// (the app's URL, title and categories as normalized) mapped to the app's
+// id, so that a sign-in or a metered request writes nothing for an app
+// already seen with those headers. Ids are stable and apps are never
+// deleted, so an entry never goes stale; a title or categories that change
+// make a new entry, and the upsert that records them.
 const appCacheSize = 10_000
 
 // boundedMap is a map safe for concurrent use that holds at most max
@@ -203,6 +204,15 @@ func (c *boundedMap[V]) put(k string, v V) {
 	c.m[k] = v
 }
 
+// take returns k's value and removes it.
+func (c *boundedMap[V]) take(k string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	delete(c.m, k)
+	return v, ok
+}
+
 // clear empties the map.
 func (c *boundedMap[V]) clear() {
 	c.mu.Lock()
@@ -220,18 +230,12 @@ func (c *boundedMap[V]) clear() {
 // this process sees those headers; after that the answer comes from
 // memory, so metering writes nothing per request.
 func (s *Service) AttributeApp(ctx context.Context, k *APIKey, a Attribution) (*int64, error) {
-	app := AppFrom(a, "")
-	if app == nil {
+	if AppFrom(a, "") == nil {
 		return k.AppID, nil
 	}
-	ck := app.URL + "\x00" + cleanTitle(a.Title) + "\x00" + strings.Join(app.Categories, ",")
-	if id, ok := s.apps.get(ck); ok {
-		return &id, nil
-	}
-	stored, _, err := s.upsertApp(ctx, a, "")
+	id, _, err := s.upsertApp(ctx, a, "")
 	if err != nil {
 		return nil, err
 	}
-	s.apps.put(ck, stored.ID)
-	return &stored.ID, nil
+	return &id, nil
 }

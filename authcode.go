@@ -180,7 +180,7 @@ type Actor struct {
 // shown once and never stored.
 type CreatedCode struct {
 	Code      string
-	App       *App
+	AppID     int64 // the app the code, and the key minted from it, is attributed to
 	CreatedAt time.Time
 }
 
@@ -227,15 +227,15 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 			}
 		}
 	}
-	app, title, err := s.upsertApp(ctx, attr, spec.CallbackURL)
+	appID, title, err := s.upsertApp(ctx, attr, spec.CallbackURL)
 	if err != nil {
 		return nil, err
 	}
-	code.AppID = app.ID
+	code.AppID = appID
 	code.KeyLabel = keyLabelOr(code.KeyLabel, title)
 	secret := NewCode()
 	code.Hash = HashSecret(secret)
-	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &app.ID, Detail: "code " + hashPrefix(code.Hash)}
+	ev := AuditEvent{Action: AuditCodeCreated, ActorUserID: actor.UserID, AppID: &appID, Detail: "code " + hashPrefix(code.Hash)}
 	if actor.Key != nil { // the API flow: the key that asked
 		ev.KeyHashPrefix = hashPrefix(actor.Key.Hash)
 	}
@@ -247,8 +247,15 @@ func (s *Service) CreateAuthCode(ctx context.Context, actor Actor, r *AuthCodeRe
 		return nil, fmt.Errorf("create auth code: %w", err)
 	}
 	s.audited(ctx, audit)
-	return &CreatedCode{Code: secret, App: app, CreatedAt: now}, nil
+	s.codes.put(code.Hash, code)
+	return &CreatedCode{Code: secret, AppID: appID, CreatedAt: now}, nil
 }
+
+// newCodesSize bounds the codes the service remembers from their creation
+// to their exchange, so that an exchange on the process that made its code
+// reads nothing (authCode). A code never exchanged stays until it is
+// evicted to make room: about 400 bytes each, 26 MiB at most.
+const newCodesSize = 65_536
 
 // defaultsCacheSize bounds the users whose default workspace the service
 // remembers.
@@ -309,16 +316,25 @@ func (s *Service) delegate(ctx context.Context, k *APIKey, c *AuthCode) error {
 	return nil
 }
 
-// upsertApp records the app a request is attributed to and returns it with
-// the title this request gives it (its own X-OpenRouter-Title, else the
-// fixed loopback or host title), which names keys minted without a label.
+// upsertApp records the app a request is attributed to and returns its id
+// with the title this request gives it (its own X-OpenRouter-Title, else
+// the fixed loopback or host title), which names keys minted without a
+// label.
 //
 // Apps are shared by everyone, so a request without a title of its own
 // (the browser flow, or no headers) never overwrites the stored one: it
 // sends no title, and only an app seen for the first time gets the host.
-func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (*App, string, error) {
+//
+// The store is asked the first time this process sees an app with these
+// headers (see appCacheSize); after that the id comes from memory, so a
+// sign-in or a metered request reads and writes nothing for its app.
+func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL string) (int64, string, error) {
 	a := AppOf(attr, callbackURL)
 	title := a.Title
+	ck := a.URL + "\x00" + cleanTitle(attr.Title) + "\x00" + strings.Join(a.Categories, ",")
+	if id, ok := s.apps.get(ck); ok {
+		return id, title, nil
+	}
 	if !a.IsLoopback && cleanTitle(attr.Title) == "" {
 		a.Title = ""
 	}
@@ -329,9 +345,10 @@ func (s *Service) upsertApp(ctx context.Context, attr Attribution, callbackURL s
 		app, err = s.store.UpsertApp(ctx, a)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("upsert app: %w", err)
+		return 0, "", fmt.Errorf("upsert app: %w", err)
 	}
-	return app, title, nil
+	s.apps.put(ck, app.ID)
+	return app.ID, title, nil
 }
 
 // errNotYourWorkspace answers for a workspace that is missing or another

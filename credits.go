@@ -170,6 +170,11 @@ func (s *Service) checkCredits(ctx context.Context, userID string) error {
 	return nil
 }
 
+// maxCreditTTL bounds how long a cached balance is trusted, whatever
+// Config.KeyCacheTTL: on SQLite spending by a second server on the same
+// file is not announced, and this bounds how long it goes unseen.
+const maxCreditTTL = 30 * time.Second
+
 // creditBook caches users' balances for admission. Spending settled
 // through this process raises the cached usage at once (observe); a grant
 // or spending announced by another process drops the entry (drop); an

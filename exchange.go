@@ -51,7 +51,7 @@ func (s *Service) ExchangeAuthCode(ctx context.Context, r *ExchangeRequest) (*Ex
 	if r.Code == "" {
 		return nil, Errorf(EINVALID, "code is required")
 	}
-	c, err := s.store.AuthCode(ctx, HashSecret(r.Code))
+	c, err := s.authCode(ctx, HashSecret(r.Code))
 	if errors.Is(err, ErrNotFound) {
 		return nil, errInvalidCode
 	} else if err != nil {
@@ -88,6 +88,23 @@ func (s *Service) ExchangeAuthCode(ctx context.Context, r *ExchangeRequest) (*Ex
 		return nil, errInvalidCode
 	}
 	return s.redeem(ctx, c)
+}
+
+// authCode returns the code with hash as the exchange starts from: the one
+// this process made, taken from memory so that a second exchange of it
+// reads the store, else the store's.
+//
+// A remembered code may have been exchanged on another process, or
+// deleted, since: the store's conditional update in redeem is the gate of
+// single use, and what it answers then (ErrCodeUsed, ErrNotFound) is
+// handled as if the store had been read first. Everything else the
+// exchange checks of a code (its challenge, expiry and creator) never
+// changes.
+func (s *Service) authCode(ctx context.Context, hash string) (*AuthCode, error) {
+	if c, ok := s.codes.take(hash); ok {
+		return c, nil
+	}
+	return s.store.AuthCode(ctx, hash)
 }
 
 // redeem mints the code's key and lets the store's conditional update decide

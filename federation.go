@@ -391,15 +391,29 @@ var errTokenScope = &Error{Code: EFORBIDDEN,
 // policy's key. Nobody holds such a key's secret, so k stands for an
 // access token: a code it made would mint a key outliving the token and
 // its policy's conditions.
+//
+// The answer is remembered per key (federationKeysSize): a policy's key is
+// made with the policy, in its transaction, so a key that is not one now
+// never becomes one, and one that is stays refused after its policy is
+// deleted (nobody holds its secret either way).
 func (s *Service) refuseFederationKey(ctx context.Context, k *APIKey) error {
-	ps, err := s.store.ListFederationPolicies(ctx, k.UserID)
-	if err != nil {
-		return fmt.Errorf("federation policies: %w", err)
-	}
-	for _, p := range ps {
-		if p.KeyHash == k.Hash {
-			return errTokenScope
+	federated, ok := s.federationKeys.get(k.Hash)
+	if !ok {
+		ps, err := s.store.ListFederationPolicies(ctx, k.UserID)
+		if err != nil {
+			return fmt.Errorf("federation policies: %w", err)
 		}
+		for _, p := range ps {
+			s.federationKeys.put(p.KeyHash, true)
+			federated = federated || p.KeyHash == k.Hash
+		}
+		s.federationKeys.put(k.Hash, federated)
+	}
+	if federated {
+		return errTokenScope
 	}
 	return nil
 }
+
+// federationKeysSize bounds the keys refuseFederationKey remembers.
+const federationKeysSize = 100_000

@@ -3,6 +3,7 @@ package keygate
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -89,6 +90,15 @@ type Service struct {
 	// which never changes: a user keeps it from creation on, and it
 	// cannot be deleted.
 	defaults *boundedMap[string]
+	// federationKeys maps a key's hash to whether it is a federation
+	// policy's key (refuseFederationKey).
+	federationKeys *boundedMap[bool]
+	// codes holds the codes this process made, until their exchange
+	// (newCodesSize).
+	codes *boundedMap[*AuthCode]
+	// inFlight counts the reservations held (Reserve to Settle or
+	// Release): Charge.InFlight.
+	inFlight atomic.Int64
 	// credits caches users' balances for admission (credits.go).
 	credits *creditBook
 	// budgets caches the budgets of workspaces (budget.go).
@@ -137,7 +147,9 @@ func NewService(store Store, cfg Config, opts ...Option) *Service {
 	s.spend = newSpendBook(store, s.Now, cfg.BalanceTTL, cfg.LeaseTTL, max(cfg.KeyCacheSize, 1))
 	s.apps = newBoundedMap[int64](appCacheSize)
 	s.defaults = newBoundedMap[string](defaultsCacheSize)
-	s.credits = newCreditBook(cfg.KeyCacheTTL, max(cfg.KeyCacheSize, 1))
+	s.federationKeys = newBoundedMap[bool](federationKeysSize)
+	s.codes = newBoundedMap[*AuthCode](newCodesSize)
+	s.credits = newCreditBook(min(cfg.KeyCacheTTL, maxCreditTTL), max(cfg.KeyCacheSize, 1))
 	s.budgets = newBudgetCache(max(cfg.KeyCacheSize, 1))
 	s.policies = newPolicyCache(max(cfg.KeyCacheSize, 1))
 	s.tokens = newTokenCache(max(cfg.KeyCacheSize, 1))

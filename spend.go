@@ -63,6 +63,9 @@ func (r *Reservation) release(spent Micros) {
 		return
 	}
 	first := r.done.CompareAndSwap(false, true)
+	if first {
+		r.s.inFlight.Add(-1)
+	}
 	for _, h := range r.holds {
 		if first {
 			r.s.spend.release(h, r.amount, spent)
@@ -123,6 +126,7 @@ func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 		s.observeRefusal(err)
 		return nil, err
 	}
+	s.inFlight.Add(1)
 	return r, nil
 }
 
@@ -296,7 +300,7 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			add = append(add, c)
 		}
 	}
-	c := &Charge{Generation: g, Counters: add}
+	c := &Charge{Generation: g, Counters: add, InFlight: int(s.inFlight.Load())}
 	c.AppDay, c.UserDay = RollupsOf(g)
 	if r != nil {
 		for _, h := range r.holds {

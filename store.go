@@ -283,6 +283,10 @@ type Charge struct {
 	// rollups (RollupsOf); nil adds nothing.
 	AppDay  *AppDay
 	UserDay *UserDay
+	// InFlight is how many requests of this process held a reservation
+	// when the charge was made, itself included: a hint to a store that
+	// commits charges in groups of how many more may come soon.
+	InFlight int
 }
 
 // LeaseDraw is an amount, in micro-dollars, spent from the lease ID.

@@ -41,7 +41,7 @@ func (s *Server) createAuthCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, apitype.CreateAuthKeysCodeResponse{Data: apitype.AuthCode{
 		ID:        code.Code,
-		AppID:     code.App.ID,
+		AppID:     code.AppID,
 		CreatedAt: formatTime(code.CreatedAt),
 	}})
 	return nil

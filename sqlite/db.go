@@ -66,6 +66,9 @@ type DB struct {
 	writerDone chan struct{}  // closed when the writer goroutine ends
 	commits    atomic.Int64   // see WriteCount
 
+	checkpointer     *sql.DB       // one connection, for runCheckpointer
+	checkpointerDone chan struct{} // closed when runCheckpointer ends
+
 	closed    chan struct{} // closed by Close, to stop Listen
 	closeOnce sync.Once
 }
@@ -102,12 +105,20 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		db.writer.Close()
 		return nil, err
 	}
+	db.checkpointer, err = openPool(ctx, path, poolCheckpointer, o)
+	if err != nil {
+		db.reader.Close()
+		db.writer.Close()
+		return nil, err
+	}
 	if err := db.st.prepare(ctx, db.writer, db.reader); err != nil {
+		db.checkpointer.Close()
 		db.reader.Close()
 		db.writer.Close()
 		return nil, err
 	}
 	go db.runWriter()
+	go db.runCheckpointer()
 	return db, nil
 }
 
@@ -151,6 +162,7 @@ func OpenReadOnly(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	close(db.writerDone) // there is no writer goroutine
+	close(db.checkpointerDone)
 	return db, nil
 }
 
@@ -160,6 +172,8 @@ func newDB(path string) *DB {
 		closed:     make(chan struct{}),
 		writes:     make(chan *writeReq),
 		writerDone: make(chan struct{}),
+
+		checkpointerDone: make(chan struct{}),
 	}
 }
 
@@ -169,6 +183,7 @@ type poolKind int
 const (
 	poolWriter        poolKind = iota // the single writer connection
 	poolReader                        // read-only connections beside the writer
+	poolCheckpointer                  // one connection that checkpoints the WAL
 	poolReadOnlyFile                  // OpenReadOnly: mode=ro, nothing written
 	poolImmutableFile                 // OpenReadOnly's fallback: immutable=1
 )
@@ -206,8 +221,16 @@ func openPool(ctx context.Context, path string, kind poolKind, o options) (*sql.
 		// journals the pages it changes so that it can be undone alone,
 		// and that journal would otherwise spill to a temporary file past
 		// 64 KiB, a pwrite per page.
-		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)")
+		//
+		// wal_autocheckpoint 0: the commit that takes the WAL past 1,000
+		// pages no longer copies it into the file (and syncs both) on
+		// the writer's time; runCheckpointer does, on a connection of its
+		// own.
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
+		n = 1
+	case poolCheckpointer:
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(0)")
 		n = 1
 	case poolReader:
 		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "synchronous(NORMAL)")
@@ -247,7 +270,11 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	<-db.writerDone
+	<-db.checkpointerDone
 	err := errors.Join(db.st.close(), db.reader.Close())
+	if db.checkpointer != nil {
+		err = errors.Join(err, db.checkpointer.Close())
+	}
 	if db.writer != nil {
 		err = errors.Join(err, db.writer.Close())
 	}

@@ -15,10 +15,10 @@ import (
 const maxBatch = 256
 
 // writeGather is how long the writer waits at most for more writes (as
-// many as the last batch held) before it commits a batch, when the batch
-// before held more than one (the process is under load): it trades up to
-// this much latency of a write for fewer,
-// larger transactions, whose statements write the charges of many
+// many as the last batch held, or as its charges' requests in flight)
+// before it commits a batch, when the batch before held more than one (the
+// process is under load): it trades up to this much latency of a write for
+// fewer, larger transactions, whose statements write the charges of many
 // requests at once (writeCharges). A lone write on an idle process waits
 // for nothing.
 const writeGather = time.Millisecond
@@ -42,6 +42,14 @@ type writeResult struct {
 	panic   any                    // a panic of fn, raised again in the caller
 	charged bool                   // the charge's generation was new
 	sums    []keygate.UsageCounter // its counters' sums after the charge
+}
+
+// inFlight is r's charge's keygate.Charge.InFlight, 0 for a write.
+func (r *writeReq) inFlight() int {
+	if r.charge == nil {
+		return 0
+	}
+	return r.charge.InFlight
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the writer
@@ -110,27 +118,32 @@ func (db *DB) runWriter() {
 			return
 		}
 		// Under load (the last batch held more than one), wait for as
-		// many as the last batch held, or until writeGather has passed:
-		// a steady load fills its batches at once, and one that fell
-		// waits once.
+		// many as the last batch held, or for charges as many as the
+		// requests in flight when they came (keygate.Charge.InFlight: in
+		// a steady load most of them are on their way here), until
+		// writeGather has passed. A steady load fills its batches at
+		// once, and one that fell waits once.
 		var deadline <-chan time.Time // nil: take only what is queued
 		if last > 1 {
 			gather.Reset(writeGather)
 			deadline = gather.C
 		}
+		want := max(last, batch[0].inFlight())
 		for len(batch) < maxBatch {
 			select {
 			case r := <-db.writes:
 				batch = append(batch, r)
+				want = max(want, r.inFlight())
 				continue
 			default:
 			}
-			if deadline == nil || len(batch) >= last {
+			if deadline == nil || len(batch) >= want {
 				break
 			}
 			select {
 			case r := <-db.writes:
 				batch = append(batch, r)
+				want = max(want, r.inFlight())
 			case <-deadline:
 				deadline = nil
 			}

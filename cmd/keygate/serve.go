@@ -41,6 +41,9 @@ type ServeConfig struct {
 	MetricsAddr    string // host:port serving GET /metrics apart from the API; "" serves it on Addr
 	SQLiteMmapMiB  int64  // SQLite's memory-mapped part of the file, MiB; 0 is sqlite.DefaultMmapSize, -1 is off
 	SQLiteCacheMiB int64  // SQLite's page cache per connection, MiB; 0 is sqlite.DefaultCacheSize
+	// KeyCacheTTL is how long a cached key and its usage are trusted; 0
+	// is the store's default (tuneForStore).
+	KeyCacheTTL time.Duration
 
 	// OIDC is sign-in through upstream OpenID providers (oidc.go).
 	OIDC OIDCConfig
@@ -124,6 +127,9 @@ func (c *ServeConfig) parse() (*parsedConfig, error) {
 	if p.oidc, err = c.OIDC.providers(getenv); err != nil {
 		errs = append(errs, err)
 	}
+	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--key-cache-ttl %s: want at most 24h (0: the store's default)", c.KeyCacheTTL))
+	}
 	if c.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("--max-body %d: want a positive number of bytes (0 is the default)", c.MaxBody))
 	}
@@ -171,6 +177,7 @@ variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 	f.Int64Var(&cfg.MaxBody, "max-body", gateway.DefaultMaxBody, "largest gateway request body in bytes (413 above)")
 	f.Int64Var(&cfg.SQLiteMmapMiB, "sqlite-mmap-mib", sqlite.DefaultMmapSize>>20, "MiB of a SQLite file read through memory-mapped I/O (-1 turns it off; docs/benchmarks.md)")
 	f.Int64Var(&cfg.SQLiteCacheMiB, "sqlite-cache-mib", sqlite.DefaultCacheSize>>20, "MiB of SQLite page cache per database connection (five connections)")
+	f.DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", 0, "how long a cached key and its usage are trusted if a change announcement is missed (0: 10m on SQLite, 5s on PostgreSQL)")
 	addOIDCFlags(f, &cfg.OIDC)
 	return cmd
 }
@@ -213,7 +220,7 @@ func Open(ctx context.Context, cfg ServeConfig, stdout, stderr io.Writer) (_ *Ma
 	kc := keygate.DefaultConfig()
 	kc.KeyPrefix, kc.CodeTTL, kc.RequirePKCE = cfg.KeyPrefix, cfg.CodeTTL, cfg.RequirePKCE
 	kc.Signup = signupPolicy(cfg)
-	tuneForStore(m.store, &kc)
+	tuneForStore(m.store, &kc, cfg.KeyCacheTTL)
 	kc.TokenIssuer = strings.TrimRight(cfg.PublicURL, "/") // "" is keygate.DefaultTokenIssuer
 	m.metrics = metrics.New(prometheus.NewRegistry())
 	m.svc = keygate.NewService(m.store, kc, keygate.WithLogger(m.log), keygate.WithObserver(m.metrics),
