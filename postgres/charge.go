@@ -18,8 +18,8 @@ import (
 const maxChargeBatch = 256
 
 // chargeGather is how long the charger waits at most for more charges (as
-// many as the last batch held, or as the requests in flight) before it
-// commits a batch, when the batch before held more than one (the process
+// many as the last batch held) before it commits a batch, when the batch
+// before held more than one (the process
 // is under load): it trades up to this much latency of Settle for fewer,
 // larger transactions. A lone charge on an idle process waits for nothing.
 // In the gateway benchmark (two replicas, 64 connections), 5 ms rather
@@ -101,32 +101,27 @@ func (db *DB) runCharger() {
 			return
 		}
 		// Under load (the last batch held more than one), wait for as
-		// many as the last batch held, or as many as the requests in
-		// flight when the charges came (Charge.InFlight: in a steady load
-		// most of them are on their way here), until chargeGather has
-		// passed. A steady load fills its batches at once, and one that
-		// fell waits once.
+		// many as the last batch held, or until chargeGather has passed:
+		// a steady load fills its batches at once, and one that fell
+		// waits once.
 		var deadline <-chan time.Time // nil: take only what is queued
 		if last > 1 {
 			gather.Reset(chargeGather)
 			deadline = gather.C
 		}
-		want := max(last, batch[0].c.InFlight)
 		for len(batch) < maxChargeBatch {
 			select {
 			case r := <-db.charges:
 				batch = append(batch, r)
-				want = max(want, r.c.InFlight)
 				continue
 			default:
 			}
-			if deadline == nil || len(batch) >= want {
+			if deadline == nil || len(batch) >= last {
 				break
 			}
 			select {
 			case r := <-db.charges:
 				batch = append(batch, r)
-				want = max(want, r.c.InFlight)
 			case <-deadline:
 				deadline = nil
 			}
