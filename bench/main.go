@@ -42,10 +42,10 @@ type options struct {
 	duration  time.Duration // of one round
 	rounds    int           // pairs of rounds: ceiling, keygate, ceiling, keygate, …
 	conns     []int         // verify's connection counts
-	flowConns int
-	keys      int // distinct keys of verify, and the small store of scale
-	scaleKeys int // the big store of scale
-	maxHits   int // requests per round at most
+	flowConns []int         // flow's connection counts
+	keys      int           // distinct keys of verify, and the small store of scale
+	scaleKeys int           // the big store of scale
+	maxHits   int           // requests per round at most
 	postgres  string
 	jsonPath  string
 	profile   string // directory for CPU profiles of keygate
@@ -94,7 +94,7 @@ func parseArgs(args []string) (names []string, opt options, err error) {
 	fs.DurationVar(&opt.duration, "duration", 0, "length of one round (default 10s, 3s with --quick)")
 	fs.IntVar(&opt.rounds, "rounds", 2, "rounds of each server per measurement, alternated: ceiling, keygate, ceiling, keygate")
 	connsFlag := fs.String("conns", "16,64,256", "connection counts of verify")
-	fs.IntVar(&opt.flowConns, "flow-conns", 16, "connections of flow")
+	flowConnsFlag := fs.String("flow-conns", "16,64", "connection counts of flow")
 	fs.IntVar(&opt.keys, "keys", 10_000, "distinct keys of verify, and the small store of scale")
 	fs.IntVar(&opt.scaleKeys, "scale-keys", 0, "keys in the big store of scale (default 1,000,000, 100,000 with --quick)")
 	fs.IntVar(&opt.maxHits, "max-requests", 2_000_000, "requests per round at most")
@@ -129,12 +129,11 @@ func parseArgs(args []string) (names []string, opt options, err error) {
 		usage(&sb, fs)
 		return nil, opt, fmt.Errorf("unknown scenario %q\n%s", name, sb.String())
 	}
-	for _, f := range strings.Split(*connsFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 4096 {
-			return nil, opt, fmt.Errorf("--conns %q: want a comma-separated list of numbers from 1 to 4096", *connsFlag)
-		}
-		opt.conns = append(opt.conns, n)
+	if opt.conns, err = parseCounts("--conns", *connsFlag); err != nil {
+		return nil, opt, err
+	}
+	if opt.flowConns, err = parseCounts("--flow-conns", *flowConnsFlag); err != nil {
+		return nil, opt, err
 	}
 	if opt.duration == 0 {
 		opt.duration = 10 * time.Second
@@ -157,10 +156,21 @@ func parseArgs(args []string) (names []string, opt options, err error) {
 		return nil, opt, errors.New("--keys and --scale-keys: want 1 to 10,000,000")
 	case opt.maxHits < 1:
 		return nil, opt, errors.New("--max-requests: want at least 1")
-	case opt.flowConns < 1 || opt.flowConns > 4096:
-		return nil, opt, errors.New("--flow-conns: want 1 to 4096")
 	}
 	return names, opt, nil
+}
+
+// parseCounts parses a flag's comma-separated connection counts.
+func parseCounts(flag, v string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			return nil, fmt.Errorf("%s %q: want a comma-separated list of numbers from 1 to 4096", flag, v)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
 }
 
 // bench is the state of one run: its options, its temporary directory,
