@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -79,5 +80,43 @@ func TestReplayRevokeFailure(t *testing.T) {
 				t.Errorf("last audit event = %+v, want %s for the code's user", events[0], keygate.AuditReplayRevokeFailed)
 			}
 		})
+	}
+}
+
+// TestExchangeOnAnotherProcess: a code is exchanged on a process other
+// than the one that made it (another replica), and then on the one that
+// made it, which still remembers the code unused. The store's conditional
+// update decides: the second exchange is a replay, refused, and the key
+// the first minted is disabled; the code's maker then reads the store.
+func TestExchangeOnAnotherProcess(t *testing.T) {
+	f := newFixture(t)
+	other := keygate.NewService(f.store, keygate.DefaultConfig(), keygate.WithClock(f.clock.Now),
+		keygate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	code, err := f.svc.CreateAuthCode(f.ctx, keygate.Actor{UserID: f.user.ID},
+		&keygate.AuthCodeRequest{CallbackURL: "https://app.example.com/cb"}, keygate.Attribution{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	won, err := other.ExchangeAuthCode(f.ctx, &keygate.ExchangeRequest{Code: code.Code})
+	if err != nil {
+		t.Fatalf("exchange on the other process: %v", err)
+	}
+	for i := range 2 { // from memory, then from the store
+		_, err := f.svc.ExchangeAuthCode(f.ctx, &keygate.ExchangeRequest{Code: code.Code})
+		wantCode(t, err, keygate.EFORBIDDEN, keygate.MsgInvalidCode)
+		k, err := f.store.Key(f.ctx, won.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.Disabled {
+			t.Errorf("replay %d: the key the first exchange minted is not disabled", i+1)
+		}
+	}
+	c, err := f.store.AuthCode(f.ctx, keygate.HashSecret(code.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeyHash != won.Hash {
+		t.Errorf("code's key = %s, want the first exchange's %s", c.KeyHash, won.Hash)
 	}
 }
