@@ -166,6 +166,11 @@ func runGateway(ctx context.Context, b *bench) error {
 	}
 	err = b.gatewayOn(ctx, "sqlite", up, proxy, []*process{kg}, ks, nil)
 	kg.stop()
+	// The SQLite file's pages that its server left dirty are written back
+	// by the kernel up to 30 s later; flush them now, so that the writeback
+	// does not stall the PostgreSQL rounds (it did: a second-long stall in
+	// one round of most runs, whichever build served PostgreSQL).
+	syscall.Sync()
 	if err != nil {
 		return err
 	}
