@@ -31,7 +31,11 @@ const (
 // no trailing slash. It returns "" when raw is not an absolute URL with a
 // host, and reports whether the host is loopback.
 func NormalizeAppURL(raw string) (norm string, loopback bool) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if raw == "" { // most requests name no app: no URL to parse
+		return "", false
+	}
+	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "", false
 	}

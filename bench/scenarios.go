@@ -136,7 +136,12 @@ func runVerify(ctx context.Context, b *bench) error {
 		}
 		b.report.addPair("verify", cas+", /api/v1/auth/verify", conns, k, c)
 	}
-	return b.profile(ctx, kg, b.verifyLoad(kg, ks, b.opt.profConns), fmt.Sprintf("verify-%d", b.opt.profConns))
+	if err := b.profile(ctx, kg, b.verifyLoad(kg, ks, b.opt.profConns), fmt.Sprintf("verify-%d", b.opt.profConns)); err != nil {
+		return err
+	}
+	l := b.verifyLoad(kg, ks, b.opt.profConns)
+	l.target, l.ok = keysTarget(kg.URL(), "/api/v1/auth/verify", ks.secrets), keyHashOK
+	return b.profile(ctx, kg, l, fmt.Sprintf("auth-verify-%d", b.opt.profConns))
 }
 
 // profile takes a CPU profile of keygate during one more round of l, at

@@ -117,11 +117,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	} else {
 		b = bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")) // Encode ends the value with a newline
 	}
-	h := w.Header()
-	h["Content-Type"] = contentTypeJSON
-	h["Cache-Control"] = noStore
-	w.WriteHeader(status)
-	w.Write(b)
+	writeBody(w, status, b)
 }
 
 // jsonEncoder is an encoder bound to its own buffer. Pooled, it encodes
@@ -155,3 +151,13 @@ var (
 )
 
 var errNotFound = &keygate.Error{Code: keygate.ENOTFOUND, Message: "Not Found"}
+
+// writeBody writes b, an encoded JSON body, with status: the headers of
+// every JSON answer.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	w.Write(b)
+}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,12 +51,18 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		usd := a.Remaining.USD()
 		v.LimitRemaining = &usd
 	}
-	h.Set(apitype.HeaderUserID, k.UserID)
-	h.Set(apitype.HeaderKeyHash, k.Hash)
-	h.Set(apitype.HeaderWorkspaceID, k.WorkspaceID)
-	h.Set(apitype.HeaderAppID, app)
-	h.Set(apitype.HeaderLimitRemaining, remaining)
-	writeJSON(w, http.StatusOK, apitype.VerifyResponse{Data: v})
+	// The names are canonical; the five values share one array.
+	vals := []string{k.UserID, k.Hash, k.WorkspaceID, app, remaining}
+	h[apitype.HeaderUserID] = vals[0:1:1]
+	h[apitype.HeaderKeyHash] = vals[1:2:2]
+	h[apitype.HeaderWorkspaceID] = vals[2:3:3]
+	h[apitype.HeaderAppID] = vals[3:4:4]
+	h[apitype.HeaderLimitRemaining] = vals[4:5:5]
+	body := apitype.VerifyResponse{Data: v}
+	buf := bodyBuffers.Get().(*[]byte)
+	*buf = appendVerifyResponse((*buf)[:0], &body)
+	writeBody(w, http.StatusOK, *buf)
+	bodyBuffers.Put(buf)
 	return nil
 }
 
@@ -82,7 +87,17 @@ func (s *Server) admit(r *http.Request) (*keygate.Admission, *int64, error) {
 
 // usdText renders micro-dollars as USD with six decimals: "4.999750".
 func usdText(m keygate.Micros) string {
-	return fmt.Sprintf("%d.%06d", m/1_000_000, m%1_000_000)
+	var b [32]byte
+	out := b[:0]
+	if m < 0 {
+		out, m = append(out, '-'), -m
+	}
+	out = append(strconv.AppendInt(out, int64(m/1_000_000), 10), '.')
+	f := int64(m % 1_000_000)
+	for div := int64(100_000); div > 0; div /= 10 {
+		out = append(out, byte('0'+f/div%10))
+	}
+	return string(out)
 }
 
 // usageEvent is one event of a POST /api/v1/usage body, as it is read

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -100,9 +101,17 @@ func (s *Server) currentKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.CurrentKeyResponse{Data: currentKeyBody(info)})
+	body := apitype.CurrentKeyResponse{Data: currentKeyBody(info)}
+	buf := bodyBuffers.Get().(*[]byte)
+	*buf = appendCurrentKeyResponse((*buf)[:0], &body)
+	writeBody(w, http.StatusOK, *buf)
+	bodyBuffers.Put(buf)
 	return nil
 }
+
+// bodyBuffers hold the encoded bodies of GET /api/v1/key and of
+// forward-auth while they are written (at most about 700 bytes).
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func currentKeyBody(info *keygate.KeyInfo) apitype.CurrentKey {
 	k := info.Key
