@@ -34,15 +34,13 @@ type Admission struct {
 // <id>)", and Remaining counts it; so is each limit of a guardrail of k or
 // of an ancestor ("Guardrail limit exceeded (<window> limit of guardrail
 // <id>)"). A guardrail's model and provider lists are not checked: a
-// verify names no model (CheckModel is the gateway's).
+// verify names no model (CheckModel is the gateway's). A management key
+// is EFORBIDDEN MsgManagementSpend.
 // EUNAVAILABLE when usage cannot be read from the store.
 func (s *Service) Admit(ctx context.Context, k *APIKey) (*Admission, error) {
 	now := s.Now()
-	switch {
-	case k.Disabled:
-		return nil, errDisabledKey
-	case k.Expired(now):
-		return nil, errExpiredKey
+	if err := checkSpender(k, now); err != nil {
+		return nil, err
 	}
 	ancestors, err := s.activeAncestors(ctx, k)
 	if err != nil {

@@ -81,4 +81,8 @@ const (
 	MsgCodeExpired   = "Authorization code expired"
 	MsgInvalidCode   = "Invalid code or code_verifier"
 	MsgManagement    = "Only management keys can perform this operation"
+	// MsgManagementSpend refuses a management key on a request that
+	// spends (the gateway, forward-auth): OpenRouter's management keys
+	// "cannot be used to make API calls to the completion endpoints".
+	MsgManagementSpend = "Management keys cannot make requests that spend: use an API key"
 )

@@ -10,12 +10,28 @@ import (
 
 // Unauthorized messages. They never echo the presented key.
 var (
-	errMissingAuth = &Error{Code: EUNAUTHORIZED, Message: "Missing Authentication header"}
-	errInvalidKey  = &Error{Code: EUNAUTHORIZED, Message: "Invalid API key"}
-	errDisabledKey = &Error{Code: EUNAUTHORIZED, Message: "API key is disabled"}
-	errExpiredKey  = &Error{Code: EUNAUTHORIZED, Message: "API key has expired"}
-	errManagement  = &Error{Code: EFORBIDDEN, Message: MsgManagement}
+	errMissingAuth     = &Error{Code: EUNAUTHORIZED, Message: "Missing Authentication header"}
+	errInvalidKey      = &Error{Code: EUNAUTHORIZED, Message: "Invalid API key"}
+	errDisabledKey     = &Error{Code: EUNAUTHORIZED, Message: "API key is disabled"}
+	errExpiredKey      = &Error{Code: EUNAUTHORIZED, Message: "API key has expired"}
+	errManagement      = &Error{Code: EFORBIDDEN, Message: MsgManagement}
+	errManagementSpend = &Error{Code: EFORBIDDEN, Message: MsgManagementSpend}
 )
+
+// checkSpender says whether k may spend at now: a disabled or expired key
+// is EUNAUTHORIZED, a management key EFORBIDDEN MsgManagementSpend
+// (management keys only manage keys, as OpenRouter's do).
+func checkSpender(k *APIKey, now time.Time) error {
+	switch {
+	case k.Disabled:
+		return errDisabledKey
+	case k.Expired(now):
+		return errExpiredKey
+	case k.IsManagement:
+		return errManagementSpend
+	}
+	return nil
+}
 
 // maxChain bounds how many delegation ancestors are followed.
 const maxChain = 8

@@ -81,7 +81,8 @@ func (r *Reservation) release(spent Micros) {
 // DefaultReservation.
 //
 // k and every delegation ancestor are checked: disabled, expired or gone is
-// EUNAUTHORIZED, as for Authenticate. Then the user's credit balance: one
+// EUNAUTHORIZED, as for Authenticate; a management key is EFORBIDDEN
+// MsgManagementSpend (it only manages keys). Then the user's credit balance: one
 // that is used up is EPAYMENT MsgInsufficientCredits (402, credits.go);
 // an account the operator never granted credits to has no balance. For each of them that has a limit,
 // the room is its limit minus its usage in the limit's window (UTC day, ISO
@@ -98,12 +99,8 @@ func (r *Reservation) release(spent Micros) {
 // PostgreSQL: a new lease is needed and the database does not answer).
 // The caller's context ending is returned as its error.
 func (s *Service) Reserve(ctx context.Context, k *APIKey, want Micros) (*Reservation, error) {
-	now := s.Now()
-	switch {
-	case k.Disabled:
-		return nil, errDisabledKey
-	case k.Expired(now):
-		return nil, errExpiredKey
+	if err := checkSpender(k, s.Now()); err != nil {
+		return nil, err
 	}
 	if want <= 0 {
 		want = DefaultReservation

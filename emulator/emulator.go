@@ -109,7 +109,8 @@ type Emulator struct {
 	transport  http.RoundTripper
 
 	devUserID     string
-	managementKey string // "" when State was made by an earlier run
+	apiKey        string // "" when State was made by an earlier run
+	managementKey string // likewise
 	devPassword   string // likewise
 
 	approval approval
@@ -254,8 +255,8 @@ func (e *Emulator) open(ctx context.Context) (*instance, error) {
 	return &instance{store: store, svc: svc, srv: srv}, nil
 }
 
-// seed makes the dev user and its management key unless the store has
-// the dev user already.
+// seed makes the dev user, its API key and its management key unless the
+// store has the dev user already.
 func (e *Emulator) seed(ctx context.Context) error {
 	svc := e.cur.svc
 	if u, err := svc.UserByEmail(ctx, DevEmail); err == nil {
@@ -268,6 +269,9 @@ func (e *Emulator) seed(ctx context.Context) error {
 		return fmt.Errorf("create %s: %w", DevEmail, err)
 	}
 	e.devUserID = u.ID
+	if e.apiKey, _, err = svc.CreateKey(ctx, keygate.NewKeyParams{UserID: u.ID, Name: "emulator key"}); err != nil {
+		return err
+	}
 	e.managementKey, _, err = svc.CreateKey(ctx, keygate.NewKeyParams{UserID: u.ID, Name: "emulator management key", IsManagement: true})
 	return err
 }
@@ -305,8 +309,14 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// ManagementKey returns the management key of the dev user, or "" when
-// the state file was made by an earlier run (it was printed then).
+// APIKey returns an API key of the dev user, with no limit: the key an
+// app calls models with. "" when the state file was made by an earlier run
+// (it was printed then).
+func (e *Emulator) APIKey() string { return e.apiKey }
+
+// ManagementKey returns the management key of the dev user, for the key
+// management API (/api/v1/keys); it cannot call models, as OpenRouter's
+// cannot. "" when the state file was made by an earlier run.
 func (e *Emulator) ManagementKey() string { return e.managementKey }
 
 // DevPassword returns the dev user's password for the sign-in page of

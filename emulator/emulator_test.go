@@ -241,7 +241,7 @@ func TestRecordsAndReset(t *testing.T) {
 	if off := srv.Emulator.Clock().Offset(); off != 0 {
 		t.Errorf("clock offset %v after reset", off)
 	}
-	for key, want := range map[string]int{srv.ManagementKey: 200, x.Key: 401} {
+	for key, want := range map[string]int{srv.APIKey: 200, srv.ManagementKey: 200, x.Key: 401} {
 		if res, _ := call(t, "GET", srv.URL+"/api/v1/key", "", "Authorization", "Bearer "+key); res.StatusCode != want {
 			t.Errorf("after reset: GET /api/v1/key = %d, want %d", res.StatusCode, want)
 		}
@@ -276,9 +276,15 @@ func TestModels(t *testing.T) {
 			400, `unknown fault \"sometimes\"`, ""},
 		{"unknown-model", `{"model":"keygate/other","messages":[]}`, "", 400, `Model \"keygate/other\" is not available`, ""},
 	}
+	// The dev user's management key manages keys and cannot call models,
+	// as on OpenRouter.
+	res, body := call(t, "POST", srv.URL+"/api/v1/chat/completions", tests[0].body, "Authorization", "Bearer "+srv.ManagementKey)
+	if res.StatusCode != 403 || !strings.Contains(body, "Management keys cannot make requests that spend") {
+		t.Errorf("chat with the management key = %d %s, want 403", res.StatusCode, body)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := []string{"Authorization", "Bearer " + srv.ManagementKey}
+			h := []string{"Authorization", "Bearer " + srv.APIKey}
 			if tt.fault != "" {
 				h = append(h, emulator.FaultHeader, tt.fault)
 			}

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apitype"
 	"github.com/keygate/keygate/gateway/upstreamtest"
 )
 
 // TestAdmission checks the refusals before forwarding, in their order:
 // body cap 413, unknown model 400 (before the key is looked at), key 401,
-// limit 403. The upstream is never called for any of them.
+// a management key 403 (it only manages keys), limit 403. The upstream is never called for any of them.
 func TestAdmission(t *testing.T) {
 	e := newEnv(t)
 	e.script("cheap-v2", upstreamtest.Reply{Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
@@ -20,6 +21,10 @@ func TestAdmission(t *testing.T) {
 	spentOut := e.key(usd(0))
 	disabled := e.key(nil)
 	if _, err := e.svc.SetKeyDisabled(t.Context(), e.user.ID, hashOf(t, e, disabled), true); err != nil {
+		t.Fatal(err)
+	}
+	management, _, err := e.svc.CreateKey(t.Context(), keygate.NewKeyParams{UserID: e.user.ID, Name: "m", IsManagement: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	big := `{"model":"t/cheap","messages":[{"role":"user","content":"` + strings.Repeat("x", 65<<10) + `"}]}`
@@ -40,6 +45,8 @@ func TestAdmission(t *testing.T) {
 		{"missing-key", "/api/v1/chat/completions", "", chat("t/cheap", false), 401, "Missing"},
 		{"unknown-key", "/api/v1/chat/completions", "sk-or-v1-" + strings.Repeat("0", 64), chat("t/cheap", false), 401, ""},
 		{"disabled-key", "/api/v1/chat/completions", disabled, chat("t/cheap", false), 401, "disabled"},
+		{"management-key", "/api/v1/chat/completions", management, chat("t/cheap", false), 403, "Management keys cannot make requests that spend"},
+		{"management-key-embeddings", "/api/v1/embeddings", management, map[string]any{"model": "t/cheap", "input": "hi"}, 403, "Management keys cannot"},
 		{"limit-chat", "/api/v1/chat/completions", spentOut, chat("t/cheap", false), 403, "Key limit exceeded (total limit)"},
 		{"limit-completions", "/api/v1/completions", spentOut, map[string]any{"model": "t/cheap", "prompt": "hi"}, 403, "Key limit exceeded (total limit)"},
 		{"limit-embeddings", "/api/v1/embeddings", spentOut, map[string]any{"model": "t/cheap", "input": "hi"}, 403, "Key limit exceeded (total limit)"},

@@ -5,7 +5,7 @@
 // and helpers that drive time, usage and the approve mode.
 //
 //	srv := keygatetest.New(t)
-//	client := openai.NewClient(option.WithBaseURL(srv.URL+"/api/v1"), option.WithAPIKey(srv.ManagementKey))
+//	client := openai.NewClient(option.WithBaseURL(srv.URL+"/api/v1"), option.WithAPIKey(srv.APIKey))
 //
 // docs/emulator.md describes the emulator's behaviour.
 package keygatetest
@@ -26,7 +26,11 @@ type Server struct {
 	// URL is the base URL, "http://127.0.0.1:<port>": the OpenRouter
 	// server URL apps are given (the API is under URL + "/api/v1").
 	URL string
-	// ManagementKey is a management key of emulator.DevEmail.
+	// APIKey is an API key of emulator.DevEmail, with no limit: the key to
+	// call models with.
+	APIKey string
+	// ManagementKey is a management key of emulator.DevEmail, for the key
+	// management API; it cannot call models.
 	ManagementKey string
 	// Emulator is the emulator itself, for what the helpers do not cover.
 	Emulator *emulator.Emulator
@@ -91,7 +95,7 @@ func Start(opts ...Option) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	s := &Server{URL: o.PublicURL, ManagementKey: emu.ManagementKey(), Emulator: emu,
+	s := &Server{URL: o.PublicURL, APIKey: emu.APIKey(), ManagementKey: emu.ManagementKey(), Emulator: emu,
 		http: &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}}
 	go s.http.Serve(ln)
 	return s, nil

@@ -225,6 +225,10 @@ func TestVerify(t *testing.T) {
 	if r := f.report(map[string]any{"id": "spend-1", "key": spent, "model": "m", "cost": 0.0001}); r.status != 200 {
 		t.Fatalf("report: %d %s", r.status, r.body)
 	}
+	management, _, err := f.svc.CreateKey(ctx, keygate.NewKeyParams{UserID: f.user.ID, Name: "m", IsManagement: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	forged := []string{
 		"X-Forwarded-Uri", "/api/v1/keys", "X-Original-URI", "/admin", "Forwarded", "for=1.2.3.4;host=evil",
 		"X-Forwarded-Method", "DELETE", "X-Keygate-User-Id", "victim", "X-Keygate-Limit-Remaining", "1000000",
@@ -242,6 +246,7 @@ func TestVerify(t *testing.T) {
 		{"missing", "", 401, "Missing Authentication header", ""},
 		{"unknown", "Bearer sk-or-v1-" + strings.Repeat("0", 64), 401, "Invalid API key", ""},
 		{"disabled", "Bearer " + disabled, 401, "API key is disabled", ""},
+		{"management", "Bearer " + management, 403, keygate.MsgManagementSpend, ""},
 		{"service-token", "Bearer " + f.token, 401, "Invalid API key", ""},
 	}
 	for _, tt := range tests {

@@ -142,12 +142,12 @@ func openEmulator(ctx context.Context, cfg EmulateConfig, stdout, stderr io.Writ
 // printEmulator shows, once, how to point an app at the emulator.
 func printEmulator(out io.Writer, emu *emulator.Emulator, publicURL string, cfg EmulateConfig) {
 	fmt.Fprintf(out, "keygate emulate: an offline OpenRouter at %s (GET /auth: %s)\n\n", publicURL, cfg.Approve)
-	if key := emu.ManagementKey(); key != "" {
-		fmt.Fprintf(out, "  export OPENROUTER_API_KEY=%s\n  export OPENROUTER_BASE_URL=%s/api/v1\n\n", key, publicURL)
+	if key := emu.APIKey(); key != "" {
+		fmt.Fprintf(out, "  export OPENROUTER_API_KEY=%s\n  export OPENROUTER_MANAGEMENT_KEY=%s\n  export OPENROUTER_BASE_URL=%s/api/v1\n\n", key, emu.ManagementKey(), publicURL)
 		fmt.Fprintf(out, "Sign-in (--approve ask): %s, password %s\n", emulator.DevEmail, emu.DevPassword())
 	} else {
 		fmt.Fprintf(out, "  export OPENROUTER_BASE_URL=%s/api/v1\n\n", publicURL)
-		fmt.Fprintf(out, "%s keeps the state of an earlier run: its management key was printed then and is not shown again.\n", cfg.State)
+		fmt.Fprintf(out, "%s keeps the state of an earlier run: its keys were printed then and are not shown again.\n", cfg.State)
 	}
 	fmt.Fprintf(out, "Models: %s, %s (faults: model suffix :429 :500 :502 :timeout :cut-stream, or header %s)\n", emulator.EchoModel, emulator.LoremModel, emulator.FaultHeader)
 	fmt.Fprintf(out, "Control API: %s/emulator/ (docs/emulator.md)\n\n", publicURL)

@@ -85,6 +85,27 @@ func TestEmulateCommand(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET /api/v1/key with the printed key = %d", res.StatusCode)
 	}
+	// The API key calls models; the management key manages keys and
+	// cannot call models, as on OpenRouter.
+	mgmt := regexp.MustCompile(`export OPENROUTER_MANAGEMENT_KEY=(sk-or-v1-[0-9a-f]{64})\n`).FindStringSubmatch(out.String())
+	if mgmt == nil || mgmt[1] == key[1] {
+		t.Fatalf("output lacks a management key of its own:\n%s", out.String())
+	}
+	chat := `{"model":"keygate/echo","messages":[{"role":"user","content":"hi"}]}`
+	for _, c := range []struct {
+		method, path, body, key string
+		want                    int
+	}{
+		{"POST", "/api/v1/chat/completions", chat, key[1], http.StatusOK},
+		{"GET", "/api/v1/keys", "", key[1], http.StatusForbidden},
+		{"GET", "/api/v1/keys", "", mgmt[1], http.StatusOK},
+		{"POST", "/api/v1/chat/completions", chat, mgmt[1], http.StatusForbidden},
+	} {
+		if res := do(t, c.method, base+c.path, c.body, "Authorization", "Bearer "+c.key, "Content-Type", "application/json"); res.StatusCode != c.want {
+			b, _ := io.ReadAll(res.Body)
+			t.Errorf("%s %s with the %s = %d %s, want %d", c.method, c.path, map[bool]string{true: "API key", false: "management key"}[c.key == key[1]], res.StatusCode, b, c.want)
+		}
+	}
 
 	bad := []struct {
 		name string
