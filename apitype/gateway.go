@@ -60,6 +60,72 @@ type ModelDetailsLinks struct {
 	Details string `json:"details"`
 }
 
+// ModelEndpointsResponse is the 200 body of GET
+// /api/v1/models/{author}/{slug}/endpoints (OpenRouter spec path GET
+// /models/{author}/{slug}/endpoints; the official SDK's endpoints.list
+// schema): a model and the upstreams that serve it.
+type ModelEndpointsResponse struct {
+	Data ModelEndpoints `json:"data"`
+}
+
+// ModelEndpoints is a model with its endpoints.
+type ModelEndpoints struct {
+	ID           string                `json:"id"`
+	Name         string                `json:"name"`
+	Created      int64                 `json:"created"` // Unix seconds
+	Description  string                `json:"description"`
+	Architecture EndpointsArchitecture `json:"architecture"`
+	Endpoints    []ModelEndpoint       `json:"endpoints"`
+}
+
+// EndpointsArchitecture is ModelArchitecture with the model's tokenizer
+// (null when not known).
+type EndpointsArchitecture struct {
+	ModelArchitecture
+	Tokenizer *string `json:"tokenizer"`
+}
+
+// ModelEndpoint is one upstream serving a model. Figures keygate does not
+// know (quantization, token caps, uptime, latency) are null; a context
+// length that is not known is 0 (the SDK requires a number).
+type ModelEndpoint struct {
+	Name                    string            `json:"name"` // "<provider> | <model>"
+	ModelID                 string            `json:"model_id"`
+	ModelName               string            `json:"model_name"`
+	ContextLength           int64             `json:"context_length"`
+	Pricing                 ModelPricing      `json:"pricing"`
+	ProviderName            string            `json:"provider_name"`
+	Tag                     string            `json:"tag"`
+	Quantization            *string           `json:"quantization"`
+	MaxCompletionTokens     *int64            `json:"max_completion_tokens"`
+	MaxPromptTokens         *int64            `json:"max_prompt_tokens"`
+	SupportedParameters     []string          `json:"supported_parameters"`
+	SupportsImplicitCaching bool              `json:"supports_implicit_caching"`
+	SupportsToolChoice      ToolChoiceSupport `json:"supports_tool_choice"`
+	UptimeLast5m            *float64          `json:"uptime_last_5m"`
+	UptimeLast30m           *float64          `json:"uptime_last_30m"`
+	UptimeLast1d            *float64          `json:"uptime_last_1d"`
+	LatencyLast30m          *PercentileStats  `json:"latency_last_30m"`
+	ThroughputLast30m       *PercentileStats  `json:"throughput_last_30m"`
+}
+
+// ToolChoiceSupport says which tool_choice values an endpoint takes.
+type ToolChoiceSupport struct {
+	Auto     bool `json:"auto"`
+	Function bool `json:"function"`
+	None     bool `json:"none"`
+	Required bool `json:"required"`
+}
+
+// PercentileStats are percentiles of a measure (milliseconds, or tokens
+// per second).
+type PercentileStats struct {
+	P50 float64 `json:"p50"`
+	P75 float64 `json:"p75"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
 // GenerationResponse is the 200 body of GET /api/v1/generation?id=
 // (OpenRouter spec path GET /generation; the SDK's
 // generations.getGeneration schema). Money in USD, times in milliseconds.

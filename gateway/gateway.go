@@ -82,6 +82,7 @@ func (g *Gateway) Handlers() map[string]func(http.ResponseWriter, *http.Request)
 		"POST /api/v1/completions":      g.proxy("completions"),
 		"POST /api/v1/embeddings":       g.proxy("embeddings"),
 		"GET /api/v1/models":            g.models,
+		"GET /api/v1/models/{path...}":  g.modelEndpoints,
 		"GET /api/v1/generation":        g.generation,
 	}
 }

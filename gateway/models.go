@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -18,26 +19,84 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) error {
 	rt := g.routes.Load()
 	created := g.loadedAt.Load()
 	resp := apitype.ModelsResponse{Data: make([]apitype.Model, 0, len(rt.cfg.Models))}
-	text := "text->text"
 	for _, m := range rt.cfg.Models {
-		pricing := apitype.ModelPricing{Prompt: m.Pricing.Prompt.PerTokenUSD(), Completion: m.Pricing.Completion.PerTokenUSD()}
-		if m.Pricing.Upstream {
-			pricing = apitype.ModelPricing{Prompt: "-1", Completion: "-1"}
-		}
 		resp.Data = append(resp.Data, apitype.Model{
 			ID:                  m.Name,
 			CanonicalSlug:       m.Name,
 			Name:                m.Name,
 			Created:             created,
-			Architecture:        apitype.ModelArchitecture{InputModalities: []string{"text"}, OutputModalities: []string{"text"}, Modality: &text},
-			Pricing:             pricing,
+			Architecture:        textArchitecture(),
+			Pricing:             m.listPricing(),
 			SupportedParameters: []string{},
-			Links:               apitype.ModelDetailsLinks{Details: "/api/v1/models/" + url.PathEscape(m.Name) + "/endpoints"},
+			Links:               apitype.ModelDetailsLinks{Details: endpointsPath(m.Name)},
 		})
 	}
 	resp.TotalCount = len(resp.Data)
 	writeJSON(w, resp)
 	return nil
+}
+
+// modelEndpoints serves GET /api/v1/models/{author}/{slug}/endpoints
+// (OpenRouter spec path GET /models/{author}/{slug}/endpoints; the SDK's
+// endpoints.list), the details each model of GET /api/v1/models links to:
+// the model, and its upstream as its one endpoint, named by the
+// upstream's name in the configuration. A name a pattern serves is
+// answered with that pattern's upstream and price. tool_choice is
+// forwarded as sent, so every value is reported as supported: the upstream
+// decides. Like the list, it needs no key. 404 for a model no entry
+// serves.
+func (g *Gateway) modelEndpoints(w http.ResponseWriter, r *http.Request) error {
+	name, ok := strings.CutSuffix(r.PathValue("path"), "/endpoints")
+	m := g.routes.Load().model(name)
+	if !ok || m == nil {
+		return keygate.Errorf(keygate.ENOTFOUND, "Model %.200q not found", name)
+	}
+	yes := apitype.ToolChoiceSupport{Auto: true, Function: true, None: true, Required: true}
+	writeJSON(w, apitype.ModelEndpointsResponse{Data: apitype.ModelEndpoints{
+		ID:           name,
+		Name:         name,
+		Created:      g.loadedAt.Load(),
+		Architecture: apitype.EndpointsArchitecture{ModelArchitecture: textArchitecture()},
+		Endpoints: []apitype.ModelEndpoint{{
+			Name:                m.Upstream + " | " + name,
+			ModelID:             name,
+			ModelName:           name,
+			Pricing:             m.listPricing(),
+			ProviderName:        m.Upstream,
+			Tag:                 m.Upstream,
+			SupportedParameters: []string{},
+			SupportsToolChoice:  yes,
+		}},
+	}})
+	return nil
+}
+
+// textArchitecture is what keygate says of every model it serves: text in,
+// text out.
+func textArchitecture() apitype.ModelArchitecture {
+	text := "text->text"
+	return apitype.ModelArchitecture{InputModalities: []string{"text"}, OutputModalities: []string{"text"}, Modality: &text}
+}
+
+// listPricing is m's price as the model list and its details report it:
+// decimal strings of USD per token, "-1" for a model charged at the
+// upstream's reported cost.
+func (m *Model) listPricing() apitype.ModelPricing {
+	if m.Pricing.Upstream {
+		return apitype.ModelPricing{Prompt: "-1", Completion: "-1"}
+	}
+	return apitype.ModelPricing{Prompt: m.Pricing.Prompt.PerTokenUSD(), Completion: m.Pricing.Completion.PerTokenUSD()}
+}
+
+// endpointsPath is the path of the details of the model called name:
+// /api/v1/models/<author>/<slug>/endpoints, each segment of the name
+// escaped on its own.
+func endpointsPath(name string) string {
+	segs := strings.Split(name, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return "/api/v1/models/" + strings.Join(segs, "/") + "/endpoints"
 }
 
 // generationJSON is g as GET /api/v1/generation reports it.

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,6 +35,42 @@ func TestModels(t *testing.T) {
 	}
 	if d := cmp.Diff(want, gotPricing); d != "" || got.TotalCount != len(want) {
 		t.Errorf("models pricing (-want +got):\n%s total_count %d", d, got.TotalCount)
+	}
+
+	// Each model links to its details, which answer with its upstream and
+	// price; a name a pattern serves too.
+	for _, m := range got.Data {
+		if want := "/api/v1/models/" + strings.ReplaceAll(m.ID, "*", "%2A") + "/endpoints"; m.Links.Details != want {
+			t.Errorf("%s: details link %q, want %q", m.ID, m.Links.Details, want)
+		}
+		r := e.get(m.Links.Details, "")
+		var d apitype.ModelEndpointsResponse
+		if err := json.Unmarshal(r.body, &d); r.status != 200 || err != nil || d.Data.ID != m.ID {
+			t.Errorf("GET %s = %d %s", m.Links.Details, r.status, r.body)
+		}
+	}
+	for _, tt := range []struct {
+		path, id string
+		pricing  apitype.ModelPricing
+	}{
+		{"/api/v1/models/t/cheap/endpoints", "t/cheap", want["t/cheap"]},
+		{"/api/v1/models/t/up/endpoints", "t/up", want["t/up"]},
+		{"/api/v1/models/t/any-other/endpoints", "t/any-other", want["t/*"]},
+	} {
+		r := e.get(tt.path, "")
+		var d apitype.ModelEndpointsResponse
+		if err := json.Unmarshal(r.body, &d); r.status != 200 || err != nil {
+			t.Fatalf("GET %s = %d %s", tt.path, r.status, r.body)
+		}
+		if len(d.Data.Endpoints) != 1 || d.Data.ID != tt.id || d.Data.Endpoints[0].ModelID != tt.id ||
+			d.Data.Endpoints[0].Pricing != tt.pricing || d.Data.Endpoints[0].ProviderName != "tu" {
+			t.Errorf("GET %s = %s", tt.path, r.body)
+		}
+	}
+	for _, path := range []string{"/api/v1/models/t/cheap", "/api/v1/models/x/nope/endpoints", "/api/v1/models/t/cheap/other"} {
+		if r := e.get(path, ""); r.status != 404 || r.errMessage(t) == "" {
+			t.Errorf("GET %s = %d %s, want 404", path, r.status, r.body)
+		}
 	}
 
 	// A new configuration serves the next request (SIGHUP reload).

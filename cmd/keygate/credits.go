@@ -33,9 +33,6 @@ func newCreditsGrantCmd() *cobra.Command {
 the database sees the grant at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			if email == "" || amount == "" {
 				return errors.New("--user and --amount are required")
 			}
@@ -75,9 +72,6 @@ func newCreditsShowCmd() *cobra.Command {
 		Short: "Show a user's grants, credits and usage",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			if email == "" {
 				return errors.New("--user is required")
 			}
@@ -133,9 +127,6 @@ func newAppsCmd() *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := bindEnv(cmd); err != nil {
-					return err
-				}
 				id, err := strconv.ParseInt(args[0], 10, 64)
 				if err != nil {
 					return fmt.Errorf("ID must be an app's numeric id (app_id), not %q", args[0])

@@ -44,9 +44,6 @@ control API under /emulator/ (docs/emulator.md). Every flag can also be set with
 an environment variable named KEYGATE_ and the flag in upper snake case.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			return emulate(cmd.Context(), *cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -101,9 +101,6 @@ func newFederationListCmd() *cobra.Command {
 		Short: "List federation policies, oldest first (every user's without --user)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, true)
 			if err != nil {
 				return err
@@ -150,9 +147,6 @@ func newFederationDeleteCmd() *cobra.Command {
 		Short: "Delete a federation policy; its access tokens stop working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
@@ -178,9 +172,6 @@ func newJWKSCmd() *cobra.Command {
 		Short: "Sign new access tokens with a new key; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err

@@ -81,12 +81,8 @@ func openService(cmd *cobra.Command, dsn string, readOnly bool) (*keygate.Servic
 }
 
 // openUserService is openService for a command about one user's things:
-// it binds the environment to the flags (so dsn and email are read after
-// it), opens the store and finds the user by email.
+// it opens the store and finds the user by email.
 func openUserService(cmd *cobra.Command, dsn, email *string, readOnly bool) (*keygate.Service, *keygate.User, func(), error) {
-	if err := bindEnv(cmd); err != nil {
-		return nil, nil, nil, err
-	}
 	svc, closeFn, err := openService(cmd, *dsn, readOnly)
 	if err != nil {
 		return nil, nil, nil, err
@@ -197,9 +193,6 @@ func newKeysSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 		Long:  strings.ToUpper(verb[:1]) + verb[1:] + " the key whose hash (hex SHA-256) is HASH.\n" + cacheNote,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
@@ -225,9 +218,6 @@ func newKeysDeleteCmd() *cobra.Command {
 		Long:  "Delete the key whose hash (hex SHA-256) is HASH. Its usage history is kept.\n" + cacheNote,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err

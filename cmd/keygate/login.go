@@ -98,9 +98,6 @@ alone, in the user config directory (keygate/credentials.json) and never
 printed unless --print-key is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			opts := client.LoginOptions{ServerURL: server, KeyLabel: label, Out: cmd.ErrOrStderr()}
 			if limit != "" {
 				f, err := strconv.ParseFloat(limit, 64)

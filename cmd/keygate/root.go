@@ -21,6 +21,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       versionString(debug.ReadBuildInfo()),
+		// Every command reads its flags' KEYGATE_* variables before it
+		// runs (cobra runs the nearest PersistentPreRunE of the chain).
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd) },
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	// Usage is silenced for errors of a run; a wrong flag still gets the

@@ -148,9 +148,6 @@ func newServeCmd() *cobra.Command {
 variable named KEYGATE_ and the flag in upper snake case (KEYGATE_PUBLIC_URL).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			m, err := Open(cmd.Context(), *cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err

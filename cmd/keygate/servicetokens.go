@@ -18,9 +18,6 @@ func newServiceTokensCmd() *cobra.Command {
 		Short: "Create a service token and print it once, on the last line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err
@@ -45,9 +42,6 @@ func newServiceTokensCmd() *cobra.Command {
 		Short: "List service tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, true)
 			if err != nil {
 				return err
@@ -76,9 +70,6 @@ func newServiceTokensCmd() *cobra.Command {
 		Short: "Revoke a service token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err

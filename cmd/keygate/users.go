@@ -27,9 +27,6 @@ otherwise one is generated and printed once. With --admin, or as the first user,
 the user is an admin: it manages accounts at /admin/users and /admin/apps.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			password, generated, err := newPassword(cmd, fromStdin)
 			if err != nil {
 				return err
@@ -76,9 +73,6 @@ func newUsersListCmd() *cobra.Command {
 user was created (UTC), and whether the user is an admin. Reads the database only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, true)
 			if err != nil {
 				return err
@@ -116,9 +110,6 @@ func newUsersSetPasswordCmd() *cobra.Command {
 session of the user ends; their keys are not touched.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			password, generated, err := newPassword(cmd, fromStdin)
 			if err != nil {
 				return err
@@ -159,9 +150,6 @@ keygate keys disable (keygate keys list --user EMAIL shows them).`
 		Long:  long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
 			svc, closeFn, err := openService(cmd, dsn, false)
 			if err != nil {
 				return err

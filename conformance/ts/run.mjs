@@ -988,6 +988,25 @@ check("gateway", "models.list parses with per-token prices", async () => {
   assertEqual("pricing.completion", m.pricing.completion, "0.0000015");
 });
 
+check("gateway", "endpoints.list of the details a listed model links to parses, and an unknown model is NotFoundResponseError (404)", async () => {
+  const list = await client(userKey).models.list();
+  const m = list.result.data.find((x) => x.id === "t/cheap");
+  assertEqual("links.details", m.links.details, "/api/v1/models/t/cheap/endpoints");
+  const res = await client(userKey).endpoints.list({ author: "t", slug: "cheap" });
+  assertEqual("id", res.data.id, "t/cheap");
+  assertEqual("endpoints", res.data.endpoints.length, 1);
+  const e = res.data.endpoints[0];
+  assertEqual("modelId", e.modelId, "t/cheap");
+  assertEqual("pricing.prompt", e.pricing.prompt, "0.0000005");
+  assertEqual("pricing.completion", e.pricing.completion, "0.0000015");
+  await expectError(
+    "endpoints.list",
+    () => client(userKey).endpoints.list({ author: "t", slug: "nope" }),
+    errors.NotFoundResponseError,
+    404,
+  );
+});
+
 check("gateway", "generations.getGeneration of an unknown id is NotFoundResponseError (404)", async () => {
   await expectError(
     "getGeneration",
