@@ -10,7 +10,7 @@ import (
 )
 
 // appendCurrentKeyResponse appends v as encoding/json encodes it, byte for
-// byte (TestAppendCurrentKeyResponse holds it to that for every field), but
+// byte (TestAppendBodies holds it to that for every field), but
 // without reflection: GET /api/v1/key is what every gateway asks before
 // each request, and encoding its 23 members by reflection was a tenth of
 // the request's CPU. A member added to apitype.CurrentKey must be added
@@ -82,7 +82,7 @@ func appendCurrentKeyResponse(b []byte, v *apitype.CurrentKeyResponse) []byte {
 }
 
 // appendVerifyResponse appends v as encoding/json encodes it, byte for
-// byte (TestAppendVerifyResponse): forward-auth's answer, asked before
+// byte (TestAppendBodies): forward-auth's answer, asked before
 // every request of a proxy that keygate does not run.
 func appendVerifyResponse(b []byte, v *apitype.VerifyResponse) []byte {
 	d := &v.Data
