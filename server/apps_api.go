@@ -11,15 +11,23 @@ import (
 )
 
 // RankingsPerMinute is how many GET /api/v1/datasets/app-rankings one key
-// may ask a minute (OpenRouter spec: "Rate-limited to 30 requests/minute
-// per key"); a burst of as many is allowed.
-const RankingsPerMinute = 30
+// may ask a minute, and RankingsPerDay how many one account (all its keys)
+// may ask a day (OpenRouter spec: "Rate-limited to 30 requests/minute per
+// key and 500 requests/day per account"). Each is a token bucket that
+// holds as many and refills evenly (a day's 500 come back one every 172.8
+// s), kept by each process: N replicas allow an account N times as many.
+const (
+	RankingsPerMinute = 30
+	RankingsPerDay    = 500
+)
 
 // appRankings returns the handler of GET /api/v1/datasets/app-rankings
 // (OpenRouter getAppRankings): any valid key, RankingsPerMinute per key
-// (429 with Retry-After beyond); the query as keygate.AppRankings reads it.
+// and RankingsPerDay per account (429 with Retry-After beyond, naming the
+// limit); the query as keygate.AppRankings reads it.
 func (s *Server) appRankings() apiHandler {
 	perKey := newRateLimiter(RankingsPerMinute/60.0, RankingsPerMinute, s.svc.Now)
+	perAccount := newRateLimiter(RankingsPerDay/86400.0, RankingsPerDay, s.svc.Now)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		k, err := s.authenticate(r)
 		if err != nil {
@@ -28,6 +36,10 @@ func (s *Server) appRankings() apiHandler {
 		if ok, wait := perKey.allow(k.Hash); !ok {
 			return &keygate.Error{Code: keygate.ERATELIMIT, RetryAfter: wait,
 				Message: fmt.Sprintf("Rate limit exceeded: %d requests a minute per key", RankingsPerMinute)}
+		}
+		if ok, wait := perAccount.allow(k.UserID); !ok {
+			return &keygate.Error{Code: keygate.ERATELIMIT, RetryAfter: wait,
+				Message: fmt.Sprintf("Rate limit exceeded: %d requests a day per account", RankingsPerDay)}
 		}
 		return s.writeRankings(w, r)
 	}

@@ -99,6 +99,48 @@ func TestAppRankingsRateLimit(t *testing.T) {
 	}
 }
 
+// TestAppRankingsDailyLimit: 500 requests a day per account, whichever of
+// its keys asks; then 429 with Retry-After for each of them, while another
+// account is not held back; one request's worth of the day later, one more.
+func TestAppRankingsDailyLimit(t *testing.T) {
+	e := newEnv(t) // the clock stands still: the buckets do not refill
+	ask := func(key string) *response {
+		return e.do("GET", "/api/v1/datasets/app-rankings", nil, "Authorization", "Bearer "+key)
+	}
+	keys := []string{e.userKey}
+	for sent := 0; sent < server.RankingsPerDay; sent++ {
+		if sent%server.RankingsPerMinute == 0 && sent > 0 { // a key's minute is spent: another key of the account
+			k, _, err := e.svc.CreateKey(t.Context(), keygate.NewKeyParams{UserID: e.user.ID, Name: "rankings"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, k)
+		}
+		if r := ask(keys[len(keys)-1]); r.status != http.StatusOK {
+			t.Fatalf("request %d: %d %s", sent+1, r.status, r.body)
+		}
+	}
+	fresh, _, err := e.svc.CreateKey(t.Context(), keygate.NewKeyParams{UserID: e.user.ID, Name: "fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ask(fresh)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.errMessage(t), "500 requests a day per account") {
+		t.Fatalf("request 501, with a key of the account not used yet: %d %s (Retry-After %q), want 429", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	_, bobKey := e.newUser("bob@example.com", false)
+	if r := ask(bobKey); r.status != http.StatusOK {
+		t.Errorf("another account: %d %s", r.status, r.body)
+	}
+	e.clock.Advance(173 * time.Second) // a day over 500, and a little
+	if r := ask(fresh); r.status != http.StatusOK {
+		t.Errorf("173 s later: %d %s", r.status, r.body)
+	}
+	if r := ask(fresh); r.status != http.StatusTooManyRequests {
+		t.Errorf("the next at once: %d, want 429", r.status)
+	}
+}
+
 func TestActivityAPI(t *testing.T) {
 	e := newEnv(t)
 	app := keygate.Attribution{Referer: "https://alpha.example"}
