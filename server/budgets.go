@@ -64,12 +64,8 @@ func (s *Server) setBudget(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	raw, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.UpsertWorkspaceBudgetRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var body apitype.UpsertWorkspaceBudgetRequest
-	if err := decodeJSON(raw, &body); err != nil {
 		return err
 	}
 	if body.LimitUSD == nil {

@@ -60,6 +60,21 @@ func readBody(w http.ResponseWriter, r *http.Request, allowForm bool) ([]byte, b
 	return nil, 0, keygate.Errorf(keygate.EUNSUPPORTED, "Content-Type must be application/json")
 }
 
+// readJSON reads the request's body (readBody: ETOOLARGE above
+// MaxBodyBytes, forms refused) and decodes it into a new T (decodeJSON:
+// EINVALID naming what is wrong).
+func readJSON[T any](w http.ResponseWriter, r *http.Request) (*T, error) {
+	b, _, err := readBody(w, r, false)
+	if err != nil {
+		return nil, err
+	}
+	var v T
+	if err := decodeJSON(b, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // decodeJSON decodes an object into dst. Unknown fields are ignored (RFC
 // 6749 §3.1); duplicate names, invalid UTF-8, trailing data and wrong types
 // are EINVALID naming the field.

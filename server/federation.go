@@ -129,12 +129,8 @@ func (s *Server) createFederationPolicy(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.CreateFederationPolicyRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var body apitype.CreateFederationPolicyRequest
-	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
 	p := keygate.NewFederationPolicyParams{UserID: key.UserID, WorkspaceID: body.WorkspaceID, Issuer: body.Issuer,

@@ -127,14 +127,10 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.svc.AuthenticateService(r.Context(), bearer(r)); err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
-	var req struct {
+	req, err := readJSON[struct {
 		Events []jsontext.Value `json:"events"`
-	}
-	if err := decodeJSON(b, &req); err != nil {
+	}](w, r)
+	if err != nil {
 		return err
 	}
 	var events []keygate.UsageEvent

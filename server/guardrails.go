@@ -89,16 +89,12 @@ func guardrailParams(b *apitype.GuardrailRequest) (keygate.GuardrailParams, erro
 
 // decodeGuardrail reads and maps a guardrail request body.
 func decodeGuardrail(w http.ResponseWriter, r *http.Request) (*apitype.GuardrailRequest, keygate.GuardrailParams, error) {
-	raw, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.GuardrailRequest](w, r)
 	if err != nil {
 		return nil, keygate.GuardrailParams{}, err
 	}
-	var body apitype.GuardrailRequest
-	if err := decodeJSON(raw, &body); err != nil {
-		return nil, keygate.GuardrailParams{}, err
-	}
-	p, err := guardrailParams(&body)
-	return &body, p, err
+	p, err := guardrailParams(body)
+	return body, p, err
 }
 
 // createGuardrail serves POST /api/v1/guardrails (OpenRouter
@@ -245,12 +241,8 @@ func (s *Server) guardrailKeys(w http.ResponseWriter, r *http.Request, remove bo
 	if err != nil {
 		return 0, err
 	}
-	raw, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.KeyHashesRequest](w, r)
 	if err != nil {
-		return 0, err
-	}
-	var body apitype.KeyHashesRequest
-	if err := decodeJSON(raw, &body); err != nil {
 		return 0, err
 	}
 	return s.svc.AssignGuardrailKeys(r.Context(), key.UserID, r.PathValue("id"), body.KeyHashes, remove)

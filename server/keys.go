@@ -88,12 +88,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.CreateKeyRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var body apitype.CreateKeyRequest
-	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
 	p := keygate.NewKeyParams{
@@ -153,15 +149,11 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.UpdateKeyRequest](w, r)
 	if err != nil {
 		return err
 	}
-	var body apitype.UpdateKeyRequest
-	if err := decodeJSON(b, &body); err != nil {
-		return err
-	}
-	u, err := keyUpdate(&body)
+	u, err := keyUpdate(body)
 	if err != nil {
 		return err
 	}

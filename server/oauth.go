@@ -18,12 +18,8 @@ func (s *Server) createAuthCode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.CreateAuthKeysCodeRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var body apitype.CreateAuthKeysCodeRequest
-	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
 	req := &keygate.AuthCodeRequest{

@@ -119,12 +119,8 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.CreateWorkspaceRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var body apitype.CreateWorkspaceRequest
-	if err := decodeJSON(b, &body); err != nil {
 		return err
 	}
 	settings, err := settingsUpdate(&body.WorkspaceSettingsRequest)
@@ -167,15 +163,11 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := readBody(w, r, false)
+	body, err := readJSON[apitype.UpdateWorkspaceRequest](w, r)
 	if err != nil {
 		return err
 	}
-	var body apitype.UpdateWorkspaceRequest
-	if err := decodeJSON(b, &body); err != nil {
-		return err
-	}
-	u, err := workspaceUpdate(&body)
+	u, err := workspaceUpdate(body)
 	if err != nil {
 		return err
 	}
