@@ -1,16 +1,10 @@
 package sqlite_test
 
 import (
-	"database/sql"
-	"io/fs"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
-
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/sqlite"
 )
 
 // TestAppUsageMigration: migration 00008 builds the daily rollups and the
@@ -18,22 +12,7 @@ import (
 // back and done again.
 func TestAppUsageMigration(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keygate.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(sqlite.Migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, raw, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 7); err != nil {
-		t.Fatal(err)
-	}
+	path, raw, p := migratedTo(t, 7)
 	day := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
 	us := func(d time.Duration) int64 { return day.Add(d).UnixMicro() }
 	gen := `INSERT INTO generations (id, key_hash, user_id, workspace_id, app_id, model, upstream_model, provider,

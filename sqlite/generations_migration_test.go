@@ -1,14 +1,9 @@
 package sqlite_test
 
 import (
-	"database/sql"
-	"io/fs"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/sqlite"
@@ -20,22 +15,7 @@ import (
 // numbered afresh) and done again.
 func TestGenerationsMigration(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keygate.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(sqlite.Migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, raw, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	path, raw, p := migratedTo(t, 4)
 	for _, q := range []string{
 		`INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'old@example.com', 'h', 1)`,
 		`INSERT INTO workspaces (id, user_id, name, slug, is_default, created_at) VALUES ('w1', 'u1', 'Old', 'old', 1, 1)`,
