@@ -152,6 +152,18 @@ var (
 
 var errNotFound = &keygate.Error{Code: keygate.ENOTFOUND, Message: "Not Found"}
 
+// writeAppended writes with status the JSON body appendBody appends to the
+// buffer it is given (keyjson.go's), in the pooled buffer of writeJSON.
+func writeAppended(w http.ResponseWriter, status int, appendBody func([]byte) []byte) {
+	e := jsonEncoders.Get().(*jsonEncoder)
+	defer e.release()
+	e.buf.Reset()
+	// Appended in place when the buffer has room; written back either way,
+	// so that the pooled buffer grows to the bodies it holds.
+	e.buf.Write(appendBody(e.buf.AvailableBuffer()))
+	writeBody(w, status, e.buf.Bytes())
+}
+
 // writeBody writes b, an encoded JSON body, with status: the headers of
 // every JSON answer.
 func writeBody(w http.ResponseWriter, status int, b []byte) {

@@ -59,10 +59,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	h[apitype.HeaderAppID] = vals[3:4:4]
 	h[apitype.HeaderLimitRemaining] = vals[4:5:5]
 	body := apitype.VerifyResponse{Data: v}
-	buf := bodyBuffers.Get().(*[]byte)
-	*buf = appendVerifyResponse((*buf)[:0], &body)
-	writeBody(w, http.StatusOK, *buf)
-	bodyBuffers.Put(buf)
+	writeAppended(w, http.StatusOK, func(b []byte) []byte { return appendVerifyResponse(b, &body) })
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -98,16 +97,9 @@ func (s *Server) currentKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := apitype.CurrentKeyResponse{Data: currentKeyBody(info)}
-	buf := bodyBuffers.Get().(*[]byte)
-	*buf = appendCurrentKeyResponse((*buf)[:0], &body)
-	writeBody(w, http.StatusOK, *buf)
-	bodyBuffers.Put(buf)
+	writeAppended(w, http.StatusOK, func(b []byte) []byte { return appendCurrentKeyResponse(b, &body) })
 	return nil
 }
-
-// bodyBuffers hold the encoded bodies of GET /api/v1/key and of
-// forward-auth while they are written (at most about 700 bytes).
-var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func currentKeyBody(info *keygate.KeyInfo) apitype.CurrentKey {
 	k := info.Key

@@ -93,17 +93,17 @@ func TestEmulateCommand(t *testing.T) {
 	}
 	chat := `{"model":"keygate/echo","messages":[{"role":"user","content":"hi"}]}`
 	for _, c := range []struct {
-		method, path, body, key string
-		want                    int
+		method, path, body, who, key string
+		want                         int
 	}{
-		{"POST", "/api/v1/chat/completions", chat, key[1], http.StatusOK},
-		{"GET", "/api/v1/keys", "", key[1], http.StatusForbidden},
-		{"GET", "/api/v1/keys", "", mgmt[1], http.StatusOK},
-		{"POST", "/api/v1/chat/completions", chat, mgmt[1], http.StatusForbidden},
+		{"POST", "/api/v1/chat/completions", chat, "API key", key[1], http.StatusOK},
+		{"GET", "/api/v1/keys", "", "API key", key[1], http.StatusForbidden},
+		{"GET", "/api/v1/keys", "", "management key", mgmt[1], http.StatusOK},
+		{"POST", "/api/v1/chat/completions", chat, "management key", mgmt[1], http.StatusForbidden},
 	} {
 		if res := do(t, c.method, base+c.path, c.body, "Authorization", "Bearer "+c.key, "Content-Type", "application/json"); res.StatusCode != c.want {
 			b, _ := io.ReadAll(res.Body)
-			t.Errorf("%s %s with the %s = %d %s, want %d", c.method, c.path, map[bool]string{true: "API key", false: "management key"}[c.key == key[1]], res.StatusCode, b, c.want)
+			t.Errorf("%s %s with the %s = %d %s, want %d", c.method, c.path, c.who, res.StatusCode, b, c.want)
 		}
 	}
 
