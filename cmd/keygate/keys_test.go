@@ -39,8 +39,14 @@ func mustCLI(t *testing.T, stdin string, args ...string) string {
 // newCLIDatabase returns a temp database holding the user alice@example.com.
 func newCLIDatabase(t *testing.T) string {
 	t.Helper()
+	return newCLIDatabaseWith(t, "alice@example.com")
+}
+
+// newCLIDatabaseWith returns a temp database holding the user email.
+func newCLIDatabaseWith(t *testing.T, email string) string {
+	t.Helper()
 	db := filepath.Join(t.TempDir(), "keygate.db")
-	mustCLI(t, "correct horse battery staple\n", "users", "create", "alice@example.com", "--password-stdin", "--database", db)
+	mustCLI(t, "correct horse battery staple\n", "users", "create", email, "--password-stdin", "--database", db)
 	return db
 }
 
@@ -176,5 +182,25 @@ func TestKeysCommandErrors(t *testing.T) {
 	}
 	if k, err := storedKey(t, db, hash); err != nil || k.Disabled {
 		t.Errorf("after the failed commands the key is %+v, %v", k, err)
+	}
+}
+
+// TestEnvironmentFlags: a subcommand reads a flag not given on the command
+// line from its KEYGATE_ variable (the root's PersistentPreRunE), and a
+// flag given wins over it.
+func TestEnvironmentFlags(t *testing.T) {
+	db := newCLIDatabase(t)
+	t.Setenv("KEYGATE_DATABASE", db)
+	if out := mustCLI(t, "", "users", "list"); !strings.Contains(out, "alice@example.com") {
+		t.Errorf("users list with KEYGATE_DATABASE: %q, want alice", out)
+	}
+	other := newCLIDatabaseWith(t, "bob@example.com")
+	if out := mustCLI(t, "", "users", "list", "--database", other); !strings.Contains(out, "bob@example.com") || strings.Contains(out, "alice") {
+		t.Errorf("users list --database beside KEYGATE_DATABASE: %q, want bob only", out)
+	}
+	t.Setenv("KEYGATE_DATABASE", "postgres://")
+	t.Setenv("KEYGATE_LOG_LEVEL", "loud")
+	if _, err := runCLI(t, "", "serve"); err == nil || !strings.Contains(err.Error(), "loud") {
+		t.Errorf("serve with KEYGATE_LOG_LEVEL=loud: %v, want an error naming the value", err)
 	}
 }
