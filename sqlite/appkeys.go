@@ -11,6 +11,9 @@ import (
 // (keygate.AppStore). Each key has one all-time counter row at most, so
 // the join counts each key once.
 func (db *DB) AppKeyTotals(ctx context.Context, now time.Time) ([]keygate.AppKeyTotal, error) {
+	if err := db.Flush(ctx); err != nil {
+		return nil, storeErr("app key totals", err)
+	}
 	rows, err := db.reader.QueryContext(ctx, `
 		SELECT k.app_id, count(DISTINCT k.user_id), count(*),
 			sum(CASE WHEN k.disabled = 0 AND (k.expires_at IS NULL OR k.expires_at > ?) THEN 1 ELSE 0 END),

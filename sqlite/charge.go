@@ -21,7 +21,10 @@ const chunkSizes = 7 // 1 to 64 rows
 
 // RecordGeneration stores c's generation and adds its counters, in one
 // write transaction (see keygate.UsageStore); c.Leases are ignored, as
-// SQLite hands out no leases.
+// SQLite hands out no leases. With the charge journal (journal.go), the
+// default, it returns once c is journaled, and the writer commits it
+// within journalDelay; without it (another process keeps the file's
+// journal), as follows.
 //
 // The charges queued while the writer is busy share one transaction and
 // one commit (see write), and are written together in a few statements
@@ -30,6 +33,13 @@ const chunkSizes = 7 // 1 to 64 rows
 // (64 charges of one key: 4 rows, not 256), in multi-row upserts. The
 // insert that finds an id taken adds nothing: the row is the gate.
 func (db *DB) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
+	if db.journal != nil {
+		charged, sums, err := db.journalCharge(ctx, c)
+		if err != nil {
+			return false, nil, storeErr("record generation", err)
+		}
+		return charged, sums, nil
+	}
 	res, err := db.queue(ctx, &writeReq{ctx: ctx, charge: c})
 	if err != nil {
 		return false, nil, storeErr("record generation", err)

@@ -21,7 +21,7 @@ import (
 // undoes only its own writes, and every counter row holds the sum of the
 // charges to it, the delegation parent's included.
 func TestChargeBatch(t *testing.T) {
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"))
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"), WithChargeJournal(false))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -173,7 +173,7 @@ func TestChargeWhileFileLocked(t *testing.T) {
 		t.Skip("waits for busy_timeout")
 	}
 	path := filepath.Join(t.TempDir(), "keygate.db")
-	db, err := Open(t.Context(), path)
+	db, err := Open(t.Context(), path, WithChargeJournal(false))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

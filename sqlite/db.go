@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/keygate/keygate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -39,7 +41,17 @@ type Option func(*options)
 
 type options struct {
 	mmapSize, cacheSize int64
+	noJournal           bool
+	journalDelay        time.Duration // 0: journalDelay
 }
+
+// WithChargeJournal turns the charge journal on (the default) or off.
+// With it, a charge is acknowledged once its record is appended to a file
+// beside the database and committed in a batch soon after, replayed by the
+// next Open if the process dies first (journal.go); without it, a charge
+// is acknowledged after its own commit, shared with the charges that came
+// at the same time.
+func WithChargeJournal(on bool) Option { return func(o *options) { o.noJournal = !on } }
 
 // WithMmapSize sets PRAGMA mmap_size on every connection: SQLite reads the
 // first n bytes of the file through memory-mapped I/O, straight from the
@@ -62,9 +74,13 @@ type DB struct {
 	reader *sql.DB // read-only connections
 	st     stmts   // the hot statements, prepared once
 
-	writes     chan *writeReq // to the writer goroutine (runWriter)
-	writerDone chan struct{}  // closed when the writer goroutine ends
-	commits    atomic.Int64   // see WriteCount
+	writes  chan *writeReq // to the writer goroutine (runWriter)
+	journal *journal       // nil: charges commit before RecordGeneration returns
+	// journalDelay is how long a journaled charge waits at most for its
+	// commit (the constant journalDelay, but in tests).
+	journalDelay time.Duration
+	writerDone   chan struct{} // closed when the writer goroutine ends
+	commits      atomic.Int64  // see WriteCount
 
 	checkpointer     *sql.DB       // one connection, for runCheckpointer
 	checkpointerDone chan struct{} // closed when runCheckpointer ends
@@ -117,6 +133,20 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		db.writer.Close()
 		return nil, err
 	}
+	// Without the journal, what a process with it left is replayed all
+	// the same, and the journal closed.
+	if db.journal, err = db.openJournal(ctx); err != nil {
+		db.st.close()
+		db.checkpointer.Close()
+		db.reader.Close()
+		db.writer.Close()
+		return nil, err
+	}
+	if o.noJournal && db.journal != nil {
+		db.journal.close()
+		db.journal = nil
+	}
+	db.journalDelay = cmp.Or(o.journalDelay, journalDelay)
 	go db.runWriter()
 	go db.runCheckpointer()
 	return db, nil
@@ -271,6 +301,9 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	<-db.writerDone
 	<-db.checkpointerDone
+	if db.journal != nil {
+		db.journal.close()
+	}
 	err := errors.Join(db.st.close(), db.reader.Close())
 	if db.checkpointer != nil {
 		err = errors.Join(err, db.checkpointer.Close())

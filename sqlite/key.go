@@ -47,6 +47,7 @@ func (db *DB) KeyWithUsage(ctx context.Context, hash string, want []keygate.Usag
 		counters, err := db.UsageCounters(ctx, hash, want)
 		return k, counters, err
 	}
+	journaled := db.journal.sumsOf(want) // first, as in UsageCounters
 	args := make([]any, 0, 9)
 	for _, c := range want {
 		args = append(args, c.Period, micros(c.Start))
@@ -78,7 +79,7 @@ func (db *DB) KeyWithUsage(ctx context.Context, hash string, want []keygate.Usag
 	if k == nil {
 		return nil, nil, keygate.ErrNotFound
 	}
-	return k, counters, nil
+	return k, withJournal(hash, counters, journaled), nil
 }
 
 // counterColumns are the counter columns of a sqlKeyWithUsage row,
@@ -192,6 +193,9 @@ func (db *DB) DeleteKey(ctx context.Context, hash string) error {
 		}
 		return announce(ctx, tx, keygate.ChangeKey, hash)
 	})
+	if err == nil {
+		db.journal.forget(hash)
+	}
 	return storeErr("delete key", err)
 }
 

@@ -91,6 +91,13 @@ func TestTwoHandles(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		// The process that keeps the journal commits its charges within
+		// journalDelay; the other sees them then.
+		for _, db := range dbs {
+			if err := db.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		want := keygate.Counters(k.Hash, p)
 		rows, err := dbs[1].UsageCounters(ctx, k.Hash, want[:])
 		if err != nil {

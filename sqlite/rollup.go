@@ -11,6 +11,9 @@ import (
 // AppTotals returns every app with usage in the days [from, to), with its
 // requests and tokens there.
 func (db *DB) AppTotals(ctx context.Context, from, to time.Time) ([]keygate.AppTotal, error) {
+	if err := db.Flush(ctx); err != nil {
+		return nil, storeErr("app totals", err)
+	}
 	rows, err := db.reader.QueryContext(ctx, `
 		SELECT `+prefixed("a.", appColumns)+`, t.requests, t.tokens
 		FROM (SELECT app_id, sum(requests) AS requests, sum(prompt_tokens + completion_tokens) AS tokens
@@ -34,6 +37,9 @@ func (db *DB) AppTotals(ctx context.Context, from, to time.Time) ([]keygate.AppT
 
 // AppDays returns the rollup rows of one app in the days [from, to).
 func (db *DB) AppDays(ctx context.Context, appID int64, from, to time.Time) ([]keygate.AppDay, error) {
+	if err := db.Flush(ctx); err != nil {
+		return nil, storeErr("app days", err)
+	}
 	rows, err := db.reader.QueryContext(ctx, `
 		SELECT day, model, requests, prompt_tokens, completion_tokens FROM app_usage_daily
 		WHERE app_id = ? AND day >= ? AND day < ?`, appID, micros(from), micros(to))
@@ -56,6 +62,9 @@ func (db *DB) AppDays(ctx context.Context, appID int64, from, to time.Time) ([]k
 
 // UserDays returns the rollup rows of one user in the days [from, to).
 func (db *DB) UserDays(ctx context.Context, userID string, from, to time.Time) ([]keygate.UserDay, error) {
+	if err := db.Flush(ctx); err != nil {
+		return nil, storeErr("user days", err)
+	}
 	rows, err := db.reader.QueryContext(ctx, `
 		SELECT day, workspace_id, key_hash, model, provider, requests, prompt_tokens,
 			completion_tokens, reasoning_tokens, micros, byok_micros

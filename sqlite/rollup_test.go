@@ -14,6 +14,9 @@ import (
 func TestRollupsRecomputed(t *testing.T) {
 	db := openTemp(t)
 	n := storetest.Meter(t, db)
+	if err := db.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	_, reader := sqlite.Pools(db)
 	var gens int
 	if err := reader.QueryRow(`SELECT count(*) FROM generations`).Scan(&gens); err != nil {

@@ -80,7 +80,7 @@ type stmts struct {
 	savepoint, release, rollbackTo *sql.Stmt // of a batch (runWriter)
 	// reader
 	authCode, appByURL, appByID, key, keyWithUsage, defaultWorkspace *sql.Stmt
-	usageCounters, generation                                        *sql.Stmt
+	usageCounters, generation, generationExists                      *sql.Stmt
 
 	all []*sql.Stmt
 }
@@ -108,6 +108,7 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{&s.defaultWorkspace, reader, sqlDefaultWorkspace},
 		{&s.usageCounters, reader, sqlUsageCounters},
 		{&s.generation, reader, sqlGeneration},
+		{&s.generationExists, reader, `SELECT 1 FROM generations WHERE id = ?`},
 	} {
 		if p.pool == nil {
 			continue

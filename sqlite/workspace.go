@@ -268,6 +268,9 @@ func (db *DB) DeleteWorkspace(ctx context.Context, id string) ([]string, error) 
 	if err != nil {
 		return nil, storeErr("delete workspace", err)
 	}
+	for _, h := range deleted {
+		db.journal.forget(h)
+	}
 	return deleted, nil
 }
 

@@ -110,12 +110,46 @@ func (db *DB) runWriter() {
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
 	last := 0 // the size of the last batch
+	// The charge journal's: its charges commit journalDelay after the
+	// first of them at the latest, and before any other write.
+	var kick <-chan struct{}
+	if db.journal != nil {
+		kick = db.journal.kick
+	}
+	journalTimer := time.NewTimer(time.Hour)
+	journalTimer.Stop()
+	var flushJournal <-chan time.Time
 	for {
 		select {
 		case r := <-db.writes:
 			batch = append(batch[:0], r)
+		case <-kick:
+			if !db.journal.full() {
+				if flushJournal == nil {
+					journalTimer.Reset(db.journalDelay)
+					flushJournal = journalTimer.C
+				}
+				continue
+			}
+			batch = batch[:0]
+		case <-flushJournal:
+			batch = batch[:0]
 		case <-db.closed:
+			db.commitJournal()
 			return
+		}
+		if db.journal != nil {
+			if db.commitJournal() {
+				journalTimer.Stop()
+				flushJournal = nil
+			} else {
+				// The batch failed: try again later.
+				journalTimer.Reset(db.journalDelay)
+				flushJournal = journalTimer.C
+			}
+			if len(batch) == 0 {
+				continue
+			}
 		}
 		// Under load (the last batch held more than one), wait for as
 		// many as the last batch held, or for charges as many as the
@@ -153,6 +187,34 @@ func (db *DB) runWriter() {
 		db.commitBatch(batch)
 		clear(batch)
 	}
+}
+
+// commitJournal commits the charges waiting in the journal in one
+// transaction, and reports whether none waits any longer. A batch that
+// fails stays in the journal and is tried again with the next.
+func (db *DB) commitJournal() bool {
+	if db.journal == nil {
+		return true
+	}
+	charges, upTo := db.journal.take()
+	if len(charges) == 0 {
+		return true
+	}
+	reqs := chargeReqs(charges)
+	tx, err := db.writer.BeginTx(context.Background(), nil)
+	if err == nil {
+		if err = db.writeCharges(tx, reqs); err != nil {
+			tx.Rollback()
+		} else {
+			err = db.commit(tx)
+		}
+	}
+	if err != nil {
+		db.journal.failed(charges, err)
+		return false
+	}
+	db.journal.committed(reqs, upTo, time.Now())
+	return true
 }
 
 // commitBatch runs batch in one write transaction and answers each

@@ -43,6 +43,11 @@ func TestCreditsCommands(t *testing.T) {
 	if err := svc.Settle(ctx, nil, &keygate.Generation{KeyHash: k.Hash, Model: "m", Cost: 250_000}); err != nil {
 		t.Fatal(err)
 	}
+	// The charge is in this process's journal; the CLI, another process,
+	// sees it once committed.
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := svc.Admit(ctx, k); err != nil {
 		t.Fatalf("Admit before any grant: %v", err)
 	}
