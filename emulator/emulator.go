@@ -276,16 +276,34 @@ func (e *Emulator) seed(ctx context.Context) error {
 	return err
 }
 
-// copyDB copies a closed SQLite file, and its write-ahead log if one was
-// left, to dst, replacing what dst had.
+// copyDB copies a closed SQLite file, and its write-ahead log and charge
+// journal if they were left (a close that could not commit everything),
+// to dst, replacing what dst had.
 func copyDB(src, dst string) error {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(dst + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
+	if err := os.RemoveAll(dst + "-charges"); err != nil {
+		return err
+	}
 	for _, suffix := range []string{"", "-wal"} {
 		if err := copyFile(src+suffix, dst+suffix); err != nil && (suffix == "" || !errors.Is(err, os.ErrNotExist)) {
+			return err
+		}
+	}
+	segs, err := os.ReadDir(src + "-charges")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dst+"-charges", 0o700); err != nil {
+		return err
+	}
+	for _, seg := range segs {
+		if err := copyFile(filepath.Join(src+"-charges", seg.Name()), filepath.Join(dst+"-charges", seg.Name())); err != nil {
 			return err
 		}
 	}
