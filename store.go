@@ -251,9 +251,13 @@ type UsageStore interface {
 	// one. A generation whose ID is stored already is not stored again
 	// and adds nothing (charged false, sums nil): the ID's uniqueness is
 	// the gate, so of concurrent calls with one ID, on one replica or
-	// many, exactly one charges. It returns only once the transaction has
-	// committed; stores may commit the charges of concurrent calls
-	// together (group commit), each still charged or not on its own.
+	// many, exactly one charges. It returns only once the charge is
+	// durable: its transaction committed, or its record in a write-ahead
+	// journal that the store commits soon after and, if the process dies
+	// first, when the store is next opened (SQLite's charge journal; its
+	// reads then count the journaled charges as stored). Stores may
+	// commit the charges of concurrent calls together (group commit), each
+	// still charged or not on its own.
 	// A LeaseStore also draws c.Leases in that transaction; other stores
 	// ignore them. A new generation also adds c.AppDay and c.UserDay (when
 	// not nil) to the rollup rows of their day and identity, in that
