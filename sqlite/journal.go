@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -289,16 +288,23 @@ func (db *DB) replay(ctx context.Context, j *journal, segs []int64) error {
 	return nil
 }
 
-// appendRecord appends c's record to b.
+// appendRecord appends c's record to b: its payload's length and CRC-32C
+// (little-endian uint32s), then the payload (encodeCharge).
 func appendRecord(b []byte, c *keygate.Charge) ([]byte, error) {
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return b, err
+	start := len(b)
+	b = append(b, make([]byte, recordHeader)...)
+	b = encodeCharge(b, c)
+	payload := b[start+recordHeader:]
+	if len(payload) > maxRecord {
+		return b[:start], errors.New("a charge whose record is longer than 16 MiB")
 	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, castagnoli))
-	return append(b, payload...), nil
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, castagnoli))
+	return b, nil
 }
+
+// maxRecord is the longest payload a record may have.
+const maxRecord = 1 << 24
 
 // readRecord reads one record from r: io.EOF at the end, another error for
 // a record cut short or damaged.
@@ -308,21 +314,17 @@ func readRecord(r *bufio.Reader) (*keygate.Charge, error) {
 		return nil, err
 	}
 	n := binary.LittleEndian.Uint32(h[:4])
-	if n > 1<<24 {
-		return nil, errors.New("a record longer than 16 MiB")
+	if n > maxRecord {
+		return nil, errRecord
 	}
 	payload := make([]byte, n)
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return nil, err
 	}
 	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
-		return nil, errors.New("a record whose checksum does not match")
+		return nil, errRecord
 	}
-	var c keygate.Charge
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return decodeCharge(payload)
 }
 
 // chargeReqs wraps journaled charges for writeCharges; nobody waits for
