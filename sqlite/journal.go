@@ -471,12 +471,13 @@ func (j *journal) full() bool {
 	return len(j.pending) >= journalBatch
 }
 
-// committed ends the pending life of reqs, which committed: their ids and
+// committed ends the pending life of reqs, which committed (their segments,
+// those before upTo, are removed by the caller): their ids and
 // their part of the mirror's pending sums go. The sums of the counters a
 // new generation of reqs added are set from what the database returned
 // (writeCharges), plus what is still pending: so that charges another
 // process wrote to the file are seen.
-func (j *journal) committed(reqs []*writeReq, upTo int64, now time.Time) {
+func (j *journal) committed(reqs []*writeReq, now time.Time) {
 	stored := make(map[keygate.UsageCounter]keygate.UsageCounter)
 	for _, r := range reqs {
 		for _, s := range r.res.sums {
@@ -516,7 +517,6 @@ func (j *journal) committed(reqs []*writeReq, upTo int64, now time.Time) {
 			return m.charges == 0 && j.epoch-m.epoch > 1
 		})
 	}
-	j.removeBefore(upTo)
 }
 
 // failed puts charges, whose batch did not commit, back before the
@@ -548,6 +548,16 @@ func (j *journal) forget(hash string) {
 		}
 	}
 	j.epoch++ // a RecordGeneration that read the deleted rows reads again
+}
+
+// lastErr returns the error of the last batch, nil once one committed.
+func (j *journal) lastErr() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return fmt.Errorf("charge journal: %w", j.err)
+	}
+	return nil
 }
 
 // waiting reports whether journaled charges wait for their commit.
@@ -618,6 +628,7 @@ func (db *DB) Flush(ctx context.Context) error {
 	if !db.journal.waiting() {
 		return nil
 	}
-	// Every batch of the writer commits the journaled charges first.
-	return db.write(ctx, func(context.Context, *sql.Tx) error { return nil })
+	// Every batch of the writer commits the journaled charges first; its
+	// error, if that failed, is this write's.
+	return db.write(ctx, func(context.Context, *sql.Tx) error { return db.journal.lastErr() })
 }

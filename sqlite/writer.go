@@ -213,7 +213,8 @@ func (db *DB) commitJournal() bool {
 		db.journal.failed(charges, err)
 		return false
 	}
-	db.journal.committed(reqs, upTo, time.Now())
+	db.journal.committed(reqs, time.Now())
+	db.journal.removeBefore(upTo) // outside the journal's lock
 	return true
 }
 
