@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,15 +128,7 @@ func TestGatewayCrash(t *testing.T) {
 			t.Fatalf("answered %s: cost %d µ$ to %s, want %d", id, g.Cost, g.KeyHash[:8], gatewayCost)
 		}
 	}
-	conn, err := sql.Open("sqlite", "file:"+db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var stored, sum int64
-	if err := conn.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(cost_micros), 0) FROM generations WHERE key_hash = ?`, k.Hash).Scan(&stored, &sum); err != nil {
-		t.Fatal(err)
-	}
+	stored, sum := storedGenerations(t, db, k.Hash)
 	if stored < int64(len(acked)) {
 		t.Errorf("%d generations stored, fewer than the %d answered", stored, len(acked))
 	}
@@ -145,7 +136,7 @@ func TestGatewayCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if keygate.Micros(sum) != info.Usage.Total || info.Usage.Total != info.Usage.Daily {
+	if sum != info.Usage.Total || info.Usage.Total != info.Usage.Daily {
 		t.Errorf("usage %+v, want the %d µ$ of the %d stored generations in total and daily", info.Usage, sum, stored)
 	}
 	integrityCheck(t, db)

@@ -155,19 +155,11 @@ func TestSettleCrash(t *testing.T) {
 		t.Errorf("a retried settlement changed the usage from %+v to %+v", before.Usage, after.Usage)
 	}
 
-	conn, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var stored, sum int64
-	if err := conn.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(cost_micros), 0) FROM generations WHERE key_hash = ?`, k.Hash).Scan(&stored, &sum); err != nil {
-		t.Fatal(err)
-	}
+	stored, sum := storedGenerations(t, path, k.Hash)
 	if stored < int64(len(acked)) {
 		t.Errorf("%d generations stored, fewer than the %d acknowledged", stored, len(acked))
 	}
-	if keygate.Micros(sum) != after.Usage.Total || after.Usage.Total != after.Usage.Monthly {
+	if sum != after.Usage.Total || after.Usage.Total != after.Usage.Monthly {
 		t.Errorf("usage %+v, want the %d µ$ of the %d stored generations in total and monthly", after.Usage, sum, stored)
 	}
 	integrityCheck(t, path)
@@ -214,4 +206,20 @@ func settleUntilKilled(t *testing.T, path, secret string, round int, acked map[s
 		t.Fatalf("round %d: the child ended after %d settlements: %v\n%s", round, n, err, stderr.String())
 	}
 	return n
+}
+
+// storedGenerations returns how many generations the file at path holds
+// for keyHash, and the sum of their costs in micro-dollars, read past the
+// store.
+func storedGenerations(t *testing.T, path, keyHash string) (n int64, sum keygate.Micros) {
+	t.Helper()
+	conn, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.QueryRow(`SELECT count(*), coalesce(sum(cost_micros), 0) FROM generations WHERE key_hash = ?`, keyHash).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return n, sum
 }
