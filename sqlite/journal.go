@@ -1,14 +1,12 @@
 package sqlite
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -83,6 +81,8 @@ type journal struct {
 	mu      sync.Mutex
 	f       *os.File // the segment records are appended to
 	seg     int64    // its number
+	size    int64    // its length
+	broken  error    // set when no record may be appended
 	pending []*keygate.Charge
 	// ids holds the generations journaled and not yet committed, those
 	// being committed included.
@@ -201,7 +201,7 @@ func (j *journal) rotate() error {
 	if j.f != nil {
 		j.f.Close()
 	}
-	j.f, j.seg = f, j.seg+1
+	j.f, j.seg, j.size = f, j.seg+1, 0
 	return nil
 }
 
@@ -258,24 +258,27 @@ func (db *DB) replay(ctx context.Context, j *journal, segs []int64) error {
 		return nil
 	}
 	for _, seg := range segs {
-		f, err := os.Open(j.segmentPath(seg))
+		b, err := os.ReadFile(j.segmentPath(seg))
 		if err != nil {
 			return err
 		}
-		r := bufio.NewReader(f)
-		for {
-			c, err := readRecord(r)
+		for off := 0; off < len(b); {
+			c, n, err := readRecord(b[off:])
 			if err != nil {
-				break // the end, or a record cut short
+				return fmt.Errorf("segment %s, at byte %d of %d: %w: the acknowledged charges after it cannot be read; "+
+					"move the segment out of %s to open the database without them",
+					filepath.Base(j.segmentPath(seg)), off, len(b), err, j.dir)
 			}
+			if c == nil {
+				break // a record cut short: its RecordGeneration never returned
+			}
+			off += n
 			if charges = append(charges, c); len(charges) >= journalBatch {
 				if err := flush(); err != nil {
-					f.Close()
 					return err
 				}
 			}
 		}
-		f.Close()
 	}
 	if err := flush(); err != nil {
 		return err
@@ -306,25 +309,44 @@ func appendRecord(b []byte, c *keygate.Charge) ([]byte, error) {
 // maxRecord is the longest payload a record may have.
 const maxRecord = 1 << 24
 
-// readRecord reads one record from r: io.EOF at the end, another error for
-// a record cut short or damaged.
-func readRecord(r *bufio.Reader) (*keygate.Charge, error) {
-	var h [recordHeader]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, err
+// readRecord reads the record at the start of b and returns it and its
+// length. A record cut short (the process died writing it), or followed
+// by nothing but zero bytes (the file grew and the data never came: a
+// power loss), is the segment's end: nil and no error. A record that is
+// damaged and not the end is errRecord: the records after it would be
+// lost if it were skipped, so the replay stops there.
+func readRecord(b []byte) (*keygate.Charge, int, error) {
+	if len(b) < recordHeader {
+		return nil, 0, nil
 	}
-	n := binary.LittleEndian.Uint32(h[:4])
+	n := binary.LittleEndian.Uint32(b[:4])
 	if n > maxRecord {
-		return nil, errRecord
+		return nil, 0, tailOr(b)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return nil, err
+	end := recordHeader + int(n)
+	if end > len(b) {
+		return nil, 0, nil
 	}
-	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
-		return nil, errRecord
+	payload := b[recordHeader:end]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:8]) {
+		return nil, 0, tailOr(b)
 	}
-	return decodeCharge(payload)
+	c, err := decodeCharge(payload)
+	if err != nil {
+		return nil, 0, tailOr(b)
+	}
+	return c, end, nil
+}
+
+// tailOr returns nil when b, a segment's rest from a record that does not
+// read, is zero bytes only, else errRecord.
+func tailOr(b []byte) error {
+	for _, c := range b {
+		if c != 0 {
+			return errRecord
+		}
+	}
+	return nil
 }
 
 // chargeReqs wraps journaled charges for writeCharges; nobody waits for
@@ -342,6 +364,11 @@ func chargeReqs(charges []*keygate.Charge) []*writeReq {
 // mirror's.
 func (db *DB) journalCharge(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
 	j := db.journal
+	select {
+	case <-db.closed:
+		return false, nil, errWriteClosed
+	default:
+	}
 	rec, err := appendRecord(nil, c)
 	if err != nil {
 		return false, nil, err
@@ -399,12 +426,21 @@ func (j *journal) add(c *keygate.Charge, rec []byte, stored map[keygate.UsageCou
 	if len(j.ids) >= journalMax {
 		return false, nil, errJournalFull
 	}
+	if j.broken != nil {
+		return false, nil, j.broken
+	}
 	if _, err := j.f.Write(rec); err != nil {
-		// Part of the record may be in the segment, and a replay stops
-		// there: the records that follow go to a new one.
-		j.rotate()
+		// Part of the record may be in the segment: it is cut off, or the
+		// records that follow go to a new segment, so that no record is
+		// ever written after a damaged one (replay stops at those).
+		if terr := j.f.Truncate(j.size); terr != nil {
+			if rerr := j.rotate(); rerr != nil {
+				j.broken = fmt.Errorf("charge journal: a segment holds part of a record and no new one can be made: %w", rerr)
+			}
+		}
 		return false, nil, fmt.Errorf("charge journal: %w", err)
 	}
+	j.size += int64(len(rec))
 	// As the database would return it: times to the microsecond, UTC.
 	g := *c.Generation
 	g.CreatedAt = fromMicros(micros(g.CreatedAt))

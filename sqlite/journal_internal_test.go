@@ -1,9 +1,9 @@
 package sqlite
 
 import (
-	"bufio"
+	"context"
+	"database/sql"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,28 +251,55 @@ func TestJournalOneProcess(t *testing.T) {
 	}
 }
 
-// TestJournalRecord: a record reads back as the charge written, and one
-// damaged anywhere does not.
+// TestJournalRecord: a record reads back as the charge written; one cut
+// short, or followed by zero bytes only, ends its segment; one damaged
+// anywhere else does not read, and makes Open fail rather than skip the
+// records after it.
 func TestJournalRecord(t *testing.T) {
 	c := testJournalCharge("gen-1", "key-a", 1_234)
 	rec, err := appendRecord(nil, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := readRecord(bufio.NewReader(strings.NewReader(string(rec))))
-	if err != nil || got.Generation.ID != "gen-1" || got.Generation.Cost != 1_234 || *got.Generation.AppID != 7 ||
+	two := append(append([]byte(nil), rec...), rec...)
+	got, n, err := readRecord(two)
+	if err != nil || n != len(rec) || got.Generation.ID != "gen-1" || got.Generation.Cost != 1_234 || *got.Generation.AppID != 7 ||
 		!got.Generation.CreatedAt.Equal(journalT0) || len(got.Counters) != 8 || got.UserDay.Micros != 1_234 {
-		t.Fatalf("readRecord = %+v, %v", got, err)
+		t.Fatalf("readRecord = %+v, %d, %v", got, n, err)
 	}
-	for i := range rec {
-		bad := []byte(string(rec))
-		bad[i] ^= 0x20
-		if _, err := readRecord(bufio.NewReader(strings.NewReader(string(bad)))); err == nil {
-			t.Errorf("a record with byte %d changed read back", i)
+	for cut := range len(rec) {
+		if got, _, err := readRecord(rec[:cut]); got != nil || err != nil {
+			t.Errorf("a record cut to %d bytes = %v, %v; want the end", cut, got, err)
 		}
 	}
-	if _, err := readRecord(bufio.NewReader(strings.NewReader(""))); err != io.EOF {
-		t.Errorf("readRecord at the end = %v, want io.EOF", err)
+	if got, _, err := readRecord(make([]byte, 100)); got != nil || err != nil {
+		t.Errorf("zero bytes = %v, %v; want the end", got, err)
+	}
+	for i := range rec {
+		bad := append([]byte(nil), two...)
+		bad[i] ^= 0x20
+		if got, _, err := readRecord(bad); err == nil && (got != nil || i >= 4) {
+			// A changed length may only make the record run past the
+			// end, which reads as cut short.
+			t.Errorf("a record with byte %d changed = %v, %v; want errRecord", i, got, err)
+		}
+	}
+
+	// Open refuses a segment with a damaged record before others.
+	path := filepath.Join(t.TempDir(), "keygate.db")
+	if err := os.Mkdir(path+"-charges", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), two...)
+	bad[recordHeader+3] ^= 1
+	if err := os.WriteFile(filepath.Join(path+"-charges", fmt.Sprintf("%020d.log", 1)), bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(t.Context(), path); err == nil || !strings.Contains(err.Error(), "cannot be read") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("Open over a damaged record = %v; want an error saying the charges after it cannot be read", err)
 	}
 }
 
@@ -284,5 +311,72 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJournalFlushAfterCharges: a charge acknowledged while the writer is
+// busy committing (here: waiting for another connection's write lock),
+// followed by a rollup read (which calls Flush), is seen by that read:
+// the journal is committed before every batch of writes, Flush's included,
+// not only before the writer's wait for more writes. (The sleeps only make
+// the window likely; a slow machine makes the test pass without it, never
+// fail.)
+func TestJournalFlushAfterCharges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keygate.db")
+	db := openJournaled(t, path, time.Hour)
+	defer db.Close()
+	ctx := t.Context()
+	if ok, _, err := db.RecordGeneration(ctx, testJournalCharge("gen-1", "key-a", 100)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// Another connection holds the file's write lock: the writer's next
+	// commitJournal waits in BEGIN IMMEDIATE (busy_timeout).
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	w0 := make(chan error, 1)
+	go func() { w0 <- db.write(context.Background(), func(context.Context, *sql.Tx) error { return nil }) }()
+	time.Sleep(200 * time.Millisecond) // the writer took gen-1 and waits for the lock
+
+	// gen-2 is acknowledged, then the user's rollup is read.
+	if ok, _, err := db.RecordGeneration(ctx, testJournalCharge("gen-2", "key-a", 20)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	type res struct {
+		reqs int64
+		err  error
+	}
+	days := make(chan res, 1)
+	go func() {
+		d, err := db.UserDays(context.Background(), "user-1", journalT0.Truncate(24*time.Hour), journalT0.Add(24*time.Hour))
+		var n int64
+		for _, x := range d {
+			n += x.Requests
+		}
+		days <- res{n, err}
+	}()
+	time.Sleep(200 * time.Millisecond) // UserDays' Flush is queued
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-w0; err != nil {
+		t.Fatal(err)
+	}
+	r := <-days
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.reqs != 2 {
+		t.Errorf("UserDays saw %d requests, want 2: Flush returned before gen-2 committed", r.reqs)
 	}
 }

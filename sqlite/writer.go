@@ -119,6 +119,20 @@ func (db *DB) runWriter() {
 	journalTimer := time.NewTimer(time.Hour)
 	journalTimer.Stop()
 	var flushJournal <-chan time.Time
+	// commitJournal commits the journal's charges and sets the timer of
+	// the next try if that failed.
+	commitJournal := func() {
+		if db.journal == nil {
+			return
+		}
+		if db.commitJournal() {
+			journalTimer.Stop()
+			flushJournal = nil
+		} else {
+			journalTimer.Reset(db.journalDelay)
+			flushJournal = journalTimer.C
+		}
+	}
 	for {
 		select {
 		case r := <-db.writes:
@@ -138,18 +152,9 @@ func (db *DB) runWriter() {
 			db.commitJournal()
 			return
 		}
-		if db.journal != nil {
-			if db.commitJournal() {
-				journalTimer.Stop()
-				flushJournal = nil
-			} else {
-				// The batch failed: try again later.
-				journalTimer.Reset(db.journalDelay)
-				flushJournal = journalTimer.C
-			}
-			if len(batch) == 0 {
-				continue
-			}
+		if len(batch) == 0 {
+			commitJournal()
+			continue
 		}
 		// Under load (the last batch held more than one), wait for as
 		// many as the last batch held, or for charges as many as the
@@ -184,6 +189,10 @@ func (db *DB) runWriter() {
 		}
 		gather.Stop()
 		last = len(batch)
+		// Every charge journaled before a write of the batch was queued
+		// commits before it: Flush's empty write returns after them, and
+		// a key's deletion comes after its charges.
+		commitJournal()
 		db.commitBatch(batch)
 		clear(batch)
 	}
