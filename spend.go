@@ -183,7 +183,9 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // without r, from g.KeyHash's key if it exists) when empty, and g.ID is
 // made when empty.
 //
-// Settle returns once the charge is committed to the store. A g.ID that
+// Settle returns once the charge is durable in the store: committed, or
+// on SQLite in its charge journal, which a restart commits
+// (docs/spending.md). A g.ID that
 // is stored already charges nothing. Without a reservation (r nil: usage
 // reported by the caller, who may send it again), that is a retry and
 // Settle returns nil. With one, the id is another request's (an upstream
