@@ -47,8 +47,14 @@ func (c *testClock) Set(t time.Time) {
 
 func newFixture(t testing.TB, opts ...keygate.Option) *fixture {
 	t.Helper()
+	return newFixtureStore(t, nil, opts...)
+}
+
+// newFixtureStore is newFixture with its SQLite file opened with dbOpts.
+func newFixtureStore(t testing.TB, dbOpts []sqlite.Option, opts ...keygate.Option) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"), dbOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
