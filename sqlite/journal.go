@@ -45,7 +45,8 @@ import (
 // segments before it are removed once the batch has committed. One process
 // at a time keeps a file's journal: the one holding the lock on
 // <file>-charges/lock. Another process on the same file (a CLI command
-// while the server runs) commits its charges itself, as before.
+// while the server runs) commits each of its charges before
+// RecordGeneration returns, through the writer's group commit.
 
 const (
 	// journalDelay is how long a journaled charge waits at most for its
@@ -57,8 +58,9 @@ const (
 	// at most: beyond it (the database refuses the batches, say, or the
 	// disk is full) RecordGeneration fails instead of journaling more.
 	journalMax = 1 << 17
-	// mirrorEvictEvery is how often the counters charged by no pending
-	// charge since the last eviction leave the mirror.
+	// mirrorEvictEvery is how often the mirror drops the counters that
+	// no waiting charge holds and no charge of the last two batches
+	// added to.
 	mirrorEvictEvery = 10 * time.Second
 )
 
