@@ -24,8 +24,10 @@ const maxChargeBatch = 256
 // larger transactions. A lone charge on an idle process waits for nothing.
 // In the gateway benchmark (two replicas, 64 connections), 5 ms rather
 // than 2 took the writes per request from 0.084 to 0.073 (0.112 to 0.093
-// streamed), at the same throughput.
-const chargeGather = 5 * time.Millisecond
+// streamed), and 10 ms rather than 5 from 0.055–0.057 to 0.046–0.048
+// (0.058–0.062 to 0.052–0.062 streamed), at throughputs within the noise
+// (docs/benchmarks.md, "Round five").
+const chargeGather = 10 * time.Millisecond
 
 // chargeAttempts is how many times a batch whose transaction failed
 // without an answer from the server (the connection broke, the server is
