@@ -244,16 +244,7 @@ func (db *DB) replay(ctx context.Context, j *journal, segs []int64) error {
 		if len(charges) == 0 {
 			return nil
 		}
-		reqs := chargeReqs(charges)
-		tx, err := db.writer.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if err := db.writeCharges(tx, reqs); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("replay: %w", err)
-		}
-		if err := db.commit(tx); err != nil {
+		if _, err := db.writeJournaled(ctx, charges); err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
 		charges = charges[:0]
@@ -351,14 +342,23 @@ func tailOr(b []byte) error {
 	return nil
 }
 
-// chargeReqs wraps journaled charges for writeCharges; nobody waits for
-// their answer.
-func chargeReqs(charges []*keygate.Charge) []*writeReq {
+// writeJournaled commits journaled charges in one transaction
+// (writeCharges; nobody waits for their answer), and returns their
+// requests with each one's result.
+func (db *DB) writeJournaled(ctx context.Context, charges []*keygate.Charge) ([]*writeReq, error) {
 	reqs := make([]*writeReq, len(charges))
 	for i, c := range charges {
-		reqs[i] = &writeReq{ctx: context.Background(), charge: c}
+		reqs[i] = &writeReq{ctx: ctx, charge: c}
 	}
-	return reqs
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.writeCharges(tx, reqs); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return reqs, db.commit(tx)
 }
 
 // journalCharge is RecordGeneration with a journal: c is acknowledged once
@@ -494,11 +494,10 @@ func (j *journal) take() (charges []*keygate.Charge, upTo int64) {
 		return nil, 0
 	}
 	charges, j.pending = j.pending, nil
-	if err := j.rotate(); err != nil {
-		// The segment stays: its committed records are replayed for
-		// nothing if the process dies, and removed with the next.
-		return charges, j.seg
-	}
+	// If no new segment can be made, the current one stays (upTo is its
+	// number): its committed records are replayed for nothing if the
+	// process dies, and it is removed after a later batch.
+	j.rotate()
 	return charges, j.seg
 }
 

@@ -209,15 +209,7 @@ func (db *DB) commitJournal() bool {
 	if len(charges) == 0 {
 		return true
 	}
-	reqs := chargeReqs(charges)
-	tx, err := db.writer.BeginTx(context.Background(), nil)
-	if err == nil {
-		if err = db.writeCharges(tx, reqs); err != nil {
-			tx.Rollback()
-		} else {
-			err = db.commit(tx)
-		}
-	}
+	reqs, err := db.writeJournaled(context.Background(), charges)
 	if err != nil {
 		db.journal.failed(charges, err)
 		return false
