@@ -10,9 +10,9 @@ import (
 // Generation is one metered request as GET /api/v1/generation reports it
 // (OpenRouter spec path GET /generation). Money is in micro-dollars.
 type Generation struct {
-	// ID is the upstream answer's id ("gen-…", "chatcmpl-…"), unique: a
-	// generation is charged once. Settle makes one ("gen-" and 32 hex
-	// digits) when it is empty.
+	// ID is unique: a generation is charged once. Settle makes one
+	// (NewGenerationID) when it is empty; usage reported by another
+	// gateway (POST /api/v1/usage) names its own.
 	ID          string
 	KeyHash     string
 	UserID      string
@@ -40,6 +40,11 @@ type Generation struct {
 	// CreatedAt is when the request was made, UTC: the charge lands in
 	// the usage periods containing it.
 	CreatedAt time.Time
+	// UpstreamID is the upstream answer's own id ("chatcmpl-…"), "" when
+	// it sent none (OpenRouter's upstream_id). It need not be unique:
+	// small local servers draw ids from a small range. Settle keeps it
+	// only when it is 1 to 256 visible ASCII characters.
+	UpstreamID string
 }
 
 // errGenerationNotFound is the 404 for a generation that does not exist or

@@ -53,6 +53,13 @@ func newFixture(t testing.TB, opts ...keygate.Option) *fixture {
 // newFixtureStore is newFixture with its SQLite file opened with dbOpts.
 func newFixtureStore(t testing.TB, dbOpts []sqlite.Option, opts ...keygate.Option) *fixture {
 	t.Helper()
+	return newFixtureWrapped(t, dbOpts, nil, opts...)
+}
+
+// newFixtureWrapped is newFixtureStore whose service reaches the file
+// through wrap(db) (nil: directly).
+func newFixtureWrapped(t testing.TB, dbOpts []sqlite.Option, wrap func(*sqlite.DB) keygate.Store, opts ...keygate.Option) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"), dbOpts...)
 	if err != nil {
@@ -61,7 +68,11 @@ func newFixtureStore(t testing.TB, dbOpts []sqlite.Option, opts ...keygate.Optio
 	t.Cleanup(func() { db.Close() })
 	clk := &testClock{t: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)}
 	cheap := keygate.PasswordHasher{Params: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
-	svc := keygate.NewService(db, keygate.DefaultConfig(), append([]keygate.Option{
+	var store keygate.Store = db
+	if wrap != nil {
+		store = wrap(db)
+	}
+	svc := keygate.NewService(store, keygate.DefaultConfig(), append([]keygate.Option{
 		keygate.WithClock(clk.Now),
 		keygate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		keygate.WithPasswordHasher(cheap)}, opts...)...)

@@ -1,10 +1,15 @@
 package keygate_test
 
 import (
+	"context"
+	"regexp"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/sqlite"
 )
 
 // reserve reserves want for k and fails the test on an error.
@@ -292,4 +297,88 @@ func TestReserveUnavailable(t *testing.T) {
 	f.store.Close()
 	_, err := f.svc.Reserve(f.ctx, k, 10)
 	wantCode(t, err, keygate.EUNAVAILABLE, "the store cannot be reached to authorize spending")
+}
+
+// chargeSpy is a store that remembers the charges recorded through it.
+type chargeSpy struct {
+	*sqlite.DB
+	mu      sync.Mutex
+	charges []keygate.Charge
+}
+
+func (s *chargeSpy) RecordGeneration(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
+	s.mu.Lock()
+	s.charges = append(s.charges, *c)
+	s.mu.Unlock()
+	return s.DB.RecordGeneration(ctx, c)
+}
+
+// last returns the last charge recorded.
+func (s *chargeSpy) last() keygate.Charge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.charges[len(s.charges)-1]
+}
+
+// TestSettleGenerationID: a generation settled without an id gets its
+// reservation's (GenerationID: made once, in OpenRouter's gen-<unix>-
+// form), and the store is told the id is new (Charge.NewID) only for an id
+// Settle made and offers for the first time; an id the caller names is
+// never new.
+func TestSettleGenerationID(t *testing.T) {
+	spy := &chargeSpy{}
+	f := newFixtureWrapped(t, nil, func(db *sqlite.DB) keygate.Store { spy.DB = db; return spy })
+	_, k := f.newKey(keygate.NewKeyParams{LimitUSD: limitUSD(1_000)})
+	form := regexp.MustCompile(`^gen-` + strconv.FormatInt(f.clock.Now().Unix(), 10) + `-[0-9a-f]{32}$`)
+
+	r := f.reserve(k, 35)
+	id := r.GenerationID()
+	if !form.MatchString(id) || r.GenerationID() != id {
+		t.Fatalf("GenerationID() = %q, then %q: want one id of the form %s", id, r.GenerationID(), form)
+	}
+	if other := f.reserve(k, 35); other.GenerationID() == id {
+		t.Error("two reservations have one generation id")
+	} else {
+		other.Release()
+	}
+	g := &keygate.Generation{Model: "t/cheap", Cost: 35}
+	if err := f.svc.Settle(f.ctx, r, g); err != nil {
+		t.Fatal(err)
+	}
+	if c := spy.last(); g.ID != id || c.Generation.ID != id || !c.NewID {
+		t.Errorf("settled under %q (store told %q, new %v), want %q, new", g.ID, c.Generation.ID, c.NewID, id)
+	}
+	if got, err := f.svc.Generation(f.ctx, f.user.ID, id); err != nil || got.Cost != 35 {
+		t.Errorf("Generation(%q) = %+v, %v", id, got, err)
+	}
+
+	// A reservation whose id went to the store once: its next Settle is
+	// looked up (and charges nothing: the id is taken).
+	r = f.reserve(k, 35)
+	if err := f.svc.Settle(f.ctx, r, &keygate.Generation{Model: "t/cheap", Cost: 35}); err != nil {
+		t.Fatal(err)
+	}
+	err := f.svc.Settle(f.ctx, r, &keygate.Generation{Model: "t/cheap", Cost: 35})
+	if c := spy.last(); c.NewID || c.Generation.ID != r.GenerationID() {
+		t.Errorf("second Settle of one reservation: id %q, new %v; want %q, not new", c.Generation.ID, c.NewID, r.GenerationID())
+	}
+	wantCode(t, err, keygate.ECONFLICT, "")
+
+	// Named by the caller: never new. Without a reservation: a new id.
+	if err := f.svc.Settle(f.ctx, f.reserve(k, 35), &keygate.Generation{ID: "chatcmpl-named", Model: "t/cheap", Cost: 35}); err != nil {
+		t.Fatal(err)
+	}
+	if c := spy.last(); c.NewID {
+		t.Error("an id the caller named was passed as new")
+	}
+	g = &keygate.Generation{KeyHash: k.Hash, Model: "t/cheap", Cost: 35}
+	if err := f.svc.Settle(f.ctx, nil, g); err != nil {
+		t.Fatal(err)
+	}
+	if c := spy.last(); !form.MatchString(g.ID) || !c.NewID {
+		t.Errorf("without a reservation: id %q, new %v; want a new id of keygate's", g.ID, c.NewID)
+	}
+	if got := f.remaining(k); got != 1_000-4*35 {
+		t.Errorf("limit_remaining = %d, want %d: four charges of 35 µ$", got, 1_000-4*35)
+	}
 }

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultReservation is what Reserve holds for a request whose caller
@@ -29,6 +32,23 @@ type Reservation struct {
 	holds      []hold // on the balances of those with a limit
 	amount     Micros
 	done       atomic.Bool // released, by Settle or Release
+	// id is the generation id of the request (GenerationID), made once;
+	// idOffered is set once a Settle has given it to the store.
+	idOnce    sync.Once
+	id        string
+	idOffered atomic.Bool
+}
+
+// GenerationID returns the id Settle gives r's generation when the caller
+// leaves it empty: made once per reservation (NewGenerationID), so that a
+// gateway can send it to its client before the charge, in every chunk of a
+// stream and in the answer's id, as OpenRouter does. "" for a nil r.
+func (r *Reservation) GenerationID() string {
+	if r == nil {
+		return ""
+	}
+	r.idOnce.Do(func() { r.id = NewGenerationID(r.s.Now()) })
+	return r.id
 }
 
 // Key returns the key the reservation was made for.
@@ -180,8 +200,8 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // to the BYOK sums when g.BYOK, and to the account's counter of g.UserID
 // (AccountCounter) and the daily rollups of its app and user. g is stored, so Generation finds it at
 // once. g.KeyHash, g.UserID and g.WorkspaceID are taken from r's key (or,
-// without r, from g.KeyHash's key if it exists) when empty, and g.ID is
-// made when empty.
+// without r, from g.KeyHash's key if it exists) when empty, and an empty
+// g.ID becomes r.GenerationID() (without r, a new id).
 //
 // Settle returns once the charge is durable in the store: committed, or
 // on SQLite in its charge journal, which a restart commits
@@ -231,8 +251,19 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			g.WorkspaceID = k.WorkspaceID
 		}
 	}
+	// An id made here is new to the store the first time it is offered:
+	// the store need not look it up (Charge.NewID).
+	newID := false
 	if g.ID == "" {
-		g.ID = newGenerationID()
+		if r != nil {
+			g.ID = r.GenerationID()
+			newID = !r.idOffered.Swap(true)
+		} else {
+			g.ID, newID = NewGenerationID(s.Now()), true
+		}
+	}
+	if !validGenerationID(g.UpstreamID) {
+		g.UpstreamID = ""
 	}
 	if g.CreatedAt.IsZero() {
 		g.CreatedAt = s.Now()
@@ -299,7 +330,7 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			add = append(add, c)
 		}
 	}
-	c := &Charge{Generation: g, Counters: add, InFlight: int(s.inFlight.Load())}
+	c := &Charge{Generation: g, Counters: add, NewID: newID, InFlight: int(s.inFlight.Load())}
 	c.AppDay, c.UserDay = RollupsOf(g)
 	if r != nil {
 		for _, h := range r.holds {
@@ -353,7 +384,7 @@ func (r *Reservation) chain() []string {
 // checkGeneration checks what Settle stores of g.
 func checkGeneration(g *Generation) error {
 	switch {
-	case len(g.ID) > maxGenerationID || strings.IndexFunc(g.ID, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0:
+	case !validGenerationID(g.ID):
 		return Errorf(EINVALID, "id must be 1 to %d visible ASCII characters", maxGenerationID)
 	case g.KeyHash == "":
 		return Errorf(EINVALID, "key_hash is required")
@@ -373,11 +404,20 @@ func checkGeneration(g *Generation) error {
 	return nil
 }
 
-// newGenerationID returns "gen-" and 32 random hex digits.
-func newGenerationID() string {
+// validGenerationID reports whether id is 1 to maxGenerationID visible
+// ASCII characters.
+func validGenerationID(id string) bool {
+	return id != "" && len(id) <= maxGenerationID && strings.IndexFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) < 0
+}
+
+// NewGenerationID returns a new generation id in OpenRouter's form:
+// "gen-", now in Unix seconds, "-" and 32 random hex digits (128 bits, so
+// that no two are ever equal). Ids made later sort later, to the second:
+// a store's index of them grows at its end.
+func NewGenerationID(now time.Time) string {
 	var b [16]byte
 	rand.Read(b[:])
-	return "gen-" + hex.EncodeToString(b[:])
+	return "gen-" + strconv.FormatInt(now.Unix(), 10) + "-" + hex.EncodeToString(b[:])
 }
 
 // limitExceeded is the 403 a key past its limit gets (limitErrors).

@@ -287,6 +287,12 @@ type Charge struct {
 	// rollups (RollupsOf); nil adds nothing.
 	AppDay  *AppDay
 	UserDay *UserDay
+	// NewID says Generation.ID was made for this charge by Settle
+	// (NewGenerationID: 128 random bits) and offered to no store before:
+	// it cannot be stored already, and a store may skip looking it up. A
+	// store still never charges an id twice (a charge replayed after a
+	// crash).
+	NewID bool
 	// InFlight is how many requests of this process held a reservation
 	// when the charge was made, itself included: a hint to a store that
 	// commits charges in groups of how many more may come soon.

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -74,23 +75,29 @@ func TestCharges(t *testing.T) {
 			if ce := r.header.Get("Content-Encoding"); ce != "" {
 				t.Errorf("Content-Encoding = %q, want none: keygate relays plain bytes", ce)
 			}
-			if tt.stream {
-				checkStream(t, r.body, tt.extra != nil)
-			} else if !json.Valid(r.body) {
+			// The answer carries keygate's id, in the header, the body
+			// and every chunk; the upstream's is the upstream_id.
+			id := r.header.Get("X-Generation-Id")
+			if !generationIDForm.MatchString(id) {
+				t.Errorf("X-Generation-Id = %q, want keygate's gen-<unix>-<32 hex>", id)
+			}
+			var a struct{ ID *string }
+			switch {
+			case tt.stream:
+				checkStream(t, r.body, tt.extra != nil, id)
+			case json.Unmarshal(r.body, &a) != nil:
 				t.Errorf("body %q is not JSON", r.body)
+			case path != "/api/v1/embeddings" && (a.ID == nil || *a.ID != id):
+				t.Errorf("body id = %v, want X-Generation-Id %q", a.ID, id)
 			}
 			info := e.keyInfo(key)
 			got := keygate.Micros(math.Round((info.Usage + info.BYOKUsage) * 1e6))
-			id := "gen-" + tt.name
-			if h := r.header.Get("X-Generation-Id"); !tt.stream && h != id {
-				if path != "/api/v1/embeddings" {
-					t.Errorf("X-Generation-Id = %q, want the upstream's id %q", h, id)
-				}
-				id = h
-			}
 			g, gr := e.generation(key, id)
 			if g == nil {
 				t.Fatalf("GET generation = %d %s", gr.status, gr.body)
+			}
+			if path != "/api/v1/embeddings" && (g.UpstreamID == nil || *g.UpstreamID != "gen-"+tt.name) {
+				t.Errorf("upstream_id = %v, want the upstream's id %q", g.UpstreamID, "gen-"+tt.name)
 			}
 			switch {
 			case tt.want >= 0 && got != tt.want:
@@ -118,7 +125,14 @@ func TestCharges(t *testing.T) {
 // checkStream checks a relayed stream: canonical framing, JSON chunks
 // without the null members the SDK rejects, no usage-only chunk unless the
 // client asked for it, and exactly one [DONE], last.
-func checkStream(t *testing.T, body []byte, askedUsage bool) {
+// generationIDForm is the form of the ids keygate makes
+// (keygate.NewGenerationID).
+var generationIDForm = regexp.MustCompile(`^gen-[0-9]+-[0-9a-f]{32}$`)
+
+// checkStream checks a relayed stream: one [DONE] at its end, no null
+// usage or system_fingerprint, every chunk's id id, and the usage-only
+// chunk forwarded only when the client asked for it.
+func checkStream(t *testing.T, body []byte, askedUsage bool, id string) {
 	t.Helper()
 	data := sseData(t, body)
 	if len(data) == 0 || data[len(data)-1] != "[DONE]" {
@@ -138,6 +152,9 @@ func checkStream(t *testing.T, body []byte, askedUsage bool) {
 				t.Errorf("chunk %q keeps %q: null", d, k)
 			}
 		}
+		if want := `"` + id + `"`; string(c["id"]) != want {
+			t.Errorf("chunk %q: id %s, want %s", d, c["id"], want)
+		}
 		if string(c["choices"]) == "[]" && c["usage"] != nil {
 			sawUsage = true
 		}
@@ -147,8 +164,8 @@ func checkStream(t *testing.T, body []byte, askedUsage bool) {
 	}
 }
 
-// TestChargeOddAnswers: an upstream id the service refuses is replaced by
-// one keygate makes, and negative token counts are taken as 0; either way
+// TestChargeOddAnswers: an upstream id that is no valid id is not kept
+// (no upstream_id), and negative token counts are taken as 0; either way
 // the answer is delivered and charged.
 func TestChargeOddAnswers(t *testing.T) {
 	e := newEnv(t)
@@ -171,8 +188,12 @@ func TestChargeOddAnswers(t *testing.T) {
 			if got := e.spent(key); got != tt.want {
 				t.Errorf("charged %d µ$, want %d", got, tt.want)
 			}
-			if g, gr := e.generation(key, r.header.Get("X-Generation-Id")); g == nil {
-				t.Errorf("GET generation %q = %d", r.header.Get("X-Generation-Id"), gr.status)
+			g, gr := e.generation(key, r.header.Get("X-Generation-Id"))
+			if g == nil {
+				t.Fatalf("GET generation %q = %d", r.header.Get("X-Generation-Id"), gr.status)
+			}
+			if valid := tt.reply.ID != "not a valid id"; (g.UpstreamID != nil) != valid {
+				t.Errorf("upstream_id = %v, want it kept: %v", g.UpstreamID, valid)
 			}
 		})
 	}

@@ -62,13 +62,17 @@ func TestClientLeavesBeforeAnswer(t *testing.T) {
 }
 
 // TestStreamEndings: a client that closes the stream as
-// soon as it reads [DONE] has a normal generation, found at once by the
-// upstream's id, which every chunk carries.
+// soon as it reads [DONE] has a normal generation, found at once by
+// keygate's id, which every chunk and the X-Generation-Id header carry.
 func TestStreamEndings(t *testing.T) {
 	e := newEnv(t)
 	e.script("cheap-v2", upstreamtest.Reply{ID: "gen-upstream-7", Content: []string{"Hel", "lo", "!"}, Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
 	key := e.key(usd(1))
 	resp := e.stream(key, chat("t/cheap", true))
+	id := resp.Header.Get("X-Generation-Id")
+	if !generationIDForm.MatchString(id) {
+		t.Errorf("X-Generation-Id = %q, want keygate's", id)
+	}
 	br := bufio.NewReader(resp.Body)
 	for {
 		ev := readEvent(t, br)
@@ -78,23 +82,24 @@ func TestStreamEndings(t *testing.T) {
 		var c struct {
 			ID string `json:"id"`
 		}
-		if ev == "" || json.Unmarshal([]byte(strings.TrimPrefix(ev, "data: ")), &c) != nil || c.ID != "gen-upstream-7" {
-			t.Fatalf("event %q: want a chunk with the upstream's id", ev)
+		if ev == "" || json.Unmarshal([]byte(strings.TrimPrefix(ev, "data: ")), &c) != nil || c.ID != id {
+			t.Fatalf("event %q: want a chunk with id %q", ev, id)
 		}
 	}
 	resp.Body.Close() // at once
-	g, r := e.generation(key, "gen-upstream-7")
+	g, r := e.generation(key, id)
 	if g == nil {
 		t.Fatalf("GET generation at once = %d %s", r.status, r.body)
 	}
-	if g.TotalCost != 0.000035 || g.Cancelled == nil || *g.Cancelled || g.FinishReason == nil || *g.FinishReason != "stop" || g.Streamed == nil || !*g.Streamed {
-		t.Errorf("generation %s: want 35 µ$, not cancelled, stop, streamed", r.body)
+	if g.TotalCost != 0.000035 || g.Cancelled == nil || *g.Cancelled || g.FinishReason == nil || *g.FinishReason != "stop" || g.Streamed == nil || !*g.Streamed ||
+		g.UpstreamID == nil || *g.UpstreamID != "gen-upstream-7" {
+		t.Errorf("generation %s: want 35 µ$, not cancelled, stop, streamed, upstream_id gen-upstream-7", r.body)
 	}
 }
 
 // TestOddUpstreamBodies: an answer that is only an error is
 // a 502 and not charged; a body with leading whitespace is read; an empty
-// id and role stay as sent (keygate records the answer under its own id);
+// id becomes keygate's and an empty role stays as sent;
 // OpenAI's nulls are dropped where the SDK rejects them.
 func TestOddUpstreamBodies(t *testing.T) {
 	e := newEnv(t)
@@ -109,8 +114,8 @@ func TestOddUpstreamBodies(t *testing.T) {
 		{"leading-whitespace", upstreamtest.Reply{Body: " \r\n\t" + `{"id":"gen-ws","object":"chat.completion","created":1,"model":"cheap-v2","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":20}}`}, 200, 35, nil},
 		{"empty-id-and-role", upstreamtest.Reply{Body: `{"id":"","object":"chat.completion","created":1,"model":"cheap-v2","choices":[{"index":0,"message":{"role":"","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":20}}`}, 200, 35,
 			func(t *testing.T, body []byte, genID string) {
-				if !strings.Contains(string(body), `"id":""`) || !strings.Contains(string(body), `"role":""`) || !strings.HasPrefix(genID, "gen-") {
-					t.Errorf("body %s, X-Generation-Id %q: want the empty id and role kept, keygate's id in the header", body, genID)
+				if !strings.Contains(string(body), `"id":"`+genID+`"`) || !strings.Contains(string(body), `"role":""`) || !generationIDForm.MatchString(genID) {
+					t.Errorf("body %s, X-Generation-Id %q: want keygate's id in both, the empty role kept", body, genID)
 				}
 			}},
 		{"openai-nulls", upstreamtest.Reply{NullQuirks: true, Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}}, 200, 35,

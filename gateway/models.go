@@ -138,5 +138,8 @@ func generationJSON(g *keygate.Generation) apitype.Generation {
 	if g.WorkspaceID != "" {
 		out.WorkspaceID = &g.WorkspaceID
 	}
+	if g.UpstreamID != "" {
+		out.UpstreamID = &g.UpstreamID
+	}
 	return out
 }

@@ -21,30 +21,46 @@ var (
 	bodyNulls  = []string{"usage"}
 )
 
-// normalizeChunk returns a stream chunk without the null members the SDK
-// rejects; every other byte of each member passes unchanged. A chunk
-// without "null" is returned as it is, and so is one that is not a JSON
-// object.
-func normalizeChunk(b []byte) []byte {
-	if !bytes.Contains(b, []byte("null")) {
-		return b
+// The answer's id is keygate's: every answer and chunk carries the id of
+// its generation (the request's Reservation.GenerationID), as OpenRouter's
+// do, so that the id a client reads is the one GET /api/v1/generation
+// takes. The upstream's own id is kept as the generation's upstream_id.
+
+// normalizeChunk returns a stream chunk with id for its "id" and without
+// the null members the SDK rejects; every other byte of each member
+// passes unchanged. id is a JSON string. A chunk that is not a JSON
+// object is returned as it is.
+func normalizeChunk(b, id []byte) []byte {
+	// Most chunks start with their id and hold no null: the id is swapped
+	// in place of the upstream's, with no parse.
+	if rest, ok := bytes.CutPrefix(b, []byte(`{"id":"`)); ok {
+		end := bytes.IndexByte(rest, '"')
+		if end >= 0 && bytes.IndexByte(rest[:end], '\\') < 0 && !bytes.Contains(rest[end:], []byte("null")) {
+			out := make([]byte, 0, len(b)-end+len(id))
+			out = append(out, `{"id":`...)
+			out = append(out, id...)
+			return append(out, rest[end+1:]...)
+		}
 	}
-	out, _, err := dropNulls(b, chunkNulls)
+	out, _, err := rewriteObject(b, id, chunkNulls)
 	if err != nil {
 		return b
 	}
 	return out
 }
 
-// normalizeBody is normalizeChunk for an unstreamed answer; a chat
-// completion without system_fingerprint gets "system_fingerprint": null,
-// which the SDK's chat result requires.
-func normalizeBody(b []byte, chat bool) []byte {
-	out, hasFingerprint, err := dropNulls(b, bodyNulls)
+// normalizeBody is normalizeChunk for an unstreamed answer. A chat
+// completion without an id gets one, and one without system_fingerprint
+// gets "system_fingerprint": null, which the SDK's chat result requires.
+func normalizeBody(b, id []byte, chat bool) []byte {
+	out, seen, err := rewriteObject(b, id, bodyNulls)
 	if err != nil {
 		return b
 	}
-	if chat && !hasFingerprint {
+	if chat && !seen.id {
+		out = append(append(append(out[:len(out)-1], `,"id":`...), id...), '}')
+	}
+	if chat && !seen.fingerprint {
 		out = append(out[:len(out)-1], `,"system_fingerprint":null}`...)
 	}
 	return out
@@ -52,38 +68,47 @@ func normalizeBody(b []byte, chat bool) []byte {
 
 var errNotObject = errors.New("not a JSON object")
 
-// dropNulls copies the object b without its members named in keys whose
-// value is null, and reports whether it has a system_fingerprint member.
-// Names and values are copied as they appear in b. Only the top level is
-// read: nested objects are checked for validity, not for duplicate names,
-// which the gateway leaves to the client that reads them.
-func dropNulls(b []byte, keys []string) (out []byte, hasFingerprint bool, err error) {
+// members says which members rewriteObject saw.
+type members struct{ id, fingerprint bool }
+
+// rewriteObject copies the object b with id (a JSON string) as the value
+// of its "id" members, and without its members named in drop whose value
+// is null. Names and other values are copied as they appear in b. Only
+// the top level is read: nested objects are checked for validity, not for
+// duplicate names, which the gateway leaves to the client that reads
+// them.
+func rewriteObject(b, id []byte, drop []string) ([]byte, members, error) {
+	var seen members
 	// A bytes.Buffer is read in place, not copied into the decoder.
 	dec := jsontext.NewDecoder(bytes.NewBuffer(b), jsontext.AllowDuplicateNames(true))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return nil, false, errNotObject
+		return nil, seen, errNotObject
 	}
-	out = make([]byte, 0, len(b)+32)
+	out := make([]byte, 0, len(b)+len(id)+32)
 	out = append(out, '{')
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadValue()
 		if err != nil {
-			return nil, false, err
+			return nil, seen, err
 		}
 		nameEnd := int(dec.InputOffset())
 		name = b[nameEnd-len(name) : nameEnd] // stays valid past the next read
 		val, err := dec.ReadValue()
 		if err != nil {
-			return nil, false, err
+			return nil, seen, err
 		}
 		n, err := memberName(name)
 		if err != nil {
-			return nil, false, err
+			return nil, seen, err
 		}
-		if n == "system_fingerprint" {
-			hasFingerprint = true
+		switch n {
+		case "id":
+			seen.id = true
+			val = jsontext.Value(id)
+		case "system_fingerprint":
+			seen.fingerprint = true
 		}
-		if val.Kind() == 'n' && slices.Contains(keys, n) {
+		if val.Kind() == 'n' && slices.Contains(drop, n) {
 			continue
 		}
 		if len(out) > 1 {
@@ -94,9 +119,9 @@ func dropNulls(b []byte, keys []string) (out []byte, hasFingerprint bool, err er
 		out = append(out, val...)
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		return nil, false, err
+		return nil, seen, err
 	}
-	return append(out, '}'), hasFingerprint, nil
+	return append(out, '}'), seen, nil
 }
 
 // memberName returns the name of a member from its quoted form; only a

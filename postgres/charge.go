@@ -312,7 +312,7 @@ const sqlInsertGenerations = `
 		$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
 		$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::boolean[],
 		$17::boolean[], $18::boolean[], $19::boolean[], $20::text[], $21::bigint[],
-		$22::bigint[], $23::timestamptz[])
+		$22::bigint[], $23::timestamptz[], $24::text[])
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id`
 
@@ -349,6 +349,7 @@ type generationColumnsArrays struct {
 	finish                                                []string
 	latency, genTime                                      []int64
 	created                                               []time.Time
+	upstreamID                                            []string
 }
 
 func (a *generationColumnsArrays) add(g *keygate.Generation) {
@@ -375,13 +376,14 @@ func (a *generationColumnsArrays) add(g *keygate.Generation) {
 	a.latency = append(a.latency, g.Latency.Microseconds())
 	a.genTime = append(a.genTime, g.GenerationTime.Microseconds())
 	a.created = append(a.created, g.CreatedAt)
+	a.upstreamID = append(a.upstreamID, g.UpstreamID)
 }
 
 func (a *generationColumnsArrays) args() []any {
 	return []any{a.id, a.keyHash, a.userID, a.workspaceID, a.appID, a.model,
 		a.upstreamModel, a.provider, a.endpoint, a.prompt, a.completion,
 		a.reasoning, a.cached, a.cost, a.upstream, a.byok, a.estimated,
-		a.streamed, a.cancelled, a.finish, a.latency, a.genTime, a.created}
+		a.streamed, a.cancelled, a.finish, a.latency, a.genTime, a.created, a.upstreamID}
 }
 
 // WriteCount returns how many write transactions of spending (batches of

@@ -16,7 +16,7 @@ const generationColumns = `id, key_hash, user_id, workspace_id, app_id, model,
 	upstream_model, provider, endpoint, prompt_tokens, completion_tokens,
 	reasoning_tokens, cached_tokens, cost_micros, upstream_cost_micros,
 	byok, cost_estimated, streamed, cancelled, finish_reason, latency_us,
-	generation_time_us, created_at`
+	generation_time_us, created_at, upstream_id`
 
 // counterRef is c without its sums, and with its start in UTC: the
 // identity of a counter row.
@@ -77,7 +77,7 @@ func scanGeneration(row scanner) (*keygate.Generation, error) {
 		&g.UpstreamModel, &g.Provider, &g.Endpoint, &g.PromptTokens, &g.CompletionTokens,
 		&g.ReasoningTokens, &g.CachedTokens, &cost, &upCost,
 		&g.BYOK, &g.CostEstimated, &g.Streamed, &g.Cancelled, &g.FinishReason,
-		&latency, &genTime, &g.CreatedAt); err != nil {
+		&latency, &genTime, &g.CreatedAt, &g.UpstreamID); err != nil {
 		return nil, err
 	}
 	g.Cost, g.UpstreamInferenceCost = keygate.Micros(cost), keygate.Micros(upCost)

@@ -65,7 +65,7 @@ func (db *DB) writeCharges(tx *sql.Tx, reqs []*writeReq) error {
 			gens = append(gens, r.charge.Generation)
 		}
 	}
-	args := make([]any, 0, 23<<(chunkSizes-1))
+	args := make([]any, 0, 24<<(chunkSizes-1))
 	var inserted []*writeReq
 	for chunk := range chunks(len(gens)) {
 		args = args[:0]
@@ -74,7 +74,7 @@ func (db *DB) writeCharges(tx *sql.Tx, reqs []*writeReq) error {
 				g.UpstreamModel, g.Provider, g.Endpoint, g.PromptTokens, g.CompletionTokens,
 				g.ReasoningTokens, g.CachedTokens, int64(g.Cost), int64(g.UpstreamInferenceCost),
 				g.BYOK, g.CostEstimated, g.Streamed, g.Cancelled, g.FinishReason,
-				g.Latency.Microseconds(), g.GenerationTime.Microseconds(), micros(g.CreatedAt))
+				g.Latency.Microseconds(), g.GenerationTime.Microseconds(), micros(g.CreatedAt), g.UpstreamID)
 		}
 		st := tx.StmtContext(ctx, db.st.insertGenerations[chunk.size])
 		if chunk.size == 0 {
@@ -196,7 +196,7 @@ func counterRef(c keygate.UsageCounter) keygate.UsageCounter {
 // says whether it was new and costs less to read.
 func sqlInsertGenerations(n int) string {
 	q := `INSERT INTO generations (` + generationColumns + `) VALUES ` +
-		rowsOf(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
+		rowsOf(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
 		ON CONFLICT (id) DO NOTHING`
 	if n > 1 {
 		q += ` RETURNING id`

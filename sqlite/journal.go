@@ -363,7 +363,9 @@ func (db *DB) writeJournaled(ctx context.Context, charges []*keygate.Charge) ([]
 
 // journalCharge is RecordGeneration with a journal: c is acknowledged once
 // its record is appended (see journal). The sums it returns are the
-// mirror's.
+// mirror's. The database is read for the sums the mirror lacks and, unless
+// c.NewID, for whether the id is taken; a charge with neither to read
+// reads nothing.
 func (db *DB) journalCharge(ctx context.Context, c *keygate.Charge) (bool, []keygate.UsageCounter, error) {
 	j := db.journal
 	select {
@@ -393,14 +395,23 @@ func (db *DB) journalCharge(ctx context.Context, c *keygate.Charge) (bool, []key
 				missing = append(missing, ref)
 			}
 		}
+		if c.NewID && len(missing) == 0 {
+			// Nothing to read: an id made for this charge is stored
+			// nowhere, and the mirror has every sum.
+			charged, sums, err := j.add(c, rec, nil)
+			j.mu.Unlock()
+			return charged, sums, err
+		}
 		j.mu.Unlock()
 
-		taken, err := db.generationStored(ctx, id)
-		if err != nil {
-			return false, nil, err
-		}
-		if taken {
-			return false, nil, nil
+		if !c.NewID {
+			taken, err := db.generationStored(ctx, id)
+			if err != nil {
+				return false, nil, err
+			}
+			if taken {
+				return false, nil, nil
+			}
 		}
 		stored, err := db.storedCountersOf(ctx, missing)
 		if err != nil {

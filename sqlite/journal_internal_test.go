@@ -134,7 +134,9 @@ func TestJournalReplay(t *testing.T) {
 	for i := range 40 {
 		cost := keygate.Micros(1_000 + i)
 		total += cost
-		if ok, _, err := db.RecordGeneration(ctx, testJournalCharge(fmt.Sprintf("gen-%d", i), "key-a", cost)); err != nil || !ok {
+		c := testJournalCharge(fmt.Sprintf("gen-%d", i), "key-a", cost)
+		c.NewID = i%2 == 0 // journaled without a read of the id
+		if ok, _, err := db.RecordGeneration(ctx, c); err != nil || !ok {
 			t.Fatalf("RecordGeneration = %v, %v", ok, err)
 		}
 		if i == 9 {
@@ -163,7 +165,10 @@ func TestJournalReplay(t *testing.T) {
 	}
 	var again []byte
 	for i := range 10 {
-		if again, err = appendRecord(again, testJournalCharge(fmt.Sprintf("gen-%d", i), "key-a", 5)); err != nil {
+		// Said to be new, which the replay does not trust.
+		c := testJournalCharge(fmt.Sprintf("gen-%d", i), "key-a", 5)
+		c.NewID = true
+		if again, err = appendRecord(again, c); err != nil {
 			t.Fatal(err)
 		}
 	}

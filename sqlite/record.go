@@ -14,9 +14,10 @@ import (
 // database's precision), a pointer
 // after a byte saying whether it is set. TestRecordRoundTrip fills every
 // member of Charge and of the structs in it, so a member added to them
-// and not here fails it.
+// and not here fails it. Version 1 (before UpstreamID and NewID) is
+// still read: a journal left by the release before.
 
-const recordVersion = 1
+const recordVersion = 2
 
 var errRecord = errors.New("a journal record that does not decode")
 
@@ -35,6 +36,7 @@ func encodeCharge(b []byte, c *keygate.Charge) []byte {
 	b = binary.AppendUvarint(b, boolByte(g.BYOK)|boolByte(g.CostEstimated)<<1|boolByte(g.Streamed)<<2|boolByte(g.Cancelled)<<3)
 	b = appendStrings(b, g.FinishReason)
 	b = appendInts(b, int64(g.Latency), int64(g.GenerationTime), g.CreatedAt.UnixMicro())
+	b = appendStrings(b, g.UpstreamID)
 
 	b = binary.AppendUvarint(b, uint64(len(c.Counters)))
 	for _, u := range c.Counters {
@@ -59,6 +61,7 @@ func encodeCharge(b []byte, c *keygate.Charge) []byte {
 		b = appendInts(b, u.Requests, u.PromptTokens, u.CompletionTokens, u.ReasoningTokens,
 			int64(u.Micros), int64(u.BYOKMicros))
 	}
+	b = binary.AppendUvarint(b, boolByte(c.NewID))
 	return binary.AppendVarint(b, int64(c.InFlight))
 }
 
@@ -66,7 +69,8 @@ func encodeCharge(b []byte, c *keygate.Charge) []byte {
 // is not whole, or not of this version.
 func decodeCharge(p []byte) (*keygate.Charge, error) {
 	d := decoder{p: p}
-	if d.uint() != recordVersion {
+	version := d.uint()
+	if version != 1 && version != recordVersion {
 		return nil, errRecord
 	}
 	g := &keygate.Generation{ID: d.string(), KeyHash: d.string(), UserID: d.string(), WorkspaceID: d.string()}
@@ -81,6 +85,9 @@ func decodeCharge(p []byte) (*keygate.Charge, error) {
 	g.BYOK, g.CostEstimated, g.Streamed, g.Cancelled = flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0
 	g.FinishReason = d.string()
 	g.Latency, g.GenerationTime, g.CreatedAt = time.Duration(d.int()), time.Duration(d.int()), d.time()
+	if version >= 2 {
+		g.UpstreamID = d.string()
+	}
 	c := &keygate.Charge{Generation: g}
 
 	if n := d.count(); n > 0 {
@@ -104,6 +111,9 @@ func decodeCharge(p []byte) (*keygate.Charge, error) {
 		c.UserDay = &keygate.UserDay{UserID: d.string(), Day: d.time(), WorkspaceID: d.string(), KeyHash: d.string(),
 			Model: d.string(), Provider: d.string(), Requests: d.int(), PromptTokens: d.int(),
 			CompletionTokens: d.int(), ReasoningTokens: d.int(), Micros: keygate.Micros(d.int()), BYOKMicros: keygate.Micros(d.int())}
+	}
+	if version >= 2 {
+		c.NewID = d.uint() == 1
 	}
 	c.InFlight = int(d.int())
 	if d.err || len(d.p) != 0 {

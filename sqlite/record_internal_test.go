@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/hex"
 	"reflect"
 	"testing"
 	"time"
@@ -50,6 +51,32 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeCharge(append(p, 0)); err == nil {
 		t.Error("a payload with a byte more decoded")
+	}
+}
+
+// TestRecordVersion1: a record of the release before UpstreamID and NewID
+// (written by its encodeCharge) still decodes, so a journal it left is
+// replayed after an upgrade.
+func TestRecordVersion1(t *testing.T) {
+	p, err := hex.DecodeString("010b63686174636d706c2d7631026b68027531027731010e0a61636d652f736d616c6c08736d616c6c2d7632056c6f63616c10636861742f636f6d706c6574696f6e73142800004600040473746f70c08db701c096b1028280fa9eafd9a20601026b6805746f74616c00460000000006")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := int64(7)
+	want := &keygate.Charge{
+		Generation: &keygate.Generation{ID: "chatcmpl-v1", KeyHash: "kh", UserID: "u1", WorkspaceID: "w1", AppID: &app,
+			Model: "acme/small", UpstreamModel: "small-v2", Provider: "local", Endpoint: "chat/completions",
+			PromptTokens: 10, CompletionTokens: 20, Cost: 35, Streamed: true, FinishReason: "stop",
+			Latency: 1500 * time.Microsecond, GenerationTime: 2500 * time.Microsecond, CreatedAt: time.UnixMicro(1_765_152_000_000_001).UTC()},
+		Counters: []keygate.UsageCounter{{KeyHash: "kh", Period: "total", Start: time.UnixMicro(0).UTC(), Micros: 35}},
+		InFlight: 3,
+	}
+	got, err := decodeCharge(p)
+	if err != nil {
+		t.Fatalf("decodeCharge of a version 1 record: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decoded charge (-want +got):\n%s", diff)
 	}
 }
 

@@ -13,7 +13,7 @@ const generationColumns = `id, key_hash, user_id, workspace_id, app_id, model,
 	upstream_model, provider, endpoint, prompt_tokens, completion_tokens,
 	reasoning_tokens, cached_tokens, cost_micros, upstream_cost_micros,
 	byok, cost_estimated, streamed, cancelled, finish_reason, latency_us,
-	generation_time_us, created_at`
+	generation_time_us, created_at, upstream_id`
 
 // SQL of the statements on the hot paths of key verification and sign-in,
 // prepared once per pool by prepare rather than parsed again on every call.

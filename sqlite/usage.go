@@ -144,7 +144,7 @@ func scanGeneration(row scanner) (*keygate.Generation, error) {
 		&g.UpstreamModel, &g.Provider, &g.Endpoint, &g.PromptTokens, &g.CompletionTokens,
 		&g.ReasoningTokens, &g.CachedTokens, &g.Cost, &g.UpstreamInferenceCost,
 		&g.BYOK, &g.CostEstimated, &g.Streamed, &g.Cancelled, &g.FinishReason,
-		&latency, &genTime, &created); err != nil {
+		&latency, &genTime, &created, &g.UpstreamID); err != nil {
 		return nil, err
 	}
 	g.AppID = intPtr[int64](appID)

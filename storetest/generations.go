@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,10 +22,13 @@ var generationTests = []test{
 				PromptTokens: 10, CompletionTokens: 20, ReasoningTokens: 3, CachedTokens: 4,
 				Cost: 35, UpstreamInferenceCost: 31, BYOK: true, CostEstimated: true, Streamed: true, Cancelled: true,
 				FinishReason: "length", Latency: 1234 * time.Microsecond, GenerationTime: 3 * time.Second, CreatedAt: t0,
+				UpstreamID: "chatcmpl-upstream-1",
 			},
 			{ID: "gen-" + newID(), KeyHash: k.Hash, UserID: u.ID, WorkspaceID: ws.ID, Model: "m", CreatedAt: at(time.Hour)},
 		} {
-			charged, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g})
+			// An id made for the charge is passed as new (NewID), which
+			// changes nothing that is stored.
+			charged, _, err := s.RecordGeneration(t.Context(), &keygate.Charge{Generation: g, NewID: strings.HasPrefix(g.ID, "gen-")})
 			must(t, "RecordGeneration", err)
 			if !charged {
 				t.Errorf("RecordGeneration(%s) charged = false, want true", g.ID)
