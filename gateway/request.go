@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/keygate/keygate"
 )
@@ -35,7 +39,7 @@ var fallbackMembers = []string{"models", "route"}
 // comes only from the body. It returns the request rewritten for the
 // upstream.
 func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*request, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+	b, err := readBody(http.MaxBytesReader(w, r.Body, g.maxBody), r.ContentLength, g.maxBody)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, keygate.Errorf(keygate.ETOOLARGE, "Request body is larger than %d bytes", g.maxBody)
 	} else if err != nil {
@@ -78,16 +82,48 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 	return req, nil
 }
 
-// marshalBody encodes the rewritten body. The members' values are
-// compacted but not HTML-escaped: "<" in a prompt stays "<".
-func marshalBody(m map[string]json.RawMessage) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, err
+// readBody reads body, whose length the client said is length (-1: not
+// said), into one allocation when that is at most limit.
+func readBody(body io.Reader, length, limit int64) ([]byte, error) {
+	if length < 0 || length > limit {
+		return io.ReadAll(body)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	buf := bytes.NewBuffer(make([]byte, 0, length+1)) // +1: the read that finds the end
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
+}
+
+// marshalBody encodes the rewritten body: its members sorted by name,
+// their values compacted (the prompt estimate counts its bytes, which
+// pretty-printing must not grow) and nothing HTML-escaped: "<" in a
+// prompt stays "<".
+func marshalBody(m map[string]json.RawMessage) ([]byte, error) {
+	n := 2
+	for k, v := range m {
+		n += len(k) + len(v) + 4
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n))
+	buf.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		name, err := jsontext.AppendQuote(buf.AvailableBuffer(), k)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(name)
+		buf.WriteByte(':')
+		if v := m[k]; bytes.ContainsAny(v, " \t\r\n") {
+			if err := json.Compact(buf, v); err != nil {
+				return nil, err
+			}
+		} else {
+			buf.Write(v)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // readOptions reads stream, stream_options and the token cap, and asks
