@@ -208,10 +208,9 @@ func (s *Service) reserve(ctx context.Context, k *APIKey, want Micros) (*Reserva
 // (docs/spending.md). A g.ID that
 // is stored already charges nothing. Without a reservation (r nil: usage
 // reported by the caller, who may send it again), that is a retry and
-// Settle returns nil. With one, the id is another request's (an upstream
-// that reuses its answer ids): Settle returns ECONFLICT and keeps r held,
-// so the caller can settle again under another id (g.ID empty: one Settle
-// makes) and the answer is never free. The cost may exceed what r held; it is charged in full, so a
+// Settle returns nil. With one, the id the caller named is another
+// request's: Settle returns ECONFLICT and keeps r held, so the caller can
+// settle again under r's own id (g.ID empty) and the answer is never free. The cost may exceed what r held; it is charged in full, so a
 // key may end past its limit by the bound docs/spending.md states. After
 // Settle returns, KeyInfo on this Service shows the new usage.
 //

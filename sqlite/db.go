@@ -43,6 +43,7 @@ type options struct {
 	mmapSize, cacheSize int64
 	noJournal           bool
 	journalDelay        time.Duration // 0: journalDelay
+	journalMax          int           // 0: journalMax
 }
 
 // WithChargeJournal turns the charge journal on (the default) or off.
@@ -147,6 +148,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		db.journal = nil
 	}
 	db.journalDelay = cmp.Or(o.journalDelay, journalDelay)
+	if db.journal != nil {
+		db.journal.max = cmp.Or(o.journalMax, journalMax)
+	}
 	go db.runWriter()
 	go db.runCheckpointer()
 	return db, nil

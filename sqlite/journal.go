@@ -79,6 +79,7 @@ type journal struct {
 	lock *os.File // holds the lock for the life of the journal
 
 	kick chan struct{} // capacity 1: charges wait for the writer
+	max  int           // journalMax, but in tests
 
 	mu      sync.Mutex
 	f       *os.File // the segment records are appended to
@@ -438,7 +439,7 @@ func (j *journal) add(c *keygate.Charge, rec []byte, stored map[keygate.UsageCou
 	if _, dup := j.ids[c.Generation.ID]; dup {
 		return false, nil, nil
 	}
-	if len(j.ids) >= journalMax {
+	if len(j.ids) >= j.max {
 		return false, nil, errJournalFull
 	}
 	if j.broken != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -383,5 +384,133 @@ func TestJournalFlushAfterCharges(t *testing.T) {
 	}
 	if r.reqs != 2 {
 		t.Errorf("UserDays saw %d requests, want 2: Flush returned before gen-2 committed", r.reqs)
+	}
+}
+
+// totalOf returns the mirror's or the database's total of key: what
+// UsageCounters reads.
+func totalOf(t *testing.T, db *DB, key string) keygate.Micros {
+	t.Helper()
+	cs, err := db.UsageCounters(t.Context(), key, []keygate.UsageCounter{{KeyHash: key, Period: keygate.PeriodTotal, Start: time.Unix(0, 0).UTC()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum keygate.Micros
+	for _, c := range cs {
+		sum += c.Micros
+	}
+	return sum
+}
+
+// TestJournalFull: while journalMax charges wait for their commit, one
+// more is refused (errJournalFull) and charges nothing; once they have
+// committed it is journaled again, and every total is exact.
+func TestJournalFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keygate.db")
+	db, err := Open(t.Context(), path, func(o *options) { o.journalDelay, o.journalMax = time.Hour, 8 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	for i := range 8 {
+		if ok, _, err := db.RecordGeneration(ctx, testJournalCharge(fmt.Sprintf("gen-%d", i), "key-a", 10)); !ok || err != nil {
+			t.Fatalf("charge %d = %v, %v", i, ok, err)
+		}
+	}
+	ok, _, err := db.RecordGeneration(ctx, testJournalCharge("gen-8", "key-a", 10))
+	if ok || !errors.Is(err, errJournalFull) {
+		t.Fatalf("a charge past journalMax = %v, %v; want errJournalFull", ok, err)
+	}
+	if got := totalOf(t, db, "key-a"); got != 80 {
+		t.Errorf("total with the journal full = %d µ$, want 80: the refused charge adds nothing", got)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := db.RecordGeneration(ctx, testJournalCharge("gen-8", "key-a", 10)); !ok || err != nil {
+		t.Fatalf("the charge again once the journal committed = %v, %v", ok, err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := storedCount(t, db, `SELECT count(*) FROM generations`); n != 9 {
+		t.Errorf("%d generations stored, want 9", n)
+	}
+	if n := storedCount(t, db, `SELECT micros FROM usage_counters WHERE key_hash = 'key-a' AND period = 'total'`); n != 90 {
+		t.Errorf("stored total = %d µ$, want 90", n)
+	}
+}
+
+// TestJournalWriteFails: a record whose write fails is refused and
+// charges nothing, and the next goes to a new segment; when no segment
+// can be made either, every charge is refused (fail closed), and what was
+// journaled before still commits.
+func TestJournalWriteFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keygate.db")
+	db := openJournaled(t, path, time.Hour)
+	defer db.Close()
+	ctx := t.Context()
+	record := func(id string) error {
+		t.Helper()
+		ok, _, err := db.RecordGeneration(ctx, testJournalCharge(id, "key-a", 10))
+		if ok != (err == nil) {
+			t.Fatalf("charge %s = %v, %v", id, ok, err)
+		}
+		return err
+	}
+	if err := record("gen-0"); err != nil {
+		t.Fatal(err)
+	}
+	j := db.journal
+	j.mu.Lock()
+	seg := j.seg
+	j.f.Close() // every write to the segment fails, and so does its truncation
+	j.mu.Unlock()
+	if err := record("gen-1"); err == nil {
+		t.Fatal("a charge whose record could not be written was acknowledged")
+	}
+	if err := record("gen-2"); err != nil {
+		t.Fatalf("the charge after a failed write: %v", err)
+	}
+	if j.seg != seg+1 {
+		t.Errorf("segment %d after a failed write, want a new one, %d", j.seg, seg+1)
+	}
+	if _, err := db.Generation(ctx, "gen-1"); !errors.Is(err, keygate.ErrNotFound) {
+		t.Errorf("Generation(the refused charge) = %v, want not found", err)
+	}
+	if got := totalOf(t, db, "key-a"); got != 20 {
+		t.Errorf("total = %d µ$, want 20: the refused charge adds nothing", got)
+	}
+
+	// No new segment can be made: the journal is broken for good.
+	if err := record("gen-3"); err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	j.f.Close()
+	if err := os.RemoveAll(j.dir); err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Unlock()
+	for _, id := range []string{"gen-4", "gen-5"} {
+		if err := record(id); err == nil {
+			t.Fatalf("charge %s acknowledged with no segment to hold it", id)
+		}
+	}
+	j.mu.Lock()
+	broken := j.broken
+	j.mu.Unlock()
+	if broken == nil {
+		t.Error("the journal is not marked broken with no segment to write to")
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := storedCount(t, db, `SELECT count(*) FROM generations`); n != 3 {
+		t.Errorf("%d generations stored, want 3 (gen-0, gen-2, gen-3)", n)
+	}
+	if n := storedCount(t, db, `SELECT micros FROM usage_counters WHERE key_hash = 'key-a' AND period = 'total'`); n != 30 {
+		t.Errorf("stored total = %d µ$, want 30", n)
 	}
 }
