@@ -364,6 +364,21 @@ func TestSettleGenerationID(t *testing.T) {
 	}
 	wantCode(t, err, keygate.ECONFLICT, "")
 
+	// The reservation's id named by the caller, then left empty: offered
+	// once already, so looked up the second time (ECONFLICT, no charge).
+	r = f.reserve(k, 35)
+	if err := f.svc.Settle(f.ctx, r, &keygate.Generation{ID: r.GenerationID(), Model: "t/cheap", Cost: 35}); err != nil {
+		t.Fatal(err)
+	}
+	if err := spy.DB.Flush(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = f.svc.Settle(f.ctx, r, &keygate.Generation{Model: "t/cheap", Cost: 35})
+	if c := spy.last(); c.NewID {
+		t.Error("the reservation's id, named by the caller before, was passed as new")
+	}
+	wantCode(t, err, keygate.ECONFLICT, "")
+
 	// Named by the caller: never new. Without a reservation: a new id.
 	if err := f.svc.Settle(f.ctx, f.reserve(k, 35), &keygate.Generation{ID: "chatcmpl-named", Model: "t/cheap", Cost: 35}); err != nil {
 		t.Fatal(err)
@@ -378,7 +393,7 @@ func TestSettleGenerationID(t *testing.T) {
 	if c := spy.last(); !form.MatchString(g.ID) || !c.NewID {
 		t.Errorf("without a reservation: id %q, new %v; want a new id of keygate's", g.ID, c.NewID)
 	}
-	if got := f.remaining(k); got != 1_000-4*35 {
-		t.Errorf("limit_remaining = %d, want %d: four charges of 35 µ$", got, 1_000-4*35)
+	if got := f.remaining(k); got != 1_000-5*35 {
+		t.Errorf("limit_remaining = %d, want %d: five charges of 35 µ$", got, 1_000-5*35)
 	}
 }

@@ -253,13 +253,14 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 	// An id made here is new to the store the first time it is offered:
 	// the store need not look it up (Charge.NewID).
 	newID := false
-	if g.ID == "" {
-		if r != nil {
-			g.ID = r.GenerationID()
-			newID = !r.idOffered.Swap(true)
-		} else {
-			g.ID, newID = NewGenerationID(s.Now()), true
-		}
+	switch {
+	case g.ID == "" && r != nil:
+		g.ID = r.GenerationID()
+		newID = !r.idOffered.Swap(true)
+	case g.ID == "":
+		g.ID, newID = NewGenerationID(s.Now()), true
+	case r != nil && g.ID == r.GenerationID():
+		r.idOffered.Store(true) // named by the caller: offered all the same
 	}
 	if !validGenerationID(g.UpstreamID) {
 		g.UpstreamID = ""

@@ -31,11 +31,11 @@ var (
 // passes unchanged. id is a JSON string. A chunk that is not a JSON
 // object is returned as it is.
 func normalizeChunk(b, id []byte) []byte {
-	// Most chunks start with their id and hold no null: the id is swapped
-	// in place of the upstream's, with no parse.
+	// Most chunks start with their id and hold no null and no second
+	// "id": the id is swapped in place of the upstream's, with no parse.
 	if rest, ok := bytes.CutPrefix(b, []byte(`{"id":"`)); ok {
 		end := bytes.IndexByte(rest, '"')
-		if end >= 0 && bytes.IndexByte(rest[:end], '\\') < 0 && !bytes.Contains(rest[end:], []byte("null")) {
+		if end >= 0 && bytes.IndexByte(rest[:end], '\\') < 0 && !bytes.Contains(rest[end:], []byte("null")) && !bytes.Contains(rest[end:], []byte(`"id"`)) {
 			out := make([]byte, 0, len(b)-end+len(id))
 			out = append(out, `{"id":`...)
 			out = append(out, id...)
@@ -58,12 +58,21 @@ func normalizeBody(b, id []byte, chat bool) []byte {
 		return b
 	}
 	if chat && !seen.id {
-		out = append(append(append(out[:len(out)-1], `,"id":`...), id...), '}')
+		out = addMember(out, `"id":`+string(id))
 	}
 	if chat && !seen.fingerprint {
-		out = append(out[:len(out)-1], `,"system_fingerprint":null}`...)
+		out = addMember(out, `"system_fingerprint":null`)
 	}
 	return out
+}
+
+// addMember adds member ("name":value) at the end of the object out.
+func addMember(out []byte, member string) []byte {
+	out = out[:len(out)-1]
+	if len(out) > 1 {
+		out = append(out, ',')
+	}
+	return append(append(out, member...), '}')
 }
 
 var errNotObject = errors.New("not a JSON object")

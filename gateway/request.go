@@ -39,7 +39,7 @@ var fallbackMembers = []string{"models", "route"}
 // comes only from the body. It returns the request rewritten for the
 // upstream.
 func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*request, error) {
-	b, err := readBody(http.MaxBytesReader(w, r.Body, g.maxBody), r.ContentLength, g.maxBody)
+	b, err := readBody(http.MaxBytesReader(w, r.Body, g.maxBody), r.ContentLength)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, keygate.Errorf(keygate.ETOOLARGE, "Request body is larger than %d bytes", g.maxBody)
 	} else if err != nil {
@@ -83,15 +83,23 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request, endpoint s
 }
 
 // readBody reads body, whose length the client said is length (-1: not
-// said), into one allocation when that is at most limit.
-func readBody(body io.Reader, length, limit int64) ([]byte, error) {
-	if length < 0 || length > limit {
+// said), into one allocation when that is at most presizeMax: more is
+// not allocated before it arrives, as the client is not yet
+// authenticated.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	if length < 0 || length > presizeMax {
 		return io.ReadAll(body)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, length+1)) // +1: the read that finds the end
+	// bytes.Buffer reads with MinRead bytes free, the last read (the one
+	// that finds the end) included.
+	buf := bytes.NewBuffer(make([]byte, 0, length+bytes.MinRead))
 	_, err := buf.ReadFrom(body)
 	return buf.Bytes(), err
 }
+
+// presizeMax is the largest body readBody allocates for before it
+// arrives: 64 KiB.
+const presizeMax = 64 << 10
 
 // marshalBody encodes the rewritten body: its members sorted by name,
 // their values compacted (the prompt estimate counts its bytes, which

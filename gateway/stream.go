@@ -108,7 +108,8 @@ type streamError struct {
 func (c *call) chunk(data, id []byte) (out []byte, forward bool, upErr *streamError) {
 	var a answer
 	if json.Unmarshal(data, &a) != nil {
-		return data, true, nil // not ours to judge: passed on as it is
+		// Not ours to judge: passed on as it is, but for its id.
+		return normalizeChunk(data, id), true, nil
 	}
 	if c.gen.UpstreamID == "" {
 		c.gen.UpstreamID = a.ID
