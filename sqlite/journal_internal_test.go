@@ -402,6 +402,21 @@ func totalOf(t *testing.T, db *DB, key string) keygate.Micros {
 	return sum
 }
 
+// wantCommitted flushes the journal and checks that the file holds
+// generations rows and key-a's stored total is total µ$.
+func wantCommitted(t *testing.T, db *DB, generations, total int64) {
+	t.Helper()
+	if err := db.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := storedCount(t, db, `SELECT count(*) FROM generations`); n != generations {
+		t.Errorf("%d generations stored, want %d", n, generations)
+	}
+	if n := storedCount(t, db, `SELECT micros FROM usage_counters WHERE key_hash = 'key-a' AND period = 'total'`); n != total {
+		t.Errorf("stored total = %d µ$, want %d", n, total)
+	}
+}
+
 // TestJournalFull: while journalMax charges wait for their commit, one
 // more is refused (errJournalFull) and charges nothing; once they have
 // committed it is journaled again, and every total is exact.
@@ -431,15 +446,7 @@ func TestJournalFull(t *testing.T) {
 	if ok, _, err := db.RecordGeneration(ctx, testJournalCharge("gen-8", "key-a", 10)); !ok || err != nil {
 		t.Fatalf("the charge again once the journal committed = %v, %v", ok, err)
 	}
-	if err := db.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := storedCount(t, db, `SELECT count(*) FROM generations`); n != 9 {
-		t.Errorf("%d generations stored, want 9", n)
-	}
-	if n := storedCount(t, db, `SELECT micros FROM usage_counters WHERE key_hash = 'key-a' AND period = 'total'`); n != 90 {
-		t.Errorf("stored total = %d µ$, want 90", n)
-	}
+	wantCommitted(t, db, 9, 90)
 }
 
 // TestJournalWriteFails: a record whose write fails is refused and
@@ -504,13 +511,5 @@ func TestJournalWriteFails(t *testing.T) {
 	if broken == nil {
 		t.Error("the journal is not marked broken with no segment to write to")
 	}
-	if err := db.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := storedCount(t, db, `SELECT count(*) FROM generations`); n != 3 {
-		t.Errorf("%d generations stored, want 3 (gen-0, gen-2, gen-3)", n)
-	}
-	if n := storedCount(t, db, `SELECT micros FROM usage_counters WHERE key_hash = 'key-a' AND period = 'total'`); n != 30 {
-		t.Errorf("stored total = %d µ$, want 30", n)
-	}
+	wantCommitted(t, db, 3, 30) // gen-0, gen-2, gen-3
 }
