@@ -279,8 +279,22 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 			return false, err
 		}
 	}
+	guardrails := r.guardrailCounters()
+	if r == nil {
+		// A charge reported without a reservation: the key's guardrails,
+		// if it still exists.
+		if k, err := s.cachedKey(ctx, g.KeyHash); err == nil {
+			p, err := s.policyOf(ctx, k)
+			if err != nil {
+				return false, err
+			}
+			guardrails = p.counters
+		}
+	}
 	p := PeriodsAt(g.CreatedAt)
-	add := make([]UsageCounter, 0, 4*len(hashes))
+	// Four counters per key of the chain and per guardrail, the account's
+	// one and the workspace's four.
+	add := make([]UsageCounter, 0, 4*(len(hashes)+len(guardrails))+5)
 	for _, h := range hashes {
 		for _, c := range Counters(h, p) {
 			if g.BYOK {
@@ -307,18 +321,6 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 		// the workspace has budgets now or not.
 		ws := workspaceCounters(g.WorkspaceID, p, g.Cost, g.BYOK)
 		add = append(add, ws[:]...)
-	}
-	guardrails := r.guardrailCounters()
-	if r == nil {
-		// A charge reported without a reservation: the key's guardrails,
-		// if it still exists.
-		if k, err := s.cachedKey(ctx, g.KeyHash); err == nil {
-			p, err := s.policyOf(ctx, k)
-			if err != nil {
-				return false, err
-			}
-			guardrails = p.counters
-		}
 	}
 	for _, h := range guardrails {
 		for _, c := range Counters(h, p) {

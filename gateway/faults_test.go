@@ -189,3 +189,33 @@ func TestStreamFlushedWithCompression(t *testing.T) {
 		t.Errorf("charged %d µ$, want 35", got)
 	}
 }
+
+// TestStreamChunkIDs: every chunk of a stream carries keygate's id, a
+// chunk the gateway cannot read into its answer type (a float "created")
+// and one with the id twice included.
+func TestStreamChunkIDs(t *testing.T) {
+	e := newEnv(t)
+	e.script("cheap-v2", upstreamtest.Reply{Body: "" +
+		`data: {"id":"up-1","object":"chat.completion.chunk","created":1.7e9,"model":"cheap-v2","choices":[{"index":0,"delta":{"content":"Hel"}}]}` + "\n\n" +
+		`data: {"id":"up-1","object":"chat.completion.chunk","created":1,"model":"cheap-v2","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}],"id":"up-2"}` + "\n\n" +
+		`data: {"id":"up-1","object":"chat.completion.chunk","created":1,"model":"cheap-v2","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":20}}` + "\n\n" +
+		"data: [DONE]\n\n"})
+	key := e.key(usd(1))
+	r := e.post("/api/v1/chat/completions", key, chat("t/cheap", true))
+	if r.status != 200 {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	id := r.header.Get("X-Generation-Id")
+	data := sseData(t, r.body)
+	if len(data) != 3 || data[len(data)-1] != "[DONE]" {
+		t.Fatalf("stream %q: want two chunks and [DONE] (the usage chunk is not the client's)", r.body)
+	}
+	for _, d := range data[:len(data)-1] {
+		if strings.Contains(d, "up-") || !strings.Contains(d, `"id":"`+id+`"`) {
+			t.Errorf("chunk %s: want only keygate's id %s", d, id)
+		}
+	}
+	if got := e.spent(key); got != 35 {
+		t.Errorf("charged %d µ$, want 35", got)
+	}
+}
