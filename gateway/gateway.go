@@ -215,7 +215,7 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	}
 	c.gen.Streamed = false // a stream asked for and answered in one body
 	var a answer
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := readAnswer(b, &a); err != nil {
 		return gatewayError(http.StatusBadGateway, "The upstream of this model answered with a body that is not JSON")
 	}
 	if len(a.Error) > 0 && string(a.Error) != "null" {

@@ -1,7 +1,12 @@
 package gateway
 
 import (
-	"encoding/json"
+	"errors"
+	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/keygate/keygate"
 )
@@ -19,10 +24,10 @@ type usage struct {
 	} `json:"completion_tokens_details"`
 	// Cost is OpenRouter's usage.cost in USD, kept as the number's text
 	// so it is read exactly.
-	Cost        json.Number `json:"cost"`
-	IsBYOK      bool        `json:"is_byok"`
+	Cost        number `json:"cost"`
+	IsBYOK      bool   `json:"is_byok"`
 	CostDetails *struct {
-		UpstreamInferenceCost json.Number `json:"upstream_inference_cost"`
+		UpstreamInferenceCost number `json:"upstream_inference_cost"`
 	} `json:"cost_details"`
 }
 
@@ -36,8 +41,8 @@ type choice struct {
 }
 
 type output struct {
-	Content   json.RawMessage `json:"content"`
-	Reasoning string          `json:"reasoning"`
+	Content   jsontext.Value `json:"content"`
+	Reasoning string         `json:"reasoning"`
 	ToolCalls []struct {
 		Function struct {
 			Arguments string `json:"arguments"`
@@ -47,12 +52,52 @@ type output struct {
 
 // answer is what the gateway reads of a response body or stream chunk.
 type answer struct {
-	ID      string          `json:"id"`
-	Model   string          `json:"model"`
-	Created int64           `json:"created"`
-	Choices []choice        `json:"choices"`
-	Usage   *usage          `json:"usage"`
-	Error   json.RawMessage `json:"error"`
+	ID      string         `json:"id"`
+	Model   string         `json:"model"`
+	Created int64          `json:"created"`
+	Choices []choice       `json:"choices"`
+	Usage   *usage         `json:"usage"`
+	Error   jsontext.Value `json:"error"`
+}
+
+// readAnswer decodes an answer body or stream chunk into a as
+// encoding/json would (names match regardless of letter case, a name given
+// twice is allowed and so is invalid UTF-8), at half its cost: FuzzReadAnswer
+// holds the two to the same result.
+func readAnswer(b []byte, a *answer) error {
+	return jsonv2.Unmarshal(b, a, answerOptions)
+}
+
+var answerOptions = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// number is the text of a JSON number, or of a string holding one (as
+// encoding/json's Number takes it); "" for null. Anything else is an
+// error.
+type number string
+
+var errNotNumber = errors.New("not a number")
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	v := jsontext.Value(b)
+	switch v.Kind() {
+	case 'n':
+		return nil
+	case '0':
+		*n = number(b)
+		return nil
+	case '"':
+		var s string
+		if err := jsonv2.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if t := jsontext.Value(s); t.Kind() != '0' || !t.IsValid() || strings.ContainsAny(s, " \t\r\n") {
+			return errNotNumber
+		}
+		*n = number(s)
+		return nil
+	}
+	return errNotNumber
 }
 
 // outputBytes is the length of the text a chunk or body produced.
@@ -65,7 +110,7 @@ func (a *answer) outputBytes() int {
 				continue
 			}
 			var s string
-			if json.Unmarshal(o.Content, &s) == nil {
+			if jsonv2.Unmarshal(o.Content, &s, jsontext.AllowInvalidUTF8(true)) == nil {
 				n += len(s)
 			} else if string(o.Content) != "null" {
 				n += len(o.Content)
@@ -124,10 +169,10 @@ func (m *meter) fill(g *keygate.Generation) {
 			g.Cost = Cost(g.PromptTokens, g.CompletionTokens, p.Prompt, p.Completion)
 			return
 		}
-		if cost, ok := keygate.MicrosFromUSDText(u.Cost.String()); ok {
+		if cost, ok := keygate.MicrosFromUSDText(string(u.Cost)); ok {
 			g.Cost = cost
 			if u.IsBYOK && u.CostDetails != nil {
-				if up, ok := keygate.MicrosFromUSDText(u.CostDetails.UpstreamInferenceCost.String()); ok {
+				if up, ok := keygate.MicrosFromUSDText(string(u.CostDetails.UpstreamInferenceCost)); ok {
 					g.BYOK, g.UpstreamInferenceCost = true, up
 					g.Cost += up
 				}

@@ -107,7 +107,7 @@ type streamError struct {
 // event.
 func (c *call) chunk(data, id []byte) (out []byte, forward bool, upErr *streamError) {
 	var a answer
-	if json.Unmarshal(data, &a) != nil {
+	if readAnswer(data, &a) != nil {
 		// Not ours to judge: passed on as it is, but for its id.
 		return normalizeChunk(data, id), true, nil
 	}
@@ -136,7 +136,7 @@ func (c *call) chunk(data, id []byte) (out []byte, forward bool, upErr *streamEr
 // streamError reads an upstream error event: its code (or
 // metadata.status; 502 when neither is a number) and its message,
 // credential-like strings removed.
-func (c *call) streamError(raw json.RawMessage) *streamError {
+func (c *call) streamError(raw []byte) *streamError {
 	var e struct {
 		Code     json.RawMessage `json:"code"`
 		Message  string          `json:"message"`
