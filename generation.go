@@ -10,9 +10,10 @@ import (
 // Generation is one metered request as GET /api/v1/generation reports it
 // (OpenRouter spec path GET /generation). Money is in micro-dollars.
 type Generation struct {
-	// ID is unique: a generation is charged once. Settle makes one
-	// (NewGenerationID) when it is empty; usage reported by another
-	// gateway (POST /api/v1/usage) names its own.
+	// ID is unique: a generation is charged once. The gateway's is the
+	// upstream answer's id ("gen-…", "chatcmpl-…") when it is usable;
+	// Settle makes one (NewGenerationID) when it is empty; usage reported
+	// by another gateway (POST /api/v1/usage) names its own.
 	ID          string
 	KeyHash     string
 	UserID      string

@@ -40,9 +40,9 @@ type Reservation struct {
 }
 
 // GenerationID returns the id Settle gives r's generation when the caller
-// leaves it empty: made once per reservation (NewGenerationID), so that a
-// gateway can send it to its client before the charge, in every chunk of a
-// stream and in the answer's id, as OpenRouter does. "" for a nil r.
+// leaves it empty (the gateway does for an answer without a usable id of
+// the upstream's): made once per reservation (NewGenerationID), so that a
+// caller may know it before the charge. "" for a nil r.
 func (r *Reservation) GenerationID() string {
 	if r == nil {
 		return ""

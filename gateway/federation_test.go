@@ -47,8 +47,7 @@ func TestFederatedTokenThroughGateway(t *testing.T) {
 	}
 
 	e.script("cheap-v2", upstreamtest.Reply{ID: "gen-fed-1", Usage: &upstreamtest.Usage{PromptTokens: 10, CompletionTokens: 20}})
-	r := e.post("/api/v1/chat/completions", tok.AccessToken, chat("t/cheap", false))
-	if r.status != 200 {
+	if r := e.post("/api/v1/chat/completions", tok.AccessToken, chat("t/cheap", false)); r.status != 200 {
 		t.Fatalf("chat with the access token = %d %s", r.status, r.body)
 	}
 	info := e.keyInfo(tok.AccessToken)
@@ -58,7 +57,7 @@ func TestFederatedTokenThroughGateway(t *testing.T) {
 	if info.Limit == nil || *info.Limit != 0.00007 || info.LimitRemaining == nil || *info.LimitRemaining != 0.000035 {
 		t.Errorf("GET /api/v1/key = limit %v, remaining %v; want the policy's 0.00007 and 0.000035", info.Limit, info.LimitRemaining)
 	}
-	g, err := e.svc.Generation(t.Context(), e.user.ID, r.header.Get("X-Generation-Id"))
+	g, err := e.svc.Generation(t.Context(), e.user.ID, "gen-fed-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func TestFederatedTokenThroughGateway(t *testing.T) {
 	if r := e.post("/api/v1/chat/completions", tok.AccessToken, chat("t/cheap", false, "max_tokens", 20)); r.status != 200 {
 		t.Fatalf("second chat = %d %s", r.status, r.body)
 	}
-	r = e.post("/api/v1/chat/completions", tok.AccessToken, chat("t/cheap", false, "max_tokens", 20))
+	r := e.post("/api/v1/chat/completions", tok.AccessToken, chat("t/cheap", false, "max_tokens", 20))
 	if r.status != 403 || !strings.Contains(r.errMessage(t), "limit") {
 		t.Errorf("chat past the policy's limit = %d %s, want 403 naming the limit", r.status, r.body)
 	}

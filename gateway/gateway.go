@@ -124,7 +124,6 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request, endpoint st
 	}
 	c := &call{
 		g: g, w: w, r: r, req: req, res: res, start: start,
-		id:    res.GenerationID(), // the answer's id from its first byte; Settle stores the generation under it
 		meter: meter{model: req.model, promptBytes: len(req.body)},
 		gen: keygate.Generation{
 			KeyHash: k.Hash, UserID: k.UserID, WorkspaceID: k.WorkspaceID, AppID: appID,
@@ -146,10 +145,6 @@ type call struct {
 	req   *request
 	res   *keygate.Reservation
 	start time.Time
-	// id is the generation's id (Reservation.GenerationID), which every
-	// answer and chunk carries; gen.ID stays empty until Settle sets it
-	// to id, which spares the store looking up an id it made.
-	id    string
 	meter meter
 	gen   keygate.Generation
 	// model and created are the stream's, for the error chunk that may
@@ -225,43 +220,40 @@ func (c *call) answer(ctx context.Context, body io.Reader) error {
 	if a.Usage == nil {
 		c.meter.outBytes = a.outputBytes() // only the fallback counts the text
 	}
-	c.gen.UpstreamID, c.gen.FinishReason = a.ID, a.finishReason()
+	c.gen.ID, c.gen.UpstreamID, c.gen.FinishReason = a.ID, a.ID, a.finishReason()
 	if err := c.settle(); err != nil {
 		return err
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	c.setGenerationHeader()
+	// The id to look the answer up by at /api/v1/generation, also for
+	// answers that carry none (embeddings).
+	h.Set("X-Generation-Id", c.gen.ID)
+	h.Set("Access-Control-Expose-Headers", "X-Generation-Id") // readable by browser apps
 	c.w.WriteHeader(http.StatusOK)
-	c.w.Write(normalizeBody(b, c.idJSON(), c.gen.Endpoint == "chat/completions"))
+	c.w.Write(normalizeBody(b, c.gen.Endpoint == "chat/completions"))
 	return nil
 }
 
-// setGenerationHeader sets X-Generation-Id: the id to look the answer up
-// by at /api/v1/generation, also for answers that carry none (embeddings).
-func (c *call) setGenerationHeader() {
-	h := c.w.Header()
-	h.Set("X-Generation-Id", c.id)
-	h.Set("Access-Control-Expose-Headers", "X-Generation-Id") // readable by browser apps
-}
-
-// idJSON is c.id as a JSON string: an id of NewGenerationID's, whose
-// characters need no escape.
-func (c *call) idJSON() []byte {
-	return append(append(append(make([]byte, 0, len(c.id)+2), '"'), c.id...), '"')
-}
-
-// settle charges the generation, under c.id. Its context outlives the
-// client: a charge for what the upstream produced is made even when the
-// client has gone.
+// settle charges the generation. Its context outlives the client: a
+// charge for what the upstream produced is made even when the client has
+// gone. An upstream id the service refuses (EINVALID: not 1 to 256 visible
+// ASCII characters; ECONFLICT: taken by another generation) is replaced by
+// the reservation's own (Reservation.GenerationID), rather than leave the
+// answer uncharged; the upstream's stays the generation's upstream_id.
 func (c *call) settle() error {
 	c.meter.fill(&c.gen)
 	c.gen.GenerationTime = time.Since(c.start)
 	ctx := context.WithoutCancel(c.r.Context())
 	err := c.g.svc.Settle(ctx, c.res, &c.gen)
+	if code := keygate.ErrorCode(err); (code == keygate.EINVALID || code == keygate.ECONFLICT) && c.gen.ID != "" {
+		c.g.log.WarnContext(ctx, "upstream answer id refused; keygate makes one", "err", err)
+		c.gen.ID = ""
+		err = c.g.svc.Settle(ctx, c.res, &c.gen)
+	}
 	if err != nil {
-		c.g.log.ErrorContext(ctx, "settle failed", "generation", c.id, "cost_micros", int64(c.gen.Cost), "err", err)
+		c.g.log.ErrorContext(ctx, "settle failed", "generation", c.gen.ID, "cost_micros", int64(c.gen.Cost), "err", err)
 	}
 	return err
 }

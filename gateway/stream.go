@@ -33,7 +33,6 @@ func (c *call) relay(ctx context.Context, events *sseReader, cancel context.Canc
 			h.Set("Content-Type", "text/event-stream")
 			h.Set("Cache-Control", "no-cache")
 			h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer either
-			c.setGenerationHeader()
 			c.w.WriteHeader(http.StatusOK)
 		}
 		_, err := c.w.Write(b)
@@ -43,7 +42,6 @@ func (c *call) relay(ctx context.Context, events *sseReader, cancel context.Canc
 		return err == nil
 	}
 	var buf []byte
-	id := c.idJSON()
 	finished := false
 	for {
 		ev, err := events.next()
@@ -68,7 +66,7 @@ func (c *call) relay(ctx context.Context, events *sseReader, cancel context.Canc
 			if string(ev.data) == "[DONE]" {
 				return c.finish(emit)
 			}
-			data, forward, upErr := c.chunk(ev.data, id)
+			data, forward, upErr := c.chunk(ev.data)
 			if upErr != nil {
 				if len(buf) > 0 {
 					emit(buf) // the comments before it
@@ -102,17 +100,15 @@ type streamError struct {
 }
 
 // chunk reads one data payload: its id, finish reason, produced text and
-// usage. It returns the payload to forward (normalized, with id, a JSON
-// string, for its id) and whether to forward it, or the upstream's error
-// event.
-func (c *call) chunk(data, id []byte) (out []byte, forward bool, upErr *streamError) {
+// usage. It returns the payload to forward (normalized) and whether to
+// forward it, or the upstream's error event.
+func (c *call) chunk(data []byte) (out []byte, forward bool, upErr *streamError) {
 	var a answer
 	if readAnswer(data, &a) != nil {
-		// Not ours to judge: passed on as it is, but for its id.
-		return normalizeChunk(data, id), true, nil
+		return data, true, nil // not ours to judge: passed on as it is
 	}
-	if c.gen.UpstreamID == "" {
-		c.gen.UpstreamID = a.ID
+	if c.gen.ID == "" {
+		c.gen.ID, c.gen.UpstreamID = a.ID, a.ID
 	}
 	if c.model == "" {
 		c.model, c.created = a.Model, a.Created
@@ -130,7 +126,7 @@ func (c *call) chunk(data, id []byte) (out []byte, forward bool, upErr *streamEr
 			return nil, false, nil
 		}
 	}
-	return normalizeChunk(data, id), true, nil
+	return normalizeChunk(data), true, nil
 }
 
 // streamError reads an upstream error event: its code (or
@@ -197,7 +193,7 @@ func (c *call) fail(emit func([]byte) bool, status int, msg string) error {
 		c.model = c.req.name
 	}
 	e, _ := json.Marshal(errorChunk{
-		ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model, Choices: []struct{}{},
+		ID: c.gen.ID, Object: "chat.completion.chunk", Created: c.created, Model: c.model, Choices: []struct{}{},
 		Error: errorBody{Code: status, Message: msg},
 	})
 	emit(appendData(nil, e))
