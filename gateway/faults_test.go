@@ -184,3 +184,38 @@ func TestStreamFlushedWithCompression(t *testing.T) {
 		t.Errorf("charged %d µ$, want 35", got)
 	}
 }
+
+// TestFloatNumbers: an upstream that writes "created" as a float (a
+// Python server's time.time()) and its token counts as 10.0 has its
+// answers read and charged like any other, streamed or not: a field the
+// gateway does not need exactly never makes an answer unreadable, and so
+// free or refused.
+func TestFloatNumbers(t *testing.T) {
+	e := newEnv(t)
+	chunk := func(rest string) string {
+		return `data: {"id":"up-f","object":"chat.completion.chunk","created":1733612345.123,"model":"cheap-v2",` + rest + "}\n\n"
+	}
+	tests := []struct {
+		name   string
+		stream bool
+		body   string
+	}{
+		{"stream", true, chunk(`"choices":[{"index":0,"delta":{"content":"Hel"}}]`) +
+			chunk(`"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]`) +
+			chunk(`"choices":[],"usage":{"prompt_tokens":10.0,"completion_tokens":20.0}`) + "data: [DONE]\n\n"},
+		{"body", false, `{"id":"up-f","object":"chat.completion","created":1733612345.123,"model":"cheap-v2","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10.0,"completion_tokens":20.0}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.script("cheap-v2", upstreamtest.Reply{Body: tt.body})
+			key := e.key(usd(1))
+			r := e.post("/api/v1/chat/completions", key, chat("t/cheap", tt.stream))
+			if r.status != 200 {
+				t.Fatalf("status %d %s", r.status, r.body)
+			}
+			if got := e.spent(key); got != 35 {
+				t.Errorf("charged %d µ$, want 35 (10 prompt and 20 completion tokens)", got)
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -14,13 +16,13 @@ import (
 // usage is the usage object of an answer or of a stream's last chunk
 // (OpenAI's, with OpenRouter's cost accounting members).
 type usage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokens        integer `json:"prompt_tokens"`
+	CompletionTokens    integer `json:"completion_tokens"`
 	PromptTokensDetails *struct {
-		CachedTokens int64 `json:"cached_tokens"`
+		CachedTokens integer `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
 	CompletionTokensDetails *struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
+		ReasoningTokens integer `json:"reasoning_tokens"`
 	} `json:"completion_tokens_details"`
 	// Cost is OpenRouter's usage.cost in USD, kept as the number's text
 	// so it is read exactly.
@@ -54,7 +56,7 @@ type output struct {
 type answer struct {
 	ID      string         `json:"id"`
 	Model   string         `json:"model"`
-	Created int64          `json:"created"`
+	Created integer        `json:"created"`
 	Choices []choice       `json:"choices"`
 	Usage   *usage         `json:"usage"`
 	Error   jsontext.Value `json:"error"`
@@ -95,6 +97,41 @@ func (n *number) UnmarshalJSON(b []byte) error {
 			return errNotNumber
 		}
 		*n = number(s)
+		return nil
+	}
+	return errNotNumber
+}
+
+// integer is a count or a time the upstream reports as a JSON number: an
+// integer, or a number with a fraction (10.0 tokens, a Python server's
+// time.time() as "created"), taken toward zero, within int64's range; 0
+// for null. Anything else is an error. An answer is never unreadable, and
+// so refused or free, for a number that is a float where OpenAI's is an
+// integer.
+type integer int64
+
+func (n *integer) UnmarshalJSON(b []byte) error {
+	switch jsontext.Value(b).Kind() {
+	case 'n':
+		*n = 0
+		return nil
+	case '0':
+		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			*n = integer(v)
+			return nil
+		}
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return err
+		}
+		switch {
+		case f >= math.MaxInt64:
+			*n = math.MaxInt64
+		case f <= math.MinInt64:
+			*n = math.MinInt64
+		default:
+			*n = integer(f) // toward zero
+		}
 		return nil
 	}
 	return errNotNumber
@@ -158,12 +195,12 @@ func (m *meter) fill(g *keygate.Generation) {
 	p := m.model.Pricing
 	if u := m.usage; u != nil {
 		// A negative count from the upstream is taken as 0.
-		g.PromptTokens, g.CompletionTokens = max(u.PromptTokens, 0), max(u.CompletionTokens, 0)
+		g.PromptTokens, g.CompletionTokens = max(int64(u.PromptTokens), 0), max(int64(u.CompletionTokens), 0)
 		if u.PromptTokensDetails != nil {
-			g.CachedTokens = max(u.PromptTokensDetails.CachedTokens, 0)
+			g.CachedTokens = max(int64(u.PromptTokensDetails.CachedTokens), 0)
 		}
 		if u.CompletionTokensDetails != nil {
-			g.ReasoningTokens = max(u.CompletionTokensDetails.ReasoningTokens, 0)
+			g.ReasoningTokens = max(int64(u.CompletionTokensDetails.ReasoningTokens), 0)
 		}
 		if !p.Upstream {
 			g.Cost = Cost(g.PromptTokens, g.CompletionTokens, p.Prompt, p.Completion)

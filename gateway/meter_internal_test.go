@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -73,7 +74,7 @@ func readV1(b []byte, a *answer) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	a.ID, a.Model, a.Created, a.Error = v.ID, v.Model, v.Created, jsontext.Value(v.Error)
+	a.ID, a.Model, a.Created, a.Error = v.ID, v.Model, integer(v.Created), jsontext.Value(v.Error)
 	out := func(o *v1Out) *output {
 		if o == nil {
 			return nil
@@ -94,9 +95,18 @@ func readV1(b []byte, a *answer) error {
 		a.Choices = append(a.Choices, choice{FinishReason: c.FinishReason, Text: c.Text, Delta: out(c.Delta), Message: out(c.Message)})
 	}
 	if u := v.Usage; u != nil {
-		a.Usage = &usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens,
-			PromptTokensDetails: u.PromptTokensDetails, CompletionTokensDetails: u.CompletionTokensDetails,
+		a.Usage = &usage{PromptTokens: integer(u.PromptTokens), CompletionTokens: integer(u.CompletionTokens),
 			Cost: number(u.Cost), IsBYOK: u.IsBYOK}
+		if d := u.PromptTokensDetails; d != nil {
+			a.Usage.PromptTokensDetails = &struct {
+				CachedTokens integer `json:"cached_tokens"`
+			}{integer(d.CachedTokens)}
+		}
+		if d := u.CompletionTokensDetails; d != nil {
+			a.Usage.CompletionTokensDetails = &struct {
+				ReasoningTokens integer `json:"reasoning_tokens"`
+			}{integer(d.ReasoningTokens)}
+		}
 		if u.CostDetails != nil {
 			a.Usage.CostDetails = &struct {
 				UpstreamInferenceCost number `json:"upstream_inference_cost"`
@@ -115,14 +125,18 @@ var answerSeeds = []string{
 	`{"error":{"code":500,"message":"boom"}}`,
 	`{"usage":{"cost":true}}`,
 	`{"usage":{"cost":"abc"}}`,
-	`{"created":1.5}`,
+	`{"created":1.5,"usage":{"prompt_tokens":10.0,"completion_tokens":2e1,"prompt_tokens_details":{"cached_tokens":-1.5}}}`,
+	`{"usage":{"prompt_tokens":1e400}}`,
+	`{"usage":{"prompt_tokens":"10"}}`,
 	"{\"id\":\"\xff\xfe\",\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}",
 	`[1]`,
 	`{}`,
 }
 
-// TestReadAnswer: readAnswer reads what encoding/json read, and refuses
-// what it refused.
+// TestReadAnswer: readAnswer reads what encoding/json read, as it read
+// it; what encoding/json refused readAnswer may read (a float where an
+// integer is expected: integer), and what readAnswer refuses
+// encoding/json refused.
 func TestReadAnswer(t *testing.T) {
 	for _, in := range answerSeeds {
 		compareAnswer(t, []byte(in))
@@ -141,10 +155,38 @@ func compareAnswer(t *testing.T, b []byte) {
 	t.Helper()
 	var got, want answer
 	errGot, errWant := readAnswer(b, &got), readV1(b, &want)
-	if (errGot == nil) != (errWant == nil) {
-		t.Fatalf("%q: readAnswer error %v, encoding/json %v", b, errGot, errWant)
+	if errGot != nil && errWant == nil {
+		t.Fatalf("%q: readAnswer error %v, where encoding/json read it", b, errGot)
 	}
-	if errGot == nil && answerView(&got) != answerView(&want) {
+	if errWant == nil && answerView(&got) != answerView(&want) {
 		t.Fatalf("%q:\nreadAnswer    %s\nencoding/json %s", b, answerView(&got), answerView(&want))
+	}
+}
+
+// TestInteger: counts and times as floats are taken toward zero, within
+// int64's range; a string or a boolean is not a number.
+func TestInteger(t *testing.T) {
+	tests := []struct {
+		in   string
+		want integer
+		ok   bool
+	}{
+		{`10`, 10, true},
+		{`10.0`, 10, true},
+		{`2e1`, 20, true},
+		{`1733612345.987`, 1733612345, true},
+		{`-1.5`, -1, true},
+		{`1e400`, math.MaxInt64, true},
+		{`-1e400`, math.MinInt64, true},
+		{`null`, 0, true},
+		{`"10"`, 0, false},
+		{`true`, 0, false},
+	}
+	for _, tt := range tests {
+		var n integer = 99
+		err := n.UnmarshalJSON([]byte(tt.in))
+		if (err == nil) != tt.ok || (tt.ok && n != tt.want) {
+			t.Errorf("integer(%s) = %d, %v; want %d, ok %v", tt.in, n, err, tt.want, tt.ok)
+		}
 	}
 }

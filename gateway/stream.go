@@ -111,7 +111,7 @@ func (c *call) chunk(data []byte) (out []byte, forward bool, upErr *streamError)
 		c.gen.ID, c.gen.UpstreamID = a.ID, a.ID
 	}
 	if c.model == "" {
-		c.model, c.created = a.Model, a.Created
+		c.model, c.created = a.Model, int64(a.Created)
 	}
 	if len(a.Error) > 0 && string(a.Error) != "null" {
 		return nil, false, c.streamError(a.Error)
