@@ -186,10 +186,10 @@ func TestStreamFlushedWithCompression(t *testing.T) {
 }
 
 // TestFloatNumbers: an upstream that writes "created" as a float (a
-// Python server's time.time()) and its token counts as 10.0 has its
-// answers read and charged like any other, streamed or not: a field the
-// gateway does not need exactly never makes an answer unreadable, and so
-// free or refused.
+// Python server's time.time()) and its token counts as 10.0, or its id,
+// model and created as other types, has its answers read and charged like
+// any other, streamed or not: a member the gateway does not need exactly
+// never makes an answer unreadable, and so free or refused.
 func TestFloatNumbers(t *testing.T) {
 	e := newEnv(t)
 	chunk := func(rest string) string {
@@ -204,6 +204,12 @@ func TestFloatNumbers(t *testing.T) {
 			chunk(`"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]`) +
 			chunk(`"choices":[],"usage":{"prompt_tokens":10.0,"completion_tokens":20.0}`) + "data: [DONE]\n\n"},
 		{"body", false, `{"id":"up-f","object":"chat.completion","created":1733612345.123,"model":"cheap-v2","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10.0,"completion_tokens":20.0}}`},
+		// Members the gateway does not meter, of another type than
+		// OpenAI's: the answer is read without them.
+		{"stream-odd-members", true, `data: {"id":7,"created":"now","model":["m"],"choices":[{"index":0,"delta":{"content":"Hel"}}]}` + "\n\n" +
+			`data: {"id":7,"created":"now","model":["m"],"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}` + "\n\n" +
+			`data: {"id":7,"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":20}}` + "\n\n" + "data: [DONE]\n\n"},
+		{"body-odd-members", false, `{"id":7,"created":"now","model":["m"],"choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":20}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,9 +65,25 @@ type answer struct {
 // readAnswer decodes an answer body or stream chunk into a as
 // encoding/json would (names match regardless of letter case, a name given
 // twice is allowed and so is invalid UTF-8), at half its cost: FuzzReadAnswer
-// holds the two to the same result.
+// holds the two to the same result. An answer whose id, model or created
+// is of another JSON type than OpenAI's is read without them: what is
+// metered (choices, usage, error) never goes unread for a member that is
+// not.
 func readAnswer(b []byte, a *answer) error {
-	return jsonv2.Unmarshal(b, a, answerOptions)
+	err := jsonv2.Unmarshal(b, a, answerOptions)
+	if err == nil {
+		return nil
+	}
+	var m struct {
+		Choices []choice       `json:"choices"`
+		Usage   *usage         `json:"usage"`
+		Error   jsontext.Value `json:"error"`
+	}
+	if jsonv2.Unmarshal(b, &m, answerOptions) != nil {
+		return err
+	}
+	*a = answer{Choices: m.Choices, Usage: m.Usage, Error: m.Error}
+	return nil
 }
 
 var answerOptions = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true),
