@@ -12,7 +12,7 @@ import (
 type Generation struct {
 	// ID is unique: a generation is charged once. The gateway's is the
 	// upstream answer's id ("gen-…", "chatcmpl-…") when it is usable;
-	// Settle makes one (NewGenerationID) when it is empty; usage reported
+	// Settle makes one ("gen-<unix>-<32 hex>") when it is empty; usage reported
 	// by another gateway (POST /api/v1/usage) names its own.
 	ID          string
 	KeyHash     string

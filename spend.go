@@ -32,23 +32,43 @@ type Reservation struct {
 	holds      []hold // on the balances of those with a limit
 	amount     Micros
 	done       atomic.Bool // released, by Settle or Release
-	// id is the generation id of the request (GenerationID), made once;
-	// idOffered is set once a Settle has given it to the store.
-	idOnce    sync.Once
+	// id is the generation id of the request (GenerationID), made on
+	// first use; idOffered is set once a Settle has given it to the store.
+	idMu      sync.Mutex
 	id        string
-	idOffered atomic.Bool
+	idOffered bool
 }
 
 // GenerationID returns the id Settle gives r's generation when the caller
 // leaves it empty (the gateway does for an answer without a usable id of
-// the upstream's): made once per reservation (NewGenerationID), so that a
+// the upstream's): made once per reservation (newGenerationID), so that a
 // caller may know it before the charge. "" for a nil r.
 func (r *Reservation) GenerationID() string {
 	if r == nil {
 		return ""
 	}
-	r.idOnce.Do(func() { r.id = NewGenerationID(r.s.Now()) })
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
+	if r.id == "" {
+		r.id = newGenerationID(r.s.Now())
+	}
 	return r.id
+}
+
+// offerID reports whether id, about to be given to the store, is r's own
+// id (GenerationID) given for the first time: new to the store. An id r
+// never made, or made and given before, is not. False for a nil r.
+func (r *Reservation) offerID(id string) bool {
+	if r == nil {
+		return false
+	}
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
+	if r.id == "" || id != r.id || r.idOffered {
+		return false
+	}
+	r.idOffered = true
+	return true
 }
 
 // Key returns the key the reservation was made for.
@@ -252,15 +272,15 @@ func (s *Service) settle(ctx context.Context, r *Reservation, g *Generation) (ch
 	}
 	// An id made here is new to the store the first time it is offered:
 	// the store need not look it up (Charge.NewID).
-	newID := false
+	var newID bool
 	switch {
-	case g.ID == "" && r != nil:
-		g.ID = r.GenerationID()
-		newID = !r.idOffered.Swap(true)
+	case g.ID == "" && r == nil:
+		g.ID, newID = newGenerationID(s.Now()), true
 	case g.ID == "":
-		g.ID, newID = NewGenerationID(s.Now()), true
-	case r != nil && g.ID == r.GenerationID():
-		r.idOffered.Store(true) // named by the caller: offered all the same
+		g.ID = r.GenerationID()
+		newID = r.offerID(g.ID)
+	default:
+		newID = r.offerID(g.ID) // the caller may name r's own id
 	}
 	if !validGenerationID(g.UpstreamID) {
 		g.UpstreamID = ""
@@ -412,11 +432,11 @@ func validGenerationID(id string) bool {
 	return id != "" && len(id) <= maxGenerationID && strings.IndexFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) < 0
 }
 
-// NewGenerationID returns a new generation id in OpenRouter's form:
+// newGenerationID returns a new generation id in OpenRouter's form:
 // "gen-", now in Unix seconds, "-" and 32 random hex digits (128 bits, so
 // that no two are ever equal). Ids made later sort later, to the second:
 // a store's index of them grows at its end.
-func NewGenerationID(now time.Time) string {
+func newGenerationID(now time.Time) string {
 	var b [16]byte
 	rand.Read(b[:])
 	return "gen-" + strconv.FormatInt(now.Unix(), 10) + "-" + hex.EncodeToString(b[:])

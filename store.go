@@ -288,7 +288,7 @@ type Charge struct {
 	AppDay  *AppDay
 	UserDay *UserDay
 	// NewID says Generation.ID was made for this charge by Settle
-	// (NewGenerationID: 128 random bits) and offered to no store before:
+	// ("gen-<unix>-<32 hex>": 128 random bits) and offered to no store before:
 	// it cannot be stored already, and a store may skip looking it up. A
 	// store still never charges an id twice (a charge replayed after a
 	// crash).
